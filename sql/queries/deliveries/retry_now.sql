@@ -1,0 +1,16 @@
+-- deliveries/retry_now: $1 event_id, $2 destination_id, $3 last attempt number, $4 now (null = now()).
+--
+-- A manual retry: the next attempt (number $3 + 1, manual) is due now. It
+-- replaces a pending automatic retry; a delivery being sent right now is
+-- left alone (its outcome is on its way). Returns the attempt number that
+-- will be made, or no row when a send is already in flight.
+INSERT INTO outbound.deliveries
+    (event_id, destination_id, tenant_id, event_time, attempts, next_attempt_at, manual, retry)
+SELECT e.id, $2, e.tenant_id, e.time, $3, coalesce($4, now()), true, e.eligible_for_retry
+FROM outbound.events e
+WHERE e.id = $1
+ON CONFLICT (event_id, destination_id) DO UPDATE
+SET next_attempt_at = excluded.next_attempt_at, manual = true, state = 'pending',
+    attempts = excluded.attempts
+WHERE outbound.deliveries.state <> 'leased'
+RETURNING attempts + 1

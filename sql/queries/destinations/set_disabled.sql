@@ -1,0 +1,20 @@
+-- destinations/set_disabled: $1 destination id, $2 tenant id, $3 disabled (bool), $4 now (null = now()).
+--
+-- Disabling holds the destination's pending deliveries; enabling resets the
+-- failure count and makes held deliveries due now. One statement, so the
+-- destination and its queue never disagree.
+WITH d AS (
+    UPDATE outbound.destinations
+    SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, coalesce($4, now())) ELSE NULL END,
+        consecutive_failures = CASE WHEN $3 THEN consecutive_failures ELSE 0 END,
+        updated_at = coalesce($4, now())
+    WHERE id = $1 AND tenant_id = $2
+    RETURNING id, disabled_at
+), q AS (
+    UPDATE outbound.deliveries
+    SET state = CASE WHEN $3 THEN 'held' ELSE 'pending' END::outbound.delivery_state,
+        next_attempt_at = CASE WHEN $3 THEN next_attempt_at ELSE coalesce($4, now()) END
+    WHERE destination_id IN (SELECT id FROM d)
+      AND state = CASE WHEN $3 THEN 'pending' ELSE 'held' END::outbound.delivery_state
+)
+SELECT id, disabled_at FROM d

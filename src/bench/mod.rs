@@ -1,0 +1,28 @@
+//! `outbound bench`: throughput figures measured on this machine, always
+//! next to the raw rate of the same Postgres in the same run, so the ratios
+//! mean something on any hardware. Benchmarks print; they assert nothing.
+
+mod fanout;
+mod support;
+
+use clap::{Args, Subcommand};
+
+use crate::config::Settings;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: Which,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Which {
+    /// Event inserts through the fan-out trigger vs a plain table.
+    Fanout(fanout::FanoutArgs),
+}
+
+pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
+    match args.which {
+        Which::Fanout(a) => fanout::run(settings, a).await,
+    }
+}

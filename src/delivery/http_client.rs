@@ -1,0 +1,1383 @@
+//! The outbound HTTP client that webhook deliveries POST through.
+//!
+//! One [`HttpSender`] per process shares one keep-alive connection pool.
+//! Everything a customer-supplied URL could abuse is bounded here:
+//!
+//! - **Where it connects.** The [`GuardedConnector`] resolves the host once,
+//!   drops every address the [`NetworkPolicy`] refuses, and connects to one
+//!   of the survivors by address, so there is no second lookup a rebinding
+//!   DNS server could answer differently. IP-literal URLs take the same path.
+//!   A refused address is never connected to.
+//! - **How long it takes.** A total timeout covers connecting, sending,
+//!   waiting for the headers and reading the body, so a slow-drip response
+//!   cannot hold a worker; a connect timeout bounds TCP and TLS setup.
+//! - **How much it reads.** The response body is read up to a cap and the
+//!   connection is then dropped, not drained.
+//! - **Where it goes next.** Redirects are not followed: a 3xx is a failed
+//!   attempt like any other non-2xx status.
+//!
+//! Failures are classified into the stable codes the delivery log stores
+//! (`timeout`, `dns_error`, …) by walking the error's source chain.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Body as _, Bytes, Incoming};
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, Uri};
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+use super::ssrf::{Blocked, NetworkPolicy};
+
+/// How the client behaves. `Default` is the production setting with an
+/// empty allowlist.
+#[derive(Debug, Clone)]
+pub struct HttpClientConfig {
+    /// Bound on a whole attempt: connect, send, headers and body. 5 s.
+    pub timeout: Duration,
+    /// Bound on establishing a connection (TCP to every vetted address in
+    /// turn, plus the TLS handshake); DNS is only under `timeout`. 5 s.
+    pub connect_timeout: Duration,
+    /// Response bytes kept; nothing past this is read. 128 KiB.
+    pub max_response_bytes: usize,
+    /// Which resolved addresses may be connected to.
+    pub policy: Arc<NetworkPolicy>,
+    /// Sent unless the caller passes its own `user-agent`.
+    pub user_agent: String,
+    /// Trusted in addition to the webpki (Mozilla) roots; tests use this
+    /// for a private CA.
+    pub extra_root_certs: Vec<CertificateDer<'static>>,
+    /// How long an unused pooled connection is kept. 30 s: shorter than
+    /// most servers' keep-alive, which narrows the race where a server
+    /// closes an idle connection just as a request is written to it.
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for HttpClientConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            max_response_bytes: 128 * 1024,
+            policy: Arc::new(NetworkPolicy::default()),
+            user_agent: concat!("outbound/", env!("CARGO_PKG_VERSION")).to_owned(),
+            extra_root_certs: Vec::new(),
+            pool_idle_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The client could not be built (a bad extra root certificate).
+#[derive(Debug, thiserror::Error)]
+pub enum HttpClientError {
+    #[error("TLS configuration")]
+    Tls(#[from] rustls::Error),
+    #[error("user agent is not a valid header value")]
+    UserAgent(#[from] header::InvalidHeaderValue),
+}
+
+/// Why an attempt produced no HTTP response. `as_str` is the code stored in
+/// the delivery log and shown to tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureCode {
+    Timeout,
+    DnsError,
+    ConnectionRefused,
+    ConnectionReset,
+    TlsError,
+    NetworkError,
+    /// The SSRF guard refused every address the host resolved to.
+    Blocked,
+    InvalidUrl,
+    /// A header name or value the caller supplied is not valid HTTP.
+    InvalidRequest,
+}
+
+impl FailureCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::DnsError => "dns_error",
+            Self::ConnectionRefused => "connection_refused",
+            Self::ConnectionReset => "connection_reset",
+            Self::TlsError => "tls_error",
+            Self::NetworkError => "network_error",
+            Self::Blocked => "blocked_address",
+            Self::InvalidUrl => "invalid_url",
+            Self::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+impl fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed attempt: the code, and the error chain as text for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpFailure {
+    pub code: FailureCode,
+    pub detail: String,
+}
+
+impl HttpFailure {
+    fn new(code: FailureCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    fn from_error(err: &(dyn StdError + 'static)) -> Self {
+        Self::new(classify(err), error_chain(err))
+    }
+}
+
+/// A response, whatever its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// In received order; names are lowercase.
+    pub headers: Vec<(String, String)>,
+    /// The first `max_response_bytes` of the body, decoded lossily.
+    pub body: String,
+    /// The body was longer than the cap (or ended in an unknown way past it).
+    pub body_truncated: bool,
+    /// `Retry-After`, as a delay from when the response arrived.
+    pub retry_after: Option<Duration>,
+}
+
+impl HttpResponse {
+    /// A final status below 300 is a delivered webhook.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The result of one attempt and how long it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOutcome {
+    pub duration: Duration,
+    pub result: Result<HttpResponse, HttpFailure>,
+}
+
+/// Sends webhook POSTs. Cloning is cheap and shares the connection pool.
+#[derive(Clone)]
+pub struct HttpSender {
+    client: Client<GuardedConnector, Full<Bytes>>,
+    timeout: Duration,
+    max_response_bytes: usize,
+    user_agent: HeaderValue,
+}
+
+impl fmt::Debug for HttpSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSender")
+            .field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Headers the caller may not set: they describe the framing and the target,
+/// which the client owns. A tenant's custom `content-length` would corrupt
+/// the request; a custom `host` would address another virtual host.
+const RESERVED_HEADERS: &[HeaderName] = &[
+    header::HOST,
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+];
+
+impl HttpSender {
+    pub fn new(cfg: HttpClientConfig) -> Result<Self, HttpClientError> {
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for cert in cfg.extra_root_certs {
+            roots.add(cert)?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        // The connection is driven as HTTP/1.1 only; offering h2 would let a
+        // server pick a protocol this client does not speak on it.
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+
+        let connector = GuardedConnector {
+            policy: cfg.policy,
+            tls: TlsConnector::from(Arc::new(tls)),
+            connect_timeout: cfg.connect_timeout,
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .build(connector);
+        Ok(Self {
+            client,
+            timeout: cfg.timeout,
+            max_response_bytes: cfg.max_response_bytes,
+            user_agent: HeaderValue::from_str(&cfg.user_agent)?,
+        })
+    }
+
+    /// POSTs `body` to `url`. Never fails as a Rust error: every way an
+    /// attempt can go wrong is an [`HttpFailure`] in the outcome.
+    pub async fn post(&self, url: &str, headers: &[(String, String)], body: Bytes) -> HttpOutcome {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.timeout, self.send(url, headers, body)).await {
+            Ok(result) => result,
+            Err(_) => Err(HttpFailure::new(
+                FailureCode::Timeout,
+                format!("no complete response within {:?}", self.timeout),
+            )),
+        };
+        HttpOutcome {
+            duration: started.elapsed(),
+            result,
+        }
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<HttpResponse, HttpFailure> {
+        let uri = parse_url(url).map_err(|e| HttpFailure::new(FailureCode::InvalidUrl, e))?;
+        let request = self.build_request(uri, headers, body)?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| HttpFailure::from_error(&e))?;
+        self.read_response(response).await
+    }
+
+    fn build_request(
+        &self,
+        uri: Uri,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<Request<Full<Bytes>>, HttpFailure> {
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        let map = request.headers_mut();
+        for (name, value) in headers {
+            let invalid = |what| {
+                HttpFailure::new(
+                    FailureCode::InvalidRequest,
+                    format!("invalid header {what}: {name:?}"),
+                )
+            };
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("name"))?;
+            let value = HeaderValue::from_str(value).map_err(|_| invalid("value"))?;
+            if !RESERVED_HEADERS.contains(&name) {
+                map.append(name, value);
+            }
+        }
+        if !map.contains_key(header::USER_AGENT) {
+            map.insert(header::USER_AGENT, self.user_agent.clone());
+        }
+        Ok(request)
+    }
+
+    async fn read_response(
+        &self,
+        response: Response<Incoming>,
+    ) -> Result<HttpResponse, HttpFailure> {
+        let (parts, mut body) = response.into_parts();
+        let cap = self.max_response_bytes;
+        let mut kept = Vec::with_capacity(cap.min(16 * 1024));
+        let mut truncated = false;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| HttpFailure::from_error(&e))?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers carry nothing we store
+            };
+            let room = cap - kept.len();
+            if data.len() > room {
+                kept.extend_from_slice(&data[..room]);
+                truncated = true;
+                break;
+            }
+            kept.extend_from_slice(&data);
+            if kept.len() == cap {
+                truncated = !body.is_end_stream();
+                break;
+            }
+        }
+        // Dropping `body` unfinished makes hyper close the connection rather
+        // than read the rest of a possibly endless body to reuse it.
+        drop(body);
+
+        let retry_after = parts
+            .headers
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, Utc::now()));
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
+        Ok(HttpResponse {
+            status: parts.status.as_u16(),
+            headers,
+            body: String::from_utf8_lossy(&kept).into_owned(),
+            body_truncated: truncated,
+            retry_after,
+        })
+    }
+}
+
+/// Parses and checks a destination URL: absolute, http or https, with a host.
+fn parse_url(url: &str) -> Result<Uri, String> {
+    let uri: Uri = url.parse().map_err(|e| format!("{url:?}: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("{url:?}: scheme must be http or https")),
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(format!("{url:?}: no host"));
+    }
+    Ok(uri)
+}
+
+/// `Retry-After` as a delay: either delta-seconds or an HTTP-date (IMF
+/// fixdate, e.g. `Wed, 21 Oct 2015 07:28:00 GMT`), relative to `now`. A
+/// date in the past is a zero delay; anything unparseable is ignored.
+pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = DateTime::parse_from_rfc2822(value)
+        .ok()?
+        .with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Maps an error to its failure code by walking the source chain, innermost
+/// knowledge first found wins: our connector's errors, rustls, the I/O error
+/// kind, then hyper's own view.
+fn classify(err: &(dyn StdError + 'static)) -> FailureCode {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if let Some(connect) = err.downcast_ref::<ConnectError>() {
+            return connect.code();
+        }
+        if err.is::<rustls::Error>() {
+            return FailureCode::TlsError;
+        }
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            if let Some(code) = io_code(io.kind()) {
+                return code;
+            }
+            // `io::Error::source` skips the error it wraps, so step into it
+            // explicitly: that is where tokio-rustls puts a `rustls::Error`.
+            current = io.get_ref().map(|inner| inner as &(dyn StdError + 'static));
+            continue;
+        }
+        if let Some(hyper) = err.downcast_ref::<hyper::Error>() {
+            if hyper.is_timeout() {
+                return FailureCode::Timeout;
+            }
+            // The peer closed the connection before the response was
+            // complete: to the sender, indistinguishable from a reset.
+            if hyper.is_incomplete_message() {
+                return FailureCode::ConnectionReset;
+            }
+        }
+        current = err.source();
+    }
+    FailureCode::NetworkError
+}
+
+fn io_code(kind: io::ErrorKind) -> Option<FailureCode> {
+    use io::ErrorKind::*;
+    match kind {
+        ConnectionRefused => Some(FailureCode::ConnectionRefused),
+        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+            Some(FailureCode::ConnectionReset)
+        }
+        TimedOut => Some(FailureCode::Timeout),
+        _ => None,
+    }
+}
+
+/// `outer: inner: innermost`, for the delivery log.
+fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut current = err.source();
+    while let Some(err) = current {
+        let next = err.to_string();
+        // Some wrappers repeat their source's message; say it once.
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        current = err.source();
+    }
+    text
+}
+
+/// Why the connector could not produce a connection.
+#[derive(Debug, thiserror::Error)]
+enum ConnectError {
+    #[error("invalid URL: {0}")]
+    InvalidUrl(&'static str),
+    #[error("DNS lookup of {host} failed")]
+    Dns {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{host} resolved to no addresses")]
+    NoAddresses { host: String },
+    #[error(transparent)]
+    Blocked(#[from] Blocked),
+    #[error("connecting to {addr} failed")]
+    Connect {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error("connecting timed out")]
+    ConnectTimeout,
+    #[error("TLS handshake with {host} failed")]
+    Tls {
+        host: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ConnectError {
+    fn code(&self) -> FailureCode {
+        match self {
+            Self::InvalidUrl(_) => FailureCode::InvalidUrl,
+            Self::Dns { .. } | Self::NoAddresses { .. } => FailureCode::DnsError,
+            Self::Blocked(_) => FailureCode::Blocked,
+            Self::Connect { source, .. } => {
+                io_code(source.kind()).unwrap_or(FailureCode::NetworkError)
+            }
+            Self::ConnectTimeout => FailureCode::Timeout,
+            Self::Tls { .. } => FailureCode::TlsError,
+        }
+    }
+}
+
+/// A hyper-util connector that vets addresses before connecting.
+///
+/// Resolution and connection happen here rather than in `HttpConnector` so
+/// that the addresses checked are exactly the addresses connected to, IP
+/// literals included (`HttpConnector` skips its resolver for those).
+#[derive(Clone)]
+struct GuardedConnector {
+    policy: Arc<NetworkPolicy>,
+    tls: TlsConnector,
+    connect_timeout: Duration,
+}
+
+impl GuardedConnector {
+    /// Resolves `host` once and keeps the addresses the policy allows. Fails
+    /// with `Blocked` if it resolved only to refused addresses.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+        // `Uri::host` keeps the brackets of an IPv6 literal.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let resolved: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((bare, port))
+                .await
+                .map_err(|source| ConnectError::Dns {
+                    host: bare.to_owned(),
+                    source,
+                })?
+                .collect(),
+        };
+        let mut vetted: Vec<SocketAddr> = Vec::with_capacity(resolved.len());
+        let mut refused = None;
+        for addr in resolved {
+            match self.policy.check(addr.ip()) {
+                Ok(()) if !vetted.contains(&addr) => vetted.push(addr),
+                Ok(()) => {}
+                Err(blocked) => refused = refused.or(Some(blocked)),
+            }
+        }
+        match (vetted.is_empty(), refused) {
+            (false, _) => Ok(vetted),
+            (true, Some(blocked)) => Err(blocked.into()),
+            (true, None) => Err(ConnectError::NoAddresses {
+                host: bare.to_owned(),
+            }),
+        }
+    }
+
+    async fn connect(self, uri: Uri) -> Result<GuardedStream, ConnectError> {
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(ConnectError::InvalidUrl("scheme must be http or https")),
+        };
+        let host = uri.host().ok_or(ConnectError::InvalidUrl("no host"))?;
+        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let addrs = self.resolve(host, port).await?;
+
+        // One deadline for the whole setup; each address gets an equal share
+        // so an unresponsive first address cannot use up all of it.
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let share = self.connect_timeout / u32::try_from(addrs.len()).unwrap_or(u32::MAX);
+        let mut last_err = ConnectError::ConnectTimeout;
+        let mut stream = None;
+        for addr in addrs {
+            let attempt_deadline = deadline.min(tokio::time::Instant::now() + share);
+            match tokio::time::timeout_at(attempt_deadline, TcpStream::connect(addr)).await {
+                Ok(Ok(s)) => {
+                    stream = Some(s);
+                    break;
+                }
+                Ok(Err(source)) => last_err = ConnectError::Connect { addr, source },
+                Err(_) => last_err = ConnectError::ConnectTimeout,
+            }
+        }
+        let stream = stream.ok_or(last_err)?;
+        // Webhook requests are small and written at once; don't let Nagle
+        // hold the body back waiting for an ACK.
+        let _ = stream.set_nodelay(true);
+        if !tls {
+            return Ok(GuardedStream::Plain(stream));
+        }
+
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let server_name = ServerName::try_from(bare.to_owned())
+            .map_err(|_| ConnectError::InvalidUrl("host is not a valid TLS server name"))?;
+        let handshake = self.tls.connect(server_name, stream);
+        match tokio::time::timeout_at(deadline, handshake).await {
+            Ok(Ok(tls)) => Ok(GuardedStream::Tls(Box::new(tls))),
+            Ok(Err(source)) => Err(ConnectError::Tls {
+                host: bare.to_owned(),
+                source,
+            }),
+            Err(_) => Err(ConnectError::ConnectTimeout),
+        }
+    }
+}
+
+impl tower_service::Service<Uri> for GuardedConnector {
+    type Response = TokioIo<GuardedStream>;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.connect(uri).await.map(TokioIo::new) })
+    }
+}
+
+/// A plain or TLS connection to a vetted address.
+enum GuardedStream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Connection for GuardedStream {
+    fn connected(&self) -> Connected {
+        Connected::new()
+    }
+}
+
+impl AsyncRead for GuardedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for GuardedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Self::Plain(s) => s.is_write_vectored(),
+            Self::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_flush(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+    use tokio::sync::mpsc;
+
+    /// A request as the test server saw it.
+    #[derive(Debug)]
+    struct Seen {
+        method: String,
+        target: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    /// A raw TCP server on 127.0.0.1: port 0, so tests never collide, and raw
+    /// bytes, so a test can misbehave in ways a real HTTP server would not
+    /// (never answer, drip, reset).
+    struct TestServer {
+        addr: SocketAddr,
+        accepted: Arc<AtomicUsize>,
+        seen: mpsc::UnboundedReceiver<Seen>,
+    }
+
+    impl TestServer {
+        async fn start<F, Fut>(handler: F) -> Self
+        where
+            F: Fn(TcpStream, mpsc::UnboundedSender<Seen>) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = ()> + Send + 'static,
+        {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let (tx, seen) = mpsc::unbounded_channel();
+            let counter = accepted.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(handler(stream, tx.clone()));
+                }
+            });
+            Self {
+                addr,
+                accepted,
+                seen,
+            }
+        }
+
+        /// Answers every request on every connection with `response`.
+        async fn fixed(response: &'static [u8]) -> Self {
+            Self::start(move |mut stream, tx| async move {
+                while let Some(seen) = read_request(&mut stream).await {
+                    let _ = tx.send(seen);
+                    if stream.write_all(response).await.is_err() {
+                        return;
+                    }
+                }
+            })
+            .await
+        }
+
+        fn url(&self, path: &str) -> String {
+            format!("http://{}{path}", self.addr)
+        }
+    }
+
+    /// Reads one HTTP/1.1 request with a `content-length` body; `None` at EOF.
+    async fn read_request<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Seen> {
+        let mut buf = Vec::new();
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8(buf[..head_end].to_vec()).ok()?;
+        let mut lines = head.split("\r\n");
+        let mut request_line = lines.next()?.split(' ');
+        let method = request_line.next()?.to_owned();
+        let target = request_line.next()?.to_owned();
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = buf[head_end + 4..].to_vec();
+        while body.len() < length {
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        Some(Seen {
+            method,
+            target,
+            headers,
+            body,
+        })
+    }
+
+    fn loopback() -> Arc<NetworkPolicy> {
+        Arc::new(NetworkPolicy::parse("127.0.0.0/8").unwrap())
+    }
+
+    fn sender_with(policy: Arc<NetworkPolicy>, timeout: Duration) -> HttpSender {
+        HttpSender::new(HttpClientConfig {
+            timeout,
+            connect_timeout: timeout,
+            policy,
+            ..HttpClientConfig::default()
+        })
+        .unwrap()
+    }
+
+    fn sender() -> HttpSender {
+        sender_with(loopback(), Duration::from_secs(5))
+    }
+
+    fn failure(outcome: &HttpOutcome) -> FailureCode {
+        match &outcome.result {
+            Ok(response) => panic!("expected a failure, got {response:?}"),
+            Err(failure) => failure.code,
+        }
+    }
+
+    fn response(outcome: HttpOutcome) -> HttpResponse {
+        match outcome.result {
+            Ok(response) => response,
+            Err(failure) => panic!("expected a response, got {failure:?}"),
+        }
+    }
+
+    fn hdrs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn posts_body_and_headers_and_reads_the_response() {
+        let mut server =
+            TestServer::fixed(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-reply: yes\r\n\r\nhello")
+                .await;
+        let headers = hdrs(&[
+            ("content-type", "application/json"),
+            ("x-outpost-event-id", "evt_1"),
+            ("content-length", "999"), // reserved: must not break framing
+            ("host", "evil.example"),  // reserved: the URL decides
+        ]);
+        let outcome = sender()
+            .post(
+                &server.url("/hook?q=1"),
+                &headers,
+                Bytes::from_static(b"{\"a\":1}"),
+            )
+            .await;
+        let response = response(outcome);
+        assert_eq!(response.status, 200);
+        assert!(response.is_success());
+        assert_eq!(response.body, "hello");
+        assert!(!response.body_truncated);
+        assert_eq!(response.header("X-Reply"), Some("yes"));
+        assert_eq!(response.retry_after, None);
+
+        let seen = server.seen.recv().await.unwrap();
+        assert_eq!(seen.method, "POST");
+        assert_eq!(seen.target, "/hook?q=1");
+        assert_eq!(seen.body, b"{\"a\":1}");
+        assert_eq!(seen.header("content-type"), Some("application/json"));
+        assert_eq!(seen.header("x-outpost-event-id"), Some("evt_1"));
+        assert_eq!(seen.header("content-length"), Some("7"));
+        assert_eq!(seen.header("host"), Some(server.addr.to_string().as_str()));
+        let ua = seen.header("user-agent").unwrap();
+        assert!(ua.starts_with("outbound/"), "{ua}");
+    }
+
+    #[tokio::test]
+    async fn caller_user_agent_wins() {
+        let mut server = TestServer::fixed(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+        let outcome = sender()
+            .post(
+                &server.url("/"),
+                &hdrs(&[("user-agent", "custom/1")]),
+                Bytes::new(),
+            )
+            .await;
+        assert_eq!(response(outcome).status, 204);
+        let seen = server.seen.recv().await.unwrap();
+        assert_eq!(seen.header("user-agent"), Some("custom/1"));
+    }
+
+    #[tokio::test]
+    async fn error_status_is_a_response_with_retry_after() {
+        let server = TestServer::fixed(
+            b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 120\r\ncontent-length: 4\r\n\r\nbusy",
+        )
+        .await;
+        let response = response(sender().post(&server.url("/"), &[], Bytes::new()).await);
+        assert_eq!(response.status, 503);
+        assert!(!response.is_success());
+        assert_eq!(response.body, "busy");
+        assert_eq!(response.retry_after, Some(Duration::from_secs(120)));
+    }
+
+    #[tokio::test]
+    async fn server_error_status() {
+        let server =
+            TestServer::fixed(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        let response = response(sender().post(&server.url("/"), &[], Bytes::new()).await);
+        assert_eq!(response.status, 500);
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed() {
+        let mut server = TestServer::fixed(
+            b"HTTP/1.1 302 Found\r\nlocation: http://169.254.169.254/\r\ncontent-length: 0\r\n\r\n",
+        )
+        .await;
+        let response = response(sender().post(&server.url("/"), &[], Bytes::new()).await);
+        assert_eq!(response.status, 302);
+        assert!(!response.is_success());
+        assert_eq!(response.header("location"), Some("http://169.254.169.254/"));
+        server.seen.recv().await.unwrap();
+        assert!(server.seen.try_recv().is_err(), "only one request was made");
+    }
+
+    #[tokio::test]
+    async fn keep_alive_connections_are_reused() {
+        let server = TestServer::fixed(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+        let sender = sender();
+        for _ in 0..5 {
+            let response = response(sender.post(&server.url("/"), &[], Bytes::new()).await);
+            assert_eq!(response.status, 200);
+            // The connection goes back to the pool from a background task
+            // once the response is complete; let it run.
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(
+            server.accepted.load(Ordering::SeqCst) < 5,
+            "connections were not reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let outcome = sender()
+            .post(&format!("http://{addr}/"), &[], Bytes::new())
+            .await;
+        assert_eq!(failure(&outcome), FailureCode::ConnectionRefused);
+    }
+
+    #[tokio::test]
+    async fn connection_reset() {
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = read_request(&mut stream).await;
+            // Linger 0 turns the close into a RST.
+            let _ = stream.set_zero_linger();
+            drop(stream);
+        })
+        .await;
+        let outcome = sender().post(&server.url("/"), &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::ConnectionReset);
+    }
+
+    #[tokio::test]
+    async fn closed_without_response_is_a_reset() {
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = read_request(&mut stream).await;
+            let _ = stream.shutdown().await;
+        })
+        .await;
+        let outcome = sender().post(&server.url("/"), &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::ConnectionReset);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_times_out() {
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = read_request(&mut stream).await;
+            // Hold the connection open without answering.
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+        })
+        .await;
+        let sender = sender_with(loopback(), Duration::from_millis(300));
+        let outcome = sender.post(&server.url("/"), &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::Timeout);
+        assert!(outcome.duration >= Duration::from_millis(300));
+        assert!(
+            outcome.duration < Duration::from_secs(3),
+            "{:?}",
+            outcome.duration
+        );
+    }
+
+    #[tokio::test]
+    async fn a_huge_body_is_capped_and_not_drained() {
+        const SIZE: usize = 10 * 1024 * 1024;
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = read_request(&mut stream).await;
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {SIZE}\r\n\r\n");
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..SIZE / chunk.len() {
+                // Fails once the client has stopped reading and closed.
+                if stream.write_all(&chunk).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        let outcome = sender().post(&server.url("/"), &[], Bytes::new()).await;
+        assert!(
+            outcome.duration < Duration::from_secs(3),
+            "{:?}",
+            outcome.duration
+        );
+        let response = response(outcome);
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body.len(), 128 * 1024);
+        assert!(response.body_truncated);
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_cap_is_not_truncated() {
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = read_request(&mut stream).await;
+            let body = vec![b'y'; 128 * 1024];
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(&body).await;
+        })
+        .await;
+        let response = response(sender().post(&server.url("/"), &[], Bytes::new()).await);
+        assert_eq!(response.body.len(), 128 * 1024);
+        assert!(!response.body_truncated);
+    }
+
+    #[tokio::test]
+    async fn a_slow_drip_body_is_bounded_by_the_total_timeout() {
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = read_request(&mut stream).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n")
+                .await;
+            for _ in 0..1000 {
+                if stream.write_all(b"x").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        let sender = sender_with(loopback(), Duration::from_millis(500));
+        let outcome = sender.post(&server.url("/"), &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::Timeout);
+        assert!(
+            outcome.duration < Duration::from_secs(3),
+            "{:?}",
+            outcome.duration
+        );
+    }
+
+    #[tokio::test]
+    async fn denied_literals_are_refused_before_connecting() {
+        // Nothing listens at these addresses (and this sandbox has no
+        // network): a connect attempt would surface as a timeout or a network
+        // error, never as `blocked_address`, and the guard answers at once.
+        let sender = sender_with(loopback(), Duration::from_secs(5));
+        for url in [
+            "http://10.0.0.1/",
+            "http://169.254.169.254/latest/meta-data/",
+            "https://169.254.169.254/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://[fd00:ec2::254]/",
+            "http://[::1]:8080/",
+            "http://0.0.0.0:80/",
+            "http://192.168.1.1:8443/",
+        ] {
+            let outcome = sender.post(url, &[], Bytes::new()).await;
+            assert_eq!(failure(&outcome), FailureCode::Blocked, "{url}");
+            assert!(outcome.duration < Duration::from_secs(1), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_guard_vets_before_any_connection_exists() {
+        let connector = GuardedConnector {
+            policy: Arc::new(NetworkPolicy::default()),
+            tls: TlsConnector::from(Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth(),
+            )),
+            connect_timeout: Duration::from_secs(1),
+        };
+        // `resolve` only looks up and filters; it is what runs before connect.
+        for host in [
+            "10.0.0.1",
+            "169.254.169.254",
+            "[::ffff:127.0.0.1]",
+            "localhost",
+        ] {
+            let err = connector.resolve(host, 80).await.unwrap_err();
+            assert_eq!(err.code(), FailureCode::Blocked, "{host}");
+        }
+        let ok = connector.resolve("8.8.8.8", 443).await.unwrap();
+        assert_eq!(ok, vec!["8.8.8.8:443".parse().unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn loopback_is_refused_without_the_allowlist() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sender = sender_with(Arc::new(NetworkPolicy::default()), Duration::from_secs(5));
+        for url in [
+            format!("http://{addr}/"),
+            format!("http://localhost:{}/", addr.port()),
+        ] {
+            let outcome = sender.post(&url, &[], Bytes::new()).await;
+            assert_eq!(failure(&outcome), FailureCode::Blocked, "{url}");
+        }
+        // A connection would be waiting in the backlog by now.
+        let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
+        assert!(accepted.is_err(), "the guard let a connection through");
+    }
+
+    #[tokio::test]
+    async fn localhost_resolves_and_is_allowed_with_the_allowlist() {
+        let server = TestServer::fixed(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+        let url = format!("http://localhost:{}/", server.addr.port());
+        let response = response(sender().post(&url, &[], Bytes::new()).await);
+        assert_eq!(response.status, 200);
+    }
+
+    #[tokio::test]
+    async fn invalid_urls_and_headers() {
+        let sender = sender();
+        for url in [
+            "",
+            "not a url",
+            "ftp://example.com/",
+            "/relative",
+            "http:///path",
+            "mailto:a@b.c",
+        ] {
+            let outcome = sender.post(url, &[], Bytes::new()).await;
+            assert_eq!(failure(&outcome), FailureCode::InvalidUrl, "{url:?}");
+        }
+        for headers in [
+            hdrs(&[("bad header", "v")]),
+            hdrs(&[("x-ok", "line\nbreak")]),
+        ] {
+            let outcome = sender
+                .post("http://127.0.0.1:9/", &headers, Bytes::new())
+                .await;
+            assert_eq!(
+                failure(&outcome),
+                FailureCode::InvalidRequest,
+                "{headers:?}"
+            );
+        }
+    }
+
+    // A private CA and a leaf for `localhost` / 127.0.0.1, valid 2020–2120,
+    // generated with openssl for these tests only.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBaTCCAQ+gAwIBAgIBATAKBggqhkjOPQQDAjAbMRkwFwYDVQQDDBBvdXRib3Vu
+ZCB0ZXN0IENBMCAXDTIwMDEwMTAwMDAwMFoYDzIxMjAwMTAxMDAwMDAwWjAbMRkw
+FwYDVQQDDBBvdXRib3VuZCB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcD
+QgAEZ3nW4tR96GXGVLG7CpRxCffEB35mWstnw5W9rRuibBZ3xcdYIcNBR1V5Dzvu
+iOnjWH0+ZtPMFghnfmBAyz4zDKNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8B
+Af8EBAMCAQYwHQYDVR0OBBYEFLe4uVd5oXJ7ZYYaBM5el6PBhxi8MAoGCCqGSM49
+BAMCA0gAMEUCIQDAhTzxvZplXMq4sEqc9o5SgFzoyrnPhnszyGDpHPHrjgIgAko+
+Axa9XCMqiTB8E0nEYUrF7z4YWmYyLGZK7ckFc6s=
+-----END CERTIFICATE-----";
+    const TEST_LEAF: &str = "-----BEGIN CERTIFICATE-----
+MIIBsjCCAVmgAwIBAgIBAjAKBggqhkjOPQQDAjAbMRkwFwYDVQQDDBBvdXRib3Vu
+ZCB0ZXN0IENBMCAXDTIwMDEwMTAwMDAwMFoYDzIxMjAwMTAxMDAwMDAwWjAUMRIw
+EAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATkuU7o
+0AYy+r7fMZ+PAUhvLAeksugB4O3E2z5BGA7zrc12CneF4VvBXJWDIM4jQa1JDLRx
+cm1rYcj0l1aT/ibyo4GSMIGPMAwGA1UdEwEB/wQCMAAwDgYDVR0PAQH/BAQDAgeA
+MBMGA1UdJQQMMAoGCCsGAQUFBwMBMBoGA1UdEQQTMBGCCWxvY2FsaG9zdIcEfwAA
+ATAfBgNVHSMEGDAWgBS3uLlXeaFye2WGGgTOXpejwYcYvDAdBgNVHQ4EFgQUXB4J
+FC+mJIfqW1c8UD2du9/LvvYwCgYIKoZIzj0EAwIDRwAwRAIgQQDYUQbcOhjLAFMn
+pzT86onTRxUNXABw2vwzBwQ+k5sCIBnhn0hq79dTcA7eJHP8nYHytkUKs8VLnoCd
+YUtstAA3
+-----END CERTIFICATE-----";
+    const TEST_LEAF_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgO7elgvIOCBh4a/n8
+kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
+4O3E2z5BGA7zrc12CneF4VvBXJWDIM4jQa1JDLRxcm1rYcj0l1aT/iby
+-----END PRIVATE KEY-----";
+
+    async fn tls_server() -> TestServer {
+        let leaf = CertificateDer::from_pem_slice(TEST_LEAF.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(TEST_LEAF_KEY.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        TestServer::start(move |stream, tx| {
+            let acceptor = acceptor.clone();
+            async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                while let Some(seen) = read_request(&mut tls).await {
+                    let _ = tx.send(seen);
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecure";
+                    if tls.write_all(reply).await.is_err() || tls.flush().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn https_with_a_trusted_root() {
+        let mut server = tls_server().await;
+        let sender = HttpSender::new(HttpClientConfig {
+            policy: loopback(),
+            extra_root_certs: vec![CertificateDer::from_pem_slice(TEST_CA.as_bytes()).unwrap()],
+            ..HttpClientConfig::default()
+        })
+        .unwrap();
+        for host in ["localhost", "127.0.0.1"] {
+            let url = format!("https://{host}:{}/tls", server.addr.port());
+            let response = response(sender.post(&url, &[], Bytes::from_static(b"hi")).await);
+            assert_eq!(response.status, 200, "{url}");
+            assert_eq!(response.body, "secure");
+            let seen = server.seen.recv().await.unwrap();
+            assert_eq!(seen.target, "/tls");
+            assert_eq!(seen.body, b"hi");
+        }
+    }
+
+    #[tokio::test]
+    async fn https_with_an_untrusted_certificate_is_a_tls_error() {
+        let server = tls_server().await;
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let outcome = sender().post(&url, &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::TlsError);
+        let detail = &outcome.result.unwrap_err().detail;
+        assert!(detail.contains("certificate"), "{detail}");
+    }
+
+    #[tokio::test]
+    async fn https_to_a_plain_http_server_is_a_tls_error() {
+        // Answers in plain HTTP at once, as a server that does not speak TLS
+        // on the port does when it sees a ClientHello it cannot parse.
+        let server = TestServer::start(|mut stream, _| async move {
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+        })
+        .await;
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let outcome = sender().post(&url, &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::TlsError);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let cases = [
+            ("120", Some(Duration::from_secs(120))),
+            (" 0 ", Some(Duration::ZERO)),
+            (
+                "Wed, 21 Oct 2015 07:30:00 GMT",
+                Some(Duration::from_secs(120)),
+            ),
+            ("Wed, 21 Oct 2015 07:00:00 GMT", Some(Duration::ZERO)), // past
+            ("-5", None),
+            ("soon", None),
+            ("", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(parse_retry_after(value, now), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn classification_walks_the_source_chain() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("outer")]
+        struct Outer(#[source] Box<dyn StdError + Send + Sync>);
+
+        let io = |kind| io::Error::new(kind, "boom");
+        let cases: Vec<(Box<dyn StdError + Send + Sync>, FailureCode)> = vec![
+            (
+                Box::new(io(io::ErrorKind::ConnectionRefused)),
+                FailureCode::ConnectionRefused,
+            ),
+            (
+                Box::new(Outer(Box::new(io(io::ErrorKind::ConnectionReset)))),
+                FailureCode::ConnectionReset,
+            ),
+            (
+                Box::new(Outer(Box::new(io(io::ErrorKind::TimedOut)))),
+                FailureCode::Timeout,
+            ),
+            (
+                Box::new(io(io::ErrorKind::Other)),
+                FailureCode::NetworkError,
+            ),
+            (
+                Box::new(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::Expired),
+                )),
+                FailureCode::TlsError,
+            ),
+            (
+                Box::new(Outer(Box::new(ConnectError::Dns {
+                    host: "nowhere.invalid".into(),
+                    source: io(io::ErrorKind::Other),
+                }))),
+                FailureCode::DnsError,
+            ),
+            (
+                Box::new(ConnectError::Connect {
+                    addr: "127.0.0.1:1".parse().unwrap(),
+                    source: io(io::ErrorKind::ConnectionRefused),
+                }),
+                FailureCode::ConnectionRefused,
+            ),
+            (Box::new(ConnectError::ConnectTimeout), FailureCode::Timeout),
+        ];
+        for (err, expected) in cases {
+            let err: &(dyn StdError + 'static) = &*err;
+            assert_eq!(classify(err), expected, "{}", error_chain(err));
+        }
+    }
+
+    #[test]
+    fn codes_are_stable() {
+        let codes = [
+            (FailureCode::Timeout, "timeout"),
+            (FailureCode::DnsError, "dns_error"),
+            (FailureCode::ConnectionRefused, "connection_refused"),
+            (FailureCode::ConnectionReset, "connection_reset"),
+            (FailureCode::TlsError, "tls_error"),
+            (FailureCode::NetworkError, "network_error"),
+            (FailureCode::Blocked, "blocked_address"),
+            (FailureCode::InvalidUrl, "invalid_url"),
+            (FailureCode::InvalidRequest, "invalid_request"),
+        ];
+        for (code, text) in codes {
+            assert_eq!(code.as_str(), text);
+            assert_eq!(code.to_string(), text);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Recording outcomes: one transaction per batch writes the attempts, moves
+//! the queue rows on, keeps the destinations' consecutive-failure counts,
+//! auto-disables, and holds the deliveries of disabled destinations.
+//!
+//! These writes use `synchronous_commit = off`: if Postgres crashes before
+//! the WAL is flushed, the last few outcomes are lost and those deliveries
+//! are sent again when their lease expires — a duplicate, which
+//! at-least-once delivery allows. Event inserts stay fully durable.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::store::deliveries::{self, AttemptRecord};
+use crate::store::{Pool, StoreError};
+
+/// Largest batch written in one transaction.
+pub const MAX_BATCH: usize = 200;
+
+/// What a recorded batch changed, for alerts and tests.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Recorded {
+    pub accepted: usize,
+    pub refused: usize,
+    pub newly_disabled: Vec<String>,
+}
+
+/// Writes one batch. Outcomes from lost leases are refused, not errors.
+pub async fn write(
+    pool: &Pool,
+    batch: &[AttemptRecord],
+    disable_after: u32,
+    now: Option<DateTime<Utc>>,
+) -> Result<Recorded, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
+    let accepted = deliveries::record(&tx, batch).await?;
+
+    // Consecutive failures per destination, in attempt order: a success
+    // resets the count, then later failures add to it.
+    let accepted_keys: std::collections::HashSet<(&str, &str)> = accepted
+        .iter()
+        .map(|(e, d)| (e.as_str(), d.as_str()))
+        .collect();
+    let mut order: Vec<&AttemptRecord> = batch
+        .iter()
+        .filter(|a| accepted_keys.contains(&(a.event_id.as_str(), a.destination_id.as_str())))
+        .collect();
+    order.sort_by_key(|a| a.attempted_at);
+    let mut changes: HashMap<&str, (bool, i32)> = HashMap::new();
+    for a in &order {
+        let entry = changes
+            .entry(a.destination_id.as_str())
+            .or_insert((false, 0));
+        if a.success {
+            *entry = (true, 0);
+        } else {
+            entry.1 += 1;
+        }
+    }
+    let changes: Vec<(String, bool, i32)> = changes
+        .into_iter()
+        .map(|(id, (reset, n))| (id.to_string(), reset, n))
+        .collect();
+    let threshold = i32::try_from(disable_after).unwrap_or(i32::MAX);
+    let counts = deliveries::record_destination_outcomes(&tx, &changes, threshold, now).await?;
+    let disabled: Vec<&str> = counts
+        .iter()
+        .filter(|c| c.disabled)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !disabled.is_empty() {
+        deliveries::hold(&tx, &disabled).await?;
+    }
+    tx.commit().await?;
+
+    for a in &order {
+        if !a.success && a.next_attempt_at.is_none() {
+            tracing::warn!(
+                alert = "alert.attempt.exhausted_retries",
+                tenant_id = %a.tenant_id,
+                destination_id = %a.destination_id,
+                event_id = %a.event_id,
+                attempt_number = a.attempt_number,
+                code = %a.code,
+                "delivery failed for the last time"
+            );
+        }
+    }
+    let mut newly_disabled = Vec::new();
+    for c in counts.iter().filter(|c| c.newly_disabled) {
+        tracing::warn!(
+            alert = "alert.destination.disabled",
+            tenant_id = %c.tenant_id,
+            destination_id = %c.id,
+            consecutive_failures = c.consecutive_failures,
+            "destination disabled after consecutive failures"
+        );
+        newly_disabled.push(c.id.clone());
+    }
+    Ok(Recorded {
+        accepted: accepted.len(),
+        refused: batch.len() - accepted.len(),
+        newly_disabled,
+    })
+}
+
+/// The recorder task: drains outcomes from the senders in batches. A write
+/// that fails (database unreachable) is retried with the same batch until it
+/// succeeds or `give_up` fires; outcomes never recorded are re-sent by
+/// whoever claims the delivery after its lease expires.
+pub async fn run(
+    pool: Pool,
+    mut rx: mpsc::Receiver<AttemptRecord>,
+    disable_after: u32,
+    give_up: tokio_util::sync::CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match write(&pool, &batch, disable_after, None).await {
+                Ok(r) => {
+                    if r.refused > 0 {
+                        tracing::info!(
+                            refused = r.refused,
+                            "outcomes of lost leases were not recorded"
+                        );
+                    }
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, pending = batch.len(), "recording outcomes failed; retrying");
+                    tokio::select! {
+                        _ = give_up.cancelled() => {
+                            tracing::warn!(lost = batch.len(), "shutting down with unrecorded outcomes; they will be re-sent");
+                            return;
+                        }
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        batch.clear();
+    }
+}

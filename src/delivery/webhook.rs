@@ -1,0 +1,287 @@
+//! The webhook request for one delivery (DESIGN.md §3): the event's data as
+//! the body, byte for byte; identity, topic, timestamp and metadata headers;
+//! the signature; the destination's custom headers.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+
+use crate::config::WebhookMode;
+use crate::domain::signature::{
+    outpost_signature, standard_signature, SignInput, SignatureTemplates,
+};
+use crate::store::deliveries::{ClaimedDestination, ClaimedEvent};
+
+/// How this deployment signs webhooks.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub mode: WebhookMode,
+    pub templates: SignatureTemplates,
+    /// Prefix of the identity and metadata headers. `x-outpost-`.
+    pub header_prefix: String,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        WebhookSettings {
+            mode: WebhookMode::Default,
+            templates: SignatureTemplates::default(),
+            header_prefix: "x-outpost-".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum WebhookError {
+    #[error("destination config has no url")]
+    NoUrl,
+    #[error("destination has no signing secret")]
+    NoSecret,
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// Builds the request for attempt time `now`.
+pub fn build(
+    settings: &WebhookSettings,
+    event_id: &str,
+    event: &ClaimedEvent,
+    destination: &ClaimedDestination,
+    now: DateTime<Utc>,
+) -> Result<WebhookRequest, WebhookError> {
+    let url = destination
+        .config
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .ok_or(WebhookError::NoUrl)?
+        .to_string();
+    let secrets = secrets(&destination.credentials, now);
+    if secrets.is_empty() {
+        return Err(WebhookError::NoSecret);
+    }
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let body = event.data.as_bytes().to_vec();
+    let prefix = &settings.header_prefix;
+    let mut headers: Vec<(String, String)> =
+        vec![("content-type".into(), "application/json".into())];
+
+    match settings.mode {
+        WebhookMode::Default => {
+            let timestamp = now.timestamp();
+            let signature = outpost_signature(
+                &settings.templates,
+                &secrets,
+                &SignInput {
+                    body: &body,
+                    timestamp,
+                    event_id,
+                    topic: &event.topic,
+                },
+            );
+            headers.push((format!("{prefix}event-id"), event_id.to_string()));
+            headers.push((format!("{prefix}topic"), event.topic.clone()));
+            headers.push((
+                format!("{prefix}timestamp"),
+                now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ));
+            headers.push((format!("{prefix}signature"), signature));
+        }
+        WebhookMode::Standard => {
+            let timestamp = now.timestamp();
+            let signature = standard_signature(&secrets, event_id, timestamp, &body)
+                .map_err(|e| WebhookError::Signing(e.to_string()))?;
+            headers.push(("webhook-id".into(), event_id.to_string()));
+            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+            headers.push(("webhook-signature".into(), signature));
+            headers.push((format!("{prefix}topic"), event.topic.clone()));
+        }
+    }
+
+    // Event metadata, then the destination's delivery metadata (which wins
+    // on a clash: it is the tenant's own setting for this endpoint).
+    for map in [
+        Some(&event.metadata),
+        destination.delivery_metadata.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(obj) = map.as_object() {
+            for (k, v) in obj {
+                let name = format!("{prefix}{}", k.to_ascii_lowercase());
+                headers.retain(|(n, _)| n != &name);
+                headers.push((name, value_text(v)));
+            }
+        }
+    }
+    for (k, v) in custom_headers(&destination.config) {
+        let name = k.to_ascii_lowercase();
+        headers.retain(|(n, _)| n != &name);
+        headers.push((name, v));
+    }
+    Ok(WebhookRequest { url, headers, body })
+}
+
+/// Signing secrets valid at `now`, newest first: the current secret, then
+/// the previous one while its grace period lasts.
+pub fn secrets(credentials: &Value, now: DateTime<Utc>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = credentials.get("secret").and_then(Value::as_str) {
+        if !s.is_empty() {
+            out.push(s.to_string());
+        }
+    }
+    if let Some(prev) = credentials.get("previous_secret").and_then(Value::as_str) {
+        let valid = credentials
+            .get("previous_secret_invalid_at")
+            .and_then(Value::as_str)
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|until| until > now);
+        if valid && !prev.is_empty() {
+            out.push(prev.to_string());
+        }
+    }
+    out
+}
+
+/// `config.custom_headers`: an object, or (as Outpost stores config values
+/// as strings) a JSON-encoded object.
+fn custom_headers(config: &Value) -> Vec<(String, String)> {
+    let parsed;
+    let map = match config.get("custom_headers") {
+        Some(Value::Object(m)) => m,
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => {
+                parsed = m;
+                &parsed
+            }
+            _ => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    map.iter()
+        .map(|(k, v)| (k.clone(), value_text(v)))
+        .collect()
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, Mac};
+    use serde_json::json;
+
+    fn event() -> ClaimedEvent {
+        ClaimedEvent {
+            topic: "user.created".into(),
+            metadata: json!({"source": "crm"}),
+            data: "{\"b\":1,  \"a\":2}".into(),
+        }
+    }
+
+    fn destination(credentials: Value) -> ClaimedDestination {
+        ClaimedDestination {
+            kind: "webhook".into(),
+            config: json!({"url": "https://example.com/h", "custom_headers": "{\"X-Api-Key\":\"k1\"}"}),
+            credentials,
+            delivery_metadata: Some(json!({"region": "eu"})),
+            disabled: false,
+        }
+    }
+
+    fn hmac_hex(key: &str, body: &[u8]) -> String {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn header<'a>(r: &'a WebhookRequest, name: &str) -> Option<&'a str> {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn default_mode_request() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let r = build(
+            &WebhookSettings::default(),
+            "evt_1",
+            &event(),
+            &destination(json!({"secret": "whsec_abc"})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(r.url, "https://example.com/h");
+        assert_eq!(r.body, b"{\"b\":1,  \"a\":2}");
+        assert_eq!(header(&r, "content-type"), Some("application/json"));
+        assert_eq!(header(&r, "x-outpost-event-id"), Some("evt_1"));
+        assert_eq!(header(&r, "x-outpost-topic"), Some("user.created"));
+        assert_eq!(
+            header(&r, "x-outpost-timestamp"),
+            Some("2026-11-29T12:00:00Z")
+        );
+        assert_eq!(header(&r, "x-outpost-source"), Some("crm"));
+        assert_eq!(header(&r, "x-outpost-region"), Some("eu"));
+        assert_eq!(header(&r, "x-api-key"), Some("k1"));
+        let expected = format!("v0={}", hmac_hex("whsec_abc", &r.body));
+        assert_eq!(header(&r, "x-outpost-signature"), Some(expected.as_str()));
+    }
+
+    #[test]
+    fn rotation_signs_with_both_secrets_newest_first_until_the_old_expires() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let creds = json!({"secret": "new", "previous_secret": "old",
+                           "previous_secret_invalid_at": "2026-11-30T12:00:00Z"});
+        let r = build(
+            &WebhookSettings::default(),
+            "e",
+            &event(),
+            &destination(creds.clone()),
+            now,
+        )
+        .unwrap();
+        let expected = format!(
+            "v0={},{}",
+            hmac_hex("new", &r.body),
+            hmac_hex("old", &r.body)
+        );
+        assert_eq!(header(&r, "x-outpost-signature"), Some(expected.as_str()));
+        let later = now + chrono::Duration::days(2);
+        assert_eq!(secrets(&creds, later), ["new"]);
+    }
+
+    #[test]
+    fn a_destination_without_url_or_secret_is_an_error() {
+        let now = Utc::now();
+        let mut d = destination(json!({"secret": "s"}));
+        d.config = json!({});
+        assert_eq!(
+            build(&WebhookSettings::default(), "e", &event(), &d, now),
+            Err(WebhookError::NoUrl)
+        );
+        let d = destination(json!({}));
+        assert_eq!(
+            build(&WebhookSettings::default(), "e", &event(), &d, now),
+            Err(WebhookError::NoSecret)
+        );
+    }
+}

@@ -1,0 +1,1387 @@
+//! Destination payload filters.
+//!
+//! A destination may carry a filter written in Hookdeck Outpost's filter
+//! language. [`Filter::parse`] validates it once, when the destination is
+//! saved, and compiles it to a PostgreSQL SQL/JSON path *predicate*, which the
+//! fan-out trigger evaluates as `jsonb_path_match(envelope, compiled_path)`
+//! with the envelope `{"id", "topic", "time", "metadata", "data"}` (`time` is
+//! the timestamptz rendered as a JSON string). [`Filter::matches`] is the
+//! reference evaluator: it defines the semantics, and the compiled path must
+//! agree with it on every input ([`agreement_cases`] is checked against a real
+//! PostgreSQL 15).
+//!
+//! # Semantics
+//!
+//! A filter is an object whose keys are envelope fields (`id`, `topic`,
+//! `time`, `metadata`, `data`; anything else is rejected, it could never
+//! match) or `$or`/`$and`/`$not`. `{}` and JSON `null` match every event.
+//! Below, *V* is the event value at the filter's position; it may be missing.
+//!
+//! Plain (operator-free) parts are containment checks:
+//! - scalar `s` (string, number, boolean, null): V equals `s`, or V is an
+//!   array with an element equal to `s`. Equality never crosses types,
+//!   numbers compare numerically (`1 == 1.0`), and `null` matches an explicit
+//!   null only, never a missing field.
+//! - object: V is an object having every listed key, each matching its
+//!   sub-filter (other keys are ignored, so `{}` matches any object); or V is
+//!   an array and SOME element is such an object.
+//! - array: V is an array and every filter element matches some element of
+//!   V *without further unwrapping*: a scalar needs an equal element, an
+//!   object an object element, a nested array an array element matching it
+//!   recursively. `[]` matches any array.
+//!
+//! An object whose keys all start with `$` is an operator object; all its
+//! operators apply to V itself and must all hold. Value operators can't share
+//! an object with field names (rejected: `{"$gt": 1, "a": 2}` is almost
+//! certainly a mistake). `$or`/`$and`/`$not` can; they then apply to the same
+//! object (or array element) the field names are matched against. Unknown
+//! `$`-keys are rejected, so event keys starting with `$` can't be filtered.
+//!
+//! Operators look at V as a whole; only `$in`/`$nin` look inside arrays:
+//! - `$eq`/`$neq` (any JSON value): deep equality (numbers numerically,
+//!   object key order ignored) and its negation. A missing V is "not equal".
+//! - `$gt` `$gte` `$lt` `$lte` (number or string): V must have the operand's
+//!   type; strings compare by code point, which orders ISO-8601 timestamps
+//!   correctly when both use the same format. Any other V: no match. Under
+//!   `time`, UTC timestamp literals (`2025-01-01T00:00:00Z`) are first
+//!   rewritten to the envelope's `…:00.000000Z` form; other strings (such as
+//!   a bare date `2025-01-01`) are compared as written.
+//! - `$in`: with an array of scalars, V equals one of them, or V is an array
+//!   with an element equal to one of them (`[]` never matches). With a string,
+//!   V is a string containing it, or an array with an element equal to it.
+//!   With another scalar, V is an array containing it.
+//! - `$nin`: the negation of `$in`, so a missing V matches.
+//! - `$startsWith`/`$endsWith` (a string, or an array of strings meaning
+//!   "any of"): V is a string with that prefix/suffix.
+//! - `$exist` (boolean): V is present (even as `null`) / absent.
+//! - `$or`/`$and` (non-empty array of filters) and `$not` (a filter) are
+//!   evaluated against the same V; at the top level, against the event.
+//!   `$not` is plain negation, so `{"x": {"$not": …}}` matches a missing `x`.
+//!
+//! Where this differs from Outpost's reference implementation
+//! (`simplejsonmatch`): there, any condition on a missing field fails except
+//! `$exist: false` (so `$neq`/`$nin`/`$not` don't match a missing field); an
+//! array-valued V fails `$in` with an array operand; scalars and objects
+//! unwrap nested arrays at any depth (here: one level); unknown `$`-keys are
+//! field names; a value operator beside field names silently wins; a
+//! top-level key that isn't an envelope field simply never matches (here it
+//! is rejected, as is a value operator applied to the whole event).
+//!
+//! Limits: PostgreSQL compares numbers as exact decimals, the reference
+//! evaluator compares integers exactly but anything with a fraction or
+//! exponent as `f64`, so they can only disagree on numbers that differ beyond
+//! `f64` precision. String ordering is byte order, which is what jsonpath
+//! uses in a UTF-8 (or SQL_ASCII) database, whatever the collation.
+//!
+//! # Compilation
+//!
+//! The path runs in lax mode, whose implicit array unwrapping and "unknown"
+//! results (e.g. comparing a string with a number) would otherwise leak into
+//! the semantics. So every fragment is a *definite* predicate: comparisons
+//! are guarded by `.type()` checks (which never unwrap) and combined with a
+//! short-circuiting `&&`, and element iteration is an explicit
+//! `exists(P ? (…))`, which unwraps exactly one array level. Negation (`!`)
+//! is therefore always safe, and the result is never NULL. Keys and strings
+//! are always emitted as escaped, double-quoted jsonpath literals;
+//! `$endsWith` uses `like_regex` with every ASCII punctuation character
+//! backslash-escaped, and substring `$in` uses `like_regex … flag "q"`
+//! (literal).
+
+use std::cmp::Ordering;
+
+use serde_json::{Map, Number, Value};
+
+/// Maximum nesting of filter nodes (and `$eq` operands); keeps recursion and
+/// the compiled path bounded.
+const MAX_DEPTH: usize = 32;
+const EVENT_FIELDS: [&str; 5] = ["id", "topic", "time", "metadata", "data"];
+const VALUE_OPERATORS: [&str; 11] = [
+    "$eq",
+    "$neq",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$startsWith",
+    "$endsWith",
+    "$exist",
+];
+const LOGICAL_OPERATORS: [&str; 3] = ["$or", "$and", "$not"];
+/// Constant predicates (jsonpath has no boolean predicate literals).
+const FALSE: &str = "(1 == 0)";
+const TRUE: &str = "(0 == 0)";
+
+/// A validated destination filter and its compiled jsonpath predicate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    json: Value,
+    root: Option<Object>,
+    jsonpath: Option<String>,
+}
+
+/// Why a filter was rejected; every message starts with the path of the bad
+/// part, e.g. `filter.data.age`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    #[error("{path}: expected an object, got {got}")]
+    NotAnObject { path: String, got: &'static str },
+    #[error(
+        "{path}: unknown event field \"{field}\" (expected id, topic, time, metadata or data)"
+    )]
+    UnknownEventField { path: String, field: String },
+    #[error("{path}: unknown operator \"{op}\"")]
+    UnknownOperator { path: String, op: String },
+    #[error("{path}: operator \"{op}\" must be applied to a field (e.g. data.amount), not to the whole event")]
+    OperatorOnEvent { path: String, op: String },
+    #[error("{path}: cannot mix operator \"{op}\" with field name \"{field}\" in one object")]
+    MixedOperatorAndField {
+        path: String,
+        op: String,
+        field: String,
+    },
+    #[error("{path}: {op} expects {expected}, got {got}")]
+    InvalidOperand {
+        path: String,
+        op: String,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("{path}: strings cannot contain the NUL character (PostgreSQL cannot store it)")]
+    NulCharacter { path: String },
+    #[error("{path}: filter is nested more than {limit} levels deep")]
+    TooDeep { path: String, limit: usize },
+}
+
+impl Filter {
+    /// Parses and validates; `{}` (and JSON null) means "match everything" and compiles to None.
+    pub fn parse(value: &Value) -> Result<Filter, FilterError> {
+        let root = match value {
+            Value::Null => None,
+            Value::Object(map) if map.is_empty() => None,
+            other => Some(parse_root(other, "filter", 0)?),
+        };
+        let jsonpath = root.as_ref().map(|root| root.compile("$"));
+        Ok(Filter {
+            json: value.clone(),
+            root,
+            jsonpath,
+        })
+    }
+
+    /// The filter as given.
+    pub fn as_json(&self) -> &Value {
+        &self.json
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.root.is_none()
+    }
+
+    /// Predicate for `jsonb_path_match(envelope, path)`; None when empty.
+    pub fn jsonpath(&self) -> Option<&str> {
+        self.jsonpath.as_deref()
+    }
+
+    /// Reference semantics (see the module docs).
+    pub fn matches(&self, envelope: &Value) -> bool {
+        self.root.as_ref().is_none_or(|root| root.matches(envelope))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Syntax tree
+
+#[derive(Debug, Clone, PartialEq)]
+enum Node {
+    /// String, number, boolean or null.
+    Scalar(Value),
+    /// Has at least one field name (or is `{}`, or is the top level).
+    Object(Object),
+    Array(Vec<Node>),
+    /// Only operators; all apply to V itself.
+    Ops(Vec<Op>),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Object {
+    fields: Vec<(String, Node)>,
+    /// `$or`/`$and`/`$not`, applied to the object itself.
+    logic: Vec<Op>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Op {
+    Eq(Value),
+    Neq(Value),
+    /// Operand is a number or a string.
+    Cmp(Cmp, Value),
+    In(Membership),
+    Nin(Membership),
+    StartsWith(Vec<String>),
+    EndsWith(Vec<String>),
+    Exist(bool),
+    Not(Box<Node>),
+    Or(Vec<Node>),
+    And(Vec<Node>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cmp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Membership {
+    /// `$in: [scalars]`.
+    AnyOf(Vec<Value>),
+    /// `$in: scalar`.
+    Contains(Value),
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+fn parse_root(value: &Value, path: &str, depth: usize) -> Result<Object, FilterError> {
+    check_depth(path, depth)?;
+    let Value::Object(map) = value else {
+        return Err(FilterError::NotAnObject {
+            path: path.to_owned(),
+            got: describe(value),
+        });
+    };
+    let mut object = Object::default();
+    for (key, sub) in map {
+        if LOGICAL_OPERATORS.contains(&key.as_str()) {
+            object.logic.push(parse_logic(key, sub, path, depth, true)?);
+        } else if VALUE_OPERATORS.contains(&key.as_str()) {
+            return Err(FilterError::OperatorOnEvent {
+                path: path.to_owned(),
+                op: key.clone(),
+            });
+        } else if key.starts_with('$') {
+            return Err(FilterError::UnknownOperator {
+                path: path.to_owned(),
+                op: key.clone(),
+            });
+        } else if EVENT_FIELDS.contains(&key.as_str()) {
+            let mut node = parse_value(sub, &key_path(path, key), depth + 1)?;
+            if key == "time" {
+                node.canonicalize_times();
+            }
+            object.fields.push((key.clone(), node));
+        } else {
+            return Err(FilterError::UnknownEventField {
+                path: path.to_owned(),
+                field: key.clone(),
+            });
+        }
+    }
+    Ok(object)
+}
+
+fn parse_value(value: &Value, path: &str, depth: usize) -> Result<Node, FilterError> {
+    check_depth(path, depth)?;
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| parse_value(item, &format!("{path}[{i}]"), depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Node::Array),
+        Value::Object(map) => parse_object(map, path, depth),
+        scalar => {
+            check_json(scalar, path, depth)?;
+            Ok(Node::Scalar(scalar.clone()))
+        }
+    }
+}
+
+fn parse_object(map: &Map<String, Value>, path: &str, depth: usize) -> Result<Node, FilterError> {
+    let is_operator = |key: &&String| key.starts_with('$');
+    if let Some(op) = map
+        .keys()
+        .find(|key| is_operator(key) && !is_known_operator(key))
+    {
+        return Err(FilterError::UnknownOperator {
+            path: path.to_owned(),
+            op: op.clone(),
+        });
+    }
+    let value_op = map
+        .keys()
+        .find(|key| VALUE_OPERATORS.contains(&key.as_str()));
+    if let (Some(op), Some(field)) = (value_op, map.keys().find(|key| !is_operator(key))) {
+        return Err(FilterError::MixedOperatorAndField {
+            path: path.to_owned(),
+            op: op.clone(),
+            field: field.clone(),
+        });
+    }
+    let mut fields = Vec::new();
+    let mut ops = Vec::new();
+    for (key, sub) in map {
+        if LOGICAL_OPERATORS.contains(&key.as_str()) {
+            ops.push(parse_logic(key, sub, path, depth, false)?);
+        } else if key.starts_with('$') {
+            ops.push(parse_operator(key, sub, path, depth)?);
+        } else {
+            let sub_path = key_path(path, key);
+            if key.contains('\0') {
+                return Err(FilterError::NulCharacter { path: sub_path });
+            }
+            fields.push((key.clone(), parse_value(sub, &sub_path, depth + 1)?));
+        }
+    }
+    Ok(if fields.is_empty() && !ops.is_empty() {
+        Node::Ops(ops)
+    } else {
+        Node::Object(Object { fields, logic: ops })
+    })
+}
+
+/// `$or`/`$and`/`$not`; at the top level (`root`) their operands are top-level filters.
+fn parse_logic(
+    op: &str,
+    operand: &Value,
+    path: &str,
+    depth: usize,
+    root: bool,
+) -> Result<Op, FilterError> {
+    let parse_item = |value: &Value, item_path: &str| {
+        if root {
+            parse_root(value, item_path, depth + 1).map(Node::Object)
+        } else {
+            parse_value(value, item_path, depth + 1)
+        }
+    };
+    if op == "$not" {
+        return Ok(Op::Not(Box::new(parse_item(
+            operand,
+            &format!("{path}.$not"),
+        )?)));
+    }
+    let items = match operand {
+        Value::Array(items) if !items.is_empty() => items,
+        _ => return Err(invalid(path, op, "a non-empty array of filters", operand)),
+    };
+    let nodes = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| parse_item(item, &format!("{path}.{op}[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(if op == "$or" {
+        Op::Or(nodes)
+    } else {
+        Op::And(nodes)
+    })
+}
+
+fn parse_operator(op: &str, operand: &Value, path: &str, depth: usize) -> Result<Op, FilterError> {
+    let cmp = |cmp: Cmp| match operand {
+        Value::Number(_) | Value::String(_) => {
+            check_json(operand, path, depth)?;
+            Ok(Op::Cmp(cmp, operand.clone()))
+        }
+        _ => Err(invalid(
+            path,
+            op,
+            "a number, string or date string",
+            operand,
+        )),
+    };
+    match op {
+        "$eq" | "$neq" => {
+            check_json(operand, path, depth)?;
+            let value = operand.clone();
+            Ok(if op == "$eq" {
+                Op::Eq(value)
+            } else {
+                Op::Neq(value)
+            })
+        }
+        "$gt" => cmp(Cmp::Gt),
+        "$gte" => cmp(Cmp::Gte),
+        "$lt" => cmp(Cmp::Lt),
+        "$lte" => cmp(Cmp::Lte),
+        "$in" | "$nin" => {
+            const EXPECTED: &str =
+                "an array of strings, numbers, booleans or nulls, or one such value";
+            let membership = match operand {
+                Value::Object(_) => return Err(invalid(path, op, EXPECTED, operand)),
+                Value::Array(items) => {
+                    if let Some(bad) = items
+                        .iter()
+                        .find(|item| item.is_array() || item.is_object())
+                    {
+                        let got = format!("an array containing {}", describe(bad));
+                        return Err(FilterError::InvalidOperand {
+                            path: path.to_owned(),
+                            op: op.to_owned(),
+                            expected: EXPECTED,
+                            got,
+                        });
+                    }
+                    check_json(operand, path, depth)?;
+                    Membership::AnyOf(items.clone())
+                }
+                scalar => {
+                    check_json(scalar, path, depth)?;
+                    Membership::Contains(scalar.clone())
+                }
+            };
+            Ok(if op == "$in" {
+                Op::In(membership)
+            } else {
+                Op::Nin(membership)
+            })
+        }
+        "$startsWith" | "$endsWith" => {
+            let strings = match operand {
+                Value::String(s) => Some(vec![s.clone()]),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned))
+                    .collect(),
+                _ => None,
+            };
+            let Some(strings) = strings else {
+                return Err(invalid(
+                    path,
+                    op,
+                    "a string or an array of strings",
+                    operand,
+                ));
+            };
+            check_json(operand, path, depth)?;
+            Ok(if op == "$startsWith" {
+                Op::StartsWith(strings)
+            } else {
+                Op::EndsWith(strings)
+            })
+        }
+        "$exist" => match operand {
+            Value::Bool(b) => Ok(Op::Exist(*b)),
+            _ => Err(invalid(path, op, "true or false", operand)),
+        },
+        _ => Err(FilterError::UnknownOperator {
+            path: path.to_owned(),
+            op: op.to_owned(),
+        }),
+    }
+}
+
+impl Node {
+    fn canonicalize_times(&mut self) {
+        match self {
+            Node::Scalar(value) => canonicalize_time(value),
+            Node::Ops(ops) => ops.iter_mut().for_each(Op::canonicalize_times),
+            // `time` is a string: objects and arrays never match it anyway.
+            Node::Object(_) | Node::Array(_) => {}
+        }
+    }
+}
+
+impl Op {
+    fn canonicalize_times(&mut self) {
+        match self {
+            Op::Eq(value) | Op::Neq(value) | Op::Cmp(_, value) => canonicalize_time(value),
+            Op::In(Membership::AnyOf(values)) | Op::Nin(Membership::AnyOf(values)) => {
+                values.iter_mut().for_each(canonicalize_time)
+            }
+            Op::Not(node) => node.canonicalize_times(),
+            Op::Or(nodes) | Op::And(nodes) => nodes.iter_mut().for_each(Node::canonicalize_times),
+            _ => {}
+        }
+    }
+}
+
+fn canonicalize_time(value: &mut Value) {
+    if let Value::String(s) = value {
+        if let Some(canonical) = canonical_time(s) {
+            *s = canonical;
+        }
+    }
+}
+
+/// The envelope renders `time` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (see
+/// `outbound.envelope`), and comparisons are by string, where `…:00Z` sorts
+/// *after* `…:00.000001Z`. So UTC timestamps under `time` written with fewer
+/// fraction digits (`…:00Z`, `…:00.5Z`, `…:00+00:00`) are rewritten to that
+/// form. Anything else (dates, other offsets, >6 fraction digits) is kept.
+fn canonical_time(s: &str) -> Option<String> {
+    let (seconds, rest) = (s.get(..19)?, s.get(19..)?);
+    let shaped = seconds.bytes().enumerate().all(|(i, c)| match i {
+        4 | 7 => c == b'-',
+        10 => c == b'T',
+        13 | 16 => c == b':',
+        _ => c.is_ascii_digit(),
+    });
+    let rest = rest
+        .strip_suffix('Z')
+        .or_else(|| rest.strip_suffix("+00:00"))?;
+    let fraction = match rest.strip_prefix('.') {
+        Some(f) if !f.is_empty() && f.len() <= 6 && f.bytes().all(|c| c.is_ascii_digit()) => f,
+        None if rest.is_empty() => "",
+        _ => return None,
+    };
+    shaped.then(|| format!("{seconds}.{fraction:0<6}Z"))
+}
+
+fn is_known_operator(key: &str) -> bool {
+    VALUE_OPERATORS.contains(&key) || LOGICAL_OPERATORS.contains(&key)
+}
+
+fn invalid(path: &str, op: &str, expected: &'static str, got: &Value) -> FilterError {
+    FilterError::InvalidOperand {
+        path: path.to_owned(),
+        op: op.to_owned(),
+        expected,
+        got: describe(got).to_owned(),
+    }
+}
+
+fn check_depth(path: &str, depth: usize) -> Result<(), FilterError> {
+    if depth > MAX_DEPTH {
+        return Err(FilterError::TooDeep {
+            path: path.to_owned(),
+            limit: MAX_DEPTH,
+        });
+    }
+    Ok(())
+}
+
+/// Literal operands: bounded depth, and no NUL anywhere (jsonb can't hold it,
+/// and the compiled path would fail to parse).
+fn check_json(value: &Value, path: &str, depth: usize) -> Result<(), FilterError> {
+    check_depth(path, depth)?;
+    match value {
+        Value::String(s) if s.contains('\0') => Err(FilterError::NulCharacter {
+            path: path.to_owned(),
+        }),
+        Value::Array(items) => items
+            .iter()
+            .try_for_each(|item| check_json(item, path, depth + 1)),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            if key.contains('\0') {
+                return Err(FilterError::NulCharacter {
+                    path: path.to_owned(),
+                });
+            }
+            check_json(item, path, depth + 1)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `filter.data.x` for plain keys, `filter.data["a.b"]` otherwise.
+fn key_path(parent: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        format!("{parent}.{key}")
+    } else {
+        let quoted = Value::String(key.to_owned());
+        format!("{parent}[{quoted}]")
+    }
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reference evaluation. `unwrap` says whether a plain scalar/object may match
+// an element of an array-valued V (false inside array filters).
+
+impl Object {
+    fn matches(&self, value: &Value) -> bool {
+        let Value::Object(map) = value else {
+            return false;
+        };
+        self.fields
+            .iter()
+            .all(|(key, node)| node.eval(map.get(key), true))
+            && self.logic.iter().all(|op| op.eval(Some(value), false))
+    }
+}
+
+impl Node {
+    fn eval(&self, value: Option<&Value>, unwrap: bool) -> bool {
+        let Some(value) = value else {
+            // Only operators ($exist, negations) can match a missing value.
+            return match self {
+                Node::Ops(ops) => ops.iter().all(|op| op.eval(None, unwrap)),
+                _ => false,
+            };
+        };
+        match (self, value) {
+            (Node::Scalar(s), Value::Array(items)) if unwrap => {
+                items.iter().any(|item| scalar_eq(item, s))
+            }
+            (Node::Scalar(s), _) => scalar_eq(value, s),
+            (Node::Object(o), Value::Array(items)) if unwrap => {
+                items.iter().any(|item| o.matches(item))
+            }
+            (Node::Object(o), _) => o.matches(value),
+            (Node::Array(filters), Value::Array(items)) => filters
+                .iter()
+                .all(|filter| items.iter().any(|item| filter.eval(Some(item), false))),
+            (Node::Array(_), _) => false,
+            (Node::Ops(ops), _) => ops.iter().all(|op| op.eval(Some(value), unwrap)),
+        }
+    }
+}
+
+impl Op {
+    fn eval(&self, value: Option<&Value>, unwrap: bool) -> bool {
+        match self {
+            Op::Eq(x) => value.is_some_and(|v| deep_eq(v, x)),
+            Op::Neq(x) => !value.is_some_and(|v| deep_eq(v, x)),
+            Op::Cmp(cmp, x) => {
+                value.is_some_and(|v| compare(v, x).is_some_and(|ord| cmp.holds(ord)))
+            }
+            Op::In(m) => value.is_some_and(|v| m.contains(v)),
+            Op::Nin(m) => !value.is_some_and(|v| m.contains(v)),
+            Op::StartsWith(prefixes) => value
+                .and_then(Value::as_str)
+                .is_some_and(|s| prefixes.iter().any(|p| s.starts_with(p.as_str()))),
+            Op::EndsWith(suffixes) => value
+                .and_then(Value::as_str)
+                .is_some_and(|s| suffixes.iter().any(|p| s.ends_with(p.as_str()))),
+            Op::Exist(present) => value.is_some() == *present,
+            Op::Not(node) => !node.eval(value, unwrap),
+            Op::Or(nodes) => nodes.iter().any(|node| node.eval(value, unwrap)),
+            Op::And(nodes) => nodes.iter().all(|node| node.eval(value, unwrap)),
+        }
+    }
+}
+
+impl Membership {
+    fn contains(&self, value: &Value) -> bool {
+        match (self, value) {
+            (Membership::AnyOf(options), Value::Array(items)) => items
+                .iter()
+                .any(|item| options.iter().any(|o| scalar_eq(item, o))),
+            (Membership::AnyOf(options), _) => options.iter().any(|o| scalar_eq(value, o)),
+            (Membership::Contains(Value::String(needle)), Value::String(s)) => {
+                s.contains(needle.as_str())
+            }
+            (Membership::Contains(x), Value::Array(items)) => {
+                items.iter().any(|item| scalar_eq(item, x))
+            }
+            (Membership::Contains(_), _) => false,
+        }
+    }
+}
+
+impl Cmp {
+    fn holds(self, ord: Ordering) -> bool {
+        match self {
+            Cmp::Gt => ord == Ordering::Greater,
+            Cmp::Gte => ord != Ordering::Less,
+            Cmp::Lt => ord == Ordering::Less,
+            Cmp::Lte => ord != Ordering::Greater,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Cmp::Gt => ">",
+            Cmp::Gte => ">=",
+            Cmp::Lt => "<",
+            Cmp::Lte => "<=",
+        }
+    }
+}
+
+/// Equality of two scalars of the same JSON type (never an array/object).
+fn scalar_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Number(x), Value::Number(y)) => number_cmp(x, y) == Some(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn deep_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| deep_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(key, p)| y.get(key).is_some_and(|q| deep_eq(p, q)))
+        }
+        _ => scalar_eq(a, b),
+    }
+}
+
+/// Ordering for `$gt` & co: numbers with numbers, strings with strings (by
+/// UTF-8 bytes = code points, like PostgreSQL's jsonpath in a UTF-8 database).
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => number_cmp(x, y),
+        (Value::String(x), Value::String(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        _ => None,
+    }
+}
+
+/// Integers compare exactly; anything involving a float compares as f64
+/// (PostgreSQL compares exact decimals; see the caveat in the module docs).
+fn number_cmp(a: &Number, b: &Number) -> Option<Ordering> {
+    let int = |n: &Number| {
+        n.as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from))
+    };
+    match (int(a), int(b)) {
+        (Some(x), Some(y)) => Some(x.cmp(&y)),
+        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Compilation to a jsonpath predicate. `p` is a path expression yielding the
+// value V (or nothing when it's missing); it is only ever used at the filter
+// nesting level where it was built, and inside every new `? (…)` the current
+// item is `@`. Every fragment returned is a definite true/false.
+
+impl Object {
+    fn compile(&self, p: &str) -> String {
+        let mut parts = vec![format!("{p}.type() == \"object\"")];
+        for (key, node) in &self.fields {
+            let child = format!("{p}.{}", quote(key));
+            parts.push(node.compile(&child, true));
+        }
+        parts.extend(self.logic.iter().map(|op| op.compile(p, false)));
+        all(parts)
+    }
+}
+
+impl Node {
+    fn compile(&self, p: &str, unwrap: bool) -> String {
+        match self {
+            // `p ? (…)` visits V itself, or each element when V is an array.
+            Node::Scalar(s) if unwrap => filter(p, scalar_eq_path(s, "@")),
+            Node::Scalar(s) => scalar_eq_path(s, p),
+            Node::Object(o) if unwrap => filter(p, o.compile("@")),
+            Node::Object(o) => o.compile(p),
+            Node::Array(filters) => {
+                let mut parts = vec![format!("{p}.type() == \"array\"")];
+                for element in filters {
+                    // Elements reach `@` as they are: nested arrays are not unwrapped again.
+                    parts.push(filter(p, element.compile("@", false)));
+                }
+                all(parts)
+            }
+            Node::Ops(ops) => all(ops.iter().map(|op| op.compile(p, unwrap)).collect()),
+        }
+    }
+}
+
+impl Op {
+    fn compile(&self, p: &str, unwrap: bool) -> String {
+        match self {
+            Op::Eq(x) => deep_eq_path(x, p),
+            Op::Neq(x) => format!("!{}", paren(deep_eq_path(x, p))),
+            Op::Cmp(cmp, x) => {
+                let (ty, op, lit) = (type_name(x), cmp.symbol(), literal(x));
+                format!("({p}.type() == \"{ty}\" && {p} {op} {lit})")
+            }
+            Op::In(m) => m.compile(p),
+            Op::Nin(m) => format!("!{}", paren(m.compile(p))),
+            Op::StartsWith(prefixes) => {
+                string_test(p, prefixes, |s| format!("starts with {}", quote(s)))
+            }
+            Op::EndsWith(suffixes) => string_test(p, suffixes, |s| {
+                format!("like_regex {}", quote(&format!("{}$", regex_escape(s))))
+            }),
+            Op::Exist(true) => format!("exists({p})"),
+            Op::Exist(false) => format!("!exists({p})"),
+            Op::Not(node) => format!("!{}", paren(node.compile(p, unwrap))),
+            Op::Or(nodes) => any(nodes.iter().map(|node| node.compile(p, unwrap)).collect()),
+            Op::And(nodes) => all(nodes.iter().map(|node| node.compile(p, unwrap)).collect()),
+        }
+    }
+}
+
+impl Membership {
+    fn compile(&self, p: &str) -> String {
+        match self {
+            Membership::AnyOf(options) if options.is_empty() => FALSE.to_owned(),
+            Membership::AnyOf(options) => filter(
+                p,
+                any(options.iter().map(|o| scalar_eq_path(o, "@")).collect()),
+            ),
+            Membership::Contains(x) => {
+                let elements = filter(p, scalar_eq_path(x, "@"));
+                let in_array = format!("({p}.type() == \"array\" && {elements})");
+                match x {
+                    Value::String(needle) => {
+                        let needle = quote(needle);
+                        format!("(({p}.type() == \"string\" && {p} like_regex {needle} flag \"q\") || {in_array})")
+                    }
+                    _ => in_array,
+                }
+            }
+        }
+    }
+}
+
+/// `p` is a string passing `test` for one of `operands`.
+fn string_test(p: &str, operands: &[String], test: impl Fn(&str) -> String) -> String {
+    let alternatives = any(operands
+        .iter()
+        .map(|s| format!("{p} {}", test(s)))
+        .collect());
+    format!("({p}.type() == \"string\" && {alternatives})")
+}
+
+/// `p` is a scalar of `s`'s type equal to it; the type guard keeps `==` from
+/// unwrapping arrays or yielding "unknown" across types.
+fn scalar_eq_path(s: &Value, p: &str) -> String {
+    match s {
+        Value::Null => format!("{p}.type() == \"null\""),
+        _ => {
+            let (ty, lit) = (type_name(s), literal(s));
+            format!("({p}.type() == \"{ty}\" && {p} == {lit})")
+        }
+    }
+}
+
+/// `p` deep-equals `x`, spelled out structurally (jsonpath's `==` only
+/// compares scalars).
+fn deep_eq_path(x: &Value, p: &str) -> String {
+    match x {
+        Value::Array(items) => {
+            let len = items.len();
+            let mut parts = vec![
+                format!("{p}.type() == \"array\""),
+                format!("{p}.size() == {len}"),
+            ];
+            parts.extend(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| deep_eq_path(item, &format!("{p}[{i}]"))),
+            );
+            all(parts)
+        }
+        Value::Object(map) => {
+            let keys = any(map
+                .keys()
+                .map(|k| format!("@.\"key\" == {}", quote(k)))
+                .collect());
+            // No key outside the expected set, then every expected key equal.
+            let mut parts = vec![
+                format!("{p}.type() == \"object\""),
+                format!(
+                    "!{}",
+                    filter(&format!("{p}.keyvalue()"), format!("!{}", paren(keys)))
+                ),
+            ];
+            parts.extend(
+                map.iter()
+                    .map(|(key, item)| deep_eq_path(item, &format!("{p}.{}", quote(key)))),
+            );
+            all(parts)
+        }
+        scalar => scalar_eq_path(scalar, p),
+    }
+}
+
+/// Whether `p`, or when it is an array one of its elements, satisfies
+/// `predicate` (about `@`). Lax mode unwraps exactly one array level here.
+fn filter(p: &str, predicate: String) -> String {
+    let predicate = paren(predicate);
+    format!("exists({p} ? {predicate})")
+}
+
+fn all(parts: Vec<String>) -> String {
+    join(parts, " && ", TRUE)
+}
+
+fn any(parts: Vec<String>) -> String {
+    join(parts, " || ", FALSE)
+}
+
+fn join(mut parts: Vec<String>, separator: &str, empty: &str) -> String {
+    match parts.len() {
+        0 => empty.to_owned(),
+        1 => parts.pop().unwrap_or_default(),
+        _ => format!("({})", parts.join(separator)),
+    }
+}
+
+/// Wraps `predicate` in parentheses unless it is already one parenthesized group.
+fn paren(predicate: String) -> String {
+    if is_group(&predicate) {
+        predicate
+    } else {
+        format!("({predicate})")
+    }
+}
+
+/// Whether the `(` that opens `s` closes at its very end (skipping string literals).
+fn is_group(s: &str) -> bool {
+    if !s.starts_with('(') {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, c) in s.char_indices() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1 == s.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A scalar as a jsonpath literal.
+fn literal(value: &Value) -> String {
+    match value {
+        Value::String(s) => quote(s),
+        // null/true/false and JSON numbers (incl. `1e-7`) are valid jsonpath literals.
+        other => other.to_string(),
+    }
+}
+
+/// A double-quoted jsonpath string literal. Quotes and backslashes are
+/// escaped, control characters become `\uXXXX`, everything else (including
+/// non-ASCII) is copied as UTF-8. NUL was rejected at parse time.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Makes `s` match literally in a PostgreSQL (ARE) regex: a backslash before
+/// a non-alphanumeric character always means that character itself.
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Agreement cases
+
+/// One case per line: `[filter, data, expected]` or `[filter, data, expected,
+/// envelope overrides]`; `//` lines are comments.
+const AGREEMENT_CASES: &str = r##"
+// plain containment
+[{"topic":"order.created"},{},true]
+[{"topic":"order.updated"},{},false]
+[{"metadata":{"source":"api"}},{},true]
+[{"data":{"status":"paid"}},{"status":"paid","amount":100},true]
+[{"data":{"status":"paid","currency":"usd"}},{"status":"paid","currency":"eur"},false]
+[{"data":{"customer":{"tier":"premium"}}},{"customer":{"tier":"premium","id":1}},true]
+[{"data":{"tags":"urgent"}},{"tags":["urgent","support"]},true]
+[{"data":{"roles":["reviewer"]}},{"roles":["admin","reviewer"]},true]
+[{"data":{"roles":["reviewer"]}},{"roles":["admin"]},false]
+[{"data":{"roles":["reviewer"]}},{"roles":"reviewer"},false]
+[{"data":{"roles":"reviewer"}},{"roles":["admin","reviewer"]},true]
+[{"data":{"n":1}},{"n":1.0},true]
+[{"data":{"n":1}},{"n":"1"},false]
+[{"data":{"n":"1"}},{"n":1},false]
+[{"data":{"flag":true}},{"flag":"true"},false]
+[{"data":{"x":null}},{"x":null},true]
+[{"data":{"x":null}},{},false]
+[{"data":{"items":{"sku":"a","qty":2}}},{"items":[{"sku":"a","qty":1},{"sku":"b","qty":2}]},false]
+[{"data":{"items":{"sku":"a","qty":2}}},{"items":[{"sku":"b"},{"sku":"a","qty":2}]},true]
+[{"data":{"items":[{"sku":"a"},{"sku":"b"}]}},{"items":[{"sku":"b","qty":1},{"sku":"a"}]},true]
+[{"data":{"m":[[1]]}},{"m":[[1,2],[3]]},true]
+[{"data":{"m":[1]}},{"m":[[1]]},false]
+[{"data":{"m":1}},{"m":[[1]]},false]
+[{"data":{"tags":[]}},{"tags":[]},true]
+[{"data":{"tags":[]}},{"tags":"x"},false]
+[{"data":{"obj":{}}},{"obj":{"a":1}},true]
+[{"data":{"obj":{}}},{"obj":5},false]
+[{"data":{"x":"a"}},[{"x":"b"},{"x":"a"}],true]
+// $eq / $neq: the whole value, deeply
+[{"data":{"tags":{"$eq":["a","b"]}}},{"tags":["a","b"]},true]
+[{"data":{"tags":{"$eq":["a","b"]}}},{"tags":["b","a"]},false]
+[{"data":{"tags":{"$eq":"a"}}},{"tags":["a"]},false]
+[{"data":{"o":{"$eq":{"a":1,"b":[1,{}]}}}},{"o":{"b":[1.0,{}],"a":1}},true]
+[{"data":{"o":{"$eq":{"a":1}}}},{"o":{"a":1,"c":0}},false]
+[{"data":{"o":{"$eq":{}}}},{"o":{}},true]
+[{"data":{"x":{"$eq":null}}},{},false]
+[{"data":{"s":{"$neq":"cancelled"}}},{},true]
+[{"data":{"s":{"$neq":"cancelled"}}},{"s":"cancelled"},false]
+[{"data":{"x":{"$neq":5}}},{"x":"5"},true]
+// ordering; `time` literals are canonicalized
+[{"data":{"age":{"$gte":18}}},{"age":18},true]
+[{"data":{"age":{"$gte":18}}},{"age":17.5},false]
+[{"data":{"age":{"$gte":18}}},{"age":"20"},false]
+[{"data":{"age":{"$gte":18}}},{},false]
+[{"data":{"amount":{"$gte":100,"$lt":500}}},{"amount":499.99},true]
+[{"data":{"amount":{"$gte":100,"$lt":500}}},{"amount":500},false]
+[{"data":{"v":{"$lt":-1e-7}}},{"v":-0.001},true]
+[{"data":{"n":{"$lt":18446744073709551615}}},{"n":18446744073709551614},true]
+[{"data":{"arr":{"$gt":1}}},{"arr":[5]},false]
+[{"data":{"name":{"$gt":"é"}}},{"name":"z"},false]
+[{"data":{"name":{"$gt":"é"}}},{"name":"ü"},true]
+[{"time":{"$gte":"2025-01-01T00:00:00Z","$lt":"2025-02-01T00:00:00Z"}},{},true]
+[{"time":{"$gte":"2025-01-01T00:00:00Z"}},{},true,{"time":"2025-01-01T00:00:00.000000Z"}]
+[{"time":{"$lt":"2025-02-01T00:00:00Z"}},{},false,{"time":"2025-02-01T00:00:00.500000Z"}]
+[{"time":{"$lt":"2025-02-01"}},{},true,{"time":"2025-01-31T23:59:59.999999Z"}]
+// $in / $nin
+[{"data":{"status":{"$in":["pending","processing"]}}},{"status":"pending"},true]
+[{"data":{"status":{"$in":["pending","processing"]}}},{"status":"paid"},false]
+[{"data":{"status":{"$in":["pending","processing"]}}},{"status":["x","processing"]},true]
+[{"data":{"status":{"$in":["pending"]}}},{},false]
+[{"data":{"n":{"$in":[1,"2",null]}}},{"n":2},false]
+[{"data":{"n":{"$in":[1,"2",null]}}},{"n":null},true]
+[{"data":{"n":{"$in":[1,"2",null]}}},{"n":1.0},true]
+[{"data":{"s":{"$in":"ell"}}},{"s":"hello"},true]
+[{"data":{"s":{"$in":"ell"}}},{"s":["hello"]},false]
+[{"data":{"s":{"$in":"ell"}}},{"s":["x","ell"]},true]
+[{"data":{"s":{"$in":".*"}}},{"s":"ab"},false]
+[{"data":{"s":{"$in":".*"}}},{"s":"a.*b"},true]
+[{"data":{"n":{"$in":5}}},{"n":[4,5]},true]
+[{"data":{"n":{"$in":5}}},{"n":5},false]
+[{"data":{"s":{"$in":[]}}},{"s":"a"},false]
+[{"data":{"s":{"$nin":[]}}},{"s":"a"},true]
+[{"data":{"s":{"$nin":["a"]}}},{},true]
+[{"data":{"s":{"$nin":["a"]}}},{"s":["b","a"]},false]
+[{"data":{"s":{"$nin":["a"]}}},{"s":"b"},true]
+[{"metadata":{"region":{"$in":"west"}}},{},true]
+[{"id":{"$startsWith":"evt_"}},{},true]
+// $startsWith / $endsWith
+[{"topic":{"$startsWith":["invoice.","order."]}},{},true]
+[{"data":{"s":{"$startsWith":"b"}}},{"s":["bc"]},false]
+[{"data":{"s":{"$startsWith":""}}},{"s":""},true]
+[{"data":{"s":{"$startsWith":""}}},{"s":5},false]
+[{"data":{"email":{"$endsWith":"@example.com"}}},{"email":"bob@example.com"},true]
+[{"data":{"email":{"$endsWith":"@example.com"}}},{"email":"bob@exampleXcom"},false]
+[{"data":{"email":{"$endsWith":"@example.com"}}},{"email":"bob@example.com\n"},false]
+[{"data":{"s":{"$endsWith":"(a|b)*.+?[x]{2}^$\\/-"}}},{"s":"zz(a|b)*.+?[x]{2}^$\\/-"},true]
+[{"data":{"s":{"$endsWith":"(a|b)*.+?[x]{2}^$\\/-"}}},{"s":"ab"},false]
+[{"data":{"s":{"$endsWith":"日本"}}},{"s":"こんにちは日本"},true]
+[{"data":{"deleted_at":{"$exist":false}}},{},true]
+// $exist
+[{"data":{"deleted_at":{"$exist":false}}},{"deleted_at":null},false]
+[{"data":{"x":{"$exist":true}}},{"x":[]},true]
+[{"data":{"items":{"x":{"$exist":false}}}},{"items":[{"x":1},{"y":1}]},true]
+[{"$or":[{"topic":"a"},{"data":{"x":1}}]},{"x":1},true]
+// logic
+[{"$or":[{"topic":"a"},{"data":{"x":1}}]},{"x":2},false]
+[{"$and":[{"data":{"status":"active"}},{"data":{"amount":{"$gte":100}}}]},{"status":"active","amount":150},true]
+[{"$not":{"data":{"x":1}}},{},true]
+[{"data":{"status":{"$not":{"$in":["cancelled","refunded"]}}}},{"status":"paid"},true]
+[{"data":{"status":{"$not":{"$in":["cancelled","refunded"]}}}},{"status":"refunded"},false]
+[{"data":{"status":{"$not":{"$in":["cancelled","refunded"]}}}},{},true]
+[{"data":{"x":{"$not":{"$gt":5}}}},{"x":"abc"},true]
+[{"data":{"tags":{"$not":"x"}}},{"tags":["y","x"]},false]
+[{"data":{"status":{"$or":["a","b"]}}},{"status":"b"},true]
+[{"data":{"$or":[{"a":1},{"b":1}]}},{"b":1},true]
+[{"data":{"items":{"sku":"a","$or":[{"qty":1},{"qty":2}]}}},{"items":[{"sku":"a","qty":3},{"sku":"b","qty":1}]},false]
+[{"data":{"items":{"sku":"a","$or":[{"qty":1},{"qty":2}]}}},{"items":[{"sku":"b"},{"sku":"a","qty":2}]},true]
+[{"data":{"tags":[{"$startsWith":"ur"}]}},{"tags":["x","urgent"]},true]
+[{"$or":[{},{"topic":"never"}]},{},true]
+[{"data":{"a.b":1}},{"a.b":1},true]
+[{"data":{"a.b":1}},{"a":{"b":1}},false]
+// keys and strings that must stay inside their quotes
+[{"data":{"we\"ird\\key $x":"v"}},{"we\"ird\\key $x":"v"},true]
+[{"data":{"k\") || exists($) || (\"":"v"}},{"k":"v"},false]
+[{"data":{"k\") || exists($) || (\"":"v"}},{"k\") || exists($) || (\"":"v"},true]
+[{"data":{"x":"\" || true || \"\\ \u0001"}},{"x":"\" || true || \"\\ \u0001"},true]
+[{"data":{"x":"\" || true || \"\\ \u0001"}},{"x":"y"},false]
+[{"data":{"x":{"$startsWith":"\" || true || \"\\ \u0001"}}},{"x":"\" || true || \"\\ \u0001!"},true]
+[{"data":{"naïve 🎉":"日本語\t\n"}},{"naïve 🎉":"日本語\t\n"},true]
+[{"data":{"":1}},{"":1},true]
+"##;
+
+/// `(filter, envelope, expected)` triples, each checked both against
+/// [`Filter::matches`] and against PostgreSQL's
+/// `jsonb_path_match(envelope, jsonpath)` (NULL counting as false).
+#[doc(hidden)]
+pub fn agreement_cases() -> Vec<(Value, Value, bool)> {
+    agreement_lines()
+        .filter_map(|line| serde_json::from_str::<Vec<Value>>(line).ok())
+        .filter_map(|case| {
+            let mut parts = case.into_iter();
+            let (filter, data, expected) = (parts.next()?, parts.next()?, parts.next()?.as_bool()?);
+            let mut envelope = serde_json::json!({
+                "id": "evt_1",
+                "topic": "order.created",
+                "time": "2025-01-15T10:30:00.000000Z",
+                "metadata": {"source": "api", "region": "eu-west-1"},
+                "data": data,
+            });
+            if let (Some(Value::Object(overrides)), Value::Object(target)) =
+                (parts.next(), &mut envelope)
+            {
+                target.extend(overrides);
+            }
+            Some((filter, envelope, expected))
+        })
+        .collect()
+}
+
+fn agreement_lines() -> impl Iterator<Item = &'static str> {
+    AGREEMENT_CASES
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("//"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn filter(value: Value) -> Filter {
+        match Filter::parse(&value) {
+            Ok(f) => f,
+            Err(e) => panic!("{value} should parse: {e}"),
+        }
+    }
+
+    fn error(value: Value) -> String {
+        match Filter::parse(&value) {
+            Ok(f) => panic!("{value} should be rejected, compiled to {:?}", f.jsonpath()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn data(data: Value) -> Value {
+        json!({"id": "e", "topic": "t", "time": "2025-01-15T10:30:00.000000Z", "metadata": {}, "data": data})
+    }
+
+    #[test]
+    fn empty_filters_match_everything() {
+        for value in [json!({}), Value::Null] {
+            let f = filter(value.clone());
+            assert!(f.is_empty());
+            assert_eq!(f.jsonpath(), None);
+            assert_eq!(f.as_json(), &value);
+            assert!(f.matches(&data(json!(1))));
+        }
+    }
+
+    #[test]
+    fn errors_name_the_bad_part() {
+        let cases = [
+            (json!("x"), "filter: expected an object, got a string"),
+            (json!({"data": {"age": {"$gt": {}}}}), "filter.data.age: $gt expects a number, string or date string, got an object"),
+            (json!({"data": {"$foo": 1}}), "filter.data: unknown operator \"$foo\""),
+            (json!({"$foo": 1}), "filter: unknown operator \"$foo\""),
+            (json!({"status": "paid"}), "filter: unknown event field \"status\" (expected id, topic, time, metadata or data)"),
+            (json!({"$gt": 1}), "filter: operator \"$gt\" must be applied to a field (e.g. data.amount), not to the whole event"),
+            (json!({"data": {"a": 1, "$eq": 2}}), "filter.data: cannot mix operator \"$eq\" with field name \"a\" in one object"),
+            (json!({"$or": []}), "filter: $or expects a non-empty array of filters, got an array"),
+            (json!({"data": {"x": {"$and": {}}}}), "filter.data.x: $and expects a non-empty array of filters, got an object"),
+            (json!({"$or": [{"data": 1}, "x"]}), "filter.$or[1]: expected an object, got a string"),
+            (json!({"$not": {"data": {"x": {"$in": [1, [2]]}}}}), "filter.$not.data.x: $in expects an array of strings, numbers, booleans or nulls, or one such value, got an array containing an array"),
+            (json!({"data": {"x": {"$nin": {}}}}), "filter.data.x: $nin expects an array of strings, numbers, booleans or nulls, or one such value, got an object"),
+            (json!({"data": {"x": {"$exist": "yes"}}}), "filter.data.x: $exist expects true or false, got a string"),
+            (json!({"data": {"x": {"$endsWith": ["a", 1]}}}), "filter.data.x: $endsWith expects a string or an array of strings, got an array"),
+            (json!({"data": {"a.b": [{"$lt": null}]}}), "filter.data[\"a.b\"][0]: $lt expects a number, string or date string, got null"),
+            (json!({"data": {"x": "a\u{0}"}}), "filter.data.x: strings cannot contain the NUL character (PostgreSQL cannot store it)"),
+            (json!({"data": {"a\u{0}": 1}}), "filter.data[\"a\\u0000\"]: strings cannot contain the NUL character (PostgreSQL cannot store it)"),
+            (json!({"data": {"x": {"$eq": {"k": ["\u{0}"]}}}}), "filter.data.x: strings cannot contain the NUL character (PostgreSQL cannot store it)"),
+        ];
+        for (value, message) in cases {
+            assert_eq!(error(value), message);
+        }
+        let mut deep = json!(1);
+        for _ in 0..40 {
+            deep = json!({ "a": deep });
+        }
+        assert!(error(json!({ "data": deep })).contains("nested more than 32 levels deep"));
+    }
+
+    #[test]
+    fn the_roles_example() {
+        let f = filter(json!({"data": {"roles": ["reviewer"]}}));
+        assert!(f.matches(&data(json!({"roles": ["admin", "reviewer"]}))));
+        assert!(!f.matches(&data(json!({"roles": ["admin"]}))));
+        let f = filter(json!({"data": {"roles": "reviewer"}}));
+        assert!(f.matches(&data(json!({"roles": ["admin", "reviewer"]}))));
+        assert!(f.matches(&data(json!({"roles": "reviewer"}))));
+    }
+
+    #[test]
+    fn compiles_to_guarded_predicates() {
+        let f = filter(json!({"data": {"age": {"$gte": 18}}}));
+        assert_eq!(
+            f.jsonpath(),
+            Some(concat!(
+                r#"($.type() == "object" && exists($."data" ? (@.type() == "object""#,
+                r#" && (@."age".type() == "number" && @."age" >= 18))))"#
+            ))
+        );
+        let f = filter(json!({"topic": "a"}));
+        assert_eq!(
+            f.jsonpath(),
+            Some(
+                r#"($.type() == "object" && exists($."topic" ? (@.type() == "string" && @ == "a")))"#
+            )
+        );
+        assert!(is_group(r#"(a && (b) && "(")"#));
+        assert!(!is_group(r#"(a) && (b)"#));
+        assert!(!is_group(r#"(a == ")") && (b)"#));
+        assert!(!is_group("exists(a)"));
+    }
+
+    #[test]
+    fn strings_and_keys_are_escaped() {
+        assert_eq!(quote("plain"), "\"plain\"");
+        assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(quote("\n\t\u{1}\u{7f}"), "\"\\u000a\\u0009\\u0001\\u007f\"");
+        assert_eq!(quote("日本 🎉 $.x"), "\"日本 🎉 $.x\"");
+        assert_eq!(regex_escape("a.b*c$(d)\\é"), "a\\.b\\*c\\$\\(d\\)\\\\é");
+        let f = filter(json!({"data": {"k\") || exists($) || (\"": "v\" || true"}}));
+        let path = f.jsonpath().unwrap_or_default();
+        assert!(path.contains(r#"@."k\") || exists($) || (\"""#), "{path}");
+        assert!(path.contains(r#"@ == "v\" || true""#), "{path}");
+    }
+
+    #[test]
+    fn time_literals_are_canonicalized() {
+        assert_eq!(
+            canonical_time("2025-01-01T00:00:00Z").as_deref(),
+            Some("2025-01-01T00:00:00.000000Z")
+        );
+        assert_eq!(
+            canonical_time("2025-01-01T00:00:00.5+00:00").as_deref(),
+            Some("2025-01-01T00:00:00.500000Z")
+        );
+        assert_eq!(
+            canonical_time("2025-01-01T00:00:00.123456Z").as_deref(),
+            Some("2025-01-01T00:00:00.123456Z")
+        );
+        for kept in [
+            "2025-01-01",
+            "2025-01-01T00:00:00+02:00",
+            "2025-01-01T00:00:00.1234567Z",
+            "2025-01-01T00:00:00.Z",
+            "2025-01-01 00:00:00Z",
+            "ééééééééééééééééééééé",
+        ] {
+            assert_eq!(canonical_time(kept), None, "{kept}");
+        }
+        // Only under `time`: data strings are compared as written.
+        let f = filter(json!({"data": {"at": {"$gte": "2025-01-01T00:00:00Z"}}}));
+        assert!(!f.matches(&data(json!({"at": "2025-01-01T00:00:00.000000Z"}))));
+        let f = filter(json!({"time": {"$not": {"$lt": "2025-01-15T10:30:00Z"}}}));
+        assert!(f.matches(&data(json!(null))));
+        assert_eq!(
+            f.as_json(),
+            &json!({"time": {"$not": {"$lt": "2025-01-15T10:30:00Z"}}})
+        );
+    }
+
+    #[test]
+    fn operators() {
+        let m = |f: Value, d: Value| {
+            filter(json!({ "data": { "v": f } })).matches(&data(json!({ "v": d })))
+        };
+        let missing = |f: Value| filter(json!({ "data": { "v": f } })).matches(&data(json!({})));
+        assert!(m(
+            json!({"$eq": [1, {"a": null}]}),
+            json!([1.0, {"a": null}])
+        ));
+        assert!(!m(json!({"$eq": [1, {"a": null}]}), json!([1, {}])));
+        assert!(m(json!({"$neq": 1}), json!([1])));
+        assert!(missing(json!({"$neq": 1})));
+        assert!(m(
+            json!({"$gt": "2025-01-01"}),
+            json!("2025-01-01T00:00:00Z")
+        ));
+        assert!(!m(json!({"$gt": 1}), json!(true)));
+        assert!(m(json!({"$lte": 1}), json!(1.0)));
+        assert!(m(
+            json!({"$lt": 9007199254740993u64}),
+            json!(9007199254740992u64)
+        ));
+        assert!(m(json!({"$in": [true]}), json!([false, true])));
+        assert!(m(json!({"$in": "b"}), json!("abc")));
+        assert!(!missing(json!({"$in": ["b"]})));
+        assert!(missing(json!({"$nin": ["b"]})));
+        assert!(m(json!({"$startsWith": ["x", "a"]}), json!("abc")));
+        assert!(m(json!({"$endsWith": "c"}), json!("abc")));
+        assert!(!m(json!({"$endsWith": "c"}), json!(["abc"])));
+        assert!(m(json!({"$exist": true}), json!(null)));
+        assert!(missing(json!({"$exist": false})));
+        assert!(missing(json!({"$not": 1})));
+        assert!(m(json!({"$and": [{"$gt": 1}, {"$lt": 3}]}), json!(2)));
+        assert!(!m(json!({"$or": [{"$gt": 5}, {"$lt": 1}]}), json!(2)));
+    }
+
+    #[test]
+    fn agreement_cases_hold_for_the_reference_evaluator() {
+        let cases = agreement_cases();
+        // A malformed line would be skipped silently.
+        assert_eq!(cases.len(), agreement_lines().count());
+        assert!(cases.len() >= 60);
+        for (value, envelope, expected) in cases {
+            let f = filter(value.clone());
+            assert_eq!(
+                f.matches(&envelope),
+                expected,
+                "filter {value} on {envelope}"
+            );
+            assert!(f.jsonpath().is_some());
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! Pure types and rules: ids, topics, filters, retry schedule, signatures.
+//! No database, no HTTP.
+
+pub mod filter;
+pub mod ids;
+pub mod retry;
+pub mod signature;
+pub mod topic;

@@ -1,0 +1,78 @@
+use clap::{Parser, Subcommand};
+
+use outbound::config::Settings;
+
+/// Outbound webhooks with PostgreSQL as the only infrastructure.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API, portal, delivery workers and maintenance.
+    Serve,
+    /// Run delivery workers only (start more of them to scale out).
+    Worker,
+    /// Apply the database schema and exit.
+    Migrate,
+    /// Print throughput figures measured against this machine's Postgres.
+    Bench(outbound::bench::BenchArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("outbound: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("outbound: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => outbound::app::serve(settings).await,
+            Command::Worker => outbound::app::worker(settings).await,
+            Command::Migrate => outbound::app::migrate(settings).await,
+            Command::Bench(args) => outbound::bench::run(settings, args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("outbound: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Pretty logs on a terminal, JSON otherwise (`LOG_FORMAT=json|pretty`
+/// overrides); `RUST_LOG` sets the level (default info).
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = match std::env::var("LOG_FORMAT").as_deref() {
+        Ok("json") => true,
+        Ok("pretty") => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,304 @@
+//! The delivery queue: claim, record, hold, release, manual retry.
+
+use chrono::{DateTime, Utc};
+
+use super::{queries, GenericClient, StoreError};
+
+/// A delivery claimed by a worker, with what it needs to send it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub event_id: String,
+    pub destination_id: String,
+    pub tenant_id: String,
+    pub event_time: DateTime<Utc>,
+    /// The claim this worker holds; recording requires it to be the latest.
+    pub claims: i32,
+    /// Attempts recorded before this one.
+    pub attempts: i32,
+    /// Automatic retries allowed (the event's eligible_for_retry).
+    pub retry: bool,
+    pub manual: bool,
+    /// None when the event is gone (expired by retention).
+    pub event: Option<ClaimedEvent>,
+    /// None when the destination was deleted.
+    pub destination: Option<ClaimedDestination>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub topic: String,
+    pub metadata: serde_json::Value,
+    /// The data exactly as published.
+    pub data: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedDestination {
+    pub kind: String,
+    pub config: serde_json::Value,
+    pub credentials: serde_json::Value,
+    pub delivery_metadata: Option<serde_json::Value>,
+    pub disabled: bool,
+}
+
+impl Claimed {
+    /// The number of the attempt about to be made (1-based).
+    pub fn attempt_number(&self) -> i32 {
+        self.attempts + 1
+    }
+}
+
+pub async fn claim(
+    client: &impl GenericClient,
+    now: Option<DateTime<Utc>>,
+    limit: i64,
+    worker_id: &str,
+    lease_ms: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_CLAIM).await?;
+    let rows = client
+        .query(&stmt, &[&now, &limit, &worker_id, &lease_ms])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Claimed {
+            event_id: r.get("event_id"),
+            destination_id: r.get("destination_id"),
+            tenant_id: r.get("tenant_id"),
+            event_time: r.get("event_time"),
+            claims: r.get("claims"),
+            attempts: r.get("attempts"),
+            retry: r.get("retry"),
+            manual: r.get("manual"),
+            event: r.get::<_, bool>("event_found").then(|| ClaimedEvent {
+                topic: r.get("topic"),
+                metadata: r.get("metadata"),
+                data: r.get("data"),
+            }),
+            destination: r
+                .get::<_, bool>("destination_found")
+                .then(|| ClaimedDestination {
+                    kind: r.get("type"),
+                    config: r.get("config"),
+                    credentials: r.get("credentials"),
+                    delivery_metadata: r.get("delivery_metadata"),
+                    disabled: r.get::<_, Option<DateTime<Utc>>>("disabled_at").is_some(),
+                }),
+        })
+        .collect())
+}
+
+/// The outcome of one attempt, ready to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub event_id: String,
+    pub destination_id: String,
+    pub claims: i32,
+    pub tenant_id: String,
+    pub event_time: DateTime<Utc>,
+    pub attempt_number: i32,
+    pub manual: bool,
+    pub success: bool,
+    /// Some: retry then; None: the delivery is finished.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub code: String,
+    pub response_status: Option<i32>,
+    pub response_headers: Option<String>,
+    pub response_body: Option<String>,
+    pub duration_ms: i32,
+    pub attempted_at: DateTime<Utc>,
+}
+
+/// Records a batch of outcomes in one statement; returns the keys accepted
+/// (outcomes from a lease that was lost are dropped).
+pub async fn record(
+    client: &impl GenericClient,
+    batch: &[AttemptRecord],
+) -> Result<Vec<(String, String)>, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_RECORD).await?;
+    let col = |f: fn(&AttemptRecord) -> String| batch.iter().map(f).collect::<Vec<_>>();
+    let event_ids = col(|a| a.event_id.clone());
+    let destination_ids = col(|a| a.destination_id.clone());
+    let tenant_ids = col(|a| a.tenant_id.clone());
+    let codes = col(|a| a.code.clone());
+    let statuses = col(|a| {
+        if a.success {
+            "success".into()
+        } else {
+            "failed".into()
+        }
+    });
+    let claims: Vec<i32> = batch.iter().map(|a| a.claims).collect();
+    let event_times: Vec<DateTime<Utc>> = batch.iter().map(|a| a.event_time).collect();
+    let numbers: Vec<i32> = batch.iter().map(|a| a.attempt_number).collect();
+    let manual: Vec<bool> = batch.iter().map(|a| a.manual).collect();
+    let next: Vec<Option<DateTime<Utc>>> = batch.iter().map(|a| a.next_attempt_at).collect();
+    let statuses_http: Vec<Option<i32>> = batch.iter().map(|a| a.response_status).collect();
+    let headers: Vec<Option<&str>> = batch
+        .iter()
+        .map(|a| a.response_headers.as_deref())
+        .collect();
+    let bodies: Vec<Option<&str>> = batch.iter().map(|a| a.response_body.as_deref()).collect();
+    let durations: Vec<i32> = batch.iter().map(|a| a.duration_ms).collect();
+    let times: Vec<DateTime<Utc>> = batch.iter().map(|a| a.attempted_at).collect();
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &event_ids,
+                &destination_ids,
+                &claims,
+                &tenant_ids,
+                &event_times,
+                &numbers,
+                &manual,
+                &statuses,
+                &next,
+                &codes,
+                &statuses_http,
+                &headers,
+                &bodies,
+                &durations,
+                &times,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Per-destination result of a recorded batch.
+#[derive(Debug, Clone)]
+pub struct DestinationCount {
+    pub id: String,
+    pub tenant_id: String,
+    pub consecutive_failures: i32,
+    pub disabled: bool,
+    pub newly_disabled: bool,
+}
+
+/// Updates consecutive-failure counts (and auto-disables) for a batch.
+/// `changes` holds (destination id, reset, failures) as described in the query.
+pub async fn record_destination_outcomes(
+    client: &impl GenericClient,
+    changes: &[(String, bool, i32)],
+    threshold: i32,
+    now: Option<DateTime<Utc>>,
+) -> Result<Vec<DestinationCount>, StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DESTINATIONS_RECORD_OUTCOMES)
+        .await?;
+    let ids: Vec<&str> = changes.iter().map(|c| c.0.as_str()).collect();
+    let resets: Vec<bool> = changes.iter().map(|c| c.1).collect();
+    let failures: Vec<i32> = changes.iter().map(|c| c.2).collect();
+    let rows = client
+        .query(&stmt, &[&ids, &resets, &failures, &threshold, &now])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| DestinationCount {
+            id: r.get(0),
+            tenant_id: r.get(1),
+            consecutive_failures: r.get(2),
+            disabled: r.get(3),
+            newly_disabled: r.get(4),
+        })
+        .collect())
+}
+
+/// Holds the pending deliveries of those of `destination_ids` that are disabled.
+pub async fn hold(
+    client: &impl GenericClient,
+    destination_ids: &[&str],
+) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_HOLD).await?;
+    Ok(client.execute(&stmt, &[&destination_ids]).await?)
+}
+
+pub async fn hold_claimed(client: &impl GenericClient, c: &Claimed) -> Result<(), StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DELIVERIES_HOLD_CLAIMED)
+        .await?;
+    client
+        .execute(&stmt, &[&c.event_id, &c.destination_id, &c.claims])
+        .await?;
+    Ok(())
+}
+
+pub async fn drop_claimed(client: &impl GenericClient, c: &Claimed) -> Result<(), StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DELIVERIES_DROP_CLAIMED)
+        .await?;
+    client
+        .execute(&stmt, &[&c.event_id, &c.destination_id, &c.claims])
+        .await?;
+    Ok(())
+}
+
+/// Gives back every lease a worker holds; returns how many.
+pub async fn release(client: &impl GenericClient, worker_id: &str) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_RELEASE).await?;
+    Ok(client.execute(&stmt, &[&worker_id]).await?)
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum RetryError {
+    #[error("destination not found")]
+    DestinationNotFound,
+    #[error("destination is disabled; enable it before retrying")]
+    DestinationDisabled,
+    #[error("no attempt of this event to this destination to retry")]
+    NoPriorAttempt,
+    #[error("event not found (it may have expired)")]
+    EventNotFound,
+}
+
+/// Schedules a manual retry now: the next attempt is numbered last + 1 and
+/// flagged manual, replacing any pending automatic retry. Returns the
+/// attempt number to be made, or None when a send is already in flight.
+/// `tenant` restricts the destination to one tenant (tenant tokens).
+pub async fn retry_now(
+    client: &impl GenericClient,
+    event_id: &str,
+    destination_id: &str,
+    tenant: Option<&str>,
+    now: Option<DateTime<Utc>>,
+) -> Result<Result<Option<i32>, RetryError>, StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DESTINATIONS_GET_FOR_RETRY)
+        .await?;
+    let Some(dest) = client.query_opt(&stmt, &[&destination_id]).await? else {
+        return Ok(Err(RetryError::DestinationNotFound));
+    };
+    let owner: String = dest.get(0);
+    if tenant.is_some_and(|t| t != owner) {
+        return Ok(Err(RetryError::DestinationNotFound));
+    }
+    if dest.get::<_, Option<DateTime<Utc>>>(1).is_some() {
+        return Ok(Err(RetryError::DestinationDisabled));
+    }
+    let stmt = client.prepare_cached(queries::ATTEMPTS_LAST_NUMBER).await?;
+    let last: Option<i32> = client
+        .query_one(&stmt, &[&event_id, &destination_id])
+        .await?
+        .get(0);
+    let Some(last) = last else {
+        return Ok(Err(RetryError::NoPriorAttempt));
+    };
+    let stmt = client.prepare_cached(queries::DELIVERIES_RETRY_NOW).await?;
+    let rows = client
+        .query(&stmt, &[&event_id, &destination_id, &last, &now])
+        .await?;
+    if rows.is_empty() {
+        // Either in flight (leased) or the event is gone.
+        let in_flight = client
+            .query_opt(queries::DELIVERIES_IS_LEASED, &[&event_id, &destination_id])
+            .await?
+            .is_some();
+        return Ok(if in_flight {
+            Ok(None)
+        } else {
+            Err(RetryError::EventNotFound)
+        });
+    }
+    Ok(Ok(Some(rows[0].get(0))))
+}

@@ -1,0 +1,79 @@
+//! Store errors: what went wrong in terms a caller can act on.
+
+use tokio_postgres::error::SqlState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the row (`constraint` names it).
+    #[error("already exists ({constraint})")]
+    Conflict { constraint: String },
+    /// A referenced row does not exist, e.g. an event for an unknown tenant.
+    #[error("{message}")]
+    MissingReference { message: String },
+    /// A CHECK constraint or a type refused the input.
+    #[error("invalid input: {message}")]
+    Invalid { message: String },
+    #[error("not found")]
+    NotFound,
+    /// The database could not be reached or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[source] tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let Some(db) = err.as_db_error() else {
+            // No server error: either the connection is gone or never came
+            // up (I/O, closed, timed out), or we sent something wrong.
+            let io = std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
+            let text = err.to_string();
+            if err.is_closed()
+                || io
+                || text.starts_with("error connecting")
+                || text.contains("timeout")
+            {
+                return StoreError::Unavailable(text);
+            }
+            return StoreError::Database(err);
+        };
+        let code = db.code();
+        if code == &SqlState::UNIQUE_VIOLATION {
+            StoreError::Conflict {
+                constraint: db.constraint().unwrap_or("unique").to_string(),
+            }
+        } else if code == &SqlState::FOREIGN_KEY_VIOLATION {
+            StoreError::MissingReference {
+                message: db.message().to_string(),
+            }
+        } else if code == &SqlState::CHECK_VIOLATION
+            || code == &SqlState::NOT_NULL_VIOLATION
+            || code.code().starts_with("22")
+        {
+            // class 22: data exceptions (bad JSON, out-of-range values, ...)
+            let message = match db.constraint() {
+                Some(c) => format!("{} ({c})", db.message()),
+                None => db.message().to_string(),
+            };
+            StoreError::Invalid { message }
+        } else if code == &SqlState::ADMIN_SHUTDOWN
+            || code == &SqlState::CRASH_SHUTDOWN
+            || code == &SqlState::CANNOT_CONNECT_NOW
+            || code.code().starts_with("08")
+        {
+            StoreError::Unavailable(db.message().to_string())
+        } else {
+            StoreError::Database(err)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(err: deadpool_postgres::PoolError) -> Self {
+        match err {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The connection pool. Every wait is bounded: when Postgres is down, callers
+//! get `StoreError::Unavailable` within seconds instead of hanging, and once
+//! it is back, new connections replace the dead ones by themselves.
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+pub use deadpool_postgres::Pool;
+
+use super::StoreError;
+
+/// How long a caller may wait for a connection, and for a new one to open.
+const POOL_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub fn connect_pool(url: &str, max_size: usize) -> Result<Pool, StoreError> {
+    let mut cfg: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        StoreError::Unavailable(format!("bad database URL: {e}"))
+    })?;
+    cfg.connect_timeout(POOL_TIMEOUT);
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("outbound");
+    }
+    let manager = Manager::from_config(
+        cfg,
+        NoTls,
+        ManagerConfig {
+            // Fast: a closed connection (server restarted) is detected and
+            // replaced; an open one is reused without a test query.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
+        .build()
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// `url` (postgres://user:pw@host:port/db?params) pointing at `database`.
+pub fn with_database(url: &str, database: &str) -> String {
+    // URLs here are postgres://user:pw@host:port/db[?params]
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let prefix = match base.rfind('/') {
+        Some(i) if base[..i].contains("://") && i > base.find("://").unwrap_or(0) + 2 => &base[..i],
+        _ => base,
+    };
+    format!("{prefix}/{database}{query}")
+}

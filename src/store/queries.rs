@@ -1,0 +1,38 @@
+//! Every named query, loaded from `sql/queries/`. The registry lets a test
+//! prepare them all against a migrated database, so a typo fails CI.
+
+macro_rules! queries {
+    ($($name:ident => $path:literal),* $(,)?) => {
+        $(pub const $name: &str = include_str!(concat!("../../sql/queries/", $path));)*
+        /// (file, text) of every query.
+        pub const ALL: &[(&str, &str)] = &[$(($path, $name)),*];
+    };
+}
+
+queries! {
+    HEALTH_PING => "health/ping.sql",
+    EVENTS_PUBLISH => "events/publish.sql",
+    TENANTS_UPSERT => "tenants/upsert.sql",
+    DESTINATIONS_INSERT => "destinations/insert.sql",
+    MAINTENANCE_MAINTAIN => "maintenance/maintain.sql",
+    MAINTENANCE_APPLY_SETTINGS => "maintenance/apply_settings.sql",
+    MAINTENANCE_HAS_PG_CRON => "maintenance/has_pg_cron.sql",
+    MAINTENANCE_SCHEDULE_PG_CRON => "maintenance/schedule_pg_cron.sql",
+    DELIVERIES_CLAIM => "deliveries/claim.sql",
+    DELIVERIES_RECORD => "deliveries/record.sql",
+    DELIVERIES_HOLD => "deliveries/hold.sql",
+    DELIVERIES_HOLD_CLAIMED => "deliveries/hold_claimed.sql",
+    DELIVERIES_DROP_CLAIMED => "deliveries/drop_claimed.sql",
+    DELIVERIES_RELEASE => "deliveries/release.sql",
+    DELIVERIES_RETRY_NOW => "deliveries/retry_now.sql",
+    DELIVERIES_IS_LEASED => "deliveries/is_leased.sql",
+    DESTINATIONS_RECORD_OUTCOMES => "destinations/record_outcomes.sql",
+    DESTINATIONS_SET_DISABLED => "destinations/set_disabled.sql",
+    DESTINATIONS_GET_FOR_RETRY => "destinations/get_for_retry.sql",
+    ATTEMPTS_LAST_NUMBER => "attempts/last_number.sql",
+    WORKERS_UPSERT => "workers/upsert.sql",
+    WORKERS_DEREGISTER => "workers/deregister.sql",
+}
+
+/// Queries that only prepare where an optional extension exists.
+pub const NEEDS_EXTENSION: &[&str] = &["maintenance/schedule_pg_cron.sql"];

@@ -1,0 +1,724 @@
+//! The delivery engine against a real Postgres and real receivers on loopback.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use outbound::domain::retry::RetryPolicy;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::db::TestDb;
+use crate::helpers::factory::{attempts_of, tenant, webhook, worker};
+use crate::helpers::receiver::{Reply, TestReceiver};
+
+fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn queue_len(c: &deadpool_postgres::Object) -> i64 {
+    c.query_one("SELECT count(*) FROM outbound.deliveries", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn an_event_inserted_by_sql_reaches_the_receiver_signed() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "des_1",
+        &["user.created"],
+        &rx.url("/hooks"),
+        json!({"secret": "whsec_test"}),
+    )
+    .await;
+    c.execute(
+        "UPDATE outbound.destinations SET config = config || '{\"custom_headers\":{\"X-Api-Key\":\"k-123\"}}',
+                delivery_metadata = '{\"region\":\"eu\"}' WHERE id = 'des_1'",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    let cancel = CancellationToken::new();
+    let w = worker(&db.pool, &db.url, |_, _| {});
+    let running = tokio::spawn(w.run(cancel.clone()));
+
+    let body = "{\"user_id\": \"usr_1\",  \"z\": 1, \"a\": [1.50]}";
+    let before = Utc::now();
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data, metadata)
+         VALUES ('evt_1', 'acme', 'user.created', $1::text::json, '{\"source\":\"crm\"}')",
+        &[&body],
+    )
+    .await
+    .unwrap();
+
+    let got = rx.wait_for(1, Duration::from_secs(10)).await;
+    let req = &got[0];
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/hooks");
+    assert_eq!(
+        &req.body[..],
+        body.as_bytes(),
+        "the body is the data exactly as published"
+    );
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    assert!(req.header("user-agent").unwrap().starts_with("outbound/"));
+    assert_eq!(req.header("x-outpost-event-id"), Some("evt_1"));
+    assert_eq!(req.header("x-outpost-topic"), Some("user.created"));
+    assert_eq!(req.header("x-outpost-source"), Some("crm"));
+    assert_eq!(req.header("x-outpost-region"), Some("eu"));
+    assert_eq!(req.header("x-api-key"), Some("k-123"));
+    let ts: DateTime<Utc> = req.header("x-outpost-timestamp").unwrap().parse().unwrap();
+    assert!(
+        ts >= before - chrono::Duration::seconds(1) && ts <= Utc::now(),
+        "{ts}"
+    );
+    let expected = format!("v0={}", hmac_hex("whsec_test", body.as_bytes()));
+    assert_eq!(req.header("x-outpost-signature"), Some(expected.as_str()));
+
+    // The attempt is logged and the queue row is gone.
+    let ok = crate::helpers::eventually(Duration::from_secs(5), || {
+        let c = &c;
+        async move {
+            let a = attempts_of(c, "evt_1", "des_1").await;
+            (!a.is_empty() && queue_len(c).await == 0).then_some(a)
+        }
+    })
+    .await
+    .expect("attempt recorded");
+    assert_eq!(ok, [(1, "success".to_string(), "200".to_string(), false)]);
+    let row = c
+        .query_one(
+            "SELECT response_status, response_body, duration_ms >= 0 FROM outbound.attempts WHERE event_id = 'evt_1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<i32>>(0), Some(200));
+    assert_eq!(
+        row.get::<_, Option<String>>(1).as_deref(),
+        Some("{\"ok\":true}")
+    );
+
+    cancel.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
+async fn during_rotation_both_secrets_sign_newest_first() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    let acme = tenant(&c, "acme").await;
+    let until = (Utc::now() + chrono::Duration::hours(24)).to_rfc3339();
+    webhook(
+        &c,
+        &acme,
+        "des_1",
+        &["*"],
+        &rx.url("/"),
+        json!({"secret": "whsec_new", "previous_secret": "whsec_old", "previous_secret_invalid_at": until}),
+    )
+    .await;
+    c.execute(
+        "INSERT INTO outbound.events (tenant_id, topic, data) VALUES ('acme', 'a.b', '{\"x\":1}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db.pool, &db.url, |_, _| {});
+    w.run_once(Utc::now()).await.unwrap();
+    let req = &rx.requests()[0];
+    let expected = format!(
+        "v0={},{}",
+        hmac_hex("whsec_new", &req.body),
+        hmac_hex("whsec_old", &req.body)
+    );
+    assert_eq!(req.header("x-outpost-signature"), Some(expected.as_str()));
+}
+
+#[tokio::test]
+async fn failures_are_retried_on_schedule_with_numbered_attempts() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.script([Reply::Status(500), Reply::Status(500), Reply::Status(200)]);
+    let acme = tenant(&c, "acme").await;
+    webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db.pool, &db.url, |cfg, _| {
+        cfg.retry = RetryPolicy::Exponential {
+            interval: Duration::from_secs(30),
+            max_retries: 10,
+        };
+    });
+
+    let t0 = Utc::now();
+    assert_eq!(w.run_once(t0).await.unwrap().accepted, 1);
+    let next: DateTime<Utc> = c
+        .query_one(
+            "SELECT next_attempt_at FROM outbound.deliveries WHERE event_id = 'e'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let wait = (next - t0).num_milliseconds();
+    assert!(
+        (27_000..=33_000).contains(&wait),
+        "first retry ≈ 30 s ± jitter, got {wait} ms"
+    );
+    // Not due yet: nothing happens.
+    assert_eq!(
+        w.run_once(t0 + chrono::Duration::seconds(20))
+            .await
+            .unwrap()
+            .accepted,
+        0
+    );
+    assert_eq!(
+        w.run_once(t0 + chrono::Duration::seconds(40))
+            .await
+            .unwrap()
+            .accepted,
+        1
+    );
+    let next: DateTime<Utc> = c
+        .query_one(
+            "SELECT next_attempt_at FROM outbound.deliveries WHERE event_id = 'e'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let wait = (next - (t0 + chrono::Duration::seconds(40))).num_milliseconds();
+    assert!(
+        (54_000..=66_000).contains(&wait),
+        "second retry ≈ 60 s, got {wait} ms"
+    );
+    assert_eq!(
+        w.run_once(t0 + chrono::Duration::seconds(200))
+            .await
+            .unwrap()
+            .accepted,
+        1
+    );
+
+    assert_eq!(
+        attempts_of(&c, "e", "d").await,
+        [
+            (1, "failed".into(), "500".into(), false),
+            (2, "failed".into(), "500".into(), false),
+            (3, "success".into(), "200".into(), false),
+        ]
+    );
+    assert_eq!(queue_len(&c).await, 0);
+    assert_eq!(rx.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn an_event_not_eligible_for_retry_gets_one_attempt() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Status(500));
+    let acme = tenant(&c, "acme").await;
+    webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data, eligible_for_retry) VALUES ('e', 'acme', 't', '{}', false)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db.pool, &db.url, |_, _| {});
+    let t0 = Utc::now();
+    w.run_once(t0).await.unwrap();
+    w.run_once(t0 + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(
+        attempts_of(&c, "e", "d").await,
+        [(1, "failed".into(), "500".into(), false)]
+    );
+    assert_eq!(queue_len(&c).await, 0);
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_limit_and_retry_after_is_honoured() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.script([Reply::WithHeaders(
+        429,
+        vec![("retry-after".into(), "120".into())],
+    )]);
+    rx.set_default(Reply::Status(503));
+    let acme = tenant(&c, "acme").await;
+    webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db.pool, &db.url, |cfg, _| {
+        cfg.retry = RetryPolicy::Schedule(vec![Duration::from_secs(5), Duration::from_secs(5)]);
+    });
+    let t0 = Utc::now();
+    w.run_once(t0).await.unwrap();
+    let next: DateTime<Utc> = c
+        .query_one("SELECT next_attempt_at FROM outbound.deliveries", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        (next - t0).num_seconds() >= 119,
+        "Retry-After: 120 is a floor over the 5 s schedule"
+    );
+    w.run_once(t0 + chrono::Duration::seconds(130))
+        .await
+        .unwrap();
+    w.run_once(t0 + chrono::Duration::seconds(200))
+        .await
+        .unwrap();
+    w.run_once(t0 + chrono::Duration::seconds(300))
+        .await
+        .unwrap();
+    let attempts = attempts_of(&c, "e", "d").await;
+    assert_eq!(attempts.len(), 3, "1 attempt + 2 retries: {attempts:?}");
+    assert_eq!(attempts[0].2, "429");
+    assert_eq!(
+        queue_len(&c).await,
+        0,
+        "exhausted deliveries leave the queue"
+    );
+}
+
+#[tokio::test]
+async fn failures_are_classified_and_bounded() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let hang = TestReceiver::start().await;
+    hang.set_default(Reply::Hang);
+    let big = TestReceiver::start().await;
+    big.set_default(Reply::Body(200, 10 * 1024 * 1024));
+    let closed_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "hang",
+        &["*"],
+        &hang.url("/"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(
+        &c,
+        &acme,
+        "big",
+        &["*"],
+        &big.url("/"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(
+        &c,
+        &acme,
+        "refused",
+        &["*"],
+        &format!("http://127.0.0.1:{closed_port}/"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(
+        &c,
+        &acme,
+        "private",
+        &["*"],
+        "http://10.0.0.1/hook",
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(
+        &c,
+        &acme,
+        "metadata",
+        &["*"],
+        "http://169.254.169.254/latest",
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(&c, &acme, "nosecret", &["*"], &big.url("/"), json!({})).await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db.pool, &db.url, |_, http| {
+        http.timeout = Duration::from_secs(1);
+        http.connect_timeout = Duration::from_secs(1);
+    });
+    let started = std::time::Instant::now();
+    w.run_once(Utc::now()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the timeout"
+    );
+
+    let code = |d: &'static str| {
+        let c = &c;
+        async move { attempts_of(c, "e", d).await[0].2.clone() }
+    };
+    assert_eq!(code("hang").await, "timeout");
+    assert_eq!(code("refused").await, "connection_refused");
+    assert_eq!(code("private").await, "blocked_address");
+    assert_eq!(code("metadata").await, "blocked_address");
+    assert_eq!(code("nosecret").await, "invalid_destination_config");
+    assert_eq!(code("big").await, "200");
+    let stored: i32 = c
+        .query_one(
+            "SELECT octet_length(response_body) FROM outbound.attempts WHERE destination_id = 'big'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        stored,
+        128 * 1024,
+        "the response body is kept up to 128 KiB"
+    );
+}
+
+#[tokio::test]
+async fn two_worker_pools_deliver_5000_events_to_3_destinations_exactly_once() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    let acme = tenant(&c, "acme").await;
+    for d in ["d1", "d2", "d3"] {
+        webhook(
+            &c,
+            &acme,
+            d,
+            &["*"],
+            &rx.url(&format!("/{d}")),
+            json!({"secret": "s"}),
+        )
+        .await;
+    }
+    // Two independent pools, as two processes would have.
+    let pool_b = outbound::store::connect_pool(&db.url, 8).unwrap();
+    let cancel = CancellationToken::new();
+    let a =
+        tokio::spawn(worker(&db.pool, &db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
+    let b =
+        tokio::spawn(worker(&pool_b, &db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
+
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data)
+         SELECT 'e' || g, 'acme', 'bulk', json_build_object('n', g) FROM generate_series(1, 5000) g",
+        &[],
+    )
+    .await
+    .unwrap();
+    let got = rx.wait_for(15_000, Duration::from_secs(120)).await;
+    // Let any stray duplicate arrive before counting.
+    crate::helpers::eventually(Duration::from_secs(20), || {
+        let c = &c;
+        async move { (queue_len(c).await == 0).then_some(()) }
+    })
+    .await
+    .expect("queue drains");
+    let got = if rx.requests().len() > got.len() {
+        rx.requests()
+    } else {
+        got
+    };
+    let mut seen = std::collections::HashSet::new();
+    for r in &got {
+        let key = (
+            r.path.clone(),
+            r.header("x-outpost-event-id").unwrap().to_string(),
+        );
+        assert!(seen.insert(key.clone()), "sent twice: {key:?}");
+    }
+    assert_eq!(seen.len(), 15_000, "none missing");
+    let logged: i64 = c
+        .query_one(
+            "SELECT count(*) FROM outbound.attempts WHERE status = 'success'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 15_000);
+    cancel.cancel();
+    a.await.unwrap();
+    b.await.unwrap();
+}
+
+#[tokio::test]
+async fn auto_disable_holds_deliveries_until_re_enabled() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Status(500));
+    let acme = tenant(&c, "acme").await;
+    let dest = webhook(
+        &c,
+        &acme,
+        "flaky",
+        &["*"],
+        &rx.url("/"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    let w = worker(&db.pool, &db.url, |cfg, _| {
+        cfg.disable_after = 3;
+        cfg.retry = RetryPolicy::Schedule(vec![Duration::from_secs(60); 5]);
+    });
+    for i in 0..3 {
+        c.execute(
+            "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ($1, 'acme', 't', '{}')",
+            &[&format!("e{i}")],
+        )
+        .await
+        .unwrap();
+    }
+    let t0 = Utc::now();
+    let rec = w.run_once(t0).await.unwrap();
+    assert_eq!(rec.newly_disabled, ["flaky"]);
+    let (disabled, failures): (bool, i32) = {
+        let r = c
+            .query_one(
+                "SELECT disabled_at IS NOT NULL, consecutive_failures FROM outbound.destinations",
+                &[],
+            )
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(disabled);
+    assert_eq!(failures, 3);
+    let held: i64 = c
+        .query_one(
+            "SELECT count(*) FROM outbound.deliveries WHERE state = 'held'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(held, 3, "pending deliveries wait, they are not dropped");
+
+    // Nothing is sent while disabled, even when retries come due.
+    w.run_once(t0 + chrono::Duration::hours(1)).await.unwrap();
+    assert_eq!(rx.requests().len(), 3);
+
+    // Re-enabled: the receiver is fixed, the waiting deliveries go out now.
+    rx.set_default(Reply::Status(200));
+    outbound::store::destinations::set_disabled(&c, &acme, &dest, false, None)
+        .await
+        .unwrap();
+    w.run_once(Utc::now()).await.unwrap();
+    assert_eq!(rx.requests().len(), 6);
+    assert_eq!(queue_len(&c).await, 0);
+    let failures: i32 = c
+        .query_one(
+            "SELECT consecutive_failures FROM outbound.destinations",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(failures, 0, "a success resets the count");
+}
+
+#[tokio::test]
+async fn manual_retry_makes_a_new_numbered_attempt() {
+    use outbound::store::deliveries::{retry_now, RetryError};
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.script([Reply::Status(500)]);
+    let acme = tenant(&c, "acme").await;
+    let dest = webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db.pool, &db.url, |_, _| {});
+    // No attempt yet: nothing to retry.
+    assert_eq!(
+        retry_now(&c, "e", "d", None, None).await.unwrap(),
+        Err(RetryError::NoPriorAttempt)
+    );
+    let t0 = Utc::now();
+    w.run_once(t0).await.unwrap();
+    // An automatic retry is pending 30 s out; the manual one replaces it, due now.
+    assert_eq!(
+        retry_now(&c, "e", "d", None, Some(t0)).await.unwrap(),
+        Ok(Some(2))
+    );
+    w.run_once(t0).await.unwrap();
+    assert_eq!(
+        attempts_of(&c, "e", "d").await,
+        [
+            (1, "failed".into(), "500".into(), false),
+            (2, "success".into(), "200".into(), true)
+        ]
+    );
+    assert_eq!(queue_len(&c).await, 0);
+    // After success a manual retry sends again, numbered 3.
+    assert_eq!(
+        retry_now(&c, "e", "d", None, None).await.unwrap(),
+        Ok(Some(3))
+    );
+    w.run_once(Utc::now()).await.unwrap();
+    assert_eq!(attempts_of(&c, "e", "d").await.len(), 3);
+    // Refused for a disabled destination, and for another tenant's destination.
+    outbound::store::destinations::set_disabled(&c, &acme, &dest, true, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        retry_now(&c, "e", "d", None, None).await.unwrap(),
+        Err(RetryError::DestinationDisabled)
+    );
+    assert_eq!(
+        retry_now(&c, "e", "d", Some("other"), None).await.unwrap(),
+        Err(RetryError::DestinationNotFound)
+    );
+}
+
+#[tokio::test]
+async fn a_stale_worker_cannot_record_over_a_newer_claim() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "d",
+        &["*"],
+        "http://127.0.0.1:9/",
+        json!({"secret": "s"}),
+    )
+    .await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let t0 = Utc::now();
+    let first = outbound::store::deliveries::claim(&c, Some(t0), 10, "w1", 1000)
+        .await
+        .unwrap();
+    // The lease expires; another worker claims it.
+    let second = outbound::store::deliveries::claim(
+        &c,
+        Some(t0 + chrono::Duration::seconds(5)),
+        10,
+        "w2",
+        1000,
+    )
+    .await
+    .unwrap();
+    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_eq!(second[0].claims, first[0].claims + 1);
+    let record = |claims: i32, code: &str| outbound::store::deliveries::AttemptRecord {
+        event_id: "e".into(),
+        destination_id: "d".into(),
+        claims,
+        tenant_id: "acme".into(),
+        event_time: first[0].event_time,
+        attempt_number: 1,
+        manual: false,
+        success: code == "200",
+        next_attempt_at: None,
+        code: code.into(),
+        response_status: None,
+        response_headers: None,
+        response_body: None,
+        duration_ms: 1,
+        attempted_at: t0,
+    };
+    let stale = outbound::delivery::recorder::write(
+        &db.pool,
+        &[record(first[0].claims, "timeout")],
+        20,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!((stale.accepted, stale.refused), (0, 1));
+    let fresh =
+        outbound::delivery::recorder::write(&db.pool, &[record(second[0].claims, "200")], 20, None)
+            .await
+            .unwrap();
+    assert_eq!((fresh.accepted, fresh.refused), (1, 0));
+    assert_eq!(
+        attempts_of(&c, "e", "d").await,
+        [(1, "success".into(), "200".into(), false)]
+    );
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_sends_finish_and_records_them() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(500), 200));
+    let acme = tenant(&c, "acme").await;
+    webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(worker(&db.pool, &db.url, |_, _| {}).run(cancel.clone()));
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) SELECT 'e' || g, 'acme', 't', '{}' FROM generate_series(1, 5) g",
+        &[],
+    )
+    .await
+    .unwrap();
+    rx.wait_for(5, Duration::from_secs(10)).await;
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .unwrap()
+        .unwrap();
+    let ok: i64 = c
+        .query_one(
+            "SELECT count(*) FROM outbound.attempts WHERE status = 'success'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ok, 5, "in-flight sends finished and were recorded");
+    assert_eq!(queue_len(&c).await, 0);
+    let workers: i64 = c
+        .query_one("SELECT count(*) FROM outbound.workers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(workers, 0, "the worker deregistered");
+}

@@ -1,0 +1,180 @@
+//! `TestReceiver`: a real HTTP server on loopback (hyper, port 0) that
+//! records every request and answers as the test tells it.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// How to answer one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16),
+    /// Status with extra headers (e.g. Retry-After).
+    WithHeaders(u16, Vec<(String, String)>),
+    /// Status and a body of this many bytes.
+    Body(u16, usize),
+    /// Never answer (the connection stays open until the client gives up).
+    Hang,
+    /// Answer after a delay.
+    Delay(Duration, u16),
+}
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    #[allow(dead_code)]
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    requests: Mutex<Vec<Received>>,
+    script: Mutex<VecDeque<Reply>>,
+    default: Mutex<Option<Reply>>,
+    arrived: tokio::sync::Notify,
+}
+
+#[derive(Clone)]
+pub struct TestReceiver {
+    pub addr: SocketAddr,
+    state: Arc<State>,
+}
+
+impl TestReceiver {
+    /// Starts a receiver answering 200 to everything.
+    pub async fn start() -> TestReceiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State::default());
+        let st = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let st = st.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(st.clone(), req));
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        TestReceiver { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Replies for the next requests, in order; then the default applies.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.script.lock().unwrap().extend(replies);
+    }
+
+    /// The reply once the script is used up (200 unless set).
+    pub fn set_default(&self, reply: Reply) {
+        *self.state.default.lock().unwrap() = Some(reply);
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `n` requests arrived (or panics after `limit`).
+    pub async fn wait_for(&self, n: usize, limit: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.state.arrived.notified();
+            let got = self.requests();
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!(
+                    "receiver got {} of {n} requests within {limit:?}",
+                    self.requests().len()
+                );
+            }
+        }
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    state.requests.lock().unwrap().push(Received {
+        method,
+        path,
+        headers,
+        body,
+        at: Instant::now(),
+    });
+    state.arrived.notify_waiters();
+    let reply = {
+        let next = state.script.lock().unwrap().pop_front();
+        next.or_else(|| state.default.lock().unwrap().clone())
+            .unwrap_or(Reply::Status(200))
+    };
+    let respond = |status: u16, body: Bytes, headers: Vec<(String, String)>| {
+        let mut r = Response::builder().status(status);
+        for (k, v) in headers {
+            r = r.header(k, v);
+        }
+        Ok(r.body(Full::new(body)).unwrap())
+    };
+    match reply {
+        Reply::Status(s) => respond(s, Bytes::from_static(b"{\"ok\":true}"), vec![]),
+        Reply::WithHeaders(s, h) => respond(s, Bytes::new(), h),
+        Reply::Body(s, n) => respond(s, Bytes::from(vec![b'x'; n]), vec![]),
+        Reply::Delay(d, s) => {
+            tokio::time::sleep(d).await;
+            respond(s, Bytes::new(), vec![])
+        }
+        Reply::Hang => {
+            std::future::pending::<()>().await;
+            unreachable!()
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, a real PostgreSQL (one private cluster per
+//! run unless TEST_DATABASE_URL names one), one fresh database per test.
+
+mod helpers;
+
+mod delivery;
+mod fanout;
+mod filter_sql;
+mod maintenance;
+mod publish;
+mod queries;
+mod serve;

@@ -1,0 +1,268 @@
+//! Publishing by SQL: transactions, duplicates, unknown tenants, outbound.publish().
+
+use outbound::domain::ids::{DestinationId, EventId, TenantId};
+use outbound::domain::topic::Topic;
+use outbound::store::{self, events::NewEvent, StoreError};
+
+use crate::helpers::db::TestDb;
+use crate::helpers::factory::{deliveries_of, destination, tenant};
+
+async fn count(c: &deadpool_postgres::Object, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn an_event_inserted_in_a_rolled_back_transaction_leaves_nothing() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "all", &["*"], None).await;
+    c.batch_execute("CREATE TABLE public.orders (id int)")
+        .await
+        .unwrap();
+
+    let mut app = db.connect().await;
+    let tx = app.transaction().await.unwrap();
+    tx.execute("INSERT INTO public.orders VALUES (1)", &[])
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('rb', 'acme', 'order.created', '{\"order\":1}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+
+    assert_eq!(count(&c, "SELECT count(*) FROM outbound.events").await, 0);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.deliveries").await,
+        0
+    );
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.event_ids").await,
+        0
+    );
+
+    // The same id can then be published for real, with the business change.
+    let tx = app.transaction().await.unwrap();
+    tx.execute("INSERT INTO public.orders VALUES (1)", &[])
+        .await
+        .unwrap();
+    tx.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('rb', 'acme', 'order.created', '{\"order\":1}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    // Not visible to others before commit.
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.deliveries").await,
+        0
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(deliveries_of(&c, "rb").await, ["all"]);
+}
+
+#[tokio::test]
+async fn a_duplicate_id_is_refused_and_never_fanned_out_twice() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "all", &["*"], None).await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('dup', 'acme', 'a.b', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    // Same id, even on another day (another partition): a unique violation.
+    let err = c
+        .execute(
+            "INSERT INTO outbound.events (id, tenant_id, topic, data, time)
+             VALUES ('dup', 'acme', 'a.b', '{}', now() - interval '2 days')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let db_err = err.as_db_error().unwrap();
+    assert_eq!(db_err.code().code(), "23505");
+    assert_eq!(db_err.constraint(), Some("event_id_unique"));
+
+    // outbound.publish() answers duplicate = true instead.
+    let row = c
+        .query_one(
+            "SELECT event_id, duplicate, destination_ids FROM outbound.publish('acme', 'a.b', '{}', id => 'dup')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "dup");
+    assert!(row.get::<_, bool>(1));
+    assert!(row.get::<_, Vec<String>>(2).is_empty());
+    assert_eq!(count(&c, "SELECT count(*) FROM outbound.events").await, 1);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.deliveries").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn concurrent_publishes_of_one_id_deliver_once() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "all", &["*"], None).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let pool = db.pool.clone();
+        tasks.spawn(async move {
+            let c = pool.get().await.unwrap();
+            let mut e = NewEvent::new(
+                TenantId::parse("acme").unwrap(),
+                Topic::parse("a.b").unwrap(),
+                "{}",
+            );
+            e.id = Some(EventId::parse("same").unwrap());
+            store::events::publish(&c, &e).await.unwrap()
+        });
+    }
+    let mut fresh = 0;
+    while let Some(r) = tasks.join_next().await {
+        if !r.unwrap().duplicate {
+            fresh += 1;
+        }
+    }
+    assert_eq!(fresh, 1);
+    assert_eq!(deliveries_of(&c, "same").await, ["all"]);
+}
+
+#[tokio::test]
+async fn an_event_for_an_unknown_tenant_is_refused_with_a_clear_error() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    tenant(&c, "acme").await;
+    let err = c
+        .execute(
+            "INSERT INTO outbound.events (tenant_id, topic, data) VALUES ('acme', 'a', '{}'), ('ghost', 'a', '{}')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    let db_err = err.as_db_error().unwrap();
+    assert_eq!(db_err.code().code(), "23503");
+    assert_eq!(
+        db_err.message(),
+        "outbound: tenant \"ghost\" does not exist"
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM outbound.events").await, 0);
+
+    let e = NewEvent::new(
+        TenantId::parse("ghost").unwrap(),
+        Topic::parse("a").unwrap(),
+        "{}",
+    );
+    match store::events::publish(&c, &e).await {
+        Err(StoreError::MissingReference { message }) => assert!(message.contains("ghost")),
+        other => panic!("expected MissingReference, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn data_must_be_an_object_and_is_kept_verbatim() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    tenant(&c, "acme").await;
+    let err = c
+        .execute(
+            "INSERT INTO outbound.events (tenant_id, topic, data) VALUES ('acme', 'a', '[1,2]')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().unwrap().constraint(),
+        Some("events_data_object")
+    );
+
+    let body = "{ \"zeta\": 1,\n  \"alpha\": [1.50, 2e3], \"é\": \"\\u00e9\" }";
+    let e = NewEvent::new(
+        TenantId::parse("acme").unwrap(),
+        Topic::parse("a").unwrap(),
+        body,
+    );
+    let published = store::events::publish(&c, &e).await.unwrap();
+    let stored: String = c
+        .query_one(
+            "SELECT data::text FROM outbound.events WHERE id = $1",
+            &[&published.id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        stored, body,
+        "key order, spacing and number spelling are kept"
+    );
+}
+
+#[tokio::test]
+async fn publish_defaults_and_returns_matched_destinations() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "b_all", &["*"], None).await;
+    destination(&c, &acme, "a_created", &["user.created"], None).await;
+    destination(&c, &acme, "c_other", &["user.deleted"], None).await;
+
+    let row = c
+        .query_one(
+            "SELECT event_id, duplicate, destination_ids FROM outbound.publish('acme', 'user.created', '{\"a\":1}')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let id: String = row.get(0);
+    assert!(!id.is_empty());
+    assert!(!row.get::<_, bool>(1));
+    assert_eq!(row.get::<_, Vec<String>>(2), ["a_created", "b_all"]);
+    let ev = c
+        .query_one(
+            "SELECT eligible_for_retry, metadata::text, abs(extract(epoch FROM now() - time)) < 5
+             FROM outbound.events WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    assert!(ev.get::<_, bool>(0));
+    assert_eq!(ev.get::<_, String>(1), "{}");
+    assert!(ev.get::<_, bool>(2));
+
+    // Every option, through the store (what the API will call).
+    let mut e = NewEvent::new(acme.clone(), Topic::parse("user.created").unwrap(), "{}");
+    e.id = Some(EventId::parse("evt_1").unwrap());
+    e.metadata = Some(serde_json::json!({"source": "crm"}));
+    e.eligible_for_retry = false;
+    e.destination_id = Some(DestinationId::parse("b_all").unwrap());
+    let published = store::events::publish(&c, &e).await.unwrap();
+    assert_eq!(published.id, "evt_1");
+    assert_eq!(published.destination_ids, ["b_all"]);
+    let retry: bool = c
+        .query_one(
+            "SELECT retry FROM outbound.deliveries WHERE event_id = 'evt_1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!retry, "eligible_for_retry=false travels to the queue row");
+
+    // A forced destination that does not match the topic gets nothing.
+    let mut e = NewEvent::new(acme, Topic::parse("user.created").unwrap(), "{}");
+    e.destination_id = Some(DestinationId::parse("c_other").unwrap());
+    assert!(store::events::publish(&c, &e)
+        .await
+        .unwrap()
+        .destination_ids
+        .is_empty());
+}
