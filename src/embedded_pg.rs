@@ -211,11 +211,17 @@ impl PrivateCluster {
     /// Stops then starts the server on the same port (used by the restart
     /// fault test).
     pub fn restart(&self) -> Result<(), EmbeddedPgError> {
+        // The log file must be given again: without it the new server would
+        // inherit pg_ctl's stdout, and waiting for pg_ctl's output would
+        // wait for the server to exit.
+        let log = self.pgdata.join("server.log");
         let out = self.run(
             "pg_ctl",
             &[
                 "-D".as_ref(),
                 self.pgdata.as_os_str(),
+                "-l".as_ref(),
+                log.as_os_str(),
                 "-m".as_ref(),
                 "fast".as_ref(),
                 "-w".as_ref(),

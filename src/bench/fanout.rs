@@ -30,7 +30,7 @@ pub struct FanoutArgs {
     pub payload_bytes: usize,
 }
 
-const SETUP: &str = r#"
+pub(super) const SETUP: &str = r#"
 INSERT INTO outbound.tenants (id) VALUES ('bench'), ('other');
 -- 3 of these 10 match a `bench.event` whose data has kind "a":
 INSERT INTO outbound.destinations (id, tenant_id, type, topics, filter, filter_path, config) VALUES
@@ -45,7 +45,9 @@ INSERT INTO outbound.destinations (id, tenant_id, type, topics, filter, filter_p
   ('d_disabled', 'bench', 'webhook', '{*}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
   ('d_tenant2',  'other', 'webhook', '{*}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}');
 UPDATE outbound.destinations SET disabled_at = now() WHERE id = 'd_disabled';
+"#;
 
+pub(super) const SETUP_PLAIN: &str = r#"
 -- The control: same columns, partitioning and indexes, no trigger.
 CREATE TABLE public.plain_events (LIKE outbound.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
     PARTITION BY RANGE (time);
@@ -66,6 +68,7 @@ pub async fn run(settings: Settings, args: FanoutArgs) -> anyhow::Result<()> {
     let bench = BenchDb::create(&settings).await?;
     let setup = connect(&bench.url).await?;
     setup.batch_execute(SETUP).await?;
+    setup.batch_execute(SETUP_PLAIN).await?;
 
     let warmup = Duration::from_secs(1);
     let secs = Duration::from_secs(args.seconds);

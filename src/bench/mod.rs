@@ -2,6 +2,7 @@
 //! next to the raw rate of the same Postgres in the same run, so the ratios
 //! mean something on any hardware. Benchmarks print; they assert nothing.
 
+mod delivery;
 mod fanout;
 mod support;
 
@@ -19,10 +20,13 @@ pub struct BenchArgs {
 pub enum Which {
     /// Event inserts through the fan-out trigger vs a plain table.
     Fanout(fanout::FanoutArgs),
+    /// End-to-end delivery throughput, latency and worker memory.
+    Delivery(delivery::DeliveryArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
         Which::Fanout(a) => fanout::run(settings, a).await,
+        Which::Delivery(a) => delivery::run(settings, a).await,
     }
 }

@@ -390,9 +390,10 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Maps an error to its failure code by walking the source chain, innermost
-/// knowledge first found wins: our connector's errors, rustls, the I/O error
-/// kind, then hyper's own view.
+/// Maps an error to its failure code by walking the source chain from the
+/// outside in; the first error that identifies a cause decides: one of our
+/// connector's errors, a rustls error, a telling I/O error kind, or hyper's
+/// own timeout / incomplete-message view. Anything else is `network_error`.
 fn classify(err: &(dyn StdError + 'static)) -> FailureCode {
     let mut current = Some(err);
     while let Some(err) = current {
@@ -427,13 +428,13 @@ fn classify(err: &(dyn StdError + 'static)) -> FailureCode {
 }
 
 fn io_code(kind: io::ErrorKind) -> Option<FailureCode> {
-    use io::ErrorKind::*;
+    use io::ErrorKind as K;
     match kind {
-        ConnectionRefused => Some(FailureCode::ConnectionRefused),
-        ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof => {
+        K::ConnectionRefused => Some(FailureCode::ConnectionRefused),
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
             Some(FailureCode::ConnectionReset)
         }
-        TimedOut => Some(FailureCode::Timeout),
+        K::TimedOut => Some(FailureCode::Timeout),
         _ => None,
     }
 }
@@ -534,7 +535,10 @@ impl GuardedConnector {
             match self.policy.check(addr.ip()) {
                 Ok(()) if !vetted.contains(&addr) => vetted.push(addr),
                 Ok(()) => {}
-                Err(blocked) => refused = refused.or(Some(blocked)),
+                Err(blocked) => {
+                    tracing::debug!(host = bare, %addr, "address refused by the SSRF guard");
+                    refused = refused.or(Some(blocked));
+                }
             }
         }
         match (vetted.is_empty(), refused) {

@@ -18,6 +18,8 @@ use crate::store::{Pool, StoreError};
 
 /// Largest batch written in one transaction.
 pub const MAX_BATCH: usize = 200;
+/// How long the recorder waits to fill a batch.
+const GATHER: Duration = Duration::from_millis(5);
 
 /// What a recorded batch changed, for alerts and tests.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -122,10 +124,18 @@ pub async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
+        // Gather for a moment: recording is off the latency path (the
+        // receiver already has the webhook), and bigger batches cost the
+        // database far less per outcome.
+        let window = tokio::time::sleep(GATHER);
+        tokio::pin!(window);
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+            tokio::select! {
+                next = rx.recv() => match next {
+                    Some(next) => batch.push(next),
+                    None => break,
+                },
+                _ = &mut window => break,
             }
         }
         let mut backoff = Duration::from_millis(100);

@@ -52,6 +52,10 @@ use crate::store::{workers, Pool, StoreError};
 pub const CHANNEL: &str = "outbound_deliveries";
 /// How often a worker refreshes its row while running.
 const HEARTBEAT: Duration = Duration::from_secs(30);
+/// How long a worker that just had work keeps polling before going idle,
+/// and how often it polls meanwhile.
+const LINGER: Duration = Duration::from_millis(100);
+const LINGER_POLL: Duration = Duration::from_millis(2);
 /// Response bodies are stored up to this many bytes (the schema checks it).
 const MAX_STORED_BODY: usize = 128 * 1024;
 
@@ -377,11 +381,17 @@ impl Worker {
         let mut idle: Option<bool> = None;
         let mut last_beat = Instant::now();
         let mut backoff = Duration::from_millis(100);
+        let mut last_work = Instant::now() - LINGER;
+        let claim_threshold = (cfg.batch_size.min(cfg.concurrency) / 2).max(1);
 
         while !cancel.is_cancelled() {
             while sends.try_join_next().is_some() {}
+            // Claim in worthwhile batches: while sends are in flight, wait
+            // until half the batch size is free rather than claiming a few
+            // rows per round trip.
             let free = permits.available_permits();
-            if free == 0 {
+            let in_flight = cfg.concurrency - free;
+            if free == 0 || (in_flight > 0 && free < claim_threshold) {
                 tokio::select! {
                     p = permits.clone().acquire_owned() => drop(p),
                     _ = cancel.cancelled() => break,
@@ -408,6 +418,17 @@ impl Worker {
             };
 
             if claimed.is_empty() {
+                // Under steady load the queue is often empty for a moment.
+                // Going idle then would make every publisher NOTIFY (which
+                // serialises their commits), so a worker that found work
+                // recently polls briefly before it declares itself idle.
+                if last_work.elapsed() < LINGER {
+                    tokio::select! {
+                        _ = tokio::time::sleep(LINGER_POLL) => {}
+                        _ = cancel.cancelled() => break,
+                    }
+                    continue;
+                }
                 if idle != Some(true) {
                     // Mark idle *before* sleeping, then claim once more.
                     if self.set_idle(true).await.is_ok() {
@@ -422,6 +443,7 @@ impl Worker {
                     _ = cancel.cancelled() => break,
                 }
             } else {
+                last_work = Instant::now();
                 if idle != Some(false) && self.set_idle(false).await.is_ok() {
                     idle = Some(false);
                     last_beat = Instant::now();

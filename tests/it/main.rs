@@ -5,6 +5,7 @@ mod helpers;
 
 mod delivery;
 mod fanout;
+mod faults;
 mod filter_sql;
 mod maintenance;
 mod publish;

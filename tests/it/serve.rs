@@ -25,6 +25,12 @@ async fn start_serve(db: &TestDb, extra_env: &[(&str, &str)]) -> (Child, String)
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().expect("spawn outbound serve");
+    let addr = read_address(&mut child).await;
+    (child, addr)
+}
+
+/// Reads `serve`'s stdout until it prints its address; keeps draining it.
+pub async fn read_address(child: &mut Child) -> String {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = lines.next_line().await.unwrap() {
@@ -38,7 +44,7 @@ async fn start_serve(db: &TestDb, extra_env: &[(&str, &str)]) -> (Child, String)
     .expect("serve prints its address within 30 s");
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    addr
 }
 
 /// A minimal HTTP/1.1 GET: (status, body).
@@ -163,6 +169,7 @@ async fn without_postgres_binaries_serve_says_what_to_install() {
         .output()
         .await
         .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();

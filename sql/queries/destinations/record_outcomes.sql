@@ -3,8 +3,9 @@
 -- of them), $4 auto-disable threshold (0 = never), $5 now (null = now()).
 --
 -- Keeps each destination's consecutive-failure count and disables it when
--- the count reaches the threshold. Returns every destination touched, with
--- whether this statement disabled it.
+-- the count reaches the threshold. A healthy destination whose batch was all
+-- successes is not written at all: these rows are shared by every worker.
+-- Returns every destination written, with whether this statement disabled it.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::bool[], $3::int[]) AS i(id, reset, failures)
 ), counted AS (
@@ -12,6 +13,7 @@ WITH input AS (
            CASE WHEN i.reset THEN i.failures ELSE old.consecutive_failures + i.failures END AS n
     FROM input i
     JOIN outbound.destinations old ON old.id = i.id
+    WHERE NOT (i.reset AND i.failures = 0 AND old.consecutive_failures = 0)
 )
 UPDATE outbound.destinations d
 SET consecutive_failures = c.n,

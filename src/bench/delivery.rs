@@ -1,0 +1,448 @@
+//! `outbound bench delivery`: end-to-end delivery throughput and latency.
+//!
+//! One run, against one Postgres, with a worker in a child process
+//! (`outbound worker`, as in production) and a receiver on loopback:
+//!
+//! - raw: single-row and 50-row INSERTs into a plain table of the same
+//!   shape as `outbound.events`, for the ratios;
+//! - A: one event per transaction from several connections, 1 destination
+//!   → delivered webhooks/s, and ÷ raw single-row rows/s;
+//! - B: 50-event INSERT statements, 10 destinations of which 3 match →
+//!   delivered webhooks/s, and ÷ raw 50-row rows/s; worker RSS;
+//! - C: publish→receive latency percentiles at a fixed offered load of half
+//!   of A's rate.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+use super::fanout::{SETUP, SETUP_PLAIN};
+use super::support::{connect, machine_summary, payload, timed, BenchDb};
+use crate::config::Settings;
+
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Seconds measured per phase.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Publishing connections.
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// In-flight sends of the worker process (DELIVERY_CONCURRENCY).
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds of the fixed-rate latency phase.
+    #[arg(long, default_value_t = 10)]
+    pub latency_seconds: u64,
+}
+
+/// Publishers in A and B hold back while more than this many deliveries are
+/// waiting: the figure is then the sustainable end-to-end rate, not how
+/// fast a backlog can be piled up.
+const MAX_BACKLOG: u64 = 5_000;
+
+/// Counts requests and notes when each event id arrived.
+#[derive(Default)]
+struct Receiver {
+    received: AtomicU64,
+    /// Deliveries published so far (events × matching destinations).
+    expected: AtomicU64,
+    track: AtomicBool,
+    arrivals: Mutex<HashMap<String, Instant>>,
+}
+
+impl Receiver {
+    async fn wait_for_room(&self) {
+        while self.expected.load(Ordering::Relaxed)
+            > self.received.load(Ordering::Relaxed) + MAX_BACKLOG
+        {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+async fn start_receiver(rx: Arc<Receiver>) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let rx = rx.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let rx = rx.clone();
+                    async move {
+                        rx.received.fetch_add(1, Ordering::Relaxed);
+                        if rx.track.load(Ordering::Relaxed) {
+                            if let Some(id) = req.headers().get("x-outpost-event-id") {
+                                let id = String::from_utf8_lossy(id.as_bytes()).into_owned();
+                                if let Ok(mut a) = rx.arrivals.lock() {
+                                    a.insert(id, Instant::now());
+                                }
+                            }
+                        }
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}/hook"))
+}
+
+pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
+    let bench = BenchDb::create(&settings).await?;
+    let url = bench.url.clone();
+    let setup = connect(&url).await?;
+    setup.batch_execute(SETUP).await?;
+    setup.batch_execute(SETUP_PLAIN).await?;
+    let rx = Arc::new(Receiver::default());
+    let hook = start_receiver(rx.clone()).await?;
+    setup
+        .execute(
+            "UPDATE outbound.destinations SET config = jsonb_build_object('url', $1::text), \
+             credentials = '{\"secret\":\"whsec_bench\"}'",
+            &[&hook],
+        )
+        .await?;
+    // A: one destination only (d_topic); the others are disabled for now.
+    setup
+        .batch_execute("UPDATE outbound.destinations SET disabled_at = now() WHERE id <> 'd_topic'")
+        .await?;
+
+    let secs = Duration::from_secs(args.seconds);
+    let warmup = Duration::from_secs(2);
+    let conns = args.connections;
+    println!(
+        "outbound bench delivery: {}, PostgreSQL {}, {} publishing connections, {} s per phase, \
+         1 KiB events, worker DELIVERY_CONCURRENCY={}",
+        machine_summary(),
+        bench.server_version,
+        conns,
+        args.seconds,
+        args.concurrency
+    );
+
+    // Publishers. With `gate`, each waits while the backlog is too long.
+    let single = |table: &'static str, gate: Option<(Arc<Receiver>, u64)>| {
+        move |client: Arc<deadpool_postgres::Object>, i: u64| {
+            let gate = gate.clone();
+            async move {
+                if let Some((rx, fan)) = &gate {
+                    rx.wait_for_room().await;
+                    rx.expected.fetch_add(*fan, Ordering::Relaxed);
+                }
+                let sql = format!("INSERT INTO {table} (tenant_id, topic, data) VALUES ('bench', 'bench.event', $1::text::json)");
+                let stmt = client.prepare_cached(&sql).await?;
+                client.execute(&stmt, &[&payload("a", i, 1024)]).await?;
+                anyhow::Ok(1)
+            }
+        }
+    };
+    let batched = |table: &'static str, gate: Option<(Arc<Receiver>, u64)>| {
+        move |client: Arc<deadpool_postgres::Object>, i: u64| {
+            let gate = gate.clone();
+            async move {
+                if let Some((rx, fan)) = &gate {
+                    rx.wait_for_room().await;
+                    rx.expected.fetch_add(50 * fan, Ordering::Relaxed);
+                }
+                let sql = format!(
+                    "INSERT INTO {table} (tenant_id, topic, data) \
+                     SELECT 'bench', 'bench.event', d::json FROM unnest($1::text[]) AS d"
+                );
+                let stmt = client.prepare_cached(&sql).await?;
+                let rows: Vec<String> = (0..50u64)
+                    .map(|k| payload("a", i * 1000 + k, 1024))
+                    .collect();
+                client.execute(&stmt, &[&rows]).await?;
+                anyhow::Ok(50)
+            }
+        }
+    };
+
+    // Raw rates of this Postgres, no outbound involved.
+    let raw_single = timed(
+        &url,
+        conns,
+        warmup,
+        secs,
+        single("public.plain_events", None),
+    )
+    .await?;
+    let raw_batch = timed(
+        &url,
+        conns,
+        warmup,
+        secs,
+        batched("public.plain_events", None),
+    )
+    .await?;
+
+    // The worker, as its own process.
+    let mut worker = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("worker")
+        .env("DATABASE_URL", &url)
+        .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+        .env("DELIVERY_CONCURRENCY", args.concurrency.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let worker_pid = worker.id().unwrap_or(0);
+
+    // A: publish flat out, measure what the receiver gets.
+    let a = measure_delivered(&rx, secs, warmup, || {
+        timed(
+            &url,
+            conns,
+            warmup,
+            secs + Duration::from_secs(1),
+            single("outbound.events", Some((rx.clone(), 1))),
+        )
+    })
+    .await?;
+    drain(&setup, &rx).await?;
+
+    // B: 50-event statements, 10 destinations, 3 match.
+    setup
+        .batch_execute(
+            "UPDATE outbound.destinations SET disabled_at = NULL WHERE id <> 'd_disabled'",
+        )
+        .await?;
+    let rss_peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let rss_peak = rss_peak.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Some(kb) = rss_kb(worker_pid) {
+                    rss_peak.fetch_max(kb, Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let b_conns = conns.clamp(1, 4);
+    let b = measure_delivered(&rx, secs, warmup, || {
+        timed(
+            &url,
+            b_conns,
+            warmup,
+            secs + Duration::from_secs(1),
+            batched("outbound.events", Some((rx.clone(), 3))),
+        )
+    })
+    .await?;
+    sampler.abort();
+    drain(&setup, &rx).await?;
+
+    // C: fixed offered load, half of A's delivered rate, 1 destination.
+    setup
+        .batch_execute("UPDATE outbound.destinations SET disabled_at = now() WHERE id <> 'd_topic'")
+        .await?;
+    let rate = (a.delivered / 2.0).max(10.0);
+    let lat = latency(&url, &rx, rate, Duration::from_secs(args.latency_seconds)).await?;
+
+    let _ = worker.start_kill();
+    let _ = worker.wait().await;
+
+    println!();
+    println!("{:<58} {:>12} {:>10}", "phase", "per second", "ratio");
+    println!(
+        "{:<58} {:>12.0}",
+        "raw single-row INSERT (plain table), rows", raw_single
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "raw 50-row INSERT (plain table), rows", raw_batch
+    );
+    println!(
+        "{:<58} {:>12.0} {:>10.2}",
+        "A: 1 event/tx, 1 destination: delivered webhooks",
+        a.delivered,
+        a.delivered / raw_single
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "   (events published meanwhile)", a.published
+    );
+    println!(
+        "{:<58} {:>12.0} {:>10.2}",
+        "B: 50 events/tx, 3 of 10 destinations: delivered webhooks",
+        b.delivered,
+        b.delivered / raw_batch
+    );
+    println!(
+        "{:<58} {:>12.0}",
+        "   (events published meanwhile)", b.published
+    );
+    println!(
+        "C: latency at {:.0} events/s offered: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} of {} received)",
+        rate, lat.p50, lat.p95, lat.p99, lat.max, lat.received, lat.sent
+    );
+    println!(
+        "worker RSS under B: peak {:.1} MiB",
+        rss_peak.load(Ordering::Relaxed) as f64 / 1024.0
+    );
+    drop(setup);
+    bench.db.close();
+    Ok(())
+}
+
+struct Throughput {
+    delivered: f64,
+    published: f64,
+}
+
+/// Runs `publish` (which measures its own rate over `secs` after `warmup`)
+/// and counts what the receiver gets over the same window.
+async fn measure_delivered<F, Fut>(
+    rx: &Receiver,
+    secs: Duration,
+    warmup: Duration,
+    publish: F,
+) -> anyhow::Result<Throughput>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<f64>>,
+{
+    let publishing = publish();
+    tokio::pin!(publishing);
+    let counted = async {
+        tokio::time::sleep(warmup).await;
+        let start = (rx.received.load(Ordering::Relaxed), Instant::now());
+        tokio::time::sleep(secs).await;
+        let n = rx.received.load(Ordering::Relaxed) - start.0;
+        n as f64 / start.1.elapsed().as_secs_f64()
+    };
+    let (published, delivered) = tokio::join!(publishing, counted);
+    Ok(Throughput {
+        delivered,
+        published: published?,
+    })
+}
+
+/// Waits for the queue to empty, then clears events between phases.
+async fn drain(client: &tokio_postgres::Client, rx: &Receiver) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM outbound.deliveries", &[])
+            .await?
+            .get(0);
+        if n == 0 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    client
+        .batch_execute(
+            "TRUNCATE outbound.deliveries, outbound.events, outbound.event_ids, outbound.attempts",
+        )
+        .await?;
+    rx.expected
+        .store(rx.received.load(Ordering::Relaxed), Ordering::Relaxed);
+    Ok(())
+}
+
+struct Latency {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+    sent: usize,
+    received: usize,
+}
+
+/// Publishes one event per tick at `rate`/s (each on its own pooled
+/// connection, so a slow insert never delays the schedule) and measures
+/// from just before the INSERT to arrival at the receiver.
+async fn latency(
+    url: &str,
+    rx: &Arc<Receiver>,
+    rate: f64,
+    span: Duration,
+) -> anyhow::Result<Latency> {
+    let pool = crate::store::connect_pool(url, 16)?;
+    rx.arrivals.lock().map(|mut a| a.clear()).ok();
+    rx.track.store(true, Ordering::Relaxed);
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let end = Instant::now() + span;
+    let mut seq = 0u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    while Instant::now() < end {
+        tick.tick().await;
+        seq += 1;
+        let id = format!("lat-{seq}");
+        let (pool, sent) = (pool.clone(), sent.clone());
+        tasks.spawn(async move {
+            let client = pool.get().await?;
+            let stmt = client
+                .prepare_cached(
+                    "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ($1, 'bench', 'bench.event', $2::text::json)",
+                )
+                .await?;
+            if let Ok(mut s) = sent.lock() {
+                s.insert(id.clone(), Instant::now());
+            }
+            client.execute(&stmt, &[&id, &payload("a", seq, 1024)]).await?;
+            anyhow::Ok(())
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rx.track.store(false, Ordering::Relaxed);
+
+    let sent = sent.lock().map(|s| s.clone()).unwrap_or_default();
+    let arrivals = rx.arrivals.lock().map(|a| a.clone()).unwrap_or_default();
+    let mut ms: Vec<f64> = sent
+        .iter()
+        .filter_map(|(id, t0)| {
+            arrivals
+                .get(id)
+                .map(|t1| t1.duration_since(*t0).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| -> f64 {
+        if ms.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((ms.len() as f64 - 1.0) * p).round() as usize;
+        ms[i]
+    };
+    Ok(Latency {
+        p50: pct(0.50),
+        p95: pct(0.95),
+        p99: pct(0.99),
+        max: ms.last().copied().unwrap_or(f64::NAN),
+        sent: sent.len(),
+        received: ms.len(),
+    })
+}
+
+fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
