@@ -270,6 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn standard_mode_sends_standard_webhooks_headers() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
+            .unwrap()
+            .to_utc();
+        let settings = WebhookSettings {
+            mode: WebhookMode::Standard,
+            ..WebhookSettings::default()
+        };
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let r = build(
+            &settings,
+            "msg_1",
+            &event(),
+            &destination(json!({"secret": secret})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(header(&r, "webhook-id"), Some("msg_1"));
+        assert_eq!(
+            header(&r, "webhook-timestamp"),
+            Some(now.timestamp().to_string().as_str())
+        );
+        let expected = standard_signature(&[secret], "msg_1", now.timestamp(), &r.body).unwrap();
+        assert_eq!(header(&r, "webhook-signature"), Some(expected.as_str()));
+        assert!(expected.starts_with("v1,"));
+        assert_eq!(header(&r, "x-outpost-signature"), None);
+    }
+
+    #[test]
     fn a_destination_without_url_or_secret_is_an_error() {
         let now = Utc::now();
         let mut d = destination(json!({"secret": "s"}));
