@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::auth::AuthConfig;
 use crate::api::{self, AppState, Components};
 use crate::config::Settings;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
@@ -16,6 +17,7 @@ use crate::delivery::webhook::WebhookSettings;
 use crate::delivery::worker::{Worker, WorkerConfig};
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signature::SignatureTemplates;
+use crate::domain::topic::TopicList;
 use crate::embedded_pg::{ClusterOptions, PrivateCluster};
 use crate::store::{self, maintenance::Maintainer};
 
@@ -27,6 +29,55 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 pub struct Database {
     pub url: String,
     cluster: Option<PrivateCluster>,
+}
+
+/// The operator key and signing secrets. On the private cluster, missing
+/// ones are generated once and kept in OUTBOUND_DATA_DIR/secrets.json;
+/// against a given DATABASE_URL a missing one is a start-up error.
+pub fn resolve_secrets(settings: &Settings, private: bool) -> anyhow::Result<(AuthConfig, String)> {
+    use rand::distr::{Alphanumeric, SampleString};
+    let api = &settings.api;
+    let mut stored = serde_json::Map::new();
+    let path = settings.database.data_dir.join("secrets.json");
+    if private {
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&text) {
+                stored = m;
+            }
+        }
+    }
+    let mut changed = false;
+    let mut pick = |var: &str, given: &Option<String>| -> anyhow::Result<String> {
+        if let Some(v) = given {
+            return Ok(v.clone());
+        }
+        if !private {
+            anyhow::bail!("{var} is not set; it is required when DATABASE_URL is given");
+        }
+        if let Some(v) = stored.get(var).and_then(|v| v.as_str()) {
+            return Ok(v.to_string());
+        }
+        let v = Alphanumeric.sample_string(&mut rand::rng(), 40);
+        stored.insert(var.to_string(), serde_json::Value::String(v.clone()));
+        changed = true;
+        Ok(v)
+    };
+    let api_key = pick("API_KEY", &api.api_key)?;
+    let jwt_secret = pick("API_JWT_SECRET", &api.jwt_secret)?;
+    let aes = pick("AES_ENCRYPTION_SECRET", &api.aes_secret)?;
+    if changed {
+        std::fs::write(&path, serde_json::Value::Object(stored).to_string())
+            .with_context(|| format!("writing {}", path.display()))?;
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok((
+        AuthConfig {
+            api_key,
+            jwt_secret,
+        },
+        aes,
+    ))
 }
 
 impl Database {
@@ -81,13 +132,25 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     spawn_signal_handler(cancel.clone());
+    let private = settings.database.url.is_none();
+    // Secrets first: a missing one is an error before anything starts.
+    if !private {
+        resolve_secrets(&settings, false)?;
+    }
     let db = Database::open(&settings)?;
-    let result = serve_on(&settings, &db.url, cancel).await;
+    let result = serve_on(&settings, &db.url, private, cancel).await;
     db.close();
     result
 }
 
-async fn serve_on(settings: &Settings, url: &str, cancel: CancellationToken) -> anyhow::Result<()> {
+async fn serve_on(
+    settings: &Settings,
+    url: &str,
+    private: bool,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let (auth, _aes_secret) = resolve_secrets(settings, private)?;
+    let topics = TopicList::new(settings.topics.topics.as_deref()).context("TOPICS")?;
     store::migrate::migrate(url)
         .await
         .context("applying migrations")?;
@@ -124,9 +187,23 @@ async fn serve_on(settings: &Settings, url: &str, cancel: CancellationToken) -> 
     println!("outbound: listening on http://{local}");
     tracing::info!(%local, "HTTP server listening");
 
+    if private {
+        println!(
+            "outbound: API key (Authorization: Bearer …): {}",
+            auth.api_key
+        );
+        println!(
+            "outbound: portal link for a tenant: curl -H 'Authorization: Bearer {}' http://{local}/api/v1/tenants/<tenant_id>/portal",
+            auth.api_key
+        );
+    }
     let state = AppState {
         pool: pool.clone(),
         components,
+        auth: Arc::new(auth),
+        topics: Arc::new(topics),
+        max_event_bytes: settings.api.max_event_bytes,
+        public_url: settings.api.public_url.clone(),
     };
     let app = api::router(state);
     let shutdown = cancel.clone();

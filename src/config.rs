@@ -58,6 +58,11 @@ pub struct ApiSettings {
     pub jwt_secret: Option<String>,
     /// `AES_ENCRYPTION_SECRET`: key for credentials at rest. Required outside dev mode.
     pub aes_secret: Option<String>,
+    /// `API_PUBLIC_URL`: base URL of the API and portal in generated links.
+    /// Default: taken from the request's Host header.
+    pub public_url: Option<String>,
+    /// `MAX_EVENT_SIZE_BYTES`: largest accepted event data. Default 1 MiB.
+    pub max_event_bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +136,12 @@ impl Settings {
             api_key: env.get("API_KEY"),
             jwt_secret: env.get("API_JWT_SECRET"),
             aes_secret: env.get("AES_ENCRYPTION_SECRET"),
+            public_url: env.get("API_PUBLIC_URL"),
+            max_event_bytes: env.parse_in(
+                "MAX_EVENT_SIZE_BYTES",
+                1024 * 1024usize,
+                1..=64 * 1024 * 1024,
+            )?,
         };
         let topics = TopicSettings {
             topics: env.list("TOPICS"),

@@ -36,6 +36,7 @@ CREATE TABLE outbound.tenants (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX tenants_created ON outbound.tenants (created_at, id);
 
 CREATE TABLE outbound.destinations (
     id                   text PRIMARY KEY

@@ -1,6 +1,10 @@
 //! HTTP: the router and one file per resource.
 
+pub mod auth;
+pub mod error;
 pub mod health;
+pub mod publish;
+pub mod tenants;
 
 use std::sync::Arc;
 
@@ -42,11 +46,38 @@ impl Components {
 pub struct AppState {
     pub pool: Pool,
     pub components: Arc<Components>,
+    pub auth: Arc<auth::AuthConfig>,
+    pub topics: Arc<crate::domain::topic::TopicList>,
+    /// Largest accepted event `data`, in bytes.
+    pub max_event_bytes: usize,
+    /// Base URL of the portal in links; None: from the request's Host.
+    pub public_url: Option<String>,
+}
+
+impl AppState {
+    /// State with defaults around a pool (tests; `serve` fills in settings).
+    pub fn new(pool: Pool, auth: auth::AuthConfig) -> AppState {
+        AppState {
+            pool,
+            components: Arc::default(),
+            auth: Arc::new(auth),
+            topics: Arc::default(),
+            max_event_bytes: 1024 * 1024,
+            public_url: None,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.max_event_bytes * 2 + 1024 * 1024;
+    let api = Router::new()
+        .route("/healthz", get(health::healthz))
+        .merge(tenants::routes())
+        .merge(publish::routes());
     Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/api/v1/healthz", get(health::healthz))
+        .nest("/api/v1", api)
+        .fallback(|| async { error::ApiError::not_found("route") })
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

@@ -32,3 +32,79 @@ pub async fn upsert(
         row.get(4),
     ))
 }
+
+/// A tenant as the API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TenantView {
+    pub tenant: Tenant,
+    pub destinations_count: i64,
+    pub topics: Vec<String>,
+}
+
+fn view(row: &tokio_postgres::Row) -> TenantView {
+    TenantView {
+        tenant: Tenant {
+            id: row.get(0),
+            metadata: row.get(1),
+            created_at: row.get(2),
+            updated_at: row.get(3),
+        },
+        destinations_count: row.get(4),
+        topics: row.get(5),
+    }
+}
+
+pub async fn get(client: &impl GenericClient, id: &TenantId) -> Result<TenantView, StoreError> {
+    let stmt = client.prepare_cached(queries::TENANTS_GET).await?;
+    let row = client
+        .query_opt(&stmt, &[&id.as_str()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(view(&row))
+}
+
+/// Deletes a tenant, its destinations and its queued deliveries.
+pub async fn delete(client: &impl GenericClient, id: &TenantId) -> Result<(), StoreError> {
+    let stmt = client.prepare_cached(queries::TENANTS_DELETE).await?;
+    client
+        .query_opt(&stmt, &[&id.as_str()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    Ok(())
+}
+
+/// Where a page starts: after (or before) this key, in the given direction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageKey {
+    pub created_at: DateTime<Utc>,
+    pub id: String,
+}
+
+/// One page of tenants in `descending` order after `after` (exclusive).
+pub async fn list(
+    client: &impl GenericClient,
+    ids: Option<&[String]>,
+    descending: bool,
+    after: Option<&PageKey>,
+    limit: i64,
+) -> Result<Vec<TenantView>, StoreError> {
+    let stmt = client.prepare_cached(queries::TENANTS_LIST).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &ids,
+                &descending,
+                &after.map(|k| k.created_at),
+                &after.map(|k| k.id.as_str()),
+                &limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(view).collect())
+}
+
+pub async fn count(client: &impl GenericClient, ids: Option<&[String]>) -> Result<i64, StoreError> {
+    let stmt = client.prepare_cached(queries::TENANTS_COUNT).await?;
+    Ok(client.query_one(&stmt, &[&ids]).await?.get(0))
+}

@@ -17,6 +17,9 @@ async fn start_serve(db: &TestDb, extra_env: &[(&str, &str)]) -> (Child, String)
     cmd.arg("serve")
         .env("DATABASE_URL", &db.url)
         .env("API_PORT", "0")
+        .env("API_KEY", "test-api-key")
+        .env("API_JWT_SECRET", "test-jwt-secret")
+        .env("AES_ENCRYPTION_SECRET", "test-aes-secret")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -121,10 +124,13 @@ async fn healthz_answers_503_quickly_when_the_database_is_unreachable() {
         .port();
     let pool =
         outbound::store::connect_pool(&format!("postgres://u:p@127.0.0.1:{port}/db"), 2).unwrap();
-    let state = outbound::api::AppState {
+    let state = outbound::api::AppState::new(
         pool,
-        components: Default::default(),
-    };
+        outbound::api::auth::AuthConfig {
+            api_key: "k".into(),
+            jwt_secret: "s".into(),
+        },
+    );
     let started = std::time::Instant::now();
     let (status, body) = outbound::api::health::healthz(axum::extract::State(state)).await;
     assert_eq!(status.as_u16(), 503);
@@ -182,4 +188,22 @@ fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("outbound-serve-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+#[tokio::test]
+async fn with_a_database_url_a_missing_secret_is_a_start_up_error_naming_it() {
+    let db = TestDb::new().await;
+    let out = Command::new(BIN)
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("API_PORT", "0")
+        .env("API_KEY", "k")
+        .env("AES_ENCRYPTION_SECRET", "a")
+        .env_remove("API_JWT_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("API_JWT_SECRET is not set"), "{stderr}");
 }
