@@ -3,7 +3,9 @@
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod logs;
 pub mod publish;
+pub mod query;
 pub mod tenants;
 
 use std::sync::Arc;
@@ -73,7 +75,8 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/healthz", get(health::healthz))
         .merge(tenants::routes())
-        .merge(publish::routes());
+        .merge(publish::routes())
+        .merge(logs::routes());
     Router::new()
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api)

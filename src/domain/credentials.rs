@@ -61,7 +61,10 @@ pub fn is_masked_of(candidate: &str, stored: &str) -> bool {
 /// `credentials` as served: each sensitive string value of `kind` masked,
 /// everything else as is. Takes decrypted credentials.
 pub fn mask_sensitive(kind: &DestinationType, credentials: &Value) -> Value {
-    map_keys(credentials, kind.sensitive_keys(), |s| Ok(mask(s))).unwrap_or_else(|e| match e {})
+    map_keys(credentials, kind.sensitive_keys(), |s| {
+        Ok::<_, std::convert::Infallible>(mask(s))
+    })
+    .unwrap_or_else(|never| match never {})
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -289,14 +292,18 @@ mod tests {
         let a = c.encrypt("same").expect("encrypt");
         let b = c.encrypt("same").expect("encrypt");
         assert_ne!(a, b);
-        let nonce = |s: &str| STANDARD.decode(&s[PREFIX.len()..]).expect("b64")[..NONCE_LEN].to_vec();
+        let nonce =
+            |s: &str| STANDARD.decode(&s[PREFIX.len()..]).expect("b64")[..NONCE_LEN].to_vec();
         assert_ne!(nonce(&a), nonce(&b));
     }
 
     #[test]
     fn wrong_key_fails_cleanly() {
         let sealed = Cipher::new("right").encrypt("s3cret").expect("encrypt");
-        assert_eq!(Cipher::new("wrong").decrypt(&sealed), Err(CipherError::Unauthentic));
+        assert_eq!(
+            Cipher::new("wrong").decrypt(&sealed),
+            Err(CipherError::Unauthentic)
+        );
     }
 
     #[test]
@@ -307,7 +314,11 @@ mod tests {
         for i in [0, NONCE_LEN, raw.len() - 1] {
             raw[i] ^= 1;
             let forged = format!("{PREFIX}{}", STANDARD.encode(&raw));
-            assert_eq!(c.decrypt(&forged), Err(CipherError::Unauthentic), "byte {i}");
+            assert_eq!(
+                c.decrypt(&forged),
+                Err(CipherError::Unauthentic),
+                "byte {i}"
+            );
             raw[i] ^= 1;
         }
         let truncated = format!("{PREFIX}{}", STANDARD.encode(&raw[..raw.len() - 1]));
@@ -332,7 +343,9 @@ mod tests {
 
         let stored = c.encrypt_sensitive(rabbit, &plain).expect("encrypt");
         assert_eq!(stored["username"], "guest-user");
-        assert!(stored["password"].as_str().is_some_and(|s| s.starts_with(PREFIX)));
+        assert!(stored["password"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(PREFIX)));
         assert_eq!(c.decrypt_sensitive(rabbit, &stored), Ok(plain.clone()));
         assert_eq!(
             mask_sensitive(rabbit, &plain),
@@ -342,10 +355,16 @@ mod tests {
         // Plaintext left in storage still loads; a bad ciphertext does not.
         assert_eq!(c.decrypt_sensitive(rabbit, &plain), Ok(plain.clone()));
         let bad = json!({"username": "u", "password": "enc:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"});
-        assert_eq!(c.decrypt_sensitive(rabbit, &bad), Err(CipherError::Unauthentic));
+        assert_eq!(
+            c.decrypt_sensitive(rabbit, &bad),
+            Err(CipherError::Unauthentic)
+        );
         // Non-objects and non-strings are left to validation.
         assert_eq!(c.encrypt_sensitive(rabbit, &Value::Null), Ok(Value::Null));
-        assert_eq!(mask_sensitive(rabbit, &json!({"password": 7})), json!({"password": 7}));
+        assert_eq!(
+            mask_sensitive(rabbit, &json!({"password": 7})),
+            json!({"password": 7})
+        );
     }
 
     #[test]
@@ -355,8 +374,12 @@ mod tests {
         let plain = json!({"secret": "whsec_0123456789abcdef", "previous_secret": "whsec_old0123456789",
                            "previous_secret_invalid_at": "2026-01-01T00:00:00Z"});
         let stored = c.encrypt_sensitive(webhook, &plain).expect("encrypt");
-        assert!(stored["secret"].as_str().is_some_and(|s| s.starts_with(PREFIX)));
-        assert!(stored["previous_secret"].as_str().is_some_and(|s| s.starts_with(PREFIX)));
+        assert!(stored["secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(PREFIX)));
+        assert!(stored["previous_secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with(PREFIX)));
         assert_eq!(stored["previous_secret_invalid_at"], "2026-01-01T00:00:00Z");
         assert_eq!(c.decrypt_sensitive(webhook, &stored), Ok(plain.clone()));
         assert_eq!(mask_sensitive(webhook, &plain), plain);
@@ -373,9 +396,17 @@ mod tests {
     fn merge_patch_follows_rfc_7396() {
         let cases = [
             (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
             (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (
+                json!({"a": "b", "b": "c"}),
+                json!({"a": null}),
+                json!({"b": "c"}),
+            ),
             (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
             (json!({"a": "c"}), json!({"a": ["b"]}), json!({"a": ["b"]})),
             (
@@ -383,34 +414,64 @@ mod tests {
                 json!({"a": {"b": "d", "c": null}}),
                 json!({"a": {"b": "d"}}),
             ),
-            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
             (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
             (json!({"a": "b"}), json!(["c"]), json!(["c"])),
             (json!({"a": "foo"}), json!(null), json!(null)),
             (json!({"a": "foo"}), json!("bar"), json!("bar")),
-            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
-            (json!([1, 2]), json!({"a": "b", "c": null}), json!({"a": "b"})),
-            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+            (
+                json!({"e": null}),
+                json!({"a": 1}),
+                json!({"e": null, "a": 1}),
+            ),
+            (
+                json!([1, 2]),
+                json!({"a": "b", "c": null}),
+                json!({"a": "b"}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
         ];
         for (target, patch, want) in cases {
-            assert_eq!(patched(target.clone(), patch.clone()), want, "{target} + {patch}");
+            assert_eq!(
+                patched(target.clone(), patch.clone()),
+                want,
+                "{target} + {patch}"
+            );
         }
     }
 
     #[test]
     fn merge_patch_keeps_key_order() {
-        let got = patched(json!({"a": 1, "b": 2, "c": 3}), json!({"a": null, "d": 4, "b": 5}));
-        let keys: Vec<&str> = got.as_object().expect("object").keys().map(String::as_str).collect();
+        let got = patched(
+            json!({"a": 1, "b": 2, "c": 3}),
+            json!({"a": null, "d": 4, "b": 5}),
+        );
+        let keys: Vec<&str> = got
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys, ["b", "c", "d"]);
     }
 
     #[test]
     fn merge_credentials_keeps_secrets_sent_back_masked() {
-        let stored = json!({"key": "AKIAIOSFODNN7EXAMPLE", "secret": "abc", "session": "tok-123456789"});
+        let stored =
+            json!({"key": "AKIAIOSFODNN7EXAMPLE", "secret": "abc", "session": "tok-123456789"});
         let sensitive = ["key", "secret", "session"];
 
         // The masked document sent back unchanged changes nothing.
-        let served = json!({"key": "AKIA****************", "secret": "***", "session": "tok-*********"});
+        let served =
+            json!({"key": "AKIA****************", "secret": "***", "session": "tok-*********"});
         assert_eq!(merge_credentials(&stored, &served, &sensitive), stored);
 
         // A new value replaces, null removes, absent keys stay.
@@ -422,14 +483,20 @@ mod tests {
 
         // Asterisks that are not the stored value's mask are a new value.
         let patch = json!({"secret": "****"});
-        assert_eq!(merge_credentials(&stored, &patch, &sensitive)["secret"], "****");
+        assert_eq!(
+            merge_credentials(&stored, &patch, &sensitive)["secret"],
+            "****"
+        );
 
         // The rule applies to sensitive keys only.
-        let stored = json!({"username": "***"});
+        let stored = json!({"username": "abc"});
         assert_eq!(
             merge_credentials(&stored, &json!({"username": "***"}), &[]),
             json!({"username": "***"})
         );
-        assert_eq!(merge_credentials(&stored, &json!(null), &sensitive), Value::Null);
+        assert_eq!(
+            merge_credentials(&stored, &json!(null), &sensitive),
+            Value::Null
+        );
     }
 }

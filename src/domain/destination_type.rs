@@ -354,7 +354,11 @@ fn check_section(
             }
             continue;
         }
-        errors.push(error(section, key, "is not a field of this destination type"));
+        errors.push(error(
+            section,
+            key,
+            "is not a field of this destination type",
+        ));
     }
 }
 
@@ -454,7 +458,7 @@ macro_rules! icon {
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16" fill="none">"#,
             r#"<rect width="16" height="16" rx="4" fill=""#,
             $bg,
-            r#""/><g stroke="#fff" stroke-width="1.4" stroke-linecap="round" stroke-linejoin="round">"#,
+            r#""/><g stroke="white" stroke-width="1.4" stroke-linecap="round" stroke-linejoin="round">"#,
             $glyph,
             "</g></svg>"
         )
@@ -530,7 +534,8 @@ const AWS_SESSION: Field = Field {
 };
 
 static WEBHOOK_STANDARD: DestinationType = DestinationType {
-    description: "Deliver events as HTTP POST requests signed per the Standard Webhooks specification",
+    description:
+        "Deliver events as HTTP POST requests signed per the Standard Webhooks specification",
     ..WEBHOOK
 };
 
@@ -754,7 +759,14 @@ mod tests {
     fn lists_the_six_types_and_finds_each() {
         assert_eq!(
             kinds(),
-            ["webhook", "aws_sqs", "aws_s3", "aws_kinesis", "rabbitmq", "gcp_pubsub"]
+            [
+                "webhook",
+                "aws_sqs",
+                "aws_s3",
+                "aws_kinesis",
+                "rabbitmq",
+                "gcp_pubsub"
+            ]
         );
         for kind in kinds() {
             assert_eq!(get(kind).map(|t| t.kind), Some(kind));
@@ -771,20 +783,32 @@ mod tests {
     fn field_contract_is_stable() {
         type Row = (&'static str, &'static str, bool, bool, Option<&'static str>);
         let row = |f: &Field| -> Row {
-            (f.key, f.kind.as_str(), f.required, f.sensitive, f.pattern.map(Pattern::source))
+            (
+                f.key,
+                f.kind.as_str(),
+                f.required,
+                f.sensitive,
+                f.pattern.map(Pattern::source),
+            )
         };
         let url = Some(r"^https?:\/\/[^\s]+$");
         let region = Some(r"^[a-z]{2}-[a-z]+-[0-9]+$");
         let expect: &[(&str, &[Row], &[Row])] = &[
             (
                 "webhook",
-                &[("url", "text", true, false, url), ("custom_headers", "key_value_map", false, false, None)],
+                &[
+                    ("url", "text", true, false, url),
+                    ("custom_headers", "key_value_map", false, false, None),
+                ],
                 &[],
             ),
             (
                 "aws_sqs",
                 &[("queue_url", "text", true, false, url)],
-                &[("key", "text", true, true, None), ("secret", "text", true, true, None)],
+                &[
+                    ("key", "text", true, true, None),
+                    ("secret", "text", true, true, None),
+                ],
             ),
             (
                 "aws_s3",
@@ -803,7 +827,13 @@ mod tests {
             (
                 "aws_kinesis",
                 &[
-                    ("stream_name", "text", true, false, Some(r"^[a-zA-Z0-9_.-]+$")),
+                    (
+                        "stream_name",
+                        "text",
+                        true,
+                        false,
+                        Some(r"^[a-zA-Z0-9_.-]+$"),
+                    ),
                     ("region", "text", true, false, region),
                     ("endpoint", "text", false, false, url),
                     ("partition_key_template", "text", false, false, None),
@@ -821,7 +851,10 @@ mod tests {
                     ("exchange", "text", false, false, None),
                     ("tls", "checkbox", false, false, None),
                 ],
-                &[("username", "text", true, false, None), ("password", "text", true, true, None)],
+                &[
+                    ("username", "text", true, false, None),
+                    ("password", "text", true, true, None),
+                ],
             ),
             (
                 "gcp_pubsub",
@@ -849,13 +882,28 @@ mod tests {
     #[test]
     fn to_json_has_the_served_shape() {
         let doc = get("rabbitmq").expect("rabbitmq").to_json();
-        let keys: Vec<&str> = doc.as_object().expect("object").keys().map(String::as_str).collect();
+        let keys: Vec<&str> = doc
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
-            ["type", "label", "description", "link", "icon", "config_fields", "credential_fields"]
+            [
+                "type",
+                "label",
+                "description",
+                "link",
+                "icon",
+                "config_fields",
+                "credential_fields"
+            ]
         );
         assert_eq!(doc["type"], "rabbitmq");
-        assert!(doc["icon"].as_str().is_some_and(|s| s.starts_with("<svg") && s.ends_with("</svg>")));
+        assert!(doc["icon"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("<svg") && s.ends_with("</svg>")));
         assert_eq!(
             doc["config_fields"][0],
             json!({"key": "server_url", "type": "text", "label": "Server address",
@@ -870,7 +918,10 @@ mod tests {
 
         let webhook = get("webhook").expect("webhook").to_json();
         assert_eq!(webhook["credential_fields"], json!([]));
-        assert_eq!(webhook["config_fields"][1]["key_placeholder"], "Header name");
+        assert_eq!(
+            webhook["config_fields"][1]["key_placeholder"],
+            "Header name"
+        );
         assert!(webhook["config_fields"][0].get("sensitive").is_none());
     }
 
@@ -911,13 +962,26 @@ mod tests {
     }
 
     fn fields(kind: &str, config: Value, credentials: Value) -> Vec<String> {
-        errors(kind, config, credentials).into_iter().map(|(f, _)| f).collect()
+        errors(kind, config, credentials)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect()
     }
 
     #[test]
     fn valid_input_passes() {
-        assert!(fields("webhook", json!({"url": "https://example.com/h"}), json!({})).is_empty());
-        assert!(fields("webhook", json!({"url": "https://example.com/h"}), Value::Null).is_empty());
+        assert!(fields(
+            "webhook",
+            json!({"url": "https://example.com/h"}),
+            json!({})
+        )
+        .is_empty());
+        assert!(fields(
+            "webhook",
+            json!({"url": "https://example.com/h"}),
+            Value::Null
+        )
+        .is_empty());
         assert!(fields(
             "aws_s3",
             json!({"bucket": "b", "region": "eu-west-1", "storage_class": ""}),
@@ -935,8 +999,17 @@ mod tests {
     #[test]
     fn missing_and_empty_required_fields_are_reported_together() {
         assert_eq!(
-            fields("aws_kinesis", json!({"stream_name": ""}), json!({"secret": null})),
-            ["config.stream_name", "config.region", "credentials.key", "credentials.secret"]
+            fields(
+                "aws_kinesis",
+                json!({"stream_name": ""}),
+                json!({"secret": null})
+            ),
+            [
+                "config.stream_name",
+                "config.region",
+                "credentials.key",
+                "credentials.secret"
+            ]
         );
         assert_eq!(
             errors("aws_sqs", json!({}), json!({"key": "k", "secret": "s"})),
@@ -954,7 +1027,11 @@ mod tests {
             ),
             ["config.queue_url", "credentials.key"]
         );
-        let es = errors("aws_s3", json!({"bucket": "b", "region": "Mars"}), json!({"key": "k", "secret": "s"}));
+        let es = errors(
+            "aws_s3",
+            json!({"bucket": "b", "region": "Mars"}),
+            json!({"key": "k", "secret": "s"}),
+        );
         assert_eq!(es[0].0, "config.region");
         assert!(es[0].1.contains("^[a-z]{2}-[a-z]+-[0-9]+$"));
     }
@@ -962,16 +1039,30 @@ mod tests {
     #[test]
     fn unknown_keys_and_non_objects_are_errors() {
         assert_eq!(
-            fields("webhook", json!({"url": "https://x.io", "method": "PUT"}), json!({"token": "t"})),
+            fields(
+                "webhook",
+                json!({"url": "https://x.io", "method": "PUT"}),
+                json!({"token": "t"})
+            ),
             ["config.method", "credentials.token"]
         );
-        assert_eq!(fields("webhook", json!("https://x.io"), json!([])), ["config", "credentials"]);
+        assert_eq!(
+            fields("webhook", json!("https://x.io"), json!([])),
+            ["config", "credentials"]
+        );
     }
 
     #[test]
     fn checkbox_takes_booleans_or_their_strings() {
         let creds = json!({"username": "u", "password": "p"});
-        for ok in [json!(true), json!(false), json!("true"), json!("false"), json!("on"), json!("off")] {
+        for ok in [
+            json!(true),
+            json!(false),
+            json!("true"),
+            json!("false"),
+            json!("on"),
+            json!("off"),
+        ] {
             let cfg = json!({"server_url": "mq:5672", "tls": ok});
             assert!(fields("rabbitmq", cfg, creds.clone()).is_empty());
         }
@@ -984,11 +1075,31 @@ mod tests {
     #[test]
     fn key_value_map_takes_an_object_or_its_json_text() {
         let url = "https://x.io";
-        for ok in [json!({"X-A": "1"}), json!("{\"X-A\":\"1\"}"), json!({}), json!("")] {
-            assert!(fields("webhook", json!({"url": url, "custom_headers": ok}), json!({})).is_empty());
+        for ok in [
+            json!({"X-A": "1"}),
+            json!("{\"X-A\":\"1\"}"),
+            json!({}),
+            json!(""),
+        ] {
+            assert!(fields(
+                "webhook",
+                json!({"url": url, "custom_headers": ok}),
+                json!({})
+            )
+            .is_empty());
         }
-        for bad in [json!({"X-A": 1}), json!("[1]"), json!("{oops"), json!(["X-A"]), json!("{\"a\":{}}")] {
-            let got = fields("webhook", json!({"url": url, "custom_headers": bad}), json!({}));
+        for bad in [
+            json!({"X-A": 1}),
+            json!("[1]"),
+            json!("{oops"),
+            json!(["X-A"]),
+            json!("{\"a\":{}}"),
+        ] {
+            let got = fields(
+                "webhook",
+                json!({"url": url, "custom_headers": bad}),
+                json!({}),
+            );
             assert_eq!(got, ["config.custom_headers"]);
         }
     }
@@ -1004,20 +1115,31 @@ mod tests {
         assert!(fields("webhook", cfg.clone(), managed).is_empty());
         assert!(fields("webhook", cfg.clone(), json!({"rotate_secret": "true"})).is_empty());
         assert_eq!(
-            fields("webhook", cfg.clone(), json!({"secret": 5, "rotate_secret": "soon"})),
+            fields(
+                "webhook",
+                cfg.clone(),
+                json!({"secret": 5, "rotate_secret": "soon"})
+            ),
             ["credentials.secret", "credentials.rotate_secret"]
         );
         // Other types manage nothing: the same keys are unknown there.
         let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"});
         assert_eq!(
-            fields("aws_sqs", sqs, json!({"key": "k", "secret": "s", "rotate_secret": true})),
+            fields(
+                "aws_sqs",
+                sqs,
+                json!({"key": "k", "secret": "s", "rotate_secret": true})
+            ),
             ["credentials.rotate_secret"]
         );
     }
 
     #[test]
     fn length_bounds_and_selects_are_checked() {
-        const OPTIONS: &[SelectOption] = &[SelectOption { label: "Plain", value: "plain" }];
+        const OPTIONS: &[SelectOption] = &[SelectOption {
+            label: "Plain",
+            value: "plain",
+        }];
         let bounded = Field {
             key: "name",
             min_length: Some(2),
@@ -1025,16 +1147,29 @@ mod tests {
             ..TEXT
         };
         assert!(check_value(&bounded, &json!("ab")).is_ok());
-        assert!(check_value(&bounded, &json!("äöü")).is_ok(), "counted in characters");
+        assert!(
+            check_value(&bounded, &json!("äöü")).is_ok(),
+            "counted in characters"
+        );
         assert!(check_value(&bounded, &json!("a")).is_err());
         assert!(check_value(&bounded, &json!("abcd")).is_err());
-        let select = Field { kind: FieldKind::Select, options: OPTIONS, ..TEXT };
+        let select = Field {
+            kind: FieldKind::Select,
+            options: OPTIONS,
+            ..TEXT
+        };
         assert!(check_value(&select, &json!("plain")).is_ok());
         assert!(check_value(&select, &json!("scram")).is_err());
         let doc = select.to_json(false);
-        assert_eq!(doc["options"], json!([{"label": "Plain", "value": "plain"}]));
+        assert_eq!(
+            doc["options"],
+            json!([{"label": "Plain", "value": "plain"}])
+        );
         let doc = bounded.to_json(false);
-        assert_eq!((doc["minlength"].clone(), doc["maxlength"].clone()), (json!(2), json!(3)));
+        assert_eq!(
+            (doc["minlength"].clone(), doc["maxlength"].clone()),
+            (json!(2), json!(3))
+        );
     }
 
     #[test]
@@ -1045,8 +1180,12 @@ mod tests {
             json!({"server_url": "mq:5672", "tls": "false"})
         );
         let webhook = get("webhook").expect("webhook");
-        let stored = webhook.normalize_config(&json!({"url": "https://x.io", "custom_headers": {"X-A": "1"}}));
-        assert_eq!(stored, json!({"url": "https://x.io", "custom_headers": "{\"X-A\":\"1\"}"}));
+        let stored = webhook
+            .normalize_config(&json!({"url": "https://x.io", "custom_headers": {"X-A": "1"}}));
+        assert_eq!(
+            stored,
+            json!({"url": "https://x.io", "custom_headers": "{\"X-A\":\"1\"}"})
+        );
         assert_eq!(parse_checkbox("on"), Some(true));
         assert_eq!(parse_checkbox("TRUE"), None);
     }
@@ -1054,11 +1193,17 @@ mod tests {
     #[test]
     fn sensitive_and_encrypted_keys() {
         let s3 = get("aws_s3").expect("s3");
-        assert_eq!(s3.sensitive_keys().collect::<Vec<_>>(), ["key", "secret", "session"]);
+        assert_eq!(
+            s3.sensitive_keys().collect::<Vec<_>>(),
+            ["key", "secret", "session"]
+        );
         let rabbit = get("rabbitmq").expect("rabbitmq");
         assert_eq!(rabbit.sensitive_keys().collect::<Vec<_>>(), ["password"]);
         let webhook = get("webhook").expect("webhook");
         assert_eq!(webhook.sensitive_keys().count(), 0);
-        assert_eq!(webhook.encrypted_keys().collect::<Vec<_>>(), ["secret", "previous_secret"]);
+        assert_eq!(
+            webhook.encrypted_keys().collect::<Vec<_>>(),
+            ["secret", "previous_secret"]
+        );
     }
 }

@@ -246,6 +246,8 @@ pub enum RetryError {
     DestinationNotFound,
     #[error("destination is disabled; enable it before retrying")]
     DestinationDisabled,
+    #[error("destination no longer matches the event (topic or filter)")]
+    NoLongerMatches,
     #[error("no attempt of this event to this destination to retry")]
     NoPriorAttempt,
     #[error("event not found (it may have expired)")]
@@ -275,6 +277,17 @@ pub async fn retry_now(
     }
     if dest.get::<_, Option<DateTime<Utc>>>(1).is_some() {
         return Ok(Err(RetryError::DestinationDisabled));
+    }
+    let stmt = client
+        .prepare_cached(queries::DESTINATIONS_MATCHES_EVENT)
+        .await?;
+    match client
+        .query_opt(&stmt, &[&destination_id, &event_id])
+        .await?
+    {
+        None => return Ok(Err(RetryError::EventNotFound)),
+        Some(row) if !row.get::<_, bool>(0) => return Ok(Err(RetryError::NoLongerMatches)),
+        Some(_) => {}
     }
     let stmt = client.prepare_cached(queries::ATTEMPTS_LAST_NUMBER).await?;
     let last: Option<i32> = client

@@ -1,0 +1,349 @@
+//! The delivery log over HTTP: events, attempts, manual retry, topics.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::SecondsFormat;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Principal;
+use super::error::{ApiError, ApiJson};
+use super::query::{PageRequest, QueryMap};
+use super::AppState;
+use crate::domain::topic::TopicList;
+use crate::store::deliveries::{self, RetryError};
+use crate::store::logs::{self, AttemptFilter, AttemptRow, EventFilter, EventRow, Key};
+use crate::store::StoreError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(list_events))
+        .route("/events/{event_id}", get(show_event))
+        .route("/attempts", get(list_attempts))
+        .route("/attempts/{attempt_id}", get(show_attempt))
+        .route(
+            "/tenants/{tenant_id}/destinations/{destination_id}/attempts",
+            get(list_destination_attempts),
+        )
+        .route(
+            "/tenants/{tenant_id}/destinations/{destination_id}/attempts/{attempt_id}",
+            get(show_destination_attempt),
+        )
+        .route("/retry", post(retry))
+        .route("/topics", get(topics))
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn data_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+fn event_json(e: &EventRow) -> Value {
+    json!({
+        "id": e.id,
+        "tenant_id": e.tenant_id,
+        "matched_destination_ids": e.matched_destination_ids,
+        "topic": e.topic,
+        "time": rfc3339(e.time),
+        "metadata": e.metadata,
+        "data": data_json(&e.data),
+    })
+}
+
+fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
+    let mut v = json!({
+        "id": a.id.to_string(),
+        "tenant_id": a.tenant_id,
+        "status": a.status,
+        "time": rfc3339(a.time),
+        "code": a.code,
+        "attempt_number": a.attempt_number,
+        "manual": a.manual,
+        "event_id": a.event_id,
+        "destination_id": a.destination_id,
+    });
+    if q.includes("response_data") {
+        let headers: Value = a
+            .response_headers
+            .as_deref()
+            .and_then(|h| serde_json::from_str(h).ok())
+            .unwrap_or(Value::Null);
+        v["response_data"] = match a.response_status {
+            Some(status) => {
+                json!({ "status_code": status, "body": a.response_body, "headers": headers })
+            }
+            None => json!({ "error": a.code }),
+        };
+    }
+    let with_data = q.includes("event.data");
+    if with_data || q.includes("event") {
+        v["event"] = match &a.event {
+            Some(e) => {
+                let mut ev = json!({
+                    "id": e.id,
+                    "tenant_id": e.tenant_id,
+                    "destination_id": a.destination_id,
+                    "topic": e.topic,
+                    "time": rfc3339(e.time),
+                    "eligible_for_retry": e.eligible_for_retry,
+                    "metadata": e.metadata,
+                });
+                if with_data {
+                    ev["data"] = data_json(&e.data);
+                }
+                ev
+            }
+            None => Value::Null,
+        };
+    }
+    v
+}
+
+/// The tenants a caller may see: a tenant token only its own; an admin
+/// whatever `tenant_id` filters to (or all).
+fn tenant_scope(principal: &Principal, q: &QueryMap) -> Option<Vec<String>> {
+    match principal {
+        Principal::Tenant(t) => Some(vec![t.to_string()]),
+        Principal::Admin => q.list("tenant_id"),
+    }
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = QueryMap::parse(raw.as_deref());
+    let page = PageRequest::parse(&q, 100, 1000)?;
+    let filter = EventFilter {
+        tenants: tenant_scope(&principal, &q),
+        ids: q.list("id"),
+        topics: q.list("topic"),
+        destinations: q.list("destination_id"),
+        time: q.time_range("time")?,
+    };
+    let client = state.pool.get().await.map_err(StoreError::from)?;
+    let rows = logs::list_events(
+        &client,
+        &filter,
+        page.query_descending(),
+        page.cursor.as_ref(),
+        page.limit + 1,
+    )
+    .await?;
+    let (rows, next, prev) = page.finish(rows, |e| Key {
+        time: e.time,
+        id: e.id.clone(),
+    });
+    Ok(Json(json!({
+        "models": rows.iter().map(event_json).collect::<Vec<_>>(),
+        "pagination": page.pagination(next, prev),
+    })))
+}
+
+async fn show_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = QueryMap::parse(raw.as_deref());
+    let client = state.pool.get().await.map_err(StoreError::from)?;
+    let e = match logs::get_event(&client, &id).await {
+        Ok(e) => e,
+        Err(StoreError::NotFound) => return Err(ApiError::not_found("event")),
+        Err(e) => return Err(e.into()),
+    };
+    let visible = match tenant_scope(&principal, &q) {
+        Some(ts) => ts.contains(&e.tenant_id),
+        None => true,
+    };
+    if !visible {
+        return Err(ApiError::not_found("event"));
+    }
+    Ok(Json(event_json(&e)))
+}
+
+fn attempt_filter(principal: &Principal, q: &QueryMap) -> Result<AttemptFilter, ApiError> {
+    let status = match q.one("status") {
+        None => None,
+        Some(s @ ("success" | "failed")) => Some(s.to_string()),
+        Some(_) => return Err(ApiError::bad_request("status must be success or failed")),
+    };
+    Ok(AttemptFilter {
+        tenants: tenant_scope(principal, q),
+        event_ids: q.list("event_id"),
+        destination_ids: q.list("destination_id"),
+        destination_types: q.list("destination_type"),
+        status,
+        topics: q.list("topic"),
+        time: q.time_range("time")?,
+    })
+}
+
+async fn attempts_page(
+    state: &AppState,
+    filter: AttemptFilter,
+    q: &QueryMap,
+) -> Result<Json<Value>, ApiError> {
+    let page = PageRequest::parse(q, 100, 1000)?;
+    let client = state.pool.get().await.map_err(StoreError::from)?;
+    let rows = logs::list_attempts(
+        &client,
+        &filter,
+        page.query_descending(),
+        page.cursor.as_ref(),
+        page.limit + 1,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::Invalid { .. } => ApiError::bad_request("invalid cursor"),
+        other => other.into(),
+    })?;
+    let (rows, next, prev) = page.finish(rows, |a| Key {
+        time: a.time,
+        id: a.id.to_string(),
+    });
+    Ok(Json(json!({
+        "models": rows.iter().map(|a| attempt_json(a, q)).collect::<Vec<_>>(),
+        "pagination": page.pagination(next, prev),
+    })))
+}
+
+async fn list_attempts(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = QueryMap::parse(raw.as_deref());
+    let filter = attempt_filter(&principal, &q)?;
+    attempts_page(&state, filter, &q).await
+}
+
+async fn list_destination_attempts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, destination)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = super::tenants::tenant_id(&tenant)?;
+    principal.check_tenant(&tenant)?;
+    let q = QueryMap::parse(raw.as_deref());
+    let mut filter = attempt_filter(&principal, &q)?;
+    filter.tenants = Some(vec![tenant.to_string()]);
+    filter.destination_ids = Some(vec![destination]);
+    attempts_page(&state, filter, &q).await
+}
+
+async fn find_attempt(
+    state: &AppState,
+    principal: &Principal,
+    raw_id: &str,
+    q: &QueryMap,
+) -> Result<AttemptRow, ApiError> {
+    let id: i64 = raw_id
+        .trim_start_matches("atm_")
+        .parse()
+        .map_err(|_| ApiError::not_found("attempt"))?;
+    let client = state.pool.get().await.map_err(StoreError::from)?;
+    let a = match logs::get_attempt(&client, id).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return Err(ApiError::not_found("attempt")),
+        Err(e) => return Err(e.into()),
+    };
+    let visible = match tenant_scope(principal, q) {
+        Some(ts) => ts.contains(&a.tenant_id),
+        None => true,
+    };
+    if visible {
+        Ok(a)
+    } else {
+        Err(ApiError::not_found("attempt"))
+    }
+}
+
+async fn show_attempt(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let q = QueryMap::parse(raw.as_deref());
+    let a = find_attempt(&state, &principal, &id, &q).await?;
+    Ok(Json(attempt_json(&a, &q)))
+}
+
+async fn show_destination_attempt(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((tenant, destination, id)): Path<(String, String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = super::tenants::tenant_id(&tenant)?;
+    principal.check_tenant(&tenant)?;
+    let q = QueryMap::parse(raw.as_deref());
+    let a = find_attempt(&state, &principal, &id, &q).await?;
+    if a.tenant_id != tenant.as_str() || a.destination_id != destination {
+        return Err(ApiError::not_found("attempt"));
+    }
+    Ok(Json(attempt_json(&a, &q)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryRequest {
+    event_id: String,
+    destination_id: String,
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<RetryRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let client = state.pool.get().await.map_err(StoreError::from)?;
+    let tenant = match &principal {
+        Principal::Tenant(t) => Some(t.to_string()),
+        Principal::Admin => None,
+    };
+    // The event must be visible to the caller.
+    match logs::get_event(&client, &req.event_id).await {
+        Ok(e) if tenant.as_deref().is_none_or(|t| t == e.tenant_id) => {}
+        Ok(_) | Err(StoreError::NotFound) => return Err(ApiError::not_found("event")),
+        Err(e) => return Err(e.into()),
+    }
+    match deliveries::retry_now(
+        &client,
+        &req.event_id,
+        &req.destination_id,
+        tenant.as_deref(),
+        None,
+    )
+    .await?
+    {
+        Ok(_) => Ok((StatusCode::ACCEPTED, Json(json!({ "success": true })))),
+        Err(RetryError::DestinationDisabled) => Err(ApiError::bad_request(
+            "destination is disabled; enable it before retrying",
+        )),
+        Err(RetryError::NoLongerMatches) => Err(ApiError::bad_request(
+            "destination no longer matches the event (topic or filter)",
+        )),
+        Err(RetryError::DestinationNotFound) => Err(ApiError::not_found("destination")),
+        Err(RetryError::NoPriorAttempt) => Err(ApiError::not_found(
+            "attempt of this event to this destination",
+        )),
+        Err(RetryError::EventNotFound) => Err(ApiError::not_found("event")),
+    }
+}
+
+async fn topics(State(state): State<AppState>, _principal: Principal) -> Json<Value> {
+    match state.topics.as_ref() {
+        TopicList::Any => Json(json!([])),
+        TopicList::Only(list) => Json(json!(list.iter().map(|t| t.as_str()).collect::<Vec<_>>())),
+    }
+}
