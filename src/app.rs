@@ -15,6 +15,7 @@ use crate::delivery::http_client::{HttpClientConfig, HttpSender};
 use crate::delivery::ssrf::NetworkPolicy;
 use crate::delivery::webhook::WebhookSettings;
 use crate::delivery::worker::{Worker, WorkerConfig};
+use crate::domain::credentials::Cipher;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signature::SignatureTemplates;
 use crate::domain::topic::TopicList;
@@ -149,7 +150,7 @@ async fn serve_on(
     private: bool,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let (auth, _aes_secret) = resolve_secrets(settings, private)?;
+    let (auth, aes_secret) = resolve_secrets(settings, private)?;
     let topics = TopicList::new(settings.topics.topics.as_deref()).context("TOPICS")?;
     store::migrate::migrate(url)
         .await
@@ -162,7 +163,7 @@ async fn serve_on(
     let components = Arc::new(Components::default());
 
     let mut tasks = tokio::task::JoinSet::new();
-    let worker = build_worker(settings, pool.clone(), url, &components)?;
+    let worker = build_worker(settings, pool.clone(), url, &components, &aes_secret)?;
     tasks.spawn(worker.run(cancel.clone()));
     let pg_cron = {
         let client = pool.get().await?;
@@ -204,6 +205,8 @@ async fn serve_on(
         topics: Arc::new(topics),
         max_event_bytes: settings.api.max_event_bytes,
         public_url: settings.api.public_url.clone(),
+        cipher: Arc::new(Cipher::new(&aes_secret)),
+        max_destinations_per_tenant: settings.api.max_destinations_per_tenant,
     };
     let app = api::router(state);
     let shutdown = cancel.clone();
@@ -229,8 +232,16 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("applying migrations")?;
         let pool = store::connect_pool(&db.url, settings.database.pool_size)?;
+        // Workers only need the key that decrypts credentials.
+        let aes_secret = match (&settings.api.aes_secret, settings.database.url.is_none()) {
+            (Some(s), _) => s.clone(),
+            (None, true) => resolve_secrets(&settings, true)?.1,
+            (None, false) => anyhow::bail!(
+                "AES_ENCRYPTION_SECRET is not set; it is required when DATABASE_URL is given"
+            ),
+        };
         let components = Components::default();
-        let worker = build_worker(&settings, pool.clone(), &db.url, &components)?;
+        let worker = build_worker(&settings, pool.clone(), &db.url, &components, &aes_secret)?;
         println!("outbound: worker {} running", worker.id());
         worker.run(cancel).await;
         pool.close();
@@ -247,6 +258,7 @@ pub fn build_worker(
     pool: store::Pool,
     url: &str,
     components: &Components,
+    aes_secret: &str,
 ) -> anyhow::Result<Worker> {
     let d = &settings.delivery;
     let policy = NetworkPolicy::parse(&d.allowed_networks.join(","))
@@ -274,6 +286,7 @@ pub fn build_worker(
         grace: d.timeout + Duration::from_secs(2),
         retry,
         disable_after: d.disable_after_failures,
+        cipher: Some(Arc::new(Cipher::new(aes_secret))),
         webhook: WebhookSettings {
             mode: d.webhook_mode,
             templates,

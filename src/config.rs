@@ -63,6 +63,8 @@ pub struct ApiSettings {
     pub public_url: Option<String>,
     /// `MAX_EVENT_SIZE_BYTES`: largest accepted event data. Default 1 MiB.
     pub max_event_bytes: usize,
+    /// `MAX_DESTINATIONS_PER_TENANT`. Default 20.
+    pub max_destinations_per_tenant: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +143,11 @@ impl Settings {
                 "MAX_EVENT_SIZE_BYTES",
                 1024 * 1024usize,
                 1..=64 * 1024 * 1024,
+            )?,
+            max_destinations_per_tenant: env.parse_in(
+                "MAX_DESTINATIONS_PER_TENANT",
+                20i64,
+                1..=100_000,
             )?,
         };
         let topics = TopicSettings {

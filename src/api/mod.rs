@@ -1,6 +1,7 @@
 //! HTTP: the router and one file per resource.
 
 pub mod auth;
+pub mod destinations;
 pub mod error;
 pub mod health;
 pub mod logs;
@@ -54,6 +55,10 @@ pub struct AppState {
     pub max_event_bytes: usize,
     /// Base URL of the portal in links; None: from the request's Host.
     pub public_url: Option<String>,
+    /// Encrypts sensitive credentials at rest.
+    pub cipher: Arc<crate::domain::credentials::Cipher>,
+    /// `MAX_DESTINATIONS_PER_TENANT`.
+    pub max_destinations_per_tenant: i64,
 }
 
 impl AppState {
@@ -66,6 +71,8 @@ impl AppState {
             topics: Arc::default(),
             max_event_bytes: 1024 * 1024,
             public_url: None,
+            cipher: Arc::new(crate::domain::credentials::Cipher::new("test-aes-secret")),
+            max_destinations_per_tenant: 20,
         }
     }
 }
@@ -76,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .merge(tenants::routes())
         .merge(publish::routes())
+        .merge(destinations::routes())
         .merge(logs::routes());
     Router::new()
         .route("/healthz", get(health::healthz))

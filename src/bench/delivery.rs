@@ -197,6 +197,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
         .env("DATABASE_URL", &url)
         .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
         .env("DELIVERY_CONCURRENCY", args.concurrency.to_string())
+        .env("AES_ENCRYPTION_SECRET", "bench")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -44,8 +44,10 @@ use tracing::Instrument;
 use super::http_client::HttpSender;
 use super::recorder::{self, Recorded};
 use super::webhook::{self, WebhookSettings};
+use crate::domain::credentials::Cipher;
+use crate::domain::destination_type;
 use crate::domain::retry::RetryPolicy;
-use crate::store::deliveries::{self, AttemptRecord, Claimed};
+use crate::store::deliveries::{self, AttemptRecord, Claimed, ClaimedDestination};
 use crate::store::{workers, Pool, StoreError};
 
 /// The channel publishers notify.
@@ -75,6 +77,8 @@ pub struct WorkerConfig {
     /// Auto-disable threshold (`ALERT_CONSECUTIVE_FAILURE_COUNT`), 0 = never.
     pub disable_after: u32,
     pub webhook: WebhookSettings,
+    /// Decrypts credentials stored encrypted (None: stored as plain text).
+    pub cipher: Option<Arc<Cipher>>,
 }
 
 impl Default for WorkerConfig {
@@ -91,6 +95,7 @@ impl Default for WorkerConfig {
             },
             disable_after: 20,
             webhook: WebhookSettings::default(),
+            cipher: None,
         }
     }
 }
@@ -223,6 +228,29 @@ impl Worker {
         }
 
         let started = Instant::now();
+        let decrypted;
+        let destination = match (
+            &self.inner.cfg.cipher,
+            destination_type::get(&destination.kind),
+        ) {
+            (Some(cipher), Some(kind)) => {
+                match cipher.decrypt_sensitive(kind, &destination.credentials) {
+                    Ok(credentials) => {
+                        decrypted = ClaimedDestination {
+                            credentials,
+                            ..destination.clone()
+                        };
+                        &decrypted
+                    }
+                    Err(err) => {
+                        // Left as is: the request builder reports what is missing.
+                        tracing::warn!(error = %err, "cannot decrypt the destination's credentials");
+                        destination
+                    }
+                }
+            }
+            _ => destination,
+        };
         let outcome = match destination.kind.as_str() {
             "webhook" => match webhook::build(
                 &self.inner.cfg.webhook,

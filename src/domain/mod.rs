@@ -1,6 +1,8 @@
 //! Pure types and rules: ids, topics, filters, retry schedule, signatures.
 //! No database, no HTTP.
 
+pub mod credentials;
+pub mod destination_type;
 pub mod filter;
 pub mod ids;
 pub mod retry;

@@ -36,6 +36,7 @@ async fn a_worker_killed_mid_send_loses_nothing() {
         .env("DATABASE_URL", &db.url)
         .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
         .env("DELIVERY_TIMEOUT_SECONDS", "60")
+        .env("AES_ENCRYPTION_SECRET", "test-aes-secret")
         .env("DELIVERY_LEASE_SECONDS", "90")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -1,0 +1,2 @@
+-- destinations/count: $1 tenant id.
+SELECT count(*) FROM outbound.destinations WHERE tenant_id = $1

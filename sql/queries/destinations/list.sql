@@ -1,0 +1,10 @@
+-- destinations/list: $1 tenant id, $2 types (null = all), $3 topics (null = all).
+-- A tenant's destinations, oldest first (destinations_tenant_created).
+-- A topic filter matches destinations subscribed to it, or to `*`.
+SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metadata, metadata,
+       disabled_at, created_at, updated_at
+FROM outbound.destinations
+WHERE tenant_id = $1
+  AND ($2::text[] IS NULL OR type = ANY ($2))
+  AND ($3::text[] IS NULL OR topics && ($3 || ARRAY['*']))
+ORDER BY created_at, id
