@@ -13,4 +13,5 @@ mod filter_sql;
 mod maintenance;
 mod publish;
 mod queries;
+mod sdk;
 mod serve;
