@@ -15,6 +15,7 @@ use crate::delivery::http_client::{HttpClientConfig, HttpSender};
 use crate::delivery::ssrf::NetworkPolicy;
 use crate::delivery::webhook::WebhookSettings;
 use crate::delivery::worker::{Worker, WorkerConfig};
+use crate::domain::catalog::Catalog;
 use crate::domain::credentials::Cipher;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signature::SignatureTemplates;
@@ -151,7 +152,17 @@ async fn serve_on(
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
     let (auth, aes_secret) = resolve_secrets(settings, private)?;
-    let topics = TopicList::new(settings.topics.topics.as_deref()).context("TOPICS")?;
+    let catalog = match &settings.topics.catalog {
+        Some(path) => Catalog::load(path).context("TOPICS_CATALOG")?,
+        None => Catalog::default(),
+    };
+    // The topic list: TOPICS, or else the catalog's topics, or else any.
+    let listed = match (&settings.topics.topics, catalog.entries().is_empty()) {
+        (Some(t), _) => Some(t.clone()),
+        (None, false) => Some(catalog.names()),
+        (None, true) => None,
+    };
+    let topics = TopicList::new(listed.as_deref()).context("TOPICS")?;
     store::migrate::migrate(url)
         .await
         .context("applying migrations")?;
@@ -207,6 +218,8 @@ async fn serve_on(
         public_url: settings.api.public_url.clone(),
         cipher: Arc::new(Cipher::new(&aes_secret)),
         max_destinations_per_tenant: settings.api.max_destinations_per_tenant,
+        catalog: Arc::new(catalog),
+        validate_schema: settings.topics.validate_schema,
     };
     let app = api::router(state);
     let shutdown = cancel.clone();

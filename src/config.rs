@@ -73,6 +73,9 @@ pub struct TopicSettings {
     pub topics: Option<Vec<String>>,
     /// `TOPICS_CATALOG`: path of the topic catalog file (YAML or JSON).
     pub catalog: Option<PathBuf>,
+    /// `TOPICS_VALIDATE_SCHEMA`: validate published data against the
+    /// topic's schema in the catalog. Default false.
+    pub validate_schema: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -153,6 +156,17 @@ impl Settings {
         let topics = TopicSettings {
             topics: env.list("TOPICS"),
             catalog: env.get("TOPICS_CATALOG").map(PathBuf::from),
+            validate_schema: match env.get("TOPICS_VALIDATE_SCHEMA").as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(other) => {
+                    return Err(SettingsError::Invalid {
+                        var: "TOPICS_VALIDATE_SCHEMA",
+                        value: other.into(),
+                        reason: "expected true or false".into(),
+                    })
+                }
+            },
         };
         let webhook_mode = match env.get("DESTINATIONS_WEBHOOK_MODE").as_deref() {
             None | Some("default") => WebhookMode::Default,

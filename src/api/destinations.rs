@@ -9,7 +9,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use rand::distr::{Alphanumeric, SampleString};
@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/tenants/{tenant_id}/destinations/{destination_id}/disable",
             put(disable),
+        )
+        .route(
+            "/tenants/{tenant_id}/destinations/{destination_id}/test",
+            post(test),
         )
         .route("/destination-types", get(types))
         .route("/destination-types/{type}", get(one_type))
@@ -612,6 +616,91 @@ async fn disable(
     Path((raw, id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     set_state(&state, &principal, &raw, &id, true).await
+}
+
+/// `POST …/test {"topic"?}`: publishes the topic's sample payload from the
+/// catalog to this destination only; it shows in the events list like any
+/// event. Without a topic, the first of the destination's topics (or, for
+/// `*`, of the catalog) that has a sample is used.
+async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((raw, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant = tenant_id(&raw)?;
+    principal.check_tenant(&tenant)?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        Map::new()
+    } else {
+        parse_body(&body)?
+    };
+    let d = load(&state, &tenant, &id).await?;
+    if d.disabled_at.is_some() {
+        return Err(ApiError::bad_request(
+            "destination is disabled; enable it before testing",
+        ));
+    }
+    let all = d.topics.iter().any(|t| t == "*");
+    let subscribed = |name: &str| all || d.topics.iter().any(|t| t == name);
+    let entry = match body.get("topic") {
+        Some(Value::String(t)) => {
+            if !subscribed(t) {
+                return Err(ApiError::unprocessable(format!(
+                    "the destination is not subscribed to {t}"
+                )));
+            }
+            state
+                .catalog
+                .get(t)
+                .filter(|e| e.sample.is_some())
+                .ok_or_else(|| {
+                    ApiError::unprocessable(format!(
+                        "the topic catalog has no sample payload for {t}"
+                    ))
+                })?
+        }
+        Some(_) => return Err(ApiError::validation(vec!["topic must be a string".into()])),
+        None => state
+            .catalog
+            .entries()
+            .iter()
+            .filter(|e| e.sample.is_some())
+            .find(|e| subscribed(&e.name))
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    "the topic catalog has no sample payload for this destination's topics",
+                )
+            })?,
+    };
+    let event = crate::store::events::NewEvent {
+        tenant_id: tenant.clone(),
+        topic: crate::domain::topic::Topic::parse(&entry.name)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        data: entry
+            .sample
+            .clone()
+            .unwrap_or_else(|| json!({}))
+            .to_string(),
+        id: None,
+        metadata: Some(json!({ "test": "true" })),
+        time: None,
+        eligible_for_retry: false,
+        destination_id: Some(
+            DestinationId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ),
+    };
+    let client = state.pool.get().await.map_err(db)?;
+    let published = crate::store::events::publish(&client, &event).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "id": published.id,
+            "duplicate": published.duplicate,
+            "destination_ids": published.destination_ids,
+            "topic": entry.name,
+        })),
+    ))
 }
 
 async fn types(_principal: Principal) -> Json<Value> {

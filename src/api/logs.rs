@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/retry", post(retry))
         .route("/topics", get(topics))
+        .route("/topics/catalog", get(catalog))
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -339,6 +340,31 @@ async fn retry(
         )),
         Err(RetryError::EventNotFound) => Err(ApiError::not_found("event")),
     }
+}
+
+/// The topic catalog (an extension to Outpost's API), optionally searched
+/// by name or description: `?search=user`.
+async fn catalog(
+    State(state): State<AppState>,
+    _principal: Principal,
+    RawQuery(raw): RawQuery,
+) -> Json<Value> {
+    let q = QueryMap::parse(raw.as_deref());
+    let entries: Vec<Value> = match q.one("search").filter(|s| !s.is_empty()) {
+        Some(term) => state
+            .catalog
+            .search(term)
+            .iter()
+            .map(|e| e.to_json())
+            .collect(),
+        None => state
+            .catalog
+            .entries()
+            .iter()
+            .map(|e| e.to_json())
+            .collect(),
+    };
+    Json(Value::Array(entries))
 }
 
 async fn topics(State(state): State<AppState>, _principal: Principal) -> Json<Value> {

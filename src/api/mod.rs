@@ -59,6 +59,10 @@ pub struct AppState {
     pub cipher: Arc<crate::domain::credentials::Cipher>,
     /// `MAX_DESTINATIONS_PER_TENANT`.
     pub max_destinations_per_tenant: i64,
+    /// The topic catalog (empty without TOPICS_CATALOG).
+    pub catalog: Arc<crate::domain::catalog::Catalog>,
+    /// `TOPICS_VALIDATE_SCHEMA`.
+    pub validate_schema: bool,
 }
 
 impl AppState {
@@ -73,6 +77,8 @@ impl AppState {
             public_url: None,
             cipher: Arc::new(crate::domain::credentials::Cipher::new("test-aes-secret")),
             max_destinations_per_tenant: 20,
+            catalog: Arc::default(),
+            validate_schema: false,
         }
     }
 }

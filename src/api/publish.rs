@@ -114,6 +114,12 @@ async fn publish(
         })
         .ok()
         .flatten();
+    if let (true, Some(t), Some(d)) = (state.validate_schema, &topic, &data) {
+        if let Some(entry) = state.catalog.get(t.as_str()) {
+            let value: Value = serde_json::from_str(d).unwrap_or(Value::Null);
+            errors.extend(entry.violations(&value));
+        }
+    }
     let (Some(tenant), Some(topic), Some(data)) = (tenant, topic, data) else {
         return Err(ApiError::validation(errors));
     };

@@ -1,6 +1,7 @@
 //! Pure types and rules: ids, topics, filters, retry schedule, signatures.
 //! No database, no HTTP.
 
+pub mod catalog;
 pub mod credentials;
 pub mod destination_type;
 pub mod filter;

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_catalog;
 mod api_destinations;
 mod api_logs;
 mod api_tenants;

@@ -1,0 +1,149 @@
+//! The topic catalog, schema validation and "test a destination".
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use outbound::domain::catalog::Catalog;
+use outbound::domain::topic::TopicList;
+use serde_json::json;
+
+use crate::helpers::api::TestApi;
+use crate::helpers::db::TestDb;
+use crate::helpers::factory::worker;
+use crate::helpers::receiver::TestReceiver;
+
+fn example_catalog() -> Catalog {
+    Catalog::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/topics.yaml"
+    )))
+    .unwrap()
+}
+
+async fn start(db: &TestDb, validate: bool) -> TestApi {
+    TestApi::start_with(db, |s| {
+        let catalog = example_catalog();
+        s.topics = Arc::new(TopicList::new(Some(&catalog.names())).unwrap());
+        s.catalog = Arc::new(catalog);
+        s.validate_schema = validate;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_catalog_is_listed_and_searchable() {
+    let db = TestDb::new().await;
+    let api = start(&db, false).await;
+    let (s, all) = api.admin("GET", "/api/v1/topics/catalog", None).await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user.created",
+            "user.updated",
+            "employee.updated",
+            "campaign.completed",
+            "access_review.completed"
+        ]
+    );
+    assert_eq!(all[0]["sample"]["email"], "ada@example.com");
+    assert_eq!(all[0]["schema"]["required"], json!(["user_id", "email"]));
+    let (_, found) = api
+        .admin("GET", "/api/v1/topics/catalog?search=USER", None)
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 2);
+    let (_, topics) = api.admin("GET", "/api/v1/topics", None).await;
+    assert_eq!(topics.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn published_data_is_validated_against_the_topic_schema_when_enabled() {
+    let db = TestDb::new().await;
+    let api = start(&db, true).await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let ok = api
+        .admin("POST", "/api/v1/publish", Some(json!({"tenant_id": "acme", "topic": "user.created", "data": {"user_id": "u", "email": "a@b.c"}})))
+        .await;
+    assert_eq!(ok.0, 202, "{}", ok.1);
+    let (s, e) = api
+        .admin(
+            "POST",
+            "/api/v1/publish",
+            Some(json!({"tenant_id": "acme", "topic": "user.created", "data": {"user_id": 7}})),
+        )
+        .await;
+    assert_eq!(s, 422);
+    let msgs: Vec<&str> = e["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(
+        msgs.iter().any(|m| m.starts_with("data/user_id")),
+        "{msgs:?}"
+    );
+    assert!(msgs.iter().any(|m| m.contains("email")), "{msgs:?}");
+}
+
+#[tokio::test]
+async fn testing_a_destination_delivers_the_sample_and_shows_in_events() {
+    let db = TestDb::new().await;
+    let api = start(&db, false).await;
+    let rx = TestReceiver::start().await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let (_, d) = api
+        .admin("POST", "/api/v1/tenants/acme/destinations", Some(json!({"id": "d1", "type": "webhook", "topics": ["campaign.completed"], "config": {"url": rx.url("/t")}})))
+        .await;
+    api.admin("POST", "/api/v1/tenants/acme/destinations", Some(json!({"id": "d2", "type": "webhook", "topics": ["*"], "config": {"url": rx.url("/other")}})))
+        .await;
+    assert_eq!(d["id"], "d1");
+    let (s, r) = api
+        .admin(
+            "POST",
+            "/api/v1/tenants/acme/destinations/d1/test",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, 202, "{r}");
+    assert_eq!(
+        r["destination_ids"],
+        json!(["d1"]),
+        "only the tested destination"
+    );
+    assert_eq!(r["topic"], "campaign.completed");
+    let w = worker(&db.pool, &db.url, |cfg, _| {
+        cfg.cipher = Some(Arc::new(outbound::domain::credentials::Cipher::new(
+            "test-aes-secret",
+        )));
+    });
+    w.run_once(Utc::now()).await.unwrap();
+    let got = rx.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].path, "/t");
+    let body: serde_json::Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["campaign_id"], "cmp_winter_sale");
+    let (_, events) = api
+        .admin("GET", "/api/v1/events?tenant_id=acme", None)
+        .await;
+    assert_eq!(events["models"][0]["id"], r["id"]);
+
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/api/v1/tenants/acme/destinations/d1/test",
+            Some(json!({"topic": "user.created"})),
+        )
+        .await;
+    assert_eq!(s, 422, "not subscribed");
+    let (s, _) = api
+        .admin("POST", "/api/v1/tenants/acme/destinations/nope/test", None)
+        .await;
+    assert_eq!(s, 404);
+}
