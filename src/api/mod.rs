@@ -83,6 +83,17 @@ impl AppState {
     }
 }
 
+/// outbound's own OpenAPI document, maintained beside the code in
+/// `openapi/outbound.json`; a test checks it against the routes served.
+pub const OPENAPI: &str = include_str!("../../openapi/outbound.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
 pub fn router(state: AppState) -> Router {
     let body_limit = state.max_event_bytes * 2 + 1024 * 1024;
     let api = Router::new()
@@ -90,7 +101,8 @@ pub fn router(state: AppState) -> Router {
         .merge(tenants::routes())
         .merge(publish::routes())
         .merge(destinations::routes())
-        .merge(logs::routes());
+        .merge(logs::routes())
+        .route("/openapi.json", get(openapi));
     Router::new()
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api)

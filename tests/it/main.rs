@@ -12,6 +12,7 @@ mod fanout;
 mod faults;
 mod filter_sql;
 mod maintenance;
+mod openapi;
 mod publish;
 mod queries;
 mod sdk;
