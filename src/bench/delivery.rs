@@ -49,20 +49,20 @@ pub struct DeliveryArgs {
 /// Publishers in A and B hold back while more than this many deliveries are
 /// waiting: the figure is then the sustainable end-to-end rate, not how
 /// fast a backlog can be piled up.
-const MAX_BACKLOG: u64 = 5_000;
+pub(super) const MAX_BACKLOG: u64 = 5_000;
 
 /// Counts requests and notes when each event id arrived.
 #[derive(Default)]
-struct Receiver {
-    received: AtomicU64,
+pub(super) struct Receiver {
+    pub(super) received: AtomicU64,
     /// Deliveries published so far (events × matching destinations).
-    expected: AtomicU64,
-    track: AtomicBool,
-    arrivals: Mutex<HashMap<String, Instant>>,
+    pub(super) expected: AtomicU64,
+    pub(super) track: AtomicBool,
+    pub(super) arrivals: Mutex<HashMap<String, Instant>>,
 }
 
 impl Receiver {
-    async fn wait_for_room(&self) {
+    pub(super) async fn wait_for_room(&self) {
         while self.expected.load(Ordering::Relaxed)
             > self.received.load(Ordering::Relaxed) + MAX_BACKLOG
         {
@@ -71,7 +71,7 @@ impl Receiver {
     }
 }
 
-async fn start_receiver(rx: Arc<Receiver>) -> anyhow::Result<String> {
+pub(super) async fn start_receiver(rx: Arc<Receiver>) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
@@ -437,7 +437,7 @@ async fn latency(
     })
 }
 
-fn rss_kb(pid: u32) -> Option<u64> {
+pub(super) fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

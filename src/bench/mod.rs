@@ -4,6 +4,7 @@
 
 mod delivery;
 mod fanout;
+mod http;
 mod support;
 
 use clap::{Args, Subcommand};
@@ -22,11 +23,14 @@ pub enum Which {
     Fanout(fanout::FanoutArgs),
     /// End-to-end delivery throughput, latency and worker memory.
     Delivery(delivery::DeliveryArgs),
+    /// POST /publish end to end: accepted/s, delivered/s, latency.
+    Http(http::HttpArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
         Which::Fanout(a) => fanout::run(settings, a).await,
         Which::Delivery(a) => delivery::run(settings, a).await,
+        Which::Http(a) => http::run(settings, a).await,
     }
 }
