@@ -5,6 +5,7 @@ pub mod destinations;
 pub mod error;
 pub mod health;
 pub mod logs;
+pub mod metrics;
 pub mod publish;
 pub mod query;
 pub mod tenants;
@@ -102,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .merge(publish::routes())
         .merge(destinations::routes())
         .merge(logs::routes())
+        .merge(metrics::routes())
         .route("/openapi.json", get(openapi));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod logs;
 pub mod maintenance;
+pub mod metrics;
 pub mod migrate;
 pub mod pool;
 pub mod queries;

@@ -47,6 +47,8 @@ queries! {
     EVENTS_LIST_ASC => "events/list_asc.sql",
     EVENTS_GET => "events/get.sql",
     WORKERS_UPSERT => "workers/upsert.sql",
+    METRICS_ATTEMPTS => "metrics/attempts.sql",
+    METRICS_EVENTS => "metrics/events.sql",
     WORKERS_DEREGISTER => "workers/deregister.sql",
 }
 

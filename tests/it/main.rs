@@ -6,6 +6,7 @@ mod helpers;
 mod api_catalog;
 mod api_destinations;
 mod api_logs;
+mod api_metrics;
 mod api_tenants;
 mod delivery;
 mod fanout;
