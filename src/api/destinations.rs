@@ -244,7 +244,13 @@ fn webhook_secrets(
     let rotate = match obj.remove("rotate_secret") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => b,
-        Some(Value::String(s)) => destination_type::parse_checkbox(&s).unwrap_or(false),
+        Some(Value::String(s)) => match destination_type::parse_checkbox(&s) {
+            Some(b) => b,
+            None => {
+                errors.push("credentials.rotate_secret must be a boolean".into());
+                false
+            }
+        },
         Some(_) => {
             errors.push("credentials.rotate_secret must be a boolean".into());
             false

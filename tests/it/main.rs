@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_bad_input;
 mod api_catalog;
 mod api_destinations;
 mod api_logs;
