@@ -175,6 +175,7 @@ async fn serve_on(
 
     let mut tasks = tokio::task::JoinSet::new();
     let worker = build_worker(settings, pool.clone(), url, &components, &aes_secret)?;
+    let wake_worker = worker.waker();
     tasks.spawn(worker.run(cancel.clone()));
     let pg_cron = {
         let client = pool.get().await?;
@@ -220,6 +221,7 @@ async fn serve_on(
         max_destinations_per_tenant: settings.api.max_destinations_per_tenant,
         catalog: Arc::new(catalog),
         validate_schema: settings.topics.validate_schema,
+        wake_worker: Some(wake_worker),
     };
     let app = api::router(state);
     let shutdown = cancel.clone();

@@ -64,6 +64,8 @@ pub struct AppState {
     pub catalog: Arc<crate::domain::catalog::Catalog>,
     /// `TOPICS_VALIDATE_SCHEMA`.
     pub validate_schema: bool,
+    /// Wakes this process's delivery worker after a publish.
+    pub wake_worker: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl AppState {
@@ -80,6 +82,7 @@ impl AppState {
             max_destinations_per_tenant: 20,
             catalog: Arc::default(),
             validate_schema: false,
+            wake_worker: None,
         }
     }
 }

@@ -145,6 +145,9 @@ async fn publish(
             }
             other => other.into(),
         })?;
+    if let (Some(w), false) = (&state.wake_worker, published.destination_ids.is_empty()) {
+        w.notify_one();
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({

@@ -115,6 +115,9 @@ struct Inner {
     cfg: WorkerConfig,
     http: HttpSender,
     healthy: Arc<AtomicBool>,
+    /// Wakes the claim loop: notifications from Postgres, and publishes made
+    /// by this same process (which need no round trip through NOTIFY).
+    wake: Arc<Notify>,
 }
 
 impl Worker {
@@ -142,12 +145,18 @@ impl Worker {
                 cfg,
                 http,
                 healthy,
+                wake: Arc::new(Notify::new()),
             }),
         }
     }
 
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// A handle that wakes this worker when something was just published.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.inner.wake.clone()
     }
 
     /// Claims one batch as of `now`, sends it, records the outcomes, and
@@ -389,7 +398,7 @@ impl Worker {
     pub async fn run(self, cancel: CancellationToken) {
         let cfg = &self.inner.cfg;
         tracing::info!(worker_id = %self.inner.id, concurrency = cfg.concurrency, "delivery worker started");
-        let wake = Arc::new(Notify::new());
+        let wake = self.inner.wake.clone();
         let listener = tokio::spawn(listen(
             self.inner.listen_url.clone(),
             wake.clone(),
@@ -452,6 +461,7 @@ impl Worker {
                 // recently polls briefly before it declares itself idle.
                 if last_work.elapsed() < LINGER {
                     tokio::select! {
+                        _ = wake.notified() => {}
                         _ = tokio::time::sleep(LINGER_POLL) => {}
                         _ = cancel.cancelled() => break,
                     }
