@@ -120,7 +120,7 @@ async fn list_events(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = QueryMap::parse(raw.as_deref());
-    let page = PageRequest::parse(&q, 100, 1000)?;
+    let page = PageRequest::parse(&q, "time", 100, 1000)?;
     let filter = EventFilter {
         tenants: tenant_scope(&principal, &q),
         ids: q.list("id"),
@@ -192,7 +192,7 @@ async fn attempts_page(
     filter: AttemptFilter,
     q: &QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let page = PageRequest::parse(q, 100, 1000)?;
+    let page = PageRequest::parse(q, "time", 100, 1000)?;
     let client = state.pool.get().await.map_err(StoreError::from)?;
     let rows = logs::list_attempts(
         &client,

@@ -115,6 +115,8 @@ fn decode(s: &str) -> String {
 /// What page is asked for.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
+    /// The field pages are ordered by, as reported in `pagination`.
+    pub order_by: &'static str,
     pub limit: i64,
     /// The order the client sees.
     pub descending: bool,
@@ -127,6 +129,7 @@ pub struct PageRequest {
 impl PageRequest {
     pub fn parse(
         q: &QueryMap,
+        order_by: &'static str,
         default_limit: i64,
         max_limit: i64,
     ) -> Result<PageRequest, ApiError> {
@@ -146,8 +149,10 @@ impl PageRequest {
             Some(_) => return Err(ApiError::bad_request("dir must be asc or desc")),
         };
         if let Some(o) = q.one("order_by") {
-            if o != "time" {
-                return Err(ApiError::bad_request("order_by must be time"));
+            if o != order_by {
+                return Err(ApiError::bad_request(format!(
+                    "order_by must be {order_by}"
+                )));
             }
         }
         let (cursor, backwards) = match (q.one("next"), q.one("prev")) {
@@ -161,6 +166,7 @@ impl PageRequest {
             _ => (None, false),
         };
         Ok(PageRequest {
+            order_by,
             limit,
             descending,
             cursor,
@@ -208,7 +214,7 @@ impl PageRequest {
 
     pub fn pagination(&self, next: Option<String>, prev: Option<String>) -> serde_json::Value {
         serde_json::json!({
-            "order_by": "time",
+            "order_by": self.order_by,
             "dir": if self.descending { "desc" } else { "asc" },
             "limit": self.limit,
             "next": next,

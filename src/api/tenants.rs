@@ -1,20 +1,20 @@
 //! Tenants: upsert, get, delete, list, token, portal link.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{self, Principal};
 use super::error::ApiError;
+use super::query::{PageRequest, QueryMap};
 use super::AppState;
 use crate::domain::ids::TenantId;
-use crate::store::tenants::{self, PageKey, TenantView};
+use crate::store::logs::Key;
+use crate::store::tenants::{self, TenantView};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -203,116 +203,36 @@ async fn portal(
     ))
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    limit: Option<String>,
-    dir: Option<String>,
-    next: Option<String>,
-    prev: Option<String>,
-    id: Option<String>,
-    #[serde(rename = "id[]")]
-    ids: Option<String>,
-}
-
-fn encode_cursor(k: &PageKey) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", k.created_at.timestamp_micros(), k.id))
-}
-
-fn decode_cursor(s: &str) -> Result<PageKey, ApiError> {
-    let bad = || ApiError::bad_request("invalid cursor");
-    let raw =
-        String::from_utf8(URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?).map_err(|_| bad())?;
-    let (micros, id) = raw.split_once('|').ok_or_else(bad)?;
-    let created_at = DateTime::<Utc>::from_timestamp_micros(micros.parse().map_err(|_| bad())?)
-        .ok_or_else(bad)?;
-    Ok(PageKey {
-        created_at,
-        id: id.to_string(),
-    })
-}
-
-fn key_of(v: &TenantView) -> PageKey {
-    PageKey {
-        created_at: v.tenant.created_at,
-        id: v.tenant.id.clone(),
-    }
-}
-
 async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Query(q): Query<ListQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
-    let limit: i64 = match q.limit.as_deref() {
-        None => 20,
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::bad_request("limit must be an integer from 1 to 100"))?,
-    };
-    let descending = match q.dir.as_deref() {
-        None | Some("desc") => true,
-        Some("asc") => false,
-        Some(_) => return Err(ApiError::bad_request("dir must be asc or desc")),
-    };
-    if q.next.is_some() && q.prev.is_some() {
-        return Err(ApiError::bad_request(
-            "next and prev are mutually exclusive",
-        ));
-    }
-    let ids: Option<Vec<String>> =
-        q.id.or(q.ids)
-            .map(|s| s.split(',').map(String::from).collect());
+    let q = QueryMap::parse(raw.as_deref());
+    let page = PageRequest::parse(&q, "created_at", 20, 100)?;
+    let ids = q.list("id");
     let client = state
         .pool
         .get()
         .await
         .map_err(crate::store::StoreError::from)?;
-    let (rows, next, prev) = if let Some(p) = &q.prev {
-        // Walk backwards from the cursor, then present in the asked order.
-        let key = decode_cursor(p)?;
-        let mut rows =
-            tenants::list(&client, ids.as_deref(), !descending, Some(&key), limit + 1).await?;
-        let more_before = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        rows.reverse();
-        let next = rows.last().map(|r| encode_cursor(&key_of(r)));
-        let prev = if more_before {
-            rows.first().map(|r| encode_cursor(&key_of(r)))
-        } else {
-            None
-        };
-        (rows, next, prev)
-    } else {
-        let key = q.next.as_deref().map(decode_cursor).transpose()?;
-        let mut rows =
-            tenants::list(&client, ids.as_deref(), descending, key.as_ref(), limit + 1).await?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let next = if more {
-            rows.last().map(|r| encode_cursor(&key_of(r)))
-        } else {
-            None
-        };
-        let prev = if key.is_some() {
-            rows.first().map(|r| encode_cursor(&key_of(r)))
-        } else {
-            None
-        };
-        (rows, next, prev)
-    };
+    let rows = tenants::list(
+        &client,
+        ids.as_deref(),
+        page.query_descending(),
+        page.cursor.as_ref(),
+        page.limit + 1,
+    )
+    .await?;
+    let (rows, next, prev) = page.finish(rows, |v| Key {
+        time: v.tenant.created_at,
+        id: v.tenant.id.clone(),
+    });
     let count = tenants::count(&client, ids.as_deref()).await?;
     Ok(Json(json!({
         "models": rows.iter().map(to_json).collect::<Vec<_>>(),
-        "pagination": {
-            "order_by": "created_at",
-            "dir": if descending { "desc" } else { "asc" },
-            "limit": limit,
-            "next": next,
-            "prev": prev,
-        },
+        "pagination": page.pagination(next, prev),
         "count": count,
     })))
 }

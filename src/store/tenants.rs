@@ -73,19 +73,12 @@ pub async fn delete(client: &impl GenericClient, id: &TenantId) -> Result<(), St
     Ok(())
 }
 
-/// Where a page starts: after (or before) this key, in the given direction.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PageKey {
-    pub created_at: DateTime<Utc>,
-    pub id: String,
-}
-
 /// One page of tenants in `descending` order after `after` (exclusive).
 pub async fn list(
     client: &impl GenericClient,
     ids: Option<&[String]>,
     descending: bool,
-    after: Option<&PageKey>,
+    after: Option<&super::logs::Key>,
     limit: i64,
 ) -> Result<Vec<TenantView>, StoreError> {
     let stmt = client.prepare_cached(queries::TENANTS_LIST).await?;
@@ -95,7 +88,7 @@ pub async fn list(
             &[
                 &ids,
                 &descending,
-                &after.map(|k| k.created_at),
+                &after.map(|k| k.time),
                 &after.map(|k| k.id.as_str()),
                 &limit,
             ],
