@@ -27,7 +27,7 @@ use crate::domain::ids::{DestinationId, TenantId};
 use crate::store::destinations::{
     self as store, DestinationRow, DestinationUpdate, NewDestination,
 };
-use crate::store::{tenants, StoreError};
+use crate::store::StoreError;
 
 /// How long the previous secret stays valid after a rotation.
 const ROTATION_GRACE_HOURS: i64 = 24;
@@ -111,15 +111,6 @@ fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
     }))
 }
 
-async fn tenant_exists(state: &AppState, id: &TenantId) -> Result<(), ApiError> {
-    let client = state.pool.get().await.map_err(db)?;
-    match tenants::get(&client, id).await {
-        Ok(_) => Ok(()),
-        Err(StoreError::NotFound) => Err(ApiError::not_found("tenant")),
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn load(state: &AppState, tenant: &TenantId, id: &str) -> Result<DestinationRow, ApiError> {
     let client = state.pool.get().await.map_err(db)?;
     match store::get(&client, tenant, id).await {
@@ -137,7 +128,7 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = tenant_id(&raw)?;
     principal.check_tenant(&tenant)?;
-    tenant_exists(&state, &tenant).await?;
+    super::tenants::fetch(&state, &tenant).await?;
     let q = QueryMap::parse(q.as_deref());
     let client = state.pool.get().await.map_err(db)?;
     let rows = store::list(
@@ -310,7 +301,7 @@ async fn create(
     let tenant = tenant_id(&raw)?;
     principal.check_tenant(&tenant)?;
     let body = parse_body(&body)?;
-    tenant_exists(&state, &tenant).await?;
+    super::tenants::fetch(&state, &tenant).await?;
     let mut errors = Vec::new();
     check_known(
         &body,

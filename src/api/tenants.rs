@@ -110,16 +110,7 @@ async fn show(
 ) -> Result<Json<Value>, ApiError> {
     let id = tenant_id(&raw)?;
     principal.check_tenant(&id)?;
-    let client = state
-        .pool
-        .get()
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    match tenants::get(&client, &id).await {
-        Ok(v) => Ok(Json(to_json(&v))),
-        Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("tenant")),
-        Err(e) => Err(e.into()),
-    }
+    Ok(Json(to_json(&fetch(&state, &id).await?)))
 }
 
 async fn remove(
@@ -141,14 +132,15 @@ async fn remove(
     }
 }
 
-async fn ensure_exists(state: &AppState, id: &TenantId) -> Result<(), ApiError> {
+/// The tenant, or 404.
+pub async fn fetch(state: &AppState, id: &TenantId) -> Result<TenantView, ApiError> {
     let client = state
         .pool
         .get()
         .await
         .map_err(crate::store::StoreError::from)?;
     match tenants::get(&client, id).await {
-        Ok(_) => Ok(()),
+        Ok(v) => Ok(v),
         Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("tenant")),
         Err(e) => Err(e.into()),
     }
@@ -161,7 +153,7 @@ async fn token(
 ) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
     let id = tenant_id(&raw)?;
-    ensure_exists(&state, &id).await?;
+    fetch(&state, &id).await?;
     let token = auth::issue(&state.auth.jwt_secret, &id, Utc::now().timestamp());
     Ok(Json(json!({ "token": token, "tenant_id": id.as_str() })))
 }
@@ -180,7 +172,7 @@ async fn portal(
 ) -> Result<Json<Value>, ApiError> {
     principal.require_admin()?;
     let id = tenant_id(&raw)?;
-    ensure_exists(&state, &id).await?;
+    fetch(&state, &id).await?;
     let token = auth::issue(&state.auth.jwt_secret, &id, Utc::now().timestamp());
     let host = headers
         .get(axum::http::header::HOST)
