@@ -174,7 +174,7 @@ async fn serve_on(
     let components = Arc::new(Components::default());
 
     let mut tasks = tokio::task::JoinSet::new();
-    let worker = build_worker(settings, pool.clone(), url, &components, &aes_secret)?;
+    let worker = build_worker(settings, url, &components, &aes_secret)?;
     let wake_worker = worker.waker();
     tasks.spawn(worker.run(cancel.clone()));
     let pg_cron = {
@@ -246,7 +246,6 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
         store::migrate::migrate(&db.url)
             .await
             .context("applying migrations")?;
-        let pool = store::connect_pool(&db.url, settings.database.pool_size)?;
         // Workers only need the key that decrypts credentials.
         let aes_secret = match (&settings.api.aes_secret, settings.database.url.is_none()) {
             (Some(s), _) => s.clone(),
@@ -256,10 +255,9 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
             ),
         };
         let components = Components::default();
-        let worker = build_worker(&settings, pool.clone(), &db.url, &components, &aes_secret)?;
+        let worker = build_worker(&settings, &db.url, &components, &aes_secret)?;
         println!("outbound: worker {} running", worker.id());
         worker.run(cancel).await;
-        pool.close();
         anyhow::Ok(())
     }
     .await;
@@ -270,7 +268,6 @@ pub async fn worker(settings: Settings) -> anyhow::Result<()> {
 /// The delivery worker as the settings describe it.
 pub fn build_worker(
     settings: &Settings,
-    pool: store::Pool,
     url: &str,
     components: &Components,
     aes_secret: &str,
@@ -310,12 +307,11 @@ pub fn build_worker(
         ..WorkerConfig::default()
     };
     Ok(Worker::new(
-        pool,
         url.to_string(),
         cfg,
         http,
         components.register("delivery"),
-    ))
+    )?)
 }
 
 /// SIGINT and SIGTERM both start a graceful shutdown.

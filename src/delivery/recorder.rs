@@ -2,7 +2,8 @@
 //! the queue rows on, keeps the destinations' consecutive-failure counts,
 //! auto-disables, and holds the deliveries of disabled destinations.
 //!
-//! These writes use `synchronous_commit = off`: if Postgres crashes before
+//! These writes use `synchronous_commit = off` (set for the worker's
+//! sessions by `store::connect_worker_pool`): if Postgres crashes before
 //! the WAL is flushed, the last few outcomes are lost and those deliveries
 //! are sent again when their lease expires — a duplicate, which
 //! at-least-once delivery allows. Event inserts stay fully durable.
@@ -38,8 +39,6 @@ pub async fn write(
 ) -> Result<Recorded, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.batch_execute("SET LOCAL synchronous_commit = off")
-        .await?;
     let accepted = deliveries::record(&tx, batch).await?;
 
     // Consecutive failures per destination, in attempt order: a success

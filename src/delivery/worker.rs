@@ -9,9 +9,10 @@
 //!
 //! Three rules keep it fast and safe:
 //!
-//! - **Claim only what can be sent now.** The loop claims at most as many
-//!   deliveries as there are free send slots (`DELIVERY_CONCURRENCY`), so a
-//!   lease never ticks away while a delivery waits in a local queue.
+//! - **Claim at most one batch ahead.** The loop keeps the send slots
+//!   (`DELIVERY_CONCURRENCY`) busy plus at most one claimed batch waiting,
+//!   claimed while the previous one is sent: a slot that frees up gets work
+//!   at once, and no lease ticks away in a long local queue.
 //! - **Hold nothing across the network.** The claim commits before the send;
 //!   no transaction or pooled connection is held while waiting on a
 //!   receiver. A worker that dies mid-send simply lets its lease expire, and
@@ -29,13 +30,14 @@
 //! finish and be recorded, and any lease still held is released so another
 //! worker retries it at once instead of at lease expiry.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use hyper::body::Bytes;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
@@ -48,7 +50,7 @@ use crate::domain::credentials::Cipher;
 use crate::domain::destination_type;
 use crate::domain::retry::RetryPolicy;
 use crate::store::deliveries::{self, AttemptRecord, Claimed, ClaimedDestination};
-use crate::store::{workers, Pool, StoreError};
+use crate::store::{self, workers, Pool, StoreError};
 
 /// The channel publishers notify.
 pub const CHANNEL: &str = "outbound_deliveries";
@@ -58,6 +60,9 @@ const HEARTBEAT: Duration = Duration::from_secs(30);
 /// and how often it polls meanwhile.
 const LINGER: Duration = Duration::from_millis(100);
 const LINGER_POLL: Duration = Duration::from_millis(2);
+/// Connections of a worker's pool: the claim loop, the recorder, and the
+/// occasional hold or drop from a send task.
+const POOL_SIZE: usize = 4;
 /// Response bodies are stored up to this many bytes (the schema checks it).
 const MAX_STORED_BODY: usize = 128 * 1024;
 
@@ -85,7 +90,7 @@ impl Default for WorkerConfig {
     fn default() -> Self {
         WorkerConfig {
             concurrency: 64,
-            batch_size: 50,
+            batch_size: 100,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_millis(250),
             grace: Duration::from_secs(10),
@@ -121,13 +126,15 @@ struct Inner {
 }
 
 impl Worker {
+    /// A worker on the database at `url`. It opens its own small pool, whose
+    /// sessions are set up for the worker's writes (`connect_worker_pool`).
     pub fn new(
-        pool: Pool,
-        listen_url: String,
+        url: String,
         cfg: WorkerConfig,
         http: HttpSender,
         healthy: Arc<AtomicBool>,
-    ) -> Worker {
+    ) -> Result<Worker, StoreError> {
+        let pool = store::connect_worker_pool(&url, POOL_SIZE)?;
         let hostname = std::fs::read_to_string("/etc/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "unknown".into());
@@ -136,18 +143,18 @@ impl Worker {
             std::process::id(),
             rand::random::<u32>()
         );
-        Worker {
+        Ok(Worker {
             inner: Arc::new(Inner {
                 id,
                 hostname,
                 pool,
-                listen_url,
+                listen_url: url,
                 cfg,
                 http,
                 healthy,
                 wake: Arc::new(Notify::new()),
             }),
-        }
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -382,6 +389,24 @@ impl Worker {
         f(client).await
     }
 
+    /// Sends one claimed delivery in its own task, holding a send slot, and
+    /// hands the outcome to the recorder.
+    fn spawn_send(
+        &self,
+        sends: &mut JoinSet<()>,
+        c: Claimed,
+        permit: OwnedSemaphorePermit,
+        tx: &mpsc::Sender<AttemptRecord>,
+    ) {
+        let (this, tx) = (self.clone(), tx.clone());
+        sends.spawn(async move {
+            if let Some(record) = this.attempt(c, Utc::now()).await {
+                let _ = tx.send(record).await;
+            }
+            drop(permit);
+        });
+    }
+
     async fn set_idle(&self, idle: bool) -> Result<(), StoreError> {
         let client = self.inner.pool.get().await?;
         workers::upsert(
@@ -419,23 +444,57 @@ impl Worker {
         let mut last_beat = Instant::now();
         let mut backoff = Duration::from_millis(100);
         let mut last_work = Instant::now() - LINGER;
-        let claim_threshold = (cfg.batch_size.min(cfg.concurrency) / 2).max(1);
+        // Claimed deliveries waiting for a send slot: at most about one
+        // batch, claimed while the previous one is being sent, so a slot that
+        // frees up gets work without waiting for a claim round trip.
+        let mut buffer: VecDeque<Claimed> = VecDeque::new();
+        let capacity = cfg.concurrency + cfg.batch_size;
+        let claim_threshold = (cfg.batch_size / 2).max(1);
 
         while !cancel.is_cancelled() {
             while sends.try_join_next().is_some() {}
-            // Claim in worthwhile batches: while sends are in flight, wait
-            // until half the batch size is free rather than claiming a few
-            // rows per round trip.
-            let free = permits.available_permits();
-            let in_flight = cfg.concurrency - free;
-            if free == 0 || (in_flight > 0 && free < claim_threshold) {
+            while let Some(permit) = (!buffer.is_empty())
+                .then(|| permits.clone().try_acquire_owned().ok())
+                .flatten()
+            {
+                if let Some(c) = buffer.pop_front() {
+                    self.spawn_send(&mut sends, c, permit, &tx);
+                }
+            }
+            // Claim in worthwhile batches: while work is in flight, wait
+            // until half a batch fits rather than claiming a few rows per
+            // round trip.
+            let in_flight = cfg.concurrency - permits.available_permits();
+            let busy = in_flight + buffer.len();
+            let room = capacity.saturating_sub(busy);
+            if room == 0 || (busy > 0 && room < claim_threshold) {
                 tokio::select! {
-                    p = permits.clone().acquire_owned() => drop(p),
+                    p = permits.clone().acquire_owned() => match (p, buffer.pop_front()) {
+                        (Ok(permit), Some(c)) => self.spawn_send(&mut sends, c, permit, &tx),
+                        (Ok(_), None) => {}
+                        (Err(_), _) => break,
+                    },
                     _ = cancel.cancelled() => break,
                 }
                 continue;
             }
-            let claimed = match self.claim(None, free.min(cfg.batch_size)).await {
+            // While the claim is out, buffered work still goes to slots as
+            // they free up.
+            let claim = self.claim(None, room.min(cfg.batch_size));
+            tokio::pin!(claim);
+            let result = loop {
+                tokio::select! {
+                    r = &mut claim => break r,
+                    p = permits.clone().acquire_owned(), if !buffer.is_empty() => {
+                        match (p, buffer.pop_front()) {
+                            (Ok(permit), Some(c)) => self.spawn_send(&mut sends, c, permit, &tx),
+                            (Ok(_), None) => {}
+                            (Err(_), _) => {}
+                        }
+                    }
+                }
+            };
+            let claimed = match result {
                 Ok(c) => {
                     self.inner.healthy.store(true, Ordering::Relaxed);
                     backoff = Duration::from_millis(100);
@@ -454,7 +513,17 @@ impl Worker {
                 }
             };
 
-            if claimed.is_empty() {
+            if claimed.is_empty() && !buffer.is_empty() {
+                // Nothing new, but claimed work is still waiting for a slot.
+                tokio::select! {
+                    p = permits.clone().acquire_owned() => match (p, buffer.pop_front()) {
+                        (Ok(permit), Some(c)) => self.spawn_send(&mut sends, c, permit, &tx),
+                        (Ok(_), None) => {}
+                        (Err(_), _) => break,
+                    },
+                    _ = cancel.cancelled() => break,
+                }
+            } else if claimed.is_empty() {
                 // Under steady load the queue is often empty for a moment.
                 // Going idle then would make every publisher NOTIFY (which
                 // serialises their commits), so a worker that found work
@@ -486,18 +555,7 @@ impl Worker {
                     idle = Some(false);
                     last_beat = Instant::now();
                 }
-                for c in claimed {
-                    let Ok(permit) = permits.clone().acquire_owned().await else {
-                        break;
-                    };
-                    let (this, tx) = (self.clone(), tx.clone());
-                    sends.spawn(async move {
-                        if let Some(record) = this.attempt(c, Utc::now()).await {
-                            let _ = tx.send(record).await;
-                        }
-                        drop(permit);
-                    });
-                }
+                buffer.extend(claimed);
             }
             if last_beat.elapsed() >= HEARTBEAT {
                 if let Err(err) = self.set_idle(idle.unwrap_or(false)).await {
@@ -538,6 +596,7 @@ impl Worker {
             }
             let _ = workers::deregister(&client, &self.inner.id).await;
         }
+        self.inner.pool.close();
         listener.abort();
         tracing::info!("delivery worker stopped");
     }

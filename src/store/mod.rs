@@ -18,4 +18,4 @@ pub mod workers;
 
 pub use deadpool_postgres::GenericClient;
 pub use error::StoreError;
-pub use pool::{connect_pool, Pool};
+pub use pool::{connect_pool, connect_worker_pool, Pool};

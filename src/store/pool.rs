@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
+use deadpool_postgres::Hook;
+use deadpool_postgres::{HookError, Manager, ManagerConfig, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 pub use deadpool_postgres::Pool;
@@ -15,6 +16,29 @@ use super::StoreError;
 const POOL_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn connect_pool(url: &str, max_size: usize) -> Result<Pool, StoreError> {
+    build(url, max_size, None)
+}
+
+/// What every delivery-worker session sets, once, when it connects.
+///
+/// - `synchronous_commit = off`: a worker writes claims, outcomes and its
+///   own registration. If Postgres crashes before those commits are
+///   flushed, a delivery is claimed or sent again, which at-least-once
+///   delivery allows. Event inserts are not made on these sessions and stay
+///   fully durable.
+/// - `enable_seqscan = off`: every worker statement is a lookup by key, an
+///   index range or a ctid. The queue table's statistics are nearly always
+///   wrong for that (a queue drains to a few live rows over many pages, and
+///   a fresh deployment starts from empty tables), and a plan cached from
+///   them would scan and hash the whole queue on every claim.
+const WORKER_SESSION: &str = "SET synchronous_commit = off; SET enable_seqscan = off";
+
+/// The delivery worker's own small pool (see `WORKER_SESSION`).
+pub fn connect_worker_pool(url: &str, max_size: usize) -> Result<Pool, StoreError> {
+    build(url, max_size, Some(WORKER_SESSION))
+}
+
+fn build(url: &str, max_size: usize, session: Option<&'static str>) -> Result<Pool, StoreError> {
     let mut cfg: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
         StoreError::Unavailable(format!("bad database URL: {e}"))
     })?;
@@ -31,7 +55,13 @@ pub fn connect_pool(url: &str, max_size: usize) -> Result<Pool, StoreError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Pool::builder(manager)
+    let mut builder = Pool::builder(manager);
+    if let Some(sql) = session {
+        builder = builder.post_create(Hook::async_fn(move |client, _| {
+            Box::pin(async move { client.batch_execute(sql).await.map_err(HookError::Backend) })
+        }));
+    }
+    builder
         .max_size(max_size)
         .runtime(Runtime::Tokio1)
         .wait_timeout(Some(POOL_TIMEOUT))

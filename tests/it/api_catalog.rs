@@ -118,7 +118,7 @@ async fn testing_a_destination_delivers_the_sample_and_shows_in_events() {
         "only the tested destination"
     );
     assert_eq!(r["topic"], "campaign.completed");
-    let w = worker(&db.pool, &db.url, |cfg, _| {
+    let w = worker(&db.url, |cfg, _| {
         cfg.cipher = Some(Arc::new(outbound::domain::credentials::Cipher::new(
             "test-aes-secret",
         )));

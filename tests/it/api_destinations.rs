@@ -213,7 +213,7 @@ async fn webhook_lifecycle_with_secrets_patch_and_rotation() {
         Some(json!({"tenant_id": "acme", "topic": "user.created", "data": {"x": 1}})),
     )
     .await;
-    let w = worker(&db.pool, &db.url, |cfg, _| {
+    let w = worker(&db.url, |cfg, _| {
         cfg.cipher = Some(std::sync::Arc::new(
             outbound::domain::credentials::Cipher::new("test-aes-secret"),
         ));

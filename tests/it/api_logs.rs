@@ -179,7 +179,7 @@ async fn attempts_are_listed_with_includes_and_retried_by_hand() {
         .admin("POST", "/api/v1/publish", Some(json!({"id": "evt_1", "tenant_id": "acme", "topic": "user.created", "data": {"a": 1}})))
         .await;
     assert_eq!(s, 202);
-    let w = worker(&db.pool, &db.url, |_, _| {});
+    let w = worker(&db.url, |_, _| {});
     w.run_once(Utc::now()).await.unwrap();
 
     let (s, page) = api

@@ -49,7 +49,7 @@ async fn an_event_inserted_by_sql_reaches_the_receiver_signed() {
     .unwrap();
 
     let cancel = CancellationToken::new();
-    let w = worker(&db.pool, &db.url, |_, _| {});
+    let w = worker(&db.url, |_, _| {});
     let running = tokio::spawn(w.run(cancel.clone()));
 
     let body = "{\"user_id\": \"usr_1\",  \"z\": 1, \"a\": [1.50]}";
@@ -136,7 +136,7 @@ async fn during_rotation_both_secrets_sign_newest_first() {
     )
     .await
     .unwrap();
-    let w = worker(&db.pool, &db.url, |_, _| {});
+    let w = worker(&db.url, |_, _| {});
     w.run_once(Utc::now()).await.unwrap();
     let req = &rx.requests()[0];
     let expected = format!(
@@ -161,7 +161,7 @@ async fn failures_are_retried_on_schedule_with_numbered_attempts() {
     )
     .await
     .unwrap();
-    let w = worker(&db.pool, &db.url, |cfg, _| {
+    let w = worker(&db.url, |cfg, _| {
         cfg.retry = RetryPolicy::Exponential {
             interval: Duration::from_secs(30),
             max_retries: 10,
@@ -245,7 +245,7 @@ async fn an_event_not_eligible_for_retry_gets_one_attempt() {
     )
     .await
     .unwrap();
-    let w = worker(&db.pool, &db.url, |_, _| {});
+    let w = worker(&db.url, |_, _| {});
     let t0 = Utc::now();
     w.run_once(t0).await.unwrap();
     w.run_once(t0 + chrono::Duration::days(1)).await.unwrap();
@@ -274,7 +274,7 @@ async fn retries_stop_after_the_limit_and_retry_after_is_honoured() {
     )
     .await
     .unwrap();
-    let w = worker(&db.pool, &db.url, |cfg, _| {
+    let w = worker(&db.url, |cfg, _| {
         cfg.retry = RetryPolicy::Schedule(vec![Duration::from_secs(5), Duration::from_secs(5)]);
     });
     let t0 = Utc::now();
@@ -372,7 +372,7 @@ async fn failures_are_classified_and_bounded() {
     )
     .await
     .unwrap();
-    let w = worker(&db.pool, &db.url, |_, http| {
+    let w = worker(&db.url, |_, http| {
         http.timeout = Duration::from_secs(1);
         http.connect_timeout = Duration::from_secs(1);
     });
@@ -425,13 +425,10 @@ async fn two_worker_pools_deliver_5000_events_to_3_destinations_exactly_once() {
         )
         .await;
     }
-    // Two independent pools, as two processes would have.
-    let pool_b = outbound::store::connect_pool(&db.url, 8).unwrap();
+    // Two workers, each with its own pool, as two processes would have.
     let cancel = CancellationToken::new();
-    let a =
-        tokio::spawn(worker(&db.pool, &db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
-    let b =
-        tokio::spawn(worker(&pool_b, &db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
+    let a = tokio::spawn(worker(&db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
+    let b = tokio::spawn(worker(&db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
 
     c.execute(
         "INSERT INTO outbound.events (id, tenant_id, topic, data)
@@ -492,7 +489,7 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
         json!({"secret": "s"}),
     )
     .await;
-    let w = worker(&db.pool, &db.url, |cfg, _| {
+    let w = worker(&db.url, |cfg, _| {
         cfg.disable_after = 3;
         cfg.retry = RetryPolicy::Schedule(vec![Duration::from_secs(60); 5]);
     });
@@ -567,7 +564,7 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
     )
     .await
     .unwrap();
-    let w = worker(&db.pool, &db.url, |_, _| {});
+    let w = worker(&db.url, |_, _| {});
     // No attempt yet: nothing to retry.
     assert_eq!(
         retry_now(&c, "e", "d", None, None).await.unwrap(),
@@ -692,7 +689,7 @@ async fn shutdown_lets_in_flight_sends_finish_and_records_them() {
     let acme = tenant(&c, "acme").await;
     webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
     let cancel = CancellationToken::new();
-    let running = tokio::spawn(worker(&db.pool, &db.url, |_, _| {}).run(cancel.clone()));
+    let running = tokio::spawn(worker(&db.url, |_, _| {}).run(cancel.clone()));
     c.execute(
         "INSERT INTO outbound.events (id, tenant_id, topic, data) SELECT 'e' || g, 'acme', 't', '{}' FROM generate_series(1, 5) g",
         &[],

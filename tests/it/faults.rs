@@ -59,7 +59,7 @@ async fn a_worker_killed_mid_send_loses_nothing() {
 
     // Another worker, once the leases have expired (time passed in).
     rx.set_default(Reply::Status(200));
-    let w = worker(&db.pool, &db.url, |_, _| {});
+    let w = worker(&db.url, |_, _| {});
     let after_expiry = Utc::now() + chrono::Duration::seconds(91);
     assert_eq!(
         w.run_once(Utc::now()).await.unwrap().accepted,

@@ -11,22 +11,23 @@
 --
 -- The statement commits on its own, before any network call: no
 -- transaction or lock is held while sending.
-WITH due AS (
-    SELECT event_id, destination_id
-    FROM outbound.deliveries
-    WHERE state IN ('pending', 'leased')
-      AND next_attempt_at <= coalesce($1, now())
-    ORDER BY next_attempt_at
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-), claimed AS (
+WITH claimed AS (
     UPDATE outbound.deliveries d
     SET state = 'leased',
         lease_owner = $3,
         claims = d.claims + 1,
         next_attempt_at = coalesce($1, now()) + $4::bigint * interval '1 millisecond'
-    FROM due
-    WHERE d.event_id = due.event_id AND d.destination_id = due.destination_id
+    -- The rows are found by ctid (a TID scan): joining on the key instead
+    -- lets a generic plan hash the whole queue on every claim. The rows are
+    -- locked by the subquery, so their ctids cannot change before the UPDATE.
+    WHERE d.ctid = ANY (ARRAY(
+        SELECT ctid
+        FROM outbound.deliveries
+        WHERE state IN ('pending', 'leased')
+          AND next_attempt_at <= coalesce($1, now())
+        ORDER BY next_attempt_at
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED))
     RETURNING d.event_id, d.destination_id, d.tenant_id, d.event_time, d.claims, d.attempts,
               d.retry, d.manual
 )

@@ -89,7 +89,6 @@ pub async fn webhook(
 
 /// A worker for tests: loopback allowed, short timeouts, fast polling.
 pub fn worker(
-    pool: &outbound::store::Pool,
     url: &str,
     tweak: impl FnOnce(
         &mut outbound::delivery::worker::WorkerConfig,
@@ -113,12 +112,12 @@ pub fn worker(
     };
     tweak(&mut cfg, &mut http);
     Worker::new(
-        pool.clone(),
         url.to_string(),
         cfg,
         HttpSender::new(http).expect("http client"),
         Default::default(),
     )
+    .expect("worker")
 }
 
 /// (attempt_number, status, code, manual) of a delivery's attempts, in order.
