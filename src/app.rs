@@ -222,6 +222,7 @@ async fn serve_on(
         catalog: Arc::new(catalog),
         validate_schema: settings.topics.validate_schema,
         wake_worker: Some(wake_worker),
+        publisher: store::publisher::Publisher::new(pool.clone()),
     };
     let app = api::router(state);
     let shutdown = cancel.clone();

@@ -66,12 +66,15 @@ pub struct AppState {
     pub validate_schema: bool,
     /// Wakes this process's delivery worker after a publish.
     pub wake_worker: Option<Arc<tokio::sync::Notify>>,
+    /// Gathers concurrent publishes into shared statements.
+    pub publisher: crate::store::publisher::Publisher,
 }
 
 impl AppState {
     /// State with defaults around a pool (tests; `serve` fills in settings).
     pub fn new(pool: Pool, auth: auth::AuthConfig) -> AppState {
         AppState {
+            publisher: crate::store::publisher::Publisher::new(pool.clone()),
             pool,
             components: Arc::default(),
             auth: Arc::new(auth),

@@ -15,7 +15,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
-use crate::store::events::{self, NewEvent};
+use crate::store::events::NewEvent;
 use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
@@ -136,15 +136,13 @@ async fn publish(
         eligible_for_retry: req.eligible_for_retry.unwrap_or(true),
         destination_id,
     };
-    let client = state.pool.get().await.map_err(StoreError::from)?;
-    let published = events::publish(&client, &event)
-        .await
-        .map_err(|e| match e {
-            StoreError::MissingReference { .. } => {
-                ApiError::unprocessable(format!("tenant {} does not exist", event.tenant_id))
-            }
-            other => other.into(),
-        })?;
+    let tenant_id = event.tenant_id.clone();
+    let published = state.publisher.publish(event).await.map_err(|e| match e {
+        StoreError::MissingReference { .. } => {
+            ApiError::unprocessable(format!("tenant {tenant_id} does not exist"))
+        }
+        other => other.into(),
+    })?;
     if let (Some(w), false) = (&state.wake_worker, published.destination_ids.is_empty()) {
         w.notify_one();
     }

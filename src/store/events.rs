@@ -70,3 +70,59 @@ pub async fn publish(
         destination_ids: row.get(2),
     })
 }
+
+/// Publishes several events in one statement (`outbound.publish_batch()`),
+/// answering each as [`publish`] would, in order. Any error fails the whole
+/// batch: the caller then publishes the events one by one to get each
+/// event's own outcome.
+pub async fn publish_batch(
+    client: &impl GenericClient,
+    events: &[NewEvent],
+) -> Result<Vec<Published>, StoreError> {
+    let tenants: Vec<&str> = events.iter().map(|e| e.tenant_id.as_str()).collect();
+    let topics: Vec<&str> = events.iter().map(|e| e.topic.as_str()).collect();
+    let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
+    let ids: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.id.as_ref().map(|i| i.as_str()))
+        .collect();
+    let metadata: Vec<Option<&serde_json::Value>> =
+        events.iter().map(|e| e.metadata.as_ref()).collect();
+    let times: Vec<Option<DateTime<Utc>>> = events.iter().map(|e| e.time).collect();
+    let retry: Vec<bool> = events.iter().map(|e| e.eligible_for_retry).collect();
+    let destinations: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.destination_id.as_ref().map(|d| d.as_str()))
+        .collect();
+    let stmt = client.prepare_cached(queries::EVENTS_PUBLISH_BATCH).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &tenants,
+                &topics,
+                &data,
+                &ids,
+                &metadata,
+                &times,
+                &retry,
+                &destinations,
+            ],
+        )
+        .await?;
+    if rows.len() != events.len() {
+        return Err(StoreError::Unavailable(format!(
+            "publish_batch answered {} rows for {} events",
+            rows.len(),
+            events.len()
+        )));
+    }
+    Ok(rows
+        .iter()
+        .map(|r| Published {
+            id: r.get("event_id"),
+            duplicate: r.get("duplicate"),
+            destination_ids: r.get("destination_ids"),
+        })
+        .collect())
+}

@@ -12,6 +12,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod migrate;
 pub mod pool;
+pub mod publisher;
 pub mod queries;
 pub mod tenants;
 pub mod workers;

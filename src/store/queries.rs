@@ -12,6 +12,7 @@ macro_rules! queries {
 queries! {
     HEALTH_PING => "health/ping.sql",
     EVENTS_PUBLISH => "events/publish.sql",
+    EVENTS_PUBLISH_BATCH => "events/publish_batch.sql",
     TENANTS_UPSERT => "tenants/upsert.sql",
     TENANTS_GET => "tenants/get.sql",
     TENANTS_DELETE => "tenants/delete.sql",

@@ -266,3 +266,130 @@ async fn publish_defaults_and_returns_matched_destinations() {
         .destination_ids
         .is_empty());
 }
+
+fn event(tenant: &TenantId, id: Option<&str>, topic: &str, data: &str) -> NewEvent {
+    let mut e = NewEvent::new(tenant.clone(), Topic::parse(topic).unwrap(), data);
+    e.id = id.map(|i| EventId::parse(i).unwrap());
+    e
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_event_as_a_single_publish_would() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "b_all", &["*"], None).await;
+    destination(&c, &acme, "a_created", &["user.created"], None).await;
+    store::events::publish(&c, &event(&acme, Some("old"), "user.created", "{}"))
+        .await
+        .unwrap();
+
+    let mut forced = event(&acme, Some("forced"), "user.created", r#"{"f":1}"#);
+    forced.destination_id = Some(DestinationId::parse("b_all").unwrap());
+    forced.eligible_for_retry = false;
+    forced.metadata = Some(serde_json::json!({"source": "crm"}));
+    let batch = vec![
+        event(&acme, Some("e1"), "user.created", r#"{"n": 1}"#),
+        event(&acme, Some("old"), "user.created", "{}"),
+        event(&acme, Some("e1"), "user.created", r#"{"n": "again"}"#),
+        event(&acme, None, "user.deleted", r#"{"n":3}"#),
+        forced,
+    ];
+    let out = store::events::publish_batch(&c, &batch).await.unwrap();
+    let answers: Vec<(bool, Vec<String>)> = out
+        .iter()
+        .map(|p| (p.duplicate, p.destination_ids.clone()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            (false, vec!["a_created".to_string(), "b_all".into()]),
+            (true, vec![]),
+            (true, vec![]),
+            (false, vec!["b_all".into()]),
+            (false, vec!["b_all".into()]),
+        ]
+    );
+    assert_eq!(out[0].id, "e1");
+    assert_eq!(out[1].id, "old");
+    assert_eq!(out[2].id, "e1");
+    assert!(!out[3].id.is_empty(), "an id is generated");
+    assert_eq!(out[4].id, "forced");
+
+    // Each event once, as sent; the first of a repeated id wins.
+    assert_eq!(count(&c, "SELECT count(*) FROM outbound.events").await, 4);
+    let e1: String = c
+        .query_one(
+            "SELECT data::text FROM outbound.events WHERE id = 'e1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(e1, r#"{"n": 1}"#);
+    let f = c
+        .query_one(
+            "SELECT e.metadata->>'source', d.retry FROM outbound.events e
+             JOIN outbound.deliveries d ON d.event_id = e.id WHERE e.id = 'forced'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.get::<_, String>(0), "crm");
+    assert!(!f.get::<_, bool>(1));
+    assert_eq!(deliveries_of(&c, "e1").await, ["a_created", "b_all"]);
+}
+
+#[tokio::test]
+async fn concurrent_publishes_share_statements_and_keep_their_own_outcomes() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "all", &["*"], None).await;
+    let nobody = TenantId::parse("nobody").unwrap();
+    let publisher = store::publisher::Publisher::new(db.pool.clone());
+
+    // 400 publishes at once: every 10th repeats an earlier id, 8 name an
+    // unknown tenant (which fails their batch, so the rest of that batch is
+    // published one by one).
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let id = if i % 10 == 9 { i - 5 } else { i };
+        let owner = if i % 50 == 47 { &nobody } else { &acme };
+        let e = event(
+            owner,
+            Some(&format!("c{id}")),
+            "bulk",
+            &format!(r#"{{"i":{i}}}"#),
+        );
+        let p = publisher.clone();
+        tasks.push(tokio::spawn(async move { (i, p.publish(e).await) }));
+    }
+    let mut accepted = std::collections::HashMap::new();
+    for t in tasks {
+        let (i, result) = t.await.unwrap();
+        if i % 50 == 47 {
+            assert!(
+                matches!(result, Err(StoreError::MissingReference { .. })),
+                "{i}: {result:?}"
+            );
+            continue;
+        }
+        let p = result.unwrap();
+        assert_eq!(p.id, format!("c{}", if i % 10 == 9 { i - 5 } else { i }));
+        if !p.duplicate {
+            assert_eq!(p.destination_ids, ["all"]);
+            assert!(
+                accepted.insert(p.id.clone(), i).is_none(),
+                "{} accepted twice",
+                p.id
+            );
+        }
+    }
+    // 360 distinct ids, less the 8 refused: each accepted exactly once (a
+    // repeat may arrive first; either way one of the two is accepted).
+    assert_eq!(accepted.len(), 352);
+    assert_eq!(count(&c, "SELECT count(*) FROM outbound.events").await, 352);
+    let queued = count(&c, "SELECT count(*) FROM outbound.deliveries").await;
+    assert_eq!(queued, 352);
+}
