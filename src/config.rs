@@ -98,6 +98,9 @@ pub struct DeliverySettings {
     pub allowed_networks: Vec<String>,
     /// `DELIVERY_CONCURRENCY`: in-flight sends per process. Default 64.
     pub concurrency: usize,
+    /// `WORKER_THREADS`: threads of the async runtime of `outbound worker`.
+    /// Default 1 (scale out with more worker processes).
+    pub worker_threads: usize,
     /// `DELIVERY_LEASE_SECONDS`: how long a claimed delivery is exclusive to
     /// its worker. Default max(30, 3 × timeout).
     pub lease: Duration,
@@ -219,6 +222,7 @@ impl Settings {
                 .list("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")
                 .unwrap_or_default(),
             concurrency: env.parse_in("DELIVERY_CONCURRENCY", 64usize, 1..=10_000)?,
+            worker_threads: env.parse_in("WORKER_THREADS", 1usize, 1..=1024)?,
             lease: Duration::ZERO,
             signature_content_template: env
                 .get("DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE")

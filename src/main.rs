@@ -32,7 +32,21 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
+    // `outbound worker` multiplexes its sends on one thread by default: its
+    // work is waiting on sockets, and one thread saves the cross-thread
+    // wake-ups (and leaves the cores to Postgres). Run more worker
+    // processes, or set WORKER_THREADS, to use more cores.
+    let runtime = match (&cli.command, settings.delivery.worker_threads) {
+        (Command::Worker, 1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        (Command::Worker, n) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("outbound: cannot start the async runtime: {err}");
