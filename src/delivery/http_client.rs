@@ -317,7 +317,11 @@ impl HttpSender {
     ) -> Result<HttpResponse, HttpFailure> {
         let (parts, mut body) = response.into_parts();
         let cap = self.max_response_bytes;
-        let mut kept = Vec::with_capacity(cap.min(16 * 1024));
+        // Sized from Content-Length when there is one: most webhook
+        // responses are empty or tiny, and a large buffer per response
+        // costs more than the response.
+        let hint = usize::try_from(body.size_hint().lower()).unwrap_or(cap);
+        let mut kept = Vec::with_capacity(hint.min(cap));
         let mut truncated = false;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| HttpFailure::from_error(&e))?;

@@ -30,7 +30,7 @@
 //! finish and be recorded, and any lease still held is released so another
 //! worker retries it at once instead of at lease expiry.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -201,7 +201,48 @@ impl Worker {
     ) -> Result<Vec<Claimed>, StoreError> {
         let client = self.inner.pool.get().await?;
         let lease_ms = i64::try_from(self.inner.cfg.lease.as_millis()).unwrap_or(i64::MAX);
-        deliveries::claim(&client, now, limit as i64, &self.inner.id, lease_ms).await
+        let mut claimed =
+            deliveries::claim(&client, now, limit as i64, &self.inner.id, lease_ms).await?;
+        drop(client);
+        self.decrypt_credentials(&mut claimed);
+        Ok(claimed)
+    }
+
+    /// Decrypts the sensitive credentials of each destination in a claimed
+    /// batch, once per destination. One that cannot be decrypted is left as
+    /// stored: the request builder then reports what is missing.
+    fn decrypt_credentials(&self, claimed: &mut [Claimed]) {
+        let Some(cipher) = &self.inner.cfg.cipher else {
+            return;
+        };
+        let mut done: HashMap<String, Arc<ClaimedDestination>> = HashMap::new();
+        for c in claimed.iter_mut() {
+            let Some(stored) = &c.destination else {
+                continue;
+            };
+            if let Some(plain) = done.get(&c.destination_id) {
+                c.destination = Some(plain.clone());
+                continue;
+            }
+            let Some(kind) = destination_type::get(&stored.kind) else {
+                continue;
+            };
+            match cipher.decrypt_sensitive(kind, &stored.credentials) {
+                Ok(credentials) => {
+                    let plain = Arc::new(ClaimedDestination {
+                        credentials,
+                        ..ClaimedDestination::clone(stored)
+                    });
+                    done.insert(c.destination_id.clone(), plain.clone());
+                    c.destination = Some(plain);
+                }
+                Err(err) => tracing::warn!(
+                    destination_id = %c.destination_id,
+                    error = %err,
+                    "cannot decrypt the destination's credentials"
+                ),
+            }
+        }
     }
 
     /// Makes one attempt of a claimed delivery at `now`. Returns the record to
@@ -244,29 +285,6 @@ impl Worker {
         }
 
         let started = Instant::now();
-        let decrypted;
-        let destination = match (
-            &self.inner.cfg.cipher,
-            destination_type::get(&destination.kind),
-        ) {
-            (Some(cipher), Some(kind)) => {
-                match cipher.decrypt_sensitive(kind, &destination.credentials) {
-                    Ok(credentials) => {
-                        decrypted = ClaimedDestination {
-                            credentials,
-                            ..destination.clone()
-                        };
-                        &decrypted
-                    }
-                    Err(err) => {
-                        // Left as is: the request builder reports what is missing.
-                        tracing::warn!(error = %err, "cannot decrypt the destination's credentials");
-                        destination
-                    }
-                }
-            }
-            _ => destination,
-        };
         let outcome = match destination.kind.as_str() {
             "webhook" => match webhook::build(
                 &self.inner.cfg.webhook,

@@ -1,5 +1,8 @@
 //! The delivery queue: claim, record, hold, release, manual retry.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{queries, GenericClient, StoreError};
@@ -20,8 +23,9 @@ pub struct Claimed {
     pub manual: bool,
     /// None when the event is gone (expired by retention).
     pub event: Option<ClaimedEvent>,
-    /// None when the destination was deleted.
-    pub destination: Option<ClaimedDestination>,
+    /// None when the destination was deleted. Shared by the deliveries of
+    /// one claim that go to the same destination.
+    pub destination: Option<Arc<ClaimedDestination>>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,31 +63,43 @@ pub async fn claim(
     let rows = client
         .query(&stmt, &[&now, &limit, &worker_id, &lease_ms])
         .await?;
+    // A batch usually holds many deliveries to few destinations: decode each
+    // destination once.
+    let mut destinations: HashMap<String, Arc<ClaimedDestination>> = HashMap::new();
     Ok(rows
         .iter()
-        .map(|r| Claimed {
-            event_id: r.get("event_id"),
-            destination_id: r.get("destination_id"),
-            tenant_id: r.get("tenant_id"),
-            event_time: r.get("event_time"),
-            claims: r.get("claims"),
-            attempts: r.get("attempts"),
-            retry: r.get("retry"),
-            manual: r.get("manual"),
-            event: r.get::<_, bool>("event_found").then(|| ClaimedEvent {
-                topic: r.get("topic"),
-                metadata: r.get("metadata"),
-                data: r.get("data"),
-            }),
-            destination: r
-                .get::<_, bool>("destination_found")
-                .then(|| ClaimedDestination {
-                    kind: r.get("type"),
-                    config: r.get("config"),
-                    credentials: r.get("credentials"),
-                    delivery_metadata: r.get("delivery_metadata"),
-                    disabled: r.get::<_, Option<DateTime<Utc>>>("disabled_at").is_some(),
+        .map(|r| {
+            let destination_id: String = r.get("destination_id");
+            let destination = r.get::<_, bool>("destination_found").then(|| {
+                destinations
+                    .entry(destination_id.clone())
+                    .or_insert_with(|| {
+                        Arc::new(ClaimedDestination {
+                            kind: r.get("type"),
+                            config: r.get("config"),
+                            credentials: r.get("credentials"),
+                            delivery_metadata: r.get("delivery_metadata"),
+                            disabled: r.get::<_, Option<DateTime<Utc>>>("disabled_at").is_some(),
+                        })
+                    })
+                    .clone()
+            });
+            Claimed {
+                event_id: r.get("event_id"),
+                destination_id,
+                tenant_id: r.get("tenant_id"),
+                event_time: r.get("event_time"),
+                claims: r.get("claims"),
+                attempts: r.get("attempts"),
+                retry: r.get("retry"),
+                manual: r.get("manual"),
+                event: r.get::<_, bool>("event_found").then(|| ClaimedEvent {
+                    topic: r.get("topic"),
+                    metadata: r.get("metadata"),
+                    data: r.get("data"),
                 }),
+                destination,
+            }
         })
         .collect())
 }
