@@ -1,12 +1,12 @@
 use clap::{Parser, Subcommand};
 
+use outbound::config::Settings;
+
 /// mimalloc instead of the system allocator: a delivery allocates many
 /// small, short-lived buffers (request, response, task), and glibc's
 /// allocator spent a fifth of the worker's CPU on them.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use outbound::config::Settings;
 
 /// Outbound webhooks with PostgreSQL as the only infrastructure.
 #[derive(Parser)]
