@@ -248,8 +248,12 @@ impl Worker {
     /// Makes one attempt of a claimed delivery at `now`. Returns the record to
     /// write, or None when there was nothing to send (event expired,
     /// destination deleted or disabled — handled here).
+    ///
+    /// The span around the whole attempt is debug-level: creating an
+    /// info-level span per delivery cost ~5% of throughput. What is logged
+    /// at info and above carries the delivery's ids through `log_span`.
     async fn attempt(&self, c: Claimed, now: DateTime<Utc>) -> Option<AttemptRecord> {
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "attempt",
             tenant_id = %c.tenant_id,
             destination_id = %c.destination_id,
@@ -263,12 +267,17 @@ impl Worker {
         let (event, destination) = match (&c.event, &c.destination) {
             (Some(e), Some(d)) => (e, d),
             _ => {
-                tracing::info!("event expired or destination deleted; dropping the delivery");
+                let span = log_span(&c);
+                span.in_scope(|| {
+                    tracing::info!("event expired or destination deleted; dropping the delivery")
+                });
                 if let Err(err) = self
                     .with_client(|cl| async move { deliveries::drop_claimed(&cl, &c).await })
                     .await
                 {
-                    tracing::warn!(error = %err, "could not drop the delivery; it will come back");
+                    span.in_scope(|| {
+                        tracing::warn!(error = %err, "could not drop the delivery; it will come back")
+                    });
                 }
                 return None;
             }
@@ -279,7 +288,9 @@ impl Worker {
                 .with_client(|cl| async move { deliveries::hold_claimed(&cl, &c2).await })
                 .await
             {
-                tracing::warn!(error = %err, "could not hold the delivery; it will come back");
+                log_span(&c).in_scope(|| {
+                    tracing::warn!(error = %err, "could not hold the delivery; it will come back")
+                });
             }
             return None;
         }
@@ -300,15 +311,19 @@ impl Worker {
                         .await,
                 ),
                 Err(err) => {
-                    tracing::warn!(error = %err, "cannot build the webhook request");
+                    log_span(&c).in_scope(
+                        || tracing::warn!(error = %err, "cannot build the webhook request"),
+                    );
                     None
                 }
             },
             other => {
-                tracing::warn!(
-                    kind = other,
-                    "destination type not supported by this worker"
-                );
+                log_span(&c).in_scope(|| {
+                    tracing::warn!(
+                        kind = other,
+                        "destination type not supported by this worker"
+                    )
+                });
                 None
             }
         };
@@ -337,7 +352,9 @@ impl Worker {
                     )
                 }
                 Err(failure) => {
-                    tracing::info!(code = %failure.code, detail = %failure.detail, "attempt failed");
+                    log_span(&c).in_scope(|| {
+                        tracing::info!(code = %failure.code, detail = %failure.detail, "attempt failed")
+                    });
                     (
                         false,
                         failure.code.as_str().to_string(),
@@ -675,6 +692,17 @@ async fn listen(url: String, wake: Arc<Notify>, cancel: CancellationToken) {
             _ = cancel.cancelled() => return,
         }
     }
+}
+
+/// The context of a log line about one delivery attempt.
+fn log_span(c: &Claimed) -> tracing::Span {
+    tracing::info_span!(
+        "attempt",
+        tenant_id = %c.tenant_id,
+        destination_id = %c.destination_id,
+        event_id = %c.event_id,
+        attempt = c.attempt_number()
+    )
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.
