@@ -67,11 +67,12 @@ pub async fn list_events(
         queries::EVENTS_LIST_ASC
     };
     let stmt = client.prepare_cached(sql).await?;
+    let (tenants, tenant) = one_tenant(&f.tenants);
     let rows = client
         .query(
             &stmt,
             &[
-                &f.tenants,
+                &tenants,
                 &f.ids,
                 &f.topics,
                 &f.destinations,
@@ -82,6 +83,7 @@ pub async fn list_events(
                 &after.map(|k| k.time),
                 &after.map(|k| k.id.as_str()),
                 &limit,
+                &tenant,
             ],
         )
         .await?;
@@ -175,11 +177,12 @@ pub async fn list_attempts(
         })?),
         None => None,
     };
+    let (tenants, tenant) = one_tenant(&f.tenants);
     let rows = client
         .query(
             &stmt,
             &[
-                &f.tenants,
+                &tenants,
                 &f.event_ids,
                 &f.destination_ids,
                 &f.status,
@@ -192,6 +195,7 @@ pub async fn list_attempts(
                 &after_id,
                 &limit,
                 &f.destination_types,
+                &tenant,
             ],
         )
         .await?;
@@ -205,4 +209,13 @@ pub async fn get_attempt(client: &impl GenericClient, id: i64) -> Result<Attempt
         .await?
         .ok_or(StoreError::NotFound)?;
     Ok(attempt_row(&row))
+}
+
+/// The list queries' two tenant parameters: a single tenant is passed on its
+/// own (compared with `=`, so its index walks in order), several as a list.
+fn one_tenant(tenants: &Option<Vec<String>>) -> (Option<&[String]>, Option<&str>) {
+    match tenants.as_deref() {
+        Some([one]) => (None, Some(one.as_str())),
+        other => (other, None),
+    }
 }

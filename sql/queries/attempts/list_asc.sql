@@ -3,6 +3,9 @@
 -- $10 cursor time, $11 cursor id, $12 limit, $13 destination types.
 -- One page of attempts (asc) after the cursor (exclusive), with their
 -- event; for one tenant it walks attempts_tenant_time.
+-- $14: the one tenant, when exactly one is asked for (then $1 is null):
+-- compared with =, the tenant's index walks in order and the LIMIT stops
+-- it early; = ANY would read every row of the tenant and sort them.
 SELECT a.id, a.tenant_id, a.event_id, a.destination_id, a.attempt_number, a.manual,
        a.status::text AS status, a.code, a.response_status, a.response_headers::text AS response_headers,
        a.response_body, a.duration_ms, a.time,
@@ -11,6 +14,7 @@ SELECT a.id, a.tenant_id, a.event_id, a.destination_id, a.attempt_number, a.manu
 FROM outbound.attempts a
 LEFT JOIN outbound.events e ON e.id = a.event_id AND e.time = a.event_time
 WHERE ($1::text[] IS NULL OR a.tenant_id = ANY ($1))
+  AND ($14::text IS NULL OR a.tenant_id = $14)
   AND ($2::text[] IS NULL OR a.event_id = ANY ($2))
   AND ($3::text[] IS NULL OR a.destination_id = ANY ($3))
   AND ($4::text IS NULL OR a.status::text = $4)

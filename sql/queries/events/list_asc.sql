@@ -4,6 +4,9 @@
 -- One page of events, newest-first (asc) after the cursor (exclusive);
 -- for one tenant it walks events_tenant_time. matched_destination_ids are
 -- the destinations the event was routed to: queued or attempted.
+-- $12: the one tenant, when exactly one is asked for (then $1 is null):
+-- compared with =, the tenant's index walks in order and the LIMIT stops
+-- it early; = ANY would read every row of the tenant and sort them.
 SELECT e.id, e.tenant_id, e.topic, e.time, e.metadata, e.data::text AS data,
        e.eligible_for_retry,
        ARRAY(SELECT x.destination_id
@@ -13,6 +16,7 @@ SELECT e.id, e.tenant_id, e.topic, e.time, e.metadata, e.data::text AS data,
              ORDER BY 1) AS matched_destination_ids
 FROM outbound.events e
 WHERE ($1::text[] IS NULL OR e.tenant_id = ANY ($1))
+  AND ($12::text IS NULL OR e.tenant_id = $12)
   AND ($2::text[] IS NULL OR e.id = ANY ($2))
   AND ($3::text[] IS NULL OR e.topic = ANY ($3))
   AND ($4::text[] IS NULL
