@@ -10,9 +10,11 @@
 //! `outbound.publish_batch()` call. Nobody waits longer than one insert, and
 //! under load the statements grow by themselves.
 //!
-//! A batch that fails (an unknown tenant, a concurrent publish of the same
-//! id) is retried one event at a time, so each caller gets its own event's
-//! outcome and one bad event never fails the others.
+//! A batch that Postgres refuses (an unknown tenant, a concurrent publish of
+//! the same id) is retried one event at a time, so each caller gets its own
+//! event's outcome and one bad event never fails the others. A batch whose
+//! connection fails is not retried: it may have committed, and every caller
+//! gets the error, as with a single publish.
 
 use std::sync::Arc;
 
@@ -98,7 +100,17 @@ async fn run(pool: &Pool, batch: Vec<(NewEvent, Reply)>) {
                 }
                 return;
             }
+            Err(StoreError::Unavailable(message)) => {
+                // The connection failed: the batch may or may not have
+                // committed, so publishing it again could publish twice.
+                // Each caller gets the error, as a single publish would.
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Unavailable(message.clone())));
+                }
+                return;
+            }
             Err(err) => {
+                // Postgres refused the statement, so nothing of it committed.
                 tracing::debug!(error = %err, events = events.len(), "batch refused; publishing one by one");
             }
         }
