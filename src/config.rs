@@ -42,7 +42,8 @@ pub struct DatabaseSettings {
     /// `OUTBOUND_DATA_DIR`: folder of the private cluster and generated
     /// secrets. Default `./.outbound`.
     pub data_dir: PathBuf,
-    /// `DATABASE_POOL_SIZE`: connections per process. Default 16.
+    /// `DATABASE_POOL_SIZE`: API and maintenance connections per process
+    /// (a delivery worker has its own few). Default 16.
     pub pool_size: usize,
 }
 
