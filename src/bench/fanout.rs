@@ -53,6 +53,7 @@ CREATE TABLE public.plain_events (LIKE outbound.events INCLUDING DEFAULTS INCLUD
     PARTITION BY RANGE (time);
 ALTER TABLE public.plain_events ADD PRIMARY KEY (id, time);
 CREATE INDEX ON public.plain_events (tenant_id, time DESC, id DESC);
+CREATE INDEX ON public.plain_events (time DESC, id DESC);
 CREATE TABLE public.plain_events_default PARTITION OF public.plain_events DEFAULT;
 DO $$
 DECLARE d date;
