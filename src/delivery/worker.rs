@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use hyper::body::Bytes;
-use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, AcquireError, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
@@ -442,6 +442,24 @@ impl Worker {
         });
     }
 
+    /// Gives a freed send slot to the next buffered delivery, if any.
+    /// False when the slots are closed.
+    fn dispatch(
+        &self,
+        slot: Result<OwnedSemaphorePermit, AcquireError>,
+        buffer: &mut VecDeque<Claimed>,
+        sends: &mut JoinSet<()>,
+        tx: &mpsc::Sender<AttemptRecord>,
+    ) -> bool {
+        let Ok(permit) = slot else {
+            return false;
+        };
+        if let Some(c) = buffer.pop_front() {
+            self.spawn_send(sends, c, permit, tx);
+        }
+        true
+    }
+
     async fn set_idle(&self, idle: bool) -> Result<(), StoreError> {
         let client = self.inner.pool.get().await?;
         workers::upsert(
@@ -504,11 +522,11 @@ impl Worker {
             let room = capacity.saturating_sub(busy);
             if room == 0 || (busy > 0 && room < claim_threshold) {
                 tokio::select! {
-                    p = permits.clone().acquire_owned() => match (p, buffer.pop_front()) {
-                        (Ok(permit), Some(c)) => self.spawn_send(&mut sends, c, permit, &tx),
-                        (Ok(_), None) => {}
-                        (Err(_), _) => break,
-                    },
+                    p = permits.clone().acquire_owned() => {
+                        if !self.dispatch(p, &mut buffer, &mut sends, &tx) {
+                            break;
+                        }
+                    }
                     _ = cancel.cancelled() => break,
                 }
                 continue;
@@ -521,11 +539,7 @@ impl Worker {
                 tokio::select! {
                     r = &mut claim => break r,
                     p = permits.clone().acquire_owned(), if !buffer.is_empty() => {
-                        match (p, buffer.pop_front()) {
-                            (Ok(permit), Some(c)) => self.spawn_send(&mut sends, c, permit, &tx),
-                            (Ok(_), None) => {}
-                            (Err(_), _) => {}
-                        }
+                        self.dispatch(p, &mut buffer, &mut sends, &tx);
                     }
                 }
             };
@@ -551,11 +565,11 @@ impl Worker {
             if claimed.is_empty() && !buffer.is_empty() {
                 // Nothing new, but claimed work is still waiting for a slot.
                 tokio::select! {
-                    p = permits.clone().acquire_owned() => match (p, buffer.pop_front()) {
-                        (Ok(permit), Some(c)) => self.spawn_send(&mut sends, c, permit, &tx),
-                        (Ok(_), None) => {}
-                        (Err(_), _) => break,
-                    },
+                    p = permits.clone().acquire_owned() => {
+                        if !self.dispatch(p, &mut buffer, &mut sends, &tx) {
+                            break;
+                        }
+                    }
                     _ = cancel.cancelled() => break,
                 }
             } else if claimed.is_empty() {
