@@ -190,6 +190,11 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
         batched("public.plain_events", None),
     )
     .await?;
+    // The control table has served; dropped, so that autovacuum (which the
+    // inserts above trigger) does not run during the phases below.
+    setup
+        .batch_execute("DROP TABLE public.plain_events")
+        .await?;
 
     // The worker, as its own process.
     let mut worker = tokio::process::Command::new(std::env::current_exe()?)
