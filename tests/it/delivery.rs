@@ -608,6 +608,72 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
 }
 
 #[tokio::test]
+async fn two_workers_recording_failures_at_once_both_count() {
+    // Two workers' recorders write the same destination's failures at the
+    // same moment; the second waits for the first's row and adds to it.
+    use outbound::store::deliveries::record_destination_outcomes;
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "d",
+        &["*"],
+        "http://127.0.0.1:9/",
+        json!({"secret": "s"}),
+    )
+    .await;
+    let mut first = db.client().await;
+    let t1 = first.transaction().await.unwrap();
+    record_destination_outcomes(&t1, &[("d".into(), false, 5)], 7, None)
+        .await
+        .unwrap();
+    let mut second = db.client().await;
+    let other = tokio::spawn(async move {
+        let t2 = second.transaction().await.unwrap();
+        let counts = record_destination_outcomes(&t2, &[("d".into(), false, 3)], 7, None)
+            .await
+            .unwrap();
+        t2.commit().await.unwrap();
+        counts
+    });
+    crate::helpers::eventually(Duration::from_secs(10), || {
+        let c = &c;
+        async move {
+            let waiting: i64 = c
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (waiting == 1).then_some(())
+        }
+    })
+    .await
+    .expect("the second recorder waits for the first");
+    t1.commit().await.unwrap();
+    let counts = other.await.unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(counts[0].consecutive_failures, 8, "5 + 3, none lost");
+    assert!(
+        counts[0].disabled && counts[0].newly_disabled,
+        "8 >= 7 disables"
+    );
+    let row = c
+        .query_one(
+            "SELECT consecutive_failures, disabled_at IS NOT NULL FROM outbound.destinations WHERE id = 'd'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, i32>(0), 8);
+    assert!(row.get::<_, bool>(1));
+}
+
+#[tokio::test]
 async fn a_stale_worker_cannot_record_over_a_newer_claim() {
     let db = TestDb::new().await;
     let c = db.client().await;

@@ -9,19 +9,28 @@
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::bool[], $3::int[]) AS i(id, reset, failures)
 ), counted AS (
-    SELECT i.id, old.disabled_at AS was_disabled_at,
-           CASE WHEN i.reset THEN i.failures ELSE old.consecutive_failures + i.failures END AS n
+    SELECT i.id, i.reset, i.failures, old.disabled_at AS was_disabled_at
     FROM input i
     JOIN outbound.destinations old ON old.id = i.id
     WHERE NOT (i.reset AND i.failures = 0 AND old.consecutive_failures = 0)
+), updated AS (
+    -- The new count is computed from the row being updated, not from the
+    -- snapshot above: when another worker's recorder updates the same
+    -- destination first, this UPDATE waits and then adds to *its* count.
+    UPDATE outbound.destinations d
+    SET consecutive_failures = CASE WHEN c.reset THEN c.failures
+                                    ELSE d.consecutive_failures + c.failures END,
+        disabled_at = CASE
+            WHEN d.disabled_at IS NULL AND $4 > 0
+                 AND CASE WHEN c.reset THEN c.failures
+                          ELSE d.consecutive_failures + c.failures END >= $4
+            THEN coalesce($5, now())
+            ELSE d.disabled_at
+        END
+    FROM counted c
+    WHERE d.id = c.id
+    RETURNING d.id, d.tenant_id, d.consecutive_failures, d.disabled_at, c.was_disabled_at
 )
-UPDATE outbound.destinations d
-SET consecutive_failures = c.n,
-    disabled_at = CASE
-        WHEN d.disabled_at IS NULL AND $4 > 0 AND c.n >= $4 THEN coalesce($5, now())
-        ELSE d.disabled_at
-    END
-FROM counted c
-WHERE d.id = c.id
-RETURNING d.id, d.tenant_id, d.consecutive_failures, d.disabled_at IS NOT NULL AS disabled,
-          (c.was_disabled_at IS NULL AND d.disabled_at IS NOT NULL) AS newly_disabled
+SELECT id, tenant_id, consecutive_failures, disabled_at IS NOT NULL AS disabled,
+       (was_disabled_at IS NULL AND disabled_at IS NOT NULL) AS newly_disabled
+FROM updated
