@@ -296,6 +296,7 @@ pub fn build_worker(
     let cfg = WorkerConfig {
         concurrency: d.concurrency,
         lease: d.lease,
+        send_timeout: d.timeout,
         grace: d.timeout + Duration::from_secs(2),
         retry,
         disable_after: d.disable_after_failures,

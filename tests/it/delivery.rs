@@ -474,6 +474,63 @@ async fn two_worker_pools_deliver_5000_events_to_3_destinations_exactly_once() {
 }
 
 #[tokio::test]
+async fn slow_receivers_never_outlast_a_short_lease_into_a_second_send() {
+    // One send slot, a 4 s lease, receivers taking 1.2 s of a 1.5 s timeout.
+    // Claiming the four deliveries at once would leave the fourth waiting
+    // until its lease had expired and this same worker had claimed it again:
+    // sent twice. The worker claims only what it can start in time.
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(1200), 200));
+    let acme = tenant(&c, "acme").await;
+    webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(
+        worker(&db.url, |cfg, http| {
+            cfg.concurrency = 1;
+            cfg.lease = Duration::from_secs(4);
+            cfg.send_timeout = Duration::from_millis(1500);
+            http.timeout = Duration::from_millis(1500);
+        })
+        .run(cancel.clone()),
+    );
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) SELECT 'e' || g, 'acme', 't', '{}' FROM generate_series(1, 4) g",
+        &[],
+    )
+    .await
+    .unwrap();
+    crate::helpers::eventually(Duration::from_secs(30), || {
+        let c = &c;
+        async move { (queue_len(c).await == 0).then_some(()) }
+    })
+    .await
+    .expect("queue drains");
+    // A second send would have started within a lease of the first.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let ids: Vec<String> = rx
+        .requests()
+        .iter()
+        .map(|r| r.header("x-outpost-event-id").unwrap().to_string())
+        .collect();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 4, "each delivery sent once: {ids:?}");
+    assert_eq!(distinct.len(), 4);
+    let logged: i64 = c
+        .query_one(
+            "SELECT count(*) FROM outbound.attempts WHERE status = 'success' AND attempt_number = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(logged, 4);
+    cancel.cancel();
+    running.await.unwrap();
+}
+
+#[tokio::test]
 async fn auto_disable_holds_deliveries_until_re_enabled() {
     let db = TestDb::new().await;
     let c = db.client().await;
