@@ -150,7 +150,9 @@ async fn concurrent_publishes_of_one_id_deliver_once() {
 async fn an_event_for_an_unknown_tenant_is_refused_with_a_clear_error() {
     let db = TestDb::new().await;
     let c = db.client().await;
-    tenant(&c, "acme").await;
+    let acme = tenant(&c, "acme").await;
+    // acme's event is queued; the statement still fails on ghost's.
+    destination(&c, &acme, "all", &["*"], None).await;
     let err = c
         .execute(
             "INSERT INTO outbound.events (tenant_id, topic, data) VALUES ('acme', 'a', '{}'), ('ghost', 'a', '{}')",
@@ -165,6 +167,20 @@ async fn an_event_for_an_unknown_tenant_is_refused_with_a_clear_error() {
         "outbound: tenant \"ghost\" does not exist"
     );
     assert_eq!(count(&c, "SELECT count(*) FROM outbound.events").await, 0);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.deliveries").await,
+        0
+    );
+
+    // Alone, too (no destination matched, so the tenant is checked).
+    let err = c
+        .execute(
+            "INSERT INTO outbound.events (tenant_id, topic, data) VALUES ('ghost', 'a', '{}')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.as_db_error().unwrap().code().code(), "23503");
 
     let e = NewEvent::new(
         TenantId::parse("ghost").unwrap(),
