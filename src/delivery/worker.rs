@@ -12,12 +12,13 @@
 //! - **Claim at most one batch ahead.** The loop keeps the send slots
 //!   (`DELIVERY_CONCURRENCY`) busy plus at most one claimed batch waiting,
 //!   claimed while the previous one is sent: a slot that frees up gets work
-//!   at once. No more waits than could all start sending, and be recorded,
+//!   at once. No more wait than could all start sending, and be recorded,
 //!   within their lease even if every receiver hangs until the timeout; one
 //!   that waited too long anyway is not sent but left to be claimed again,
-//!   rather than sent while another worker may hold a newer claim. When the queue is
-//!   nearly drained, claims are paced (`CLAIM_PACE`) so that each picks up
-//!   what arrived meanwhile instead of a row or two per round trip.
+//!   rather than sent while another worker may hold a newer claim. When
+//!   the queue is nearly drained, claims are paced (`CLAIM_PACE`) so that
+//!   each picks up what arrived meanwhile instead of a row or two per
+//!   round trip.
 //! - **Hold nothing across the network.** The claim commits before the send;
 //!   no transaction or pooled connection is held while waiting on a
 //!   receiver. A worker that dies mid-send simply lets its lease expire, and
