@@ -13,6 +13,10 @@ WITH input AS (
     FROM input i
     JOIN outbound.destinations old ON old.id = i.id
     WHERE NOT (i.reset AND i.failures = 0 AND old.consecutive_failures = 0)
+    -- Rows shared with another worker's recorder are locked in id order
+    -- by both, so the two cannot deadlock.
+    ORDER BY i.id
+    FOR UPDATE OF old
 ), updated AS (
     -- The new count is computed from the row being updated, not from the
     -- snapshot above: when another worker's recorder updates the same
