@@ -68,13 +68,12 @@ pub async fn write(
             entry.1 += 1;
         }
     }
-    // In id order: two workers' recorders then lock the destination rows
-    // they share in the same order, and cannot deadlock on them.
-    let mut changes: Vec<(String, bool, i32)> = changes
+    // (The statement locks the rows in id order itself: no deadlock between
+    // two workers' recorders, whatever order these come in.)
+    let changes: Vec<(String, bool, i32)> = changes
         .into_iter()
         .map(|(id, (reset, n))| (id.to_string(), reset, n))
         .collect();
-    changes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let threshold = i32::try_from(disable_after).unwrap_or(i32::MAX);
     let counts = deliveries::record_destination_outcomes(&tx, &changes, threshold, now).await?;
     let disabled: Vec<&str> = counts
