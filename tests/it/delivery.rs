@@ -25,6 +25,16 @@ async fn queue_len(c: &deadpool_postgres::Object) -> i64 {
         .get(0)
 }
 
+/// Waits until the queue is empty; fails the test after `limit`.
+async fn queue_drains(c: &deadpool_postgres::Object, limit: Duration) {
+    crate::helpers::eventually(
+        limit,
+        || async move { (queue_len(c).await == 0).then_some(()) },
+    )
+    .await
+    .expect("queue drains");
+}
+
 #[tokio::test]
 async fn an_event_inserted_by_sql_reaches_the_receiver_signed() {
     let db = TestDb::new().await;
@@ -439,12 +449,7 @@ async fn two_worker_pools_deliver_5000_events_to_3_destinations_exactly_once() {
     .unwrap();
     let got = rx.wait_for(15_000, Duration::from_secs(120)).await;
     // Let any stray duplicate arrive before counting.
-    crate::helpers::eventually(Duration::from_secs(20), || {
-        let c = &c;
-        async move { (queue_len(c).await == 0).then_some(()) }
-    })
-    .await
-    .expect("queue drains");
+    queue_drains(&c, Duration::from_secs(20)).await;
     let got = if rx.requests().len() > got.len() {
         rx.requests()
     } else {
@@ -501,12 +506,7 @@ async fn slow_receivers_never_outlast_a_short_lease_into_a_second_send() {
     )
     .await
     .unwrap();
-    crate::helpers::eventually(Duration::from_secs(30), || {
-        let c = &c;
-        async move { (queue_len(c).await == 0).then_some(()) }
-    })
-    .await
-    .expect("queue drains");
+    queue_drains(&c, Duration::from_secs(30)).await;
     // A second send would have started within a lease of the first.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let ids: Vec<String> = rx
