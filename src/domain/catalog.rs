@@ -22,6 +22,17 @@ pub enum CatalogError {
     Entry { name: String, message: String },
 }
 
+/// Why no sample payload can test a destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SampleError {
+    #[error("the destination is not subscribed to {0}")]
+    NotSubscribed(String),
+    #[error("the topic catalog has no sample payload for {0}")]
+    NoSample(String),
+    #[error("the topic catalog has no sample payload for this destination's topics")]
+    NoneForTopics,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
@@ -171,6 +182,31 @@ impl Catalog {
         self.entries.iter().map(|e| e.name.clone()).collect()
     }
 
+    /// The sample to send when testing a destination subscribed to
+    /// `subscribed` (topic names, or `*`): the asked-for topic's, or else
+    /// the first catalog topic the destination takes that has a sample.
+    pub fn test_sample(
+        &self,
+        subscribed: &[String],
+        asked: Option<&str>,
+    ) -> Result<&Entry, SampleError> {
+        let all = subscribed.iter().any(|t| t == "*");
+        let takes = |name: &str| all || subscribed.iter().any(|t| t == name);
+        match asked {
+            Some(t) if !takes(t) => Err(SampleError::NotSubscribed(t.to_string())),
+            Some(t) => self
+                .get(t)
+                .filter(|e| e.sample.is_some())
+                .ok_or_else(|| SampleError::NoSample(t.to_string())),
+            None => self
+                .entries
+                .iter()
+                .filter(|e| e.sample.is_some())
+                .find(|e| takes(&e.name))
+                .ok_or(SampleError::NoneForTopics),
+        }
+    }
+
     /// Entries whose name or description contains `term` (case-insensitive).
     pub fn search(&self, term: &str) -> Vec<&Entry> {
         let term = term.to_lowercase();
@@ -210,6 +246,27 @@ topics:
         assert_eq!(c.search("campaign")[0].name, "campaign.completed");
         let j = Catalog::parse(r#"[{"name": "a.b", "sample": {"x": 1}}]"#).unwrap();
         assert_eq!(j.get("a.b").unwrap().sample, Some(json!({"x": 1})));
+    }
+
+    #[test]
+    fn test_samples_follow_the_subscription() {
+        let c = Catalog::parse(YAML).unwrap();
+        let star = vec!["*".to_string()];
+        assert_eq!(c.test_sample(&star, None).unwrap().name, "user.created");
+        let only = vec!["campaign.completed".to_string()];
+        assert_eq!(
+            c.test_sample(&only, None).unwrap_err(),
+            SampleError::NoneForTopics
+        );
+        assert_eq!(
+            c.test_sample(&only, Some("user.created")).unwrap_err(),
+            SampleError::NotSubscribed("user.created".into())
+        );
+        assert_eq!(
+            c.test_sample(&star, Some("campaign.completed"))
+                .unwrap_err(),
+            SampleError::NoSample("campaign.completed".into())
+        );
     }
 
     #[test]

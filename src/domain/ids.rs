@@ -21,25 +21,45 @@ fn url_safe(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"_.:@+-".contains(&b))
 }
 
-macro_rules! url_safe_id {
-    ($name:ident, $kind:literal) => {
+fn event_id_ok(s: &str) -> bool {
+    (1..=255).contains(&s.len())
+}
+
+/// An id type: a `String` that passed `$valid` once, at the edge (a request,
+/// a database row) and is trusted from then on. `TryFrom<String>` takes the
+/// string without copying it; serialised, it is the plain string.
+macro_rules! id_type {
+    ($name:ident, $valid:ident, $err:expr) => {
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
         impl $name {
             pub fn parse(s: &str) -> Result<Self, IdError> {
-                if url_safe(s) {
+                if $valid(s) {
                     Ok(Self(s.to_string()))
                 } else {
-                    Err(IdError::BadChars {
-                        kind: $kind,
-                        value: s.chars().take(64).collect(),
-                    })
+                    Err($err(s))
                 }
             }
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+
+            fn try_from(s: String) -> Result<Self, IdError> {
+                if $valid(&s) {
+                    Ok(Self(s))
+                } else {
+                    Err($err(&s))
+                }
             }
         }
 
@@ -48,32 +68,52 @@ macro_rules! url_safe_id {
                 f.write_str(&self.0)
             }
         }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
     };
 }
 
-url_safe_id!(TenantId, "tenant id");
-url_safe_id!(DestinationId, "destination id");
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct EventId(String);
-
-impl EventId {
-    pub fn parse(s: &str) -> Result<Self, IdError> {
-        if (1..=255).contains(&s.len()) {
-            Ok(EventId(s.to_string()))
-        } else {
-            Err(IdError::BadEventId(s.len()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
+fn bad_chars(kind: &'static str) -> impl Fn(&str) -> IdError {
+    move |s| IdError::BadChars {
+        kind,
+        value: s.chars().take(64).collect(),
     }
 }
 
-impl fmt::Display for EventId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+id_type!(TenantId, url_safe, bad_chars("tenant id"));
+id_type!(DestinationId, url_safe, bad_chars("destination id"));
+id_type!(EventId, event_id_ok, |s: &str| IdError::BadEventId(s.len()));
+
+impl DestinationId {
+    /// A new random id: `des_` and 20 alphanumerics (about 119 bits).
+    pub fn generate() -> DestinationId {
+        use rand::distr::{Alphanumeric, SampleString};
+        DestinationId(format!(
+            "des_{}",
+            Alphanumeric.sample_string(&mut rand::rng(), 20)
+        ))
     }
 }
 
@@ -91,6 +131,21 @@ mod tests {
         assert!(DestinationId::parse(&"x".repeat(256)).is_err());
         let err = TenantId::parse("a b").unwrap_err().to_string();
         assert!(err.starts_with("tenant id must be"), "{err}");
+    }
+
+    #[test]
+    fn generated_destination_ids_are_valid_and_distinct() {
+        let a = DestinationId::generate();
+        assert!(DestinationId::parse(a.as_str()).is_ok());
+        assert!(a.as_str().starts_with("des_"));
+        assert_ne!(a, DestinationId::generate());
+    }
+
+    #[test]
+    fn ids_serialise_as_strings() {
+        let t = TenantId::try_from("acme".to_string()).unwrap();
+        assert_eq!(serde_json::to_string(&t).unwrap(), "\"acme\"");
+        assert!(TenantId::try_from("a b".to_string()).is_err());
     }
 
     #[test]

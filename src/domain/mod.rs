@@ -1,11 +1,15 @@
-//! Pure types and rules: ids, topics, filters, retry schedule, signatures.
+//! Pure types and rules: ids, destination kinds and their schemas, topics,
+//! filters, retry schedule, signatures and webhook secrets.
 //! No database, no HTTP.
 
 pub mod catalog;
 pub mod credentials;
+pub mod destination_kind;
 pub mod destination_type;
 pub mod filter;
 pub mod ids;
+pub mod metadata;
 pub mod retry;
 pub mod signature;
 pub mod topic;
+pub mod webhook_secret;
