@@ -1,16 +1,23 @@
-//! Wiring: database (given or private), migrations, pool, HTTP server,
-//! maintenance, and shutdown on SIGINT/SIGTERM.
+//! Wiring: the database (given or private), secrets, and the
+//! [`Application`] — API, delivery worker and maintenance built from the
+//! settings — with shutdown on SIGINT/SIGTERM.
+//!
+//! `outbound serve`, `outbound worker` and the integration tests all build
+//! the service through [`Application::build`], so what the tests run is
+//! what production runs; they differ only in the [`Parts`] they start.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::auth::AuthConfig;
 use crate::api::{self, AppState, Components};
 use crate::config::Settings;
+use crate::delivery::attempt::Attempter;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
 use crate::delivery::ssrf::NetworkPolicy;
 use crate::delivery::webhook::WebhookSettings;
@@ -21,7 +28,7 @@ use crate::domain::retry::RetryPolicy;
 use crate::domain::signature::SignatureTemplates;
 use crate::domain::topic::TopicList;
 use crate::embedded_pg::{ClusterOptions, PrivateCluster};
-use crate::store::{self, maintenance::Maintainer};
+use crate::store::{self, maintenance::Maintainer, Pool};
 
 /// How often the built-in scheduler runs maintenance when pg_cron does not.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
@@ -31,55 +38,6 @@ const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 pub struct Database {
     pub url: String,
     cluster: Option<PrivateCluster>,
-}
-
-/// The operator key and signing secrets. On the private cluster, missing
-/// ones are generated once and kept in OUTBOUND_DATA_DIR/secrets.json;
-/// against a given DATABASE_URL a missing one is a start-up error.
-pub fn resolve_secrets(settings: &Settings, private: bool) -> anyhow::Result<(AuthConfig, String)> {
-    use rand::distr::{Alphanumeric, SampleString};
-    let api = &settings.api;
-    let mut stored = serde_json::Map::new();
-    let path = settings.database.data_dir.join("secrets.json");
-    if private {
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&text) {
-                stored = m;
-            }
-        }
-    }
-    let mut changed = false;
-    let mut pick = |var: &str, given: &Option<String>| -> anyhow::Result<String> {
-        if let Some(v) = given {
-            return Ok(v.clone());
-        }
-        if !private {
-            anyhow::bail!("{var} is not set; it is required when DATABASE_URL is given");
-        }
-        if let Some(v) = stored.get(var).and_then(|v| v.as_str()) {
-            return Ok(v.to_string());
-        }
-        let v = Alphanumeric.sample_string(&mut rand::rng(), 40);
-        stored.insert(var.to_string(), serde_json::Value::String(v.clone()));
-        changed = true;
-        Ok(v)
-    };
-    let api_key = pick("API_KEY", &api.api_key)?;
-    let jwt_secret = pick("API_JWT_SECRET", &api.jwt_secret)?;
-    let aes = pick("AES_ENCRYPTION_SECRET", &api.aes_secret)?;
-    if changed {
-        std::fs::write(&path, serde_json::Value::Object(stored).to_string())
-            .with_context(|| format!("writing {}", path.display()))?;
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-    }
-    Ok((
-        AuthConfig {
-            api_key,
-            jwt_secret,
-        },
-        aes,
-    ))
 }
 
 impl Database {
@@ -104,6 +62,11 @@ impl Database {
         })
     }
 
+    /// The private cluster (dev mode: secrets may be generated).
+    pub fn is_private(&self) -> bool {
+        self.cluster.is_some()
+    }
+
     pub fn close(self) {
         if let Some(cluster) = self.cluster {
             if cluster.started_here() {
@@ -116,42 +79,235 @@ impl Database {
     }
 }
 
-/// `outbound migrate`.
-pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    let db = Database::open(&settings)?;
-    let result = store::migrate::migrate(&db.url).await;
-    db.close();
-    let applied = result.context("applying migrations")?;
-    if applied.is_empty() {
-        println!("outbound: schema is up to date");
-    } else {
-        println!("outbound: applied {}", applied.join(", "));
-    }
-    Ok(())
+/// The operator key and signing secrets.
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub auth: AuthConfig,
+    /// `AES_ENCRYPTION_SECRET`.
+    pub aes: String,
 }
 
-/// `outbound serve`: everything in one process.
-pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
-    let private = settings.database.url.is_none();
-    // Secrets first: a missing one is an error before anything starts.
-    if !private {
-        resolve_secrets(&settings, false)?;
+impl Secrets {
+    /// The secrets from the settings. On the private cluster, missing ones
+    /// are generated once and kept in OUTBOUND_DATA_DIR/secrets.json;
+    /// against a given DATABASE_URL a missing one is an error naming it.
+    pub fn resolve(settings: &Settings, private: bool) -> anyhow::Result<Secrets> {
+        use rand::distr::{Alphanumeric, SampleString};
+        let api = &settings.api;
+        let mut stored = serde_json::Map::new();
+        let path = settings.database.data_dir.join("secrets.json");
+        if private {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                if let Ok(serde_json::Value::Object(m)) = serde_json::from_str(&text) {
+                    stored = m;
+                }
+            }
+        }
+        let mut changed = false;
+        let mut pick = |var: &str, given: &Option<String>| -> anyhow::Result<String> {
+            if let Some(v) = given {
+                return Ok(v.clone());
+            }
+            if !private {
+                anyhow::bail!("{var} is not set; it is required when DATABASE_URL is given");
+            }
+            if let Some(v) = stored.get(var).and_then(|v| v.as_str()) {
+                return Ok(v.to_string());
+            }
+            let v = Alphanumeric.sample_string(&mut rand::rng(), 40);
+            stored.insert(var.to_string(), serde_json::Value::String(v.clone()));
+            changed = true;
+            Ok(v)
+        };
+        let api_key = pick("API_KEY", &api.api_key)?;
+        let jwt_secret = pick("API_JWT_SECRET", &api.jwt_secret)?;
+        let aes = pick("AES_ENCRYPTION_SECRET", &api.aes_secret)?;
+        if changed {
+            std::fs::write(&path, serde_json::Value::Object(stored).to_string())
+                .with_context(|| format!("writing {}", path.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(Secrets {
+            auth: AuthConfig {
+                api_key,
+                jwt_secret,
+            },
+            aes,
+        })
     }
-    let db = Database::open(&settings)?;
-    let result = serve_on(&settings, &db.url, private, cancel).await;
-    db.close();
-    result
+
+    /// Only the key that decrypts credentials, for a worker-only process.
+    pub fn for_worker(settings: &Settings, private: bool) -> anyhow::Result<Secrets> {
+        match (&settings.api.aes_secret, private) {
+            (Some(aes), _) => Ok(Secrets {
+                auth: AuthConfig {
+                    api_key: String::new(),
+                    jwt_secret: String::new(),
+                },
+                aes: aes.clone(),
+            }),
+            (None, true) => Secrets::resolve(settings, true),
+            (None, false) => anyhow::bail!(
+                "AES_ENCRYPTION_SECRET is not set; it is required when DATABASE_URL is given"
+            ),
+        }
+    }
 }
 
-async fn serve_on(
+/// Which parts of the service a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// The HTTP API and portal, on `API_HOST:API_PORT`.
+    pub api: bool,
+    /// The delivery worker loop.
+    pub worker: bool,
+    /// Maintenance: the built-in scheduler, or pg_cron's schedule.
+    pub maintenance: bool,
+}
+
+impl Parts {
+    /// `outbound serve`: everything.
+    pub const SERVE: Parts = Parts {
+        api: true,
+        worker: true,
+        maintenance: true,
+    };
+    /// `outbound worker`: delivery only.
+    pub const WORKER: Parts = Parts {
+        api: false,
+        worker: true,
+        maintenance: false,
+    };
+}
+
+/// The service, built from its settings and ready to run.
+pub struct Application {
+    parts: Parts,
+    pool: Pool,
+    state: AppState,
+    worker: Worker,
+    listener: Option<TcpListener>,
+}
+
+impl Application {
+    /// Builds the service on `db`: applies the schema, opens the pools,
+    /// builds the API state and the worker, and (with `parts.api`) binds
+    /// the API's port, so a port in use is a start-up error. Nothing runs
+    /// until [`Application::run`].
+    pub async fn build(
+        settings: &Settings,
+        db: &Database,
+        secrets: Secrets,
+        parts: Parts,
+    ) -> anyhow::Result<Application> {
+        store::migrate::migrate(&db.url)
+            .await
+            .context("applying migrations")?;
+        let pool = store::connect_pool(&db.url, settings.database.pool_size)?;
+        if parts.maintenance {
+            let client = pool.get().await.context("connecting to the database")?;
+            store::maintenance::apply_settings(&client, settings.retention.days).await?;
+        }
+        let components = Arc::new(Components::default());
+        let healthy = if parts.worker {
+            components.register("delivery")
+        } else {
+            Arc::default()
+        };
+        let (worker_cfg, attempter) = delivery(settings, &secrets.aes)?;
+        let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
+        let state = api_state(settings, &secrets, pool.clone(), components)?;
+        let state = AppState {
+            wake_worker: parts.worker.then(|| worker.waker()),
+            ..state
+        };
+        let listener = match parts.api {
+            false => None,
+            true => {
+                let addr: SocketAddr = format!("{}:{}", settings.api.host, settings.api.port)
+                    .parse()
+                    .with_context(|| {
+                        format!("API_HOST {:?} is not an IP address", settings.api.host)
+                    })?;
+                let listener = TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot listen on {addr} (set API_PORT to a free port)")
+                })?;
+                Some(listener)
+            }
+        };
+        Ok(Application {
+            parts,
+            pool,
+            state,
+            worker,
+            listener,
+        })
+    }
+
+    /// Where the API listens (None without the API part).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The delivery worker (tests step it with `run_once`).
+    pub fn worker(&self) -> &Worker {
+        &self.worker
+    }
+
+    /// The API's shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs the parts until `cancel` fires, then shuts down: the API stops
+    /// accepting, the worker finishes its sends, the pools close.
+    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let mut tasks = tokio::task::JoinSet::new();
+        if self.parts.worker {
+            tasks.spawn(self.worker.clone().run(cancel.clone()));
+        }
+        if self.parts.maintenance {
+            let pg_cron = match self.pool.get().await {
+                Ok(client) => store::maintenance::schedule_with_pg_cron(&client)
+                    .await
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if pg_cron {
+                tracing::info!("maintenance scheduled with pg_cron");
+            } else {
+                let maintainer = Maintainer::new(self.pool.clone(), MAINTENANCE_EVERY);
+                tasks.spawn(maintainer.run(cancel.clone()));
+            }
+        }
+        let served = match self.listener {
+            Some(listener) => {
+                let shutdown = cancel.clone();
+                axum::serve(listener, api::router(self.state))
+                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+                    .await
+                    .context("HTTP server")
+            }
+            None => {
+                cancel.cancelled().await;
+                Ok(())
+            }
+        };
+        cancel.cancel();
+        while tasks.join_next().await.is_some() {}
+        self.pool.close();
+        served
+    }
+}
+
+/// The API's state from the settings.
+fn api_state(
     settings: &Settings,
-    url: &str,
-    private: bool,
-    cancel: CancellationToken,
-) -> anyhow::Result<()> {
-    let (auth, aes_secret) = resolve_secrets(settings, private)?;
+    secrets: &Secrets,
+    pool: Pool,
+    components: Arc<Components>,
+) -> anyhow::Result<AppState> {
     let catalog = match &settings.topics.catalog {
         Some(path) => Catalog::load(path).context("TOPICS_CATALOG")?,
         None => Catalog::default(),
@@ -163,116 +319,24 @@ async fn serve_on(
         (None, true) => None,
     };
     let topics = TopicList::new(listed.as_deref()).context("TOPICS")?;
-    store::migrate::migrate(url)
-        .await
-        .context("applying migrations")?;
-    let pool = store::connect_pool(url, settings.database.pool_size)?;
-    {
-        let client = pool.get().await.context("connecting to the database")?;
-        store::maintenance::apply_settings(&client, settings.retention.days).await?;
-    }
-    let components = Arc::new(Components::default());
-
-    let mut tasks = tokio::task::JoinSet::new();
-    let worker = build_worker(settings, url, &components, &aes_secret)?;
-    let wake_worker = worker.waker();
-    tasks.spawn(worker.run(cancel.clone()));
-    let pg_cron = {
-        let client = pool.get().await?;
-        store::maintenance::schedule_with_pg_cron(&client)
-            .await
-            .unwrap_or(false)
-    };
-    if pg_cron {
-        tracing::info!("maintenance scheduled with pg_cron");
-    } else {
-        let maintainer = Maintainer::new(pool.clone(), MAINTENANCE_EVERY);
-        tasks.spawn(maintainer.run(cancel.clone()));
-    }
-
-    let addr: SocketAddr = format!("{}:{}", settings.api.host, settings.api.port)
-        .parse()
-        .with_context(|| format!("API_HOST {:?} is not an IP address", settings.api.host))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (set API_PORT to a free port)"))?;
-    let local = listener.local_addr()?;
-    println!("outbound: listening on http://{local}");
-    tracing::info!(%local, "HTTP server listening");
-
-    if private {
-        println!(
-            "outbound: API key (Authorization: Bearer …): {}",
-            auth.api_key
-        );
-        println!(
-            "outbound: portal link for a tenant: curl -H 'Authorization: Bearer {}' http://{local}/api/v1/tenants/<tenant_id>/portal",
-            auth.api_key
-        );
-    }
-    let state = AppState {
-        pool: pool.clone(),
+    Ok(AppState {
+        publisher: store::publisher::Publisher::new(pool.clone()),
+        pool,
         components,
-        auth: Arc::new(auth),
+        auth: Arc::new(secrets.auth.clone()),
         topics: Arc::new(topics),
         max_event_bytes: settings.api.max_event_bytes,
         public_url: settings.api.public_url.clone(),
-        cipher: Arc::new(Cipher::new(&aes_secret)),
+        cipher: Arc::new(Cipher::new(&secrets.aes)),
         max_destinations_per_tenant: settings.api.max_destinations_per_tenant,
         catalog: Arc::new(catalog),
         validate_schema: settings.topics.validate_schema,
-        wake_worker: Some(wake_worker),
-        publisher: store::publisher::Publisher::new(pool.clone()),
-    };
-    let app = api::router(state);
-    let shutdown = cancel.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .context("HTTP server")?;
-
-    cancel.cancel();
-    while tasks.join_next().await.is_some() {}
-    pool.close();
-    tracing::info!("shut down cleanly");
-    Ok(())
+        wake_worker: None,
+    })
 }
 
-/// `outbound worker`: delivery workers only, to scale out.
-pub async fn worker(settings: Settings) -> anyhow::Result<()> {
-    let cancel = CancellationToken::new();
-    spawn_signal_handler(cancel.clone());
-    let db = Database::open(&settings)?;
-    let result = async {
-        store::migrate::migrate(&db.url)
-            .await
-            .context("applying migrations")?;
-        // Workers only need the key that decrypts credentials.
-        let aes_secret = match (&settings.api.aes_secret, settings.database.url.is_none()) {
-            (Some(s), _) => s.clone(),
-            (None, true) => resolve_secrets(&settings, true)?.1,
-            (None, false) => anyhow::bail!(
-                "AES_ENCRYPTION_SECRET is not set; it is required when DATABASE_URL is given"
-            ),
-        };
-        let components = Components::default();
-        let worker = build_worker(&settings, &db.url, &components, &aes_secret)?;
-        println!("outbound: worker {} running", worker.id());
-        worker.run(cancel).await;
-        anyhow::Ok(())
-    }
-    .await;
-    db.close();
-    result
-}
-
-/// The delivery worker as the settings describe it.
-pub fn build_worker(
-    settings: &Settings,
-    url: &str,
-    components: &Components,
-    aes_secret: &str,
-) -> anyhow::Result<Worker> {
+/// The worker's loop settings and its attempter, from the settings.
+fn delivery(settings: &Settings, aes: &str) -> anyhow::Result<(WorkerConfig, Attempter)> {
     let d = &settings.delivery;
     let policy = NetworkPolicy::parse(&d.allowed_networks.join(","))
         .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?;
@@ -298,22 +362,82 @@ pub fn build_worker(
         lease: d.lease,
         send_timeout: d.timeout,
         grace: d.timeout + Duration::from_secs(2),
-        retry,
         disable_after: d.disable_after_failures,
-        cipher: Some(Arc::new(Cipher::new(aes_secret))),
+        ..WorkerConfig::default()
+    };
+    let attempter = Attempter {
+        http,
         webhook: WebhookSettings {
             mode: d.webhook_mode,
             templates,
             header_prefix: d.header_prefix.clone(),
         },
-        ..WorkerConfig::default()
+        retry,
+        cipher: Some(Arc::new(Cipher::new(aes))),
     };
-    Ok(Worker::new(
-        url.to_string(),
-        cfg,
-        http,
-        components.register("delivery"),
-    )?)
+    Ok((cfg, attempter))
+}
+
+/// `outbound migrate`.
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let db = Database::open(&settings)?;
+    let result = store::migrate::migrate(&db.url).await;
+    db.close();
+    let applied = result.context("applying migrations")?;
+    if applied.is_empty() {
+        println!("outbound: schema is up to date");
+    } else {
+        println!("outbound: applied {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+/// `outbound serve`: everything in one process.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+    // Secrets first: a missing one is an error before anything starts.
+    if settings.database.url.is_some() {
+        Secrets::resolve(&settings, false)?;
+    }
+    let db = Database::open(&settings)?;
+    let result = async {
+        let secrets = Secrets::resolve(&settings, db.is_private())?;
+        let app = Application::build(&settings, &db, secrets.clone(), Parts::SERVE).await?;
+        if let Some(local) = app.local_addr() {
+            println!("outbound: listening on http://{local}");
+            tracing::info!(%local, "HTTP server listening");
+            if db.is_private() {
+                let key = &secrets.auth.api_key;
+                println!("outbound: API key (Authorization: Bearer …): {key}");
+                println!(
+                    "outbound: portal link for a tenant: curl -H 'Authorization: Bearer {key}' http://{local}/api/v1/tenants/<tenant_id>/portal"
+                );
+            }
+        }
+        app.run(cancel).await?;
+        tracing::info!("shut down cleanly");
+        anyhow::Ok(())
+    }
+    .await;
+    db.close();
+    result
+}
+
+/// `outbound worker`: delivery workers only, to scale out.
+pub async fn worker(settings: Settings) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    spawn_signal_handler(cancel.clone());
+    let db = Database::open(&settings)?;
+    let result = async {
+        let secrets = Secrets::for_worker(&settings, db.is_private())?;
+        let app = Application::build(&settings, &db, secrets, Parts::WORKER).await?;
+        println!("outbound: worker {} running", app.worker().id());
+        app.run(cancel).await
+    }
+    .await;
+    db.close();
+    result
 }
 
 /// SIGINT and SIGTERM both start a graceful shutdown.

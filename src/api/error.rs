@@ -2,7 +2,6 @@
 //! Outpost's `{status, message, data}`; unexpected errors are logged with
 //! their cause chain and answered as an opaque 500.
 
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -84,9 +83,10 @@ impl IntoResponse for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// The one mapping of store errors to answers.
     fn from(err: StoreError) -> Self {
         match err {
-            StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::NotFound(what) => ApiError::not_found(what),
             StoreError::Conflict { constraint } => ApiError::new(
                 StatusCode::CONFLICT,
                 format!("already exists ({constraint})"),
@@ -100,38 +100,45 @@ impl From<StoreError> for ApiError {
                     "database unavailable, try again",
                 )
             }
-            StoreError::Database(e) => ApiError::internal(&e),
+            err @ (StoreError::Database(_) | StoreError::Corrupt(_)) => ApiError::internal(&err),
         }
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rej: JsonRejection) -> Self {
-        match rej {
-            JsonRejection::JsonDataError(e) => ApiError::unprocessable(e.body_text()),
-            JsonRejection::JsonSyntaxError(e) => {
-                ApiError::bad_request(format!("malformed JSON: {}", e.body_text()))
-            }
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::bad_request("expected a JSON body (content-type: application/json)")
-            }
-            other => ApiError::bad_request(other.body_text()),
+/// The problems found in one request, so that a client learns every bad
+/// field at once: answered as one 422 with a message per problem.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    pub fn push(&mut self, message: impl Into<String>) {
+        self.0.push(message.into());
+    }
+
+    /// The value, or None with the error noted.
+    pub fn take<T, E: std::fmt::Display>(&mut self, result: Result<T, E>) -> Option<T> {
+        result.map_err(|e| self.push(e.to_string())).ok()
+    }
+
+    pub fn extend(&mut self, messages: impl IntoIterator<Item = String>) {
+        self.0.extend(messages);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Ok when nothing was wrong, else the 422.
+    pub fn check(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.0))
         }
     }
-}
 
-/// `Json<T>` whose rejections are API errors.
-pub struct ApiJson<T>(pub T);
-
-impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
-where
-    S: Send + Sync,
-    T: serde::de::DeserializeOwned,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        let Json(v) = Json::<T>::from_request(req, state).await?;
-        Ok(ApiJson(v))
+    /// The 422 for what was noted (for a value that is missing because of it).
+    pub fn fail(self) -> ApiError {
+        ApiError::validation(self.0)
     }
 }

@@ -9,13 +9,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Principal;
-use super::error::{ApiError, ApiJson};
+use super::error::ApiError;
+use super::extract::{Body, Db, DestinationScope};
 use super::query::{PageRequest, QueryMap};
 use super::AppState;
+use crate::domain::ids::{DestinationId, EventId, TenantId};
 use crate::domain::topic::TopicList;
 use crate::store::deliveries::{self, RetryError};
 use crate::store::logs::{self, AttemptFilter, AttemptRow, EventFilter, EventRow, Key};
-use crate::store::StoreError;
+use crate::store::{GenericClient, StoreError};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -107,30 +109,36 @@ fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
 
 /// The tenants a caller may see: a tenant token only its own; an admin
 /// whatever `tenant_id` filters to (or all).
-fn tenant_scope(principal: &Principal, q: &QueryMap) -> Option<Vec<String>> {
+fn tenant_scope(principal: &Principal, q: &QueryMap) -> Option<Vec<TenantId>> {
     match principal {
-        Principal::Tenant(t) => Some(vec![t.to_string()]),
-        Principal::Admin => q.list("tenant_id"),
+        Principal::Tenant(t) => Some(vec![t.clone()]),
+        Principal::Admin => q.parsed("tenant_id"),
     }
 }
 
+/// The attempt id of a path: `atm_123` or `123`.
+fn attempt_id(raw: &str) -> Result<i64, ApiError> {
+    raw.trim_start_matches("atm_")
+        .parse()
+        .map_err(|_| ApiError::not_found("attempt"))
+}
+
 async fn list_events(
-    State(state): State<AppState>,
     principal: Principal,
+    Db(db): Db,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = QueryMap::parse(raw.as_deref());
     let page = PageRequest::parse(&q, "time", 100, 1000)?;
     let filter = EventFilter {
         tenants: tenant_scope(&principal, &q),
-        ids: q.list("id"),
+        ids: q.parsed("id"),
         topics: q.list("topic"),
-        destinations: q.list("destination_id"),
+        destinations: q.parsed("destination_id"),
         time: q.time_range("time")?,
     };
-    let client = state.pool.get().await.map_err(StoreError::from)?;
     let rows = logs::list_events(
-        &client,
+        &db,
         &filter,
         page.query_descending(),
         page.cursor.as_ref(),
@@ -139,7 +147,7 @@ async fn list_events(
     .await?;
     let (rows, next, prev) = page.finish(rows, |e| Key {
         time: e.time,
-        id: e.id.clone(),
+        id: e.id.to_string(),
     });
     Ok(Json(json!({
         "models": rows.iter().map(event_json).collect::<Vec<_>>(),
@@ -148,18 +156,14 @@ async fn list_events(
 }
 
 async fn show_event(
-    State(state): State<AppState>,
     principal: Principal,
+    Db(db): Db,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = QueryMap::parse(raw.as_deref());
-    let client = state.pool.get().await.map_err(StoreError::from)?;
-    let e = match logs::get_event(&client, &id).await {
-        Ok(e) => e,
-        Err(StoreError::NotFound) => return Err(ApiError::not_found("event")),
-        Err(e) => return Err(e.into()),
-    };
+    let id = EventId::try_from(id).map_err(|_| ApiError::not_found("event"))?;
+    let e = logs::get_event(&db, &id).await?;
     let visible = match tenant_scope(&principal, &q) {
         Some(ts) => ts.contains(&e.tenant_id),
         None => true,
@@ -178,9 +182,9 @@ fn attempt_filter(principal: &Principal, q: &QueryMap) -> Result<AttemptFilter, 
     };
     Ok(AttemptFilter {
         tenants: tenant_scope(principal, q),
-        event_ids: q.list("event_id"),
-        destination_ids: q.list("destination_id"),
-        destination_types: q.list("destination_type"),
+        event_ids: q.parsed("event_id"),
+        destination_ids: q.parsed("destination_id"),
+        destination_types: q.parsed("destination_type"),
         status,
         topics: q.list("topic"),
         time: q.time_range("time")?,
@@ -188,14 +192,13 @@ fn attempt_filter(principal: &Principal, q: &QueryMap) -> Result<AttemptFilter, 
 }
 
 async fn attempts_page(
-    state: &AppState,
+    db: &impl GenericClient,
     filter: AttemptFilter,
     q: &QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     let page = PageRequest::parse(q, "time", 100, 1000)?;
-    let client = state.pool.get().await.map_err(StoreError::from)?;
     let rows = logs::list_attempts(
-        &client,
+        db,
         &filter,
         page.query_descending(),
         page.cursor.as_ref(),
@@ -217,46 +220,35 @@ async fn attempts_page(
 }
 
 async fn list_attempts(
-    State(state): State<AppState>,
     principal: Principal,
+    Db(db): Db,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = QueryMap::parse(raw.as_deref());
     let filter = attempt_filter(&principal, &q)?;
-    attempts_page(&state, filter, &q).await
+    attempts_page(&db, filter, &q).await
 }
 
 async fn list_destination_attempts(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((tenant, destination)): Path<(String, String)>,
+    d: DestinationScope,
+    Db(db): Db,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = super::tenants::tenant_id(&tenant)?;
-    principal.check_tenant(&tenant)?;
     let q = QueryMap::parse(raw.as_deref());
-    let mut filter = attempt_filter(&principal, &q)?;
-    filter.tenants = Some(vec![tenant.to_string()]);
-    filter.destination_ids = Some(vec![destination]);
-    attempts_page(&state, filter, &q).await
+    let mut filter = attempt_filter(&d.scope.principal, &q)?;
+    filter.tenants = Some(vec![d.scope.tenant]);
+    filter.destination_ids = Some(vec![d.id]);
+    attempts_page(&db, filter, &q).await
 }
 
+/// The attempt, if the caller may see it (404 otherwise).
 async fn find_attempt(
-    state: &AppState,
+    db: &impl GenericClient,
     principal: &Principal,
     raw_id: &str,
     q: &QueryMap,
 ) -> Result<AttemptRow, ApiError> {
-    let id: i64 = raw_id
-        .trim_start_matches("atm_")
-        .parse()
-        .map_err(|_| ApiError::not_found("attempt"))?;
-    let client = state.pool.get().await.map_err(StoreError::from)?;
-    let a = match logs::get_attempt(&client, id).await {
-        Ok(a) => a,
-        Err(StoreError::NotFound) => return Err(ApiError::not_found("attempt")),
-        Err(e) => return Err(e.into()),
-    };
+    let a = logs::get_attempt(db, attempt_id(raw_id)?).await?;
     let visible = match tenant_scope(principal, q) {
         Some(ts) => ts.contains(&a.tenant_id),
         None => true,
@@ -269,27 +261,26 @@ async fn find_attempt(
 }
 
 async fn show_attempt(
-    State(state): State<AppState>,
     principal: Principal,
+    Db(db): Db,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let q = QueryMap::parse(raw.as_deref());
-    let a = find_attempt(&state, &principal, &id, &q).await?;
+    let a = find_attempt(&db, &principal, &id, &q).await?;
     Ok(Json(attempt_json(&a, &q)))
 }
 
 async fn show_destination_attempt(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((tenant, destination, id)): Path<(String, String, String)>,
+    d: DestinationScope,
+    Db(db): Db,
+    Path(params): Path<std::collections::HashMap<String, String>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let tenant = super::tenants::tenant_id(&tenant)?;
-    principal.check_tenant(&tenant)?;
     let q = QueryMap::parse(raw.as_deref());
-    let a = find_attempt(&state, &principal, &id, &q).await?;
-    if a.tenant_id != tenant.as_str() || a.destination_id != destination {
+    let id = params.get("attempt_id").map_or("", String::as_str);
+    let a = find_attempt(&db, &d.scope.principal, id, &q).await?;
+    if a.tenant_id != d.scope.tenant || a.destination_id != d.id {
         return Err(ApiError::not_found("attempt"));
     }
     Ok(Json(attempt_json(&a, &q)))
@@ -302,31 +293,26 @@ struct RetryRequest {
     destination_id: String,
 }
 
+/// A manual retry of one delivery, now.
 async fn retry(
-    State(state): State<AppState>,
     principal: Principal,
-    ApiJson(req): ApiJson<RetryRequest>,
+    Db(db): Db,
+    Body(req): Body<RetryRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let client = state.pool.get().await.map_err(StoreError::from)?;
     let tenant = match &principal {
-        Principal::Tenant(t) => Some(t.to_string()),
+        Principal::Tenant(t) => Some(t),
         Principal::Admin => None,
     };
+    let event_id = EventId::try_from(req.event_id).map_err(|_| ApiError::not_found("event"))?;
+    let destination_id = DestinationId::try_from(req.destination_id)
+        .map_err(|_| ApiError::not_found("destination"))?;
     // The event must be visible to the caller.
-    match logs::get_event(&client, &req.event_id).await {
-        Ok(e) if tenant.as_deref().is_none_or(|t| t == e.tenant_id) => {}
-        Ok(_) | Err(StoreError::NotFound) => return Err(ApiError::not_found("event")),
+    match logs::get_event(&db, &event_id).await {
+        Ok(e) if tenant.is_none_or(|t| *t == e.tenant_id) => {}
+        Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("event")),
         Err(e) => return Err(e.into()),
     }
-    match deliveries::retry_now(
-        &client,
-        &req.event_id,
-        &req.destination_id,
-        tenant.as_deref(),
-        None,
-    )
-    .await?
-    {
+    match deliveries::retry_now(&db, &event_id, &destination_id, tenant, None).await? {
         Ok(_) => Ok((StatusCode::ACCEPTED, Json(json!({ "success": true })))),
         Err(RetryError::DestinationDisabled) => Err(ApiError::bad_request(
             "destination is disabled; enable it before retrying",

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use axum::extract::{RawQuery, State};
+use axum::extract::RawQuery;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -12,10 +12,11 @@ use serde_json::{json, Map, Value};
 
 use super::auth::Principal;
 use super::error::ApiError;
+use super::extract::Db;
 use super::query::QueryMap;
 use super::AppState;
+use crate::domain::ids::{DestinationId, TenantId};
 use crate::store::metrics::{self, AttemptMetricFilter, Buckets};
-use crate::store::StoreError;
 
 const ROW_LIMIT: i64 = 100_000;
 
@@ -32,7 +33,7 @@ struct Common {
     buckets: Buckets,
     measures: Vec<String>,
     dimensions: Vec<String>,
-    tenants: Option<Vec<String>>,
+    tenants: Option<Vec<TenantId>>,
 }
 
 fn parse_granularity(g: &str) -> Result<Buckets, ApiError> {
@@ -99,14 +100,14 @@ fn common(
             return Err(ApiError::bad_request(format!("unknown dimension {d:?}")));
         }
     }
-    let tenant_filter = q.list("filters[tenant_id]");
+    let tenant_filter: Option<Vec<TenantId>> = q.parsed("filters[tenant_id]");
     let tenants = match principal {
         Principal::Admin => tenant_filter,
         Principal::Tenant(t) => {
             if tenant_filter.is_some() || dimensions.iter().any(|d| d == "tenant_id") {
                 return Err(ApiError::forbidden());
             }
-            Some(vec![t.to_string()])
+            Some(vec![t.clone()])
         }
     };
     Ok(Common {
@@ -152,8 +153,8 @@ fn bucket_json(b: Option<DateTime<Utc>>) -> Value {
 }
 
 async fn events(
-    State(state): State<AppState>,
     principal: Principal,
+    Db(db): Db,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
@@ -165,15 +166,15 @@ async fn events(
         &["tenant_id", "topic", "destination_id"],
     )?;
     let by_destination = c.dimensions.iter().any(|d| d == "destination_id");
-    let client = state.pool.get().await.map_err(StoreError::from)?;
+    let destination_ids: Option<Vec<DestinationId>> = q.parsed("filters[destination_id]");
     let rows = metrics::events(
-        &client,
+        &db,
         c.start,
         c.end,
         c.buckets,
         c.tenants.as_deref(),
         q.list("filters[topic]").as_deref(),
-        q.list("filters[destination_id]").as_deref(),
+        destination_ids.as_deref(),
         by_destination,
         ROW_LIMIT + 1,
     )
@@ -226,8 +227,8 @@ struct Tally {
 }
 
 async fn attempts(
-    State(state): State<AppState>,
     principal: Principal,
+    Db(db): Db,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
@@ -280,17 +281,15 @@ async fn attempts(
     };
     let filter = AttemptMetricFilter {
         tenants: c.tenants.clone(),
-        destination_ids: q.list("filters[destination_id]"),
-        destination_types: q.list("filters[destination_type]"),
+        destination_ids: q.parsed("filters[destination_id]"),
+        destination_types: q.parsed("filters[destination_type]"),
         topics: q.list("filters[topic]"),
         status: q.one("filters[status]").map(String::from),
         codes: q.list("filters[code]"),
         manual,
         attempt_numbers,
     };
-    let client = state.pool.get().await.map_err(StoreError::from)?;
-    let rows =
-        metrics::attempts(&client, c.start, c.end, c.buckets, &filter, ROW_LIMIT + 1).await?;
+    let rows = metrics::attempts(&db, c.start, c.end, c.buckets, &filter, ROW_LIMIT + 1).await?;
     let truncated = rows.len() as i64 > ROW_LIMIT;
     let mut groups: BTreeMap<(Option<DateTime<Utc>>, Vec<String>), Tally> = BTreeMap::new();
     for r in rows.iter().take(ROW_LIMIT as usize) {

@@ -1,8 +1,19 @@
 //! HTTP: the router and one file per resource.
+//!
+//! - [`extract`]: what handlers need, parsed and checked (tenant scope,
+//!   operator, connection, typed bodies);
+//! - [`error`]: the one place that knows status codes;
+//! - [`auth`]: operator key and tenant tokens;
+//! - one file per resource: [`tenants`], [`destinations`] (with its
+//!   [`destination_body`] and [`destination_view`]), [`publish`], [`logs`],
+//!   [`metrics`], [`health`].
 
 pub mod auth;
+pub mod destination_body;
+pub mod destination_view;
 pub mod destinations;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod logs;
 pub mod metrics;
@@ -46,6 +57,7 @@ impl Components {
     }
 }
 
+/// What handlers share; built once by `app::Application`.
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
@@ -68,26 +80,6 @@ pub struct AppState {
     pub wake_worker: Option<Arc<tokio::sync::Notify>>,
     /// Gathers concurrent publishes into shared statements.
     pub publisher: crate::store::publisher::Publisher,
-}
-
-impl AppState {
-    /// State with defaults around a pool (tests; `serve` fills in settings).
-    pub fn new(pool: Pool, auth: auth::AuthConfig) -> AppState {
-        AppState {
-            publisher: crate::store::publisher::Publisher::new(pool.clone()),
-            pool,
-            components: Arc::default(),
-            auth: Arc::new(auth),
-            topics: Arc::default(),
-            max_event_bytes: 1024 * 1024,
-            public_url: None,
-            cipher: Arc::new(crate::domain::credentials::Cipher::new("test-aes-secret")),
-            max_destinations_per_tenant: 20,
-            catalog: Arc::default(),
-            validate_schema: false,
-            wake_worker: None,
-        }
-    }
 }
 
 /// outbound's own OpenAPI document, maintained beside the code in

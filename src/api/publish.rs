@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::auth::Principal;
-use super::error::ApiError;
+use super::error::{ApiError, Problems};
+use super::extract::{from_json, Operator};
 use super::AppState;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
+use crate::domain::metadata::string_map;
 use crate::store::events::NewEvent;
 use crate::store::StoreError;
 
@@ -38,55 +39,42 @@ struct PublishRequest<'a> {
 
 async fn publish(
     State(state): State<AppState>,
-    principal: Principal,
+    _: Operator,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    principal.require_admin()?;
     if body.len() > state.max_event_bytes + 64 * 1024 {
         return Err(ApiError::unprocessable(format!(
             "payload too large: events are limited to {} bytes",
             state.max_event_bytes
         )));
     }
-    let req: PublishRequest = serde_json::from_slice(&body).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::bad_request(format!("malformed JSON: {e}"))
-        } else {
-            ApiError::unprocessable(e.to_string())
-        }
-    })?;
-    let mut errors = Vec::new();
-    let tenant = match req.tenant_id.as_deref() {
+    let req: PublishRequest = from_json(&body)?;
+    let mut problems = Problems::default();
+    let tenant = match req.tenant_id {
         None => {
-            errors.push("tenant_id is required".to_string());
+            problems.push("tenant_id is required");
             None
         }
-        Some(t) => TenantId::parse(t)
-            .map_err(|e| errors.push(e.to_string()))
-            .ok(),
+        Some(t) => problems.take(TenantId::try_from(t)),
     };
     let topic = match req.topic.as_deref() {
         None => {
-            errors.push("topic is required".to_string());
+            problems.push("topic is required");
             None
         }
-        Some(t) => state
-            .topics
-            .check(t)
-            .map_err(|e| errors.push(e.to_string()))
-            .ok(),
+        Some(t) => problems.take(state.topics.check(t)),
     };
     let data = match req.data {
         None => {
-            errors.push("data is required".to_string());
+            problems.push("data is required");
             None
         }
         Some(raw) if !raw.get().trim_start().starts_with('{') => {
-            errors.push("data must be a JSON object".to_string());
+            problems.push("data must be a JSON object");
             None
         }
         Some(raw) if raw.get().len() > state.max_event_bytes => {
-            errors.push(format!(
+            problems.push(format!(
                 "data is larger than {} bytes",
                 state.max_event_bytes
             ));
@@ -94,38 +82,27 @@ async fn publish(
         }
         Some(raw) => Some(raw.get().to_string()),
     };
-    let id = match req.id.as_deref() {
-        None => None,
-        Some(i) => EventId::parse(i)
-            .map_err(|e| errors.push(e.to_string()))
-            .ok(),
+    let id = req.id.and_then(|i| problems.take(EventId::try_from(i)));
+    let destination_id = req
+        .destination_id
+        .and_then(|d| problems.take(DestinationId::try_from(d)));
+    let metadata = match string_map("metadata", req.metadata.as_ref()) {
+        Ok(m) => m,
+        Err(messages) => {
+            problems.extend(messages);
+            None
+        }
     };
-    let destination_id = match req.destination_id.as_deref() {
-        None => None,
-        Some(d) => DestinationId::parse(d)
-            .map_err(|e| errors.push(e.to_string()))
-            .ok(),
-    };
-    let metadata = super::tenants::string_map("metadata", req.metadata.as_ref())
-        .map_err(|e| {
-            if let Some(Value::Array(a)) = &e.data {
-                errors.extend(a.iter().filter_map(|m| m.as_str().map(String::from)));
-            }
-        })
-        .ok()
-        .flatten();
     if let (true, Some(t), Some(d)) = (state.validate_schema, &topic, &data) {
         if let Some(entry) = state.catalog.get(t.as_str()) {
             let value: Value = serde_json::from_str(d).unwrap_or(Value::Null);
-            errors.extend(entry.violations(&value));
+            problems.extend(entry.violations(&value));
         }
     }
     let (Some(tenant), Some(topic), Some(data)) = (tenant, topic, data) else {
-        return Err(ApiError::validation(errors));
+        return Err(problems.fail());
     };
-    if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
-    }
+    problems.check()?;
     let event = NewEvent {
         tenant_id: tenant,
         topic,

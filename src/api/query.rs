@@ -56,6 +56,14 @@ impl QueryMap {
         })
     }
 
+    /// A list parameter of typed values (ids, kinds). A value that cannot
+    /// parse names nothing that exists, so it is left out rather than
+    /// refused; the filter still applies, and may then match nothing.
+    pub fn parsed<T: TryFrom<String>>(&self, name: &str) -> Option<Vec<T>> {
+        self.list(name)
+            .map(|l| l.into_iter().filter_map(|v| T::try_from(v).ok()).collect())
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }

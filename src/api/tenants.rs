@@ -1,6 +1,6 @@
 //! Tenants: upsert, get, delete, list, token, portal link.
 
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -8,13 +8,16 @@ use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::{self, Principal};
+use super::auth;
 use super::error::ApiError;
+use super::extract::{Db, Operator, OptionalBody, TenantScope};
 use super::query::{PageRequest, QueryMap};
 use super::AppState;
 use crate::domain::ids::TenantId;
+use crate::domain::metadata::string_map;
 use crate::store::logs::Key;
 use crate::store::tenants::{self, TenantView};
+use crate::store::GenericClient;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -22,10 +25,6 @@ pub fn routes() -> Router<AppState> {
         .route("/tenants/{tenant_id}", get(show).put(upsert).delete(remove))
         .route("/tenants/{tenant_id}/token", get(token))
         .route("/tenants/{tenant_id}/portal", get(portal))
-}
-
-pub fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
-    TenantId::parse(raw).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 fn to_json(v: &TenantView) -> Value {
@@ -39,26 +38,12 @@ fn to_json(v: &TenantView) -> Value {
     })
 }
 
-/// `metadata` must be an object of strings (or null).
-pub fn string_map(field: &str, v: Option<&Value>) -> Result<Option<Value>, ApiError> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(m)) => {
-            let bad: Vec<String> = m
-                .iter()
-                .filter(|(_, v)| !v.is_string())
-                .map(|(k, _)| format!("{field}.{k} must be a string"))
-                .collect();
-            if bad.is_empty() {
-                Ok(Some(Value::Object(m.clone())))
-            } else {
-                Err(ApiError::validation(bad))
-            }
-        }
-        Some(_) => Err(ApiError::validation(vec![format!(
-            "{field} must be an object of strings"
-        )])),
-    }
+/// The tenant, or 404 "tenant not found".
+pub async fn ensure_tenant(
+    client: &impl GenericClient,
+    id: &TenantId,
+) -> Result<TenantView, ApiError> {
+    Ok(tenants::get(client, id).await?)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -67,34 +52,16 @@ struct TenantUpsert {
     metadata: Option<Value>,
 }
 
+/// Creates the tenant (201) or replaces its metadata (200). The body is
+/// optional: PUT with no body creates a tenant without metadata.
 async fn upsert(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(raw): Path<String>,
-    body: axum::body::Bytes,
+    s: TenantScope,
+    Db(db): Db,
+    OptionalBody(body): OptionalBody<TenantUpsert>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = tenant_id(&raw)?;
-    principal.check_tenant(&id)?;
-    // The body is optional: PUT with no body creates a tenant without metadata.
-    let body: TenantUpsert = if body.iter().all(u8::is_ascii_whitespace) {
-        TenantUpsert::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            if e.is_syntax() || e.is_eof() {
-                ApiError::bad_request(format!("malformed JSON: {e}"))
-            } else {
-                ApiError::unprocessable(e.to_string())
-            }
-        })?
-    };
-    let metadata = string_map("metadata", body.metadata.as_ref())?;
-    let client = state
-        .pool
-        .get()
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    let (_, created) = tenants::upsert(&client, &id, metadata.as_ref()).await?;
-    let view = tenants::get(&client, &id).await?;
+    let metadata = string_map("metadata", body.metadata.as_ref()).map_err(ApiError::validation)?;
+    let (_, created) = tenants::upsert(&db, &s.tenant, metadata.as_ref()).await?;
+    let view = tenants::get(&db, &s.tenant).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -103,59 +70,25 @@ async fn upsert(
     Ok((status, Json(to_json(&view))))
 }
 
-async fn show(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = tenant_id(&raw)?;
-    principal.check_tenant(&id)?;
-    Ok(Json(to_json(&fetch(&state, &id).await?)))
+async fn show(s: TenantScope, Db(db): Db) -> Result<Json<Value>, ApiError> {
+    Ok(Json(to_json(&ensure_tenant(&db, &s.tenant).await?)))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id = tenant_id(&raw)?;
-    principal.check_tenant(&id)?;
-    let client = state
-        .pool
-        .get()
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    match tenants::delete(&client, &id).await {
-        Ok(()) => Ok(Json(json!({ "success": true }))),
-        Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("tenant")),
-        Err(e) => Err(e.into()),
-    }
+async fn remove(s: TenantScope, Db(db): Db) -> Result<Json<Value>, ApiError> {
+    tenants::delete(&db, &s.tenant).await?;
+    Ok(Json(json!({ "success": true })))
 }
 
-/// The tenant, or 404.
-pub async fn fetch(state: &AppState, id: &TenantId) -> Result<TenantView, ApiError> {
-    let client = state
-        .pool
-        .get()
-        .await
-        .map_err(crate::store::StoreError::from)?;
-    match tenants::get(&client, id).await {
-        Ok(v) => Ok(v),
-        Err(crate::store::StoreError::NotFound) => Err(ApiError::not_found("tenant")),
-        Err(e) => Err(e.into()),
-    }
-}
-
+/// A tenant token (operator only).
 async fn token(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(raw): Path<String>,
+    _: Operator,
+    s: TenantScope,
+    Db(db): Db,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require_admin()?;
-    let id = tenant_id(&raw)?;
-    fetch(&state, &id).await?;
-    let token = auth::issue(&state.auth.jwt_secret, &id, Utc::now().timestamp());
-    Ok(Json(json!({ "token": token, "tenant_id": id.as_str() })))
+    ensure_tenant(&db, &s.tenant).await?;
+    let token = auth::issue(&state.auth.jwt_secret, &s.tenant, Utc::now().timestamp());
+    Ok(Json(json!({ "token": token, "tenant_id": s.tenant })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,17 +96,17 @@ struct PortalQuery {
     theme: Option<String>,
 }
 
+/// A link into the portal with a fresh tenant token (operator only).
 async fn portal(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(raw): Path<String>,
+    _: Operator,
+    s: TenantScope,
+    Db(db): Db,
     Query(q): Query<PortalQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    principal.require_admin()?;
-    let id = tenant_id(&raw)?;
-    fetch(&state, &id).await?;
-    let token = auth::issue(&state.auth.jwt_secret, &id, Utc::now().timestamp());
+    ensure_tenant(&db, &s.tenant).await?;
+    let token = auth::issue(&state.auth.jwt_secret, &s.tenant, Utc::now().timestamp());
     let host = headers
         .get(axum::http::header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -185,32 +118,22 @@ async fn portal(
     let mut url = format!(
         "{}/?token={token}&tenant_id={}",
         base.trim_end_matches('/'),
-        id.as_str()
+        s.tenant
     );
     if let Some(theme) = q.theme.filter(|t| t == "light" || t == "dark") {
         url.push_str(&format!("&theme={theme}"));
     }
-    Ok(Json(
-        json!({ "redirect_url": url, "tenant_id": id.as_str() }),
-    ))
+    Ok(Json(json!({ "redirect_url": url, "tenant_id": s.tenant })))
 }
 
-async fn list(
-    State(state): State<AppState>,
-    principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    principal.require_admin()?;
+/// Every tenant, a page at a time (operator only).
+async fn list(_: Operator, Db(db): Db, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
     let q = QueryMap::parse(raw.as_deref());
     let page = PageRequest::parse(&q, "created_at", 20, 100)?;
-    let ids = q.list("id");
-    let client = state
-        .pool
-        .get()
-        .await
-        .map_err(crate::store::StoreError::from)?;
+    // An id that cannot be a tenant's matches none.
+    let ids: Option<Vec<TenantId>> = q.parsed("id");
     let rows = tenants::list(
-        &client,
+        &db,
         ids.as_deref(),
         page.query_descending(),
         page.cursor.as_ref(),
@@ -219,9 +142,9 @@ async fn list(
     .await?;
     let (rows, next, prev) = page.finish(rows, |v| Key {
         time: v.tenant.created_at,
-        id: v.tenant.id.clone(),
+        id: v.tenant.id.to_string(),
     });
-    let count = tenants::count(&client, ids.as_deref()).await?;
+    let count = tenants::count(&db, ids.as_deref()).await?;
     Ok(Json(json!({
         "models": rows.iter().map(to_json).collect::<Vec<_>>(),
         "pagination": page.pagination(next, prev),

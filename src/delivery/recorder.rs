@@ -1,6 +1,7 @@
 //! Recording outcomes: one transaction per batch writes the attempts, moves
 //! the queue rows on, keeps the destinations' consecutive-failure counts,
-//! auto-disables, and holds the deliveries of disabled destinations.
+//! auto-disables, holds the deliveries of disabled destinations, and holds
+//! or drops the claimed deliveries that were not sent.
 //!
 //! These writes use `synchronous_commit = off` (set for the worker's
 //! sessions by `store::connect_worker_pool`): if Postgres crashes before
@@ -14,7 +15,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::store::deliveries::{self, AttemptRecord};
+use super::attempt::Outcome;
+use crate::domain::ids::{DestinationId, EventId};
+use crate::store::deliveries::{self, AttemptRecord, ClaimKey};
 use crate::store::{Pool, StoreError};
 
 /// Largest batch written in one transaction. Measured under load (`bench
@@ -32,36 +35,54 @@ const GATHER: Duration = Duration::from_millis(5);
 pub struct Recorded {
     pub accepted: usize,
     pub refused: usize,
-    pub newly_disabled: Vec<String>,
+    pub newly_disabled: Vec<DestinationId>,
 }
 
-/// Writes one batch. Outcomes from lost leases are refused, not errors.
+/// Writes one batch of outcomes. Outcomes from lost leases are refused,
+/// not errors.
 pub async fn write(
     pool: &Pool,
-    batch: &[AttemptRecord],
+    batch: &[Outcome],
     disable_after: u32,
     now: Option<DateTime<Utc>>,
 ) -> Result<Recorded, StoreError> {
+    let mut attempts = Vec::with_capacity(batch.len());
+    let (mut holds, mut drops): (Vec<ClaimKey>, Vec<ClaimKey>) = (Vec::new(), Vec::new());
+    for outcome in batch {
+        match outcome {
+            Outcome::Attempted(a) => attempts.push(a),
+            Outcome::Hold(k) => holds.push(k.clone()),
+            Outcome::Drop(k) => drops.push(k.clone()),
+        }
+    }
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let accepted = deliveries::record(&tx, batch).await?;
+    // Unsent deliveries are rare: no statement for them unless there are some.
+    if !holds.is_empty() {
+        deliveries::hold_claimed(&tx, &holds).await?;
+    }
+    if !drops.is_empty() {
+        deliveries::drop_claimed(&tx, &drops).await?;
+    }
+    if attempts.is_empty() {
+        tx.commit().await?;
+        return Ok(Recorded::default());
+    }
+    let accepted = deliveries::record(&tx, &attempts).await?;
 
     // Consecutive failures per destination, in attempt order: a success
     // resets the count, then later failures add to it.
-    let accepted_keys: std::collections::HashSet<(&str, &str)> = accepted
+    let accepted_keys: std::collections::HashSet<(&EventId, &DestinationId)> =
+        accepted.iter().map(|(e, d)| (e, d)).collect();
+    let mut order: Vec<&AttemptRecord> = attempts
         .iter()
-        .map(|(e, d)| (e.as_str(), d.as_str()))
-        .collect();
-    let mut order: Vec<&AttemptRecord> = batch
-        .iter()
-        .filter(|a| accepted_keys.contains(&(a.event_id.as_str(), a.destination_id.as_str())))
+        .copied()
+        .filter(|a| accepted_keys.contains(&(&a.event_id, &a.destination_id)))
         .collect();
     order.sort_by_key(|a| a.attempted_at);
-    let mut changes: HashMap<&str, (bool, i32)> = HashMap::new();
+    let mut changes: HashMap<&DestinationId, (bool, i32)> = HashMap::new();
     for a in &order {
-        let entry = changes
-            .entry(a.destination_id.as_str())
-            .or_insert((false, 0));
+        let entry = changes.entry(&a.destination_id).or_insert((false, 0));
         if a.success {
             *entry = (true, 0);
         } else {
@@ -70,16 +91,16 @@ pub async fn write(
     }
     // (The statement locks the rows in id order itself: no deadlock between
     // two workers' recorders, whatever order these come in.)
-    let changes: Vec<(String, bool, i32)> = changes
+    let changes: Vec<(DestinationId, bool, i32)> = changes
         .into_iter()
-        .map(|(id, (reset, n))| (id.to_string(), reset, n))
+        .map(|(id, (reset, n))| (id.clone(), reset, n))
         .collect();
     let threshold = i32::try_from(disable_after).unwrap_or(i32::MAX);
     let counts = deliveries::record_destination_outcomes(&tx, &changes, threshold, now).await?;
-    let disabled: Vec<&str> = counts
+    let disabled: Vec<&DestinationId> = counts
         .iter()
         .filter(|c| c.disabled)
-        .map(|c| c.id.as_str())
+        .map(|c| &c.id)
         .collect();
     if !disabled.is_empty() {
         deliveries::hold(&tx, &disabled).await?;
@@ -112,7 +133,7 @@ pub async fn write(
     }
     Ok(Recorded {
         accepted: accepted.len(),
-        refused: batch.len() - accepted.len(),
+        refused: attempts.len() - accepted.len(),
         newly_disabled,
     })
 }
@@ -123,12 +144,15 @@ pub async fn write(
 /// whoever claims the delivery after its lease expires.
 pub async fn run(
     pool: Pool,
-    mut rx: mpsc::Receiver<AttemptRecord>,
+    mut rx: mpsc::Receiver<Outcome>,
     disable_after: u32,
     give_up: tokio_util::sync::CancellationToken,
 ) {
-    let mut batch: Vec<AttemptRecord> = Vec::with_capacity(MAX_BATCH);
-    let body_len = |a: &AttemptRecord| a.response_body.as_ref().map_or(0, String::len);
+    let mut batch: Vec<Outcome> = Vec::with_capacity(MAX_BATCH);
+    let body_len = |o: &Outcome| match o {
+        Outcome::Attempted(a) => a.response_body.as_ref().map_or(0, String::len),
+        _ => 0,
+    };
     while let Some(first) = rx.recv().await {
         let mut bytes = body_len(&first);
         batch.push(first);

@@ -9,6 +9,7 @@ use crate::config::WebhookMode;
 use crate::domain::signature::{
     outpost_signature, standard_signature, SignInput, SignatureTemplates,
 };
+use crate::domain::webhook_secret::valid_secrets;
 use crate::store::deliveries::{ClaimedDestination, ClaimedEvent};
 
 /// How this deployment signs webhooks.
@@ -62,7 +63,7 @@ pub fn build(
         .filter(|u| !u.is_empty())
         .ok_or(WebhookError::NoUrl)?
         .to_string();
-    let secrets = secrets(&destination.credentials, now);
+    let secrets = valid_secrets(&destination.credentials, now);
     if secrets.is_empty() {
         return Err(WebhookError::NoSecret);
     }
@@ -129,28 +130,6 @@ pub fn build(
     Ok(WebhookRequest { url, headers, body })
 }
 
-/// Signing secrets valid at `now`, newest first: the current secret, then
-/// the previous one while its grace period lasts.
-pub fn secrets(credentials: &Value, now: DateTime<Utc>) -> Vec<String> {
-    let mut out = Vec::new();
-    if let Some(s) = credentials.get("secret").and_then(Value::as_str) {
-        if !s.is_empty() {
-            out.push(s.to_string());
-        }
-    }
-    if let Some(prev) = credentials.get("previous_secret").and_then(Value::as_str) {
-        let valid = credentials
-            .get("previous_secret_invalid_at")
-            .and_then(Value::as_str)
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .is_some_and(|until| until > now);
-        if valid && !prev.is_empty() {
-            out.push(prev.to_string());
-        }
-    }
-    out
-}
-
 /// `config.custom_headers`: an object, or (as Outpost stores config values
 /// as strings) a JSON-encoded object.
 fn custom_headers(config: &Value) -> Vec<(String, String)> {
@@ -194,7 +173,7 @@ mod tests {
 
     fn destination(credentials: Value) -> ClaimedDestination {
         ClaimedDestination {
-            kind: "webhook".into(),
+            kind: crate::domain::destination_kind::DestinationKind::Webhook,
             config: json!({"url": "https://example.com/h", "custom_headers": "{\"X-Api-Key\":\"k1\"}"}),
             credentials,
             delivery_metadata: Some(json!({"region": "eu"})),
@@ -266,7 +245,7 @@ mod tests {
         );
         assert_eq!(header(&r, "x-outpost-signature"), Some(expected.as_str()));
         let later = now + chrono::Duration::days(2);
-        assert_eq!(secrets(&creds, later), ["new"]);
+        assert_eq!(valid_secrets(&creds, later), ["new"]);
     }
 
     #[test]

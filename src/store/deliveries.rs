@@ -5,14 +5,25 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{queries, GenericClient, StoreError};
+use super::{id, id_strs, queries, GenericClient, StoreError};
+use crate::domain::destination_kind::DestinationKind;
+use crate::domain::ids::{DestinationId, EventId, TenantId};
+
+/// One claim of one delivery: what recording its outcome is checked
+/// against (only the latest claim may record).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClaimKey {
+    pub event_id: EventId,
+    pub destination_id: DestinationId,
+    pub claims: i32,
+}
 
 /// A delivery claimed by a worker, with what it needs to send it.
 #[derive(Debug, Clone)]
 pub struct Claimed {
-    pub event_id: String,
-    pub destination_id: String,
-    pub tenant_id: String,
+    pub event_id: EventId,
+    pub destination_id: DestinationId,
+    pub tenant_id: TenantId,
     pub event_time: DateTime<Utc>,
     /// The claim this worker holds; recording requires it to be the latest.
     pub claims: i32,
@@ -38,7 +49,7 @@ pub struct ClaimedEvent {
 
 #[derive(Debug, Clone)]
 pub struct ClaimedDestination {
-    pub kind: String,
+    pub kind: DestinationKind,
     pub config: serde_json::Value,
     pub credentials: serde_json::Value,
     pub delivery_metadata: Option<serde_json::Value>,
@@ -49,6 +60,14 @@ impl Claimed {
     /// The number of the attempt about to be made (1-based).
     pub fn attempt_number(&self) -> i32 {
         self.attempts + 1
+    }
+
+    pub fn key(&self) -> ClaimKey {
+        ClaimKey {
+            event_id: self.event_id.clone(),
+            destination_id: self.destination_id.clone(),
+            claims: self.claims,
+        }
     }
 }
 
@@ -65,52 +84,60 @@ pub async fn claim(
         .await?;
     // A batch usually holds many deliveries to few destinations: decode each
     // destination once.
-    let mut destinations: HashMap<String, Arc<ClaimedDestination>> = HashMap::new();
-    Ok(rows
-        .iter()
+    let mut destinations: HashMap<DestinationId, Arc<ClaimedDestination>> = HashMap::new();
+    rows.iter()
         .map(|r| {
-            let destination_id: String = r.get("destination_id");
-            let destination = r.get::<_, bool>("destination_found").then(|| {
-                destinations
-                    .entry(destination_id.clone())
-                    .or_insert_with(|| {
-                        Arc::new(ClaimedDestination {
-                            kind: r.get("type"),
-                            config: r.get("config"),
-                            credentials: r.get("credentials"),
-                            delivery_metadata: r.get("delivery_metadata"),
-                            disabled: r.get::<_, Option<DateTime<Utc>>>("disabled_at").is_some(),
-                        })
-                    })
-                    .clone()
-            });
-            Claimed {
-                event_id: r.get("event_id"),
-                destination_id,
-                tenant_id: r.get("tenant_id"),
-                event_time: r.get("event_time"),
-                claims: r.get("claims"),
-                attempts: r.get("attempts"),
-                retry: r.get("retry"),
-                manual: r.get("manual"),
-                event: r.get::<_, bool>("event_found").then(|| ClaimedEvent {
-                    topic: r.get("topic"),
-                    metadata: r.get("metadata"),
-                    data: r.get("data"),
+            let destination_id: DestinationId = id(r, "destination_id")?;
+            let destination = match r.try_get::<_, bool>("destination_found")? {
+                false => None,
+                true => Some(match destinations.get(&destination_id) {
+                    Some(d) => d.clone(),
+                    None => {
+                        let d = Arc::new(ClaimedDestination {
+                            kind: DestinationKind::parse(r.try_get("type")?)?,
+                            config: r.try_get("config")?,
+                            credentials: r.try_get("credentials")?,
+                            delivery_metadata: r.try_get("delivery_metadata")?,
+                            disabled: r
+                                .try_get::<_, Option<DateTime<Utc>>>("disabled_at")?
+                                .is_some(),
+                        });
+                        destinations.insert(destination_id.clone(), d.clone());
+                        d
+                    }
                 }),
+            };
+            let event = match r.try_get::<_, bool>("event_found")? {
+                false => None,
+                true => Some(ClaimedEvent {
+                    topic: r.try_get("topic")?,
+                    metadata: r.try_get("metadata")?,
+                    data: r.try_get("data")?,
+                }),
+            };
+            Ok(Claimed {
+                event_id: id(r, "event_id")?,
+                destination_id,
+                tenant_id: id(r, "tenant_id")?,
+                event_time: r.try_get("event_time")?,
+                claims: r.try_get("claims")?,
+                attempts: r.try_get("attempts")?,
+                retry: r.try_get("retry")?,
+                manual: r.try_get("manual")?,
+                event,
                 destination,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// The outcome of one attempt, ready to record.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
-    pub event_id: String,
-    pub destination_id: String,
+    pub event_id: EventId,
+    pub destination_id: DestinationId,
     pub claims: i32,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub event_time: DateTime<Utc>,
     pub attempt_number: i32,
     pub manual: bool,
@@ -129,21 +156,15 @@ pub struct AttemptRecord {
 /// (outcomes from a lease that was lost are dropped).
 pub async fn record(
     client: &impl GenericClient,
-    batch: &[AttemptRecord],
-) -> Result<Vec<(String, String)>, StoreError> {
+    batch: &[&AttemptRecord],
+) -> Result<Vec<(EventId, DestinationId)>, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_RECORD).await?;
-    let col = |f: fn(&AttemptRecord) -> String| batch.iter().map(f).collect::<Vec<_>>();
-    let event_ids = col(|a| a.event_id.clone());
-    let destination_ids = col(|a| a.destination_id.clone());
-    let tenant_ids = col(|a| a.tenant_id.clone());
-    let codes = col(|a| a.code.clone());
-    let statuses = col(|a| {
-        if a.success {
-            "success".into()
-        } else {
-            "failed".into()
-        }
-    });
+    let col = |f: fn(&AttemptRecord) -> &str| batch.iter().map(|a| f(a)).collect::<Vec<&str>>();
+    let event_ids = col(|a| a.event_id.as_str());
+    let destination_ids = col(|a| a.destination_id.as_str());
+    let tenant_ids = col(|a| a.tenant_id.as_str());
+    let codes = col(|a| a.code.as_str());
+    let statuses = col(|a| if a.success { "success" } else { "failed" });
     let claims: Vec<i32> = batch.iter().map(|a| a.claims).collect();
     let event_times: Vec<DateTime<Utc>> = batch.iter().map(|a| a.event_time).collect();
     let numbers: Vec<i32> = batch.iter().map(|a| a.attempt_number).collect();
@@ -179,14 +200,16 @@ pub async fn record(
             ],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    rows.iter()
+        .map(|r| Ok((id(r, "event_id")?, id(r, "destination_id")?)))
+        .collect()
 }
 
 /// Per-destination result of a recorded batch.
 #[derive(Debug, Clone)]
 pub struct DestinationCount {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: DestinationId,
+    pub tenant_id: TenantId,
     pub consecutive_failures: i32,
     pub disabled: bool,
     pub newly_disabled: bool,
@@ -196,7 +219,7 @@ pub struct DestinationCount {
 /// `changes` holds (destination id, reset, failures) as described in the query.
 pub async fn record_destination_outcomes(
     client: &impl GenericClient,
-    changes: &[(String, bool, i32)],
+    changes: &[(DestinationId, bool, i32)],
     threshold: i32,
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<DestinationCount>, StoreError> {
@@ -209,45 +232,57 @@ pub async fn record_destination_outcomes(
     let rows = client
         .query(&stmt, &[&ids, &resets, &failures, &threshold, &now])
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| DestinationCount {
-            id: r.get(0),
-            tenant_id: r.get(1),
-            consecutive_failures: r.get(2),
-            disabled: r.get(3),
-            newly_disabled: r.get(4),
+    rows.iter()
+        .map(|r| {
+            Ok(DestinationCount {
+                id: id(r, "id")?,
+                tenant_id: id(r, "tenant_id")?,
+                consecutive_failures: r.try_get("consecutive_failures")?,
+                disabled: r.try_get("disabled")?,
+                newly_disabled: r.try_get("newly_disabled")?,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Holds the pending deliveries of those of `destination_ids` that are disabled.
 pub async fn hold(
     client: &impl GenericClient,
-    destination_ids: &[&str],
+    destination_ids: &[&DestinationId],
 ) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_HOLD).await?;
-    Ok(client.execute(&stmt, &[&destination_ids]).await?)
+    Ok(client.execute(&stmt, &[&id_strs(destination_ids)]).await?)
 }
 
-pub async fn hold_claimed(client: &impl GenericClient, c: &Claimed) -> Result<(), StoreError> {
-    let stmt = client
-        .prepare_cached(queries::DELIVERIES_HOLD_CLAIMED)
-        .await?;
-    client
-        .execute(&stmt, &[&c.event_id, &c.destination_id, &c.claims])
-        .await?;
-    Ok(())
+/// Puts claimed deliveries of disabled destinations back to wait, unsent.
+pub async fn hold_claimed(
+    client: &impl GenericClient,
+    keys: &[ClaimKey],
+) -> Result<u64, StoreError> {
+    claimed_statement(client, queries::DELIVERIES_HOLD_CLAIMED, keys).await
 }
 
-pub async fn drop_claimed(client: &impl GenericClient, c: &Claimed) -> Result<(), StoreError> {
-    let stmt = client
-        .prepare_cached(queries::DELIVERIES_DROP_CLAIMED)
-        .await?;
-    client
-        .execute(&stmt, &[&c.event_id, &c.destination_id, &c.claims])
-        .await?;
-    Ok(())
+/// Removes claimed deliveries that can never be sent (event expired or
+/// destination deleted).
+pub async fn drop_claimed(
+    client: &impl GenericClient,
+    keys: &[ClaimKey],
+) -> Result<u64, StoreError> {
+    claimed_statement(client, queries::DELIVERIES_DROP_CLAIMED, keys).await
+}
+
+async fn claimed_statement(
+    client: &impl GenericClient,
+    sql: &str,
+    keys: &[ClaimKey],
+) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(sql).await?;
+    let event_ids: Vec<&str> = keys.iter().map(|k| k.event_id.as_str()).collect();
+    let destination_ids: Vec<&str> = keys.iter().map(|k| k.destination_id.as_str()).collect();
+    let claims: Vec<i32> = keys.iter().map(|k| k.claims).collect();
+    Ok(client
+        .execute(&stmt, &[&event_ids, &destination_ids, &claims])
+        .await?)
 }
 
 /// Gives back every lease a worker holds; returns how many.
@@ -276,19 +311,20 @@ pub enum RetryError {
 /// `tenant` restricts the destination to one tenant (tenant tokens).
 pub async fn retry_now(
     client: &impl GenericClient,
-    event_id: &str,
-    destination_id: &str,
-    tenant: Option<&str>,
+    event_id: &EventId,
+    destination_id: &DestinationId,
+    tenant: Option<&TenantId>,
     now: Option<DateTime<Utc>>,
 ) -> Result<Result<Option<i32>, RetryError>, StoreError> {
+    let (event_id, destination_id) = (event_id.as_str(), destination_id.as_str());
     let stmt = client
         .prepare_cached(queries::DESTINATIONS_GET_FOR_RETRY)
         .await?;
     let Some(dest) = client.query_opt(&stmt, &[&destination_id]).await? else {
         return Ok(Err(RetryError::DestinationNotFound));
     };
-    let owner: String = dest.get(0);
-    if tenant.is_some_and(|t| t != owner) {
+    let owner: &str = dest.try_get(0)?;
+    if tenant.is_some_and(|t| t.as_str() != owner) {
         return Ok(Err(RetryError::DestinationNotFound));
     }
     if dest.get::<_, Option<DateTime<Utc>>>(1).is_some() {

@@ -3,8 +3,11 @@
 use chrono::{DateTime, Utc};
 
 use super::{queries, GenericClient, StoreError};
+use crate::domain::destination_kind::DestinationKind;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
+
+const WHAT: &str = "destination";
 
 /// A destination to create. The filter is already parsed and compiled, so
 /// what is stored is always a predicate the fan-out can evaluate.
@@ -12,7 +15,7 @@ use crate::domain::ids::{DestinationId, TenantId};
 pub struct NewDestination {
     pub id: DestinationId,
     pub tenant_id: TenantId,
-    pub kind: String,
+    pub kind: DestinationKind,
     pub topics: Vec<String>,
     pub filter: Option<Filter>,
     pub config: serde_json::Value,
@@ -22,22 +25,27 @@ pub struct NewDestination {
     pub disabled_at: Option<DateTime<Utc>>,
 }
 
+/// The filter as stored: its JSON and its compiled predicate, or neither.
+fn filter_columns(filter: &Option<Filter>) -> (Option<serde_json::Value>, Option<&str>) {
+    match filter {
+        Some(f) if !f.is_empty() => (Some(f.as_json().clone()), f.jsonpath()),
+        _ => (None, None),
+    }
+}
+
 pub async fn insert(
     client: &impl GenericClient,
     d: &NewDestination,
 ) -> Result<DateTime<Utc>, StoreError> {
     let stmt = client.prepare_cached(queries::DESTINATIONS_INSERT).await?;
-    let (filter, path) = match &d.filter {
-        Some(f) if !f.is_empty() => (Some(f.as_json().clone()), f.jsonpath()),
-        _ => (None, None),
-    };
+    let (filter, path) = filter_columns(&d.filter);
     let row = client
         .query_one(
             &stmt,
             &[
                 &d.id.as_str(),
                 &d.tenant_id.as_str(),
-                &d.kind,
+                &d.kind.as_str(),
                 &d.topics,
                 &filter,
                 &path,
@@ -67,16 +75,16 @@ pub async fn set_disabled(
     let row = client
         .query_opt(&stmt, &[&id.as_str(), &tenant_id.as_str(), &disabled, &now])
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(WHAT))?;
     Ok(row.get(1))
 }
 
 /// A destination as stored (credentials still encrypted).
 #[derive(Debug, Clone)]
 pub struct DestinationRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub kind: String,
+    pub id: DestinationId,
+    pub tenant_id: TenantId,
+    pub kind: DestinationKind,
     pub topics: Vec<String>,
     pub filter: Option<serde_json::Value>,
     pub config: serde_json::Value,
@@ -88,47 +96,50 @@ pub struct DestinationRow {
     pub updated_at: DateTime<Utc>,
 }
 
-fn row(r: &tokio_postgres::Row) -> DestinationRow {
-    DestinationRow {
-        id: r.get("id"),
-        tenant_id: r.get("tenant_id"),
-        kind: r.get("type"),
-        topics: r.get("topics"),
-        filter: r.get("filter"),
-        config: r.get("config"),
-        credentials: r.get("credentials"),
-        delivery_metadata: r.get("delivery_metadata"),
-        metadata: r.get("metadata"),
-        disabled_at: r.get("disabled_at"),
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
-    }
+fn row(r: &tokio_postgres::Row) -> Result<DestinationRow, StoreError> {
+    Ok(DestinationRow {
+        id: super::id(r, "id")?,
+        tenant_id: super::id(r, "tenant_id")?,
+        kind: DestinationKind::parse(r.try_get("type")?)?,
+        topics: r.try_get("topics")?,
+        filter: r.try_get("filter")?,
+        config: r.try_get("config")?,
+        credentials: r.try_get("credentials")?,
+        delivery_metadata: r.try_get("delivery_metadata")?,
+        metadata: r.try_get("metadata")?,
+        disabled_at: r.try_get("disabled_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
 }
 
+/// A tenant's destinations, optionally only of some kinds or subscribed to
+/// some topics.
 pub async fn list(
     client: &impl GenericClient,
     tenant: &TenantId,
-    kinds: Option<&[String]>,
+    kinds: Option<&[DestinationKind]>,
     topics: Option<&[String]>,
 ) -> Result<Vec<DestinationRow>, StoreError> {
     let stmt = client.prepare_cached(queries::DESTINATIONS_LIST).await?;
+    let kinds: Option<Vec<&str>> = kinds.map(|ks| ks.iter().map(|k| k.as_str()).collect());
     let rows = client
         .query(&stmt, &[&tenant.as_str(), &kinds, &topics])
         .await?;
-    Ok(rows.iter().map(row).collect())
+    rows.iter().map(row).collect()
 }
 
 pub async fn get(
     client: &impl GenericClient,
     tenant: &TenantId,
-    id: &str,
+    id: &DestinationId,
 ) -> Result<DestinationRow, StoreError> {
     let stmt = client.prepare_cached(queries::DESTINATIONS_GET).await?;
     let r = client
-        .query_opt(&stmt, &[&id, &tenant.as_str()])
+        .query_opt(&stmt, &[&id.as_str(), &tenant.as_str()])
         .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(row(&r))
+        .ok_or(StoreError::NotFound(WHAT))?;
+    row(&r)
 }
 
 /// The editable fields of a destination, as they are to be stored.
@@ -145,19 +156,16 @@ pub struct DestinationUpdate {
 pub async fn update(
     client: &impl GenericClient,
     tenant: &TenantId,
-    id: &str,
+    id: &DestinationId,
     u: &DestinationUpdate,
 ) -> Result<(), StoreError> {
     let stmt = client.prepare_cached(queries::DESTINATIONS_UPDATE).await?;
-    let (filter, path) = match &u.filter {
-        Some(f) if !f.is_empty() => (Some(f.as_json().clone()), f.jsonpath()),
-        _ => (None, None),
-    };
+    let (filter, path) = filter_columns(&u.filter);
     client
         .query_opt(
             &stmt,
             &[
-                &id,
+                &id.as_str(),
                 &tenant.as_str(),
                 &u.topics,
                 &filter,
@@ -169,20 +177,20 @@ pub async fn update(
             ],
         )
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(WHAT))?;
     Ok(())
 }
 
 pub async fn delete(
     client: &impl GenericClient,
     tenant: &TenantId,
-    id: &str,
+    id: &DestinationId,
 ) -> Result<(), StoreError> {
     let stmt = client.prepare_cached(queries::DESTINATIONS_DELETE).await?;
     client
-        .query_opt(&stmt, &[&id, &tenant.as_str()])
+        .query_opt(&stmt, &[&id.as_str(), &tenant.as_str()])
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(WHAT))?;
     Ok(())
 }
 

@@ -13,8 +13,13 @@ pub enum StoreError {
     /// A CHECK constraint or a type refused the input.
     #[error("invalid input: {message}")]
     Invalid { message: String },
-    #[error("not found")]
-    NotFound,
+    /// No such row; names what was looked for (`"destination"`).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A stored value the domain refuses, e.g. an id written by hand around
+    /// the schema's format checks.
+    #[error("stored value is invalid: {0}")]
+    Corrupt(String),
     /// The database could not be reached or the pool is exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -66,6 +71,18 @@ impl From<tokio_postgres::Error> for StoreError {
         } else {
             StoreError::Database(err)
         }
+    }
+}
+
+impl From<crate::domain::ids::IdError> for StoreError {
+    fn from(err: crate::domain::ids::IdError) -> Self {
+        StoreError::Corrupt(err.to_string())
+    }
+}
+
+impl From<crate::domain::destination_kind::UnknownKind> for StoreError {
+    fn from(err: crate::domain::destination_kind::UnknownKind) -> Self {
+        StoreError::Corrupt(err.to_string())
     }
 }
 

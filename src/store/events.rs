@@ -37,11 +37,19 @@ impl NewEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
-    pub id: String,
+    pub id: EventId,
     /// The id had been accepted before; nothing new will be delivered.
     pub duplicate: bool,
     /// Destinations the event was fanned out to (empty for a duplicate).
-    pub destination_ids: Vec<String>,
+    pub destination_ids: Vec<DestinationId>,
+}
+
+fn published(r: &tokio_postgres::Row) -> Result<Published, StoreError> {
+    Ok(Published {
+        id: super::id(r, "event_id")?,
+        duplicate: r.try_get("duplicate")?,
+        destination_ids: super::ids(r, "destination_ids")?,
+    })
 }
 
 pub async fn publish(
@@ -64,11 +72,7 @@ pub async fn publish(
             ],
         )
         .await?;
-    Ok(Published {
-        id: row.get(0),
-        duplicate: row.get(1),
-        destination_ids: row.get(2),
-    })
+    published(&row)
 }
 
 /// Publishes several events in one statement (`outbound.publish_batch()`),
@@ -117,12 +121,5 @@ pub async fn publish_batch(
             events.len()
         )));
     }
-    Ok(rows
-        .iter()
-        .map(|r| Published {
-            id: r.get("event_id"),
-            duplicate: r.get("duplicate"),
-            destination_ids: r.get("destination_ids"),
-        })
-        .collect())
+    rows.iter().map(published).collect()
 }

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{queries, GenericClient, StoreError};
+use super::{id, id_strs, ids, queries, GenericClient, StoreError};
+use crate::domain::destination_kind::DestinationKind;
+use crate::domain::ids::{DestinationId, EventId, TenantId};
 
 /// Time bounds of a list (`time[gte|lte|gt|lt]`).
 #[derive(Debug, Clone, Default)]
@@ -22,36 +24,36 @@ pub struct Key {
 
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    pub tenants: Option<Vec<String>>,
-    pub ids: Option<Vec<String>>,
+    pub tenants: Option<Vec<TenantId>>,
+    pub ids: Option<Vec<EventId>>,
     pub topics: Option<Vec<String>>,
-    pub destinations: Option<Vec<String>>,
+    pub destinations: Option<Vec<DestinationId>>,
     pub time: TimeRange,
 }
 
 #[derive(Debug, Clone)]
 pub struct EventRow {
-    pub id: String,
-    pub tenant_id: String,
+    pub id: EventId,
+    pub tenant_id: TenantId,
     pub topic: String,
     pub time: DateTime<Utc>,
     pub metadata: serde_json::Value,
     pub data: String,
     pub eligible_for_retry: bool,
-    pub matched_destination_ids: Vec<String>,
+    pub matched_destination_ids: Vec<DestinationId>,
 }
 
-fn event_row(r: &tokio_postgres::Row) -> EventRow {
-    EventRow {
-        id: r.get("id"),
-        tenant_id: r.get("tenant_id"),
-        topic: r.get("topic"),
-        time: r.get("time"),
-        metadata: r.get("metadata"),
-        data: r.get("data"),
-        eligible_for_retry: r.get("eligible_for_retry"),
-        matched_destination_ids: r.get("matched_destination_ids"),
-    }
+fn event_row(r: &tokio_postgres::Row) -> Result<EventRow, StoreError> {
+    Ok(EventRow {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        topic: r.try_get("topic")?,
+        time: r.try_get("time")?,
+        metadata: r.try_get("metadata")?,
+        data: r.try_get("data")?,
+        eligible_for_retry: r.try_get("eligible_for_retry")?,
+        matched_destination_ids: ids(r, "matched_destination_ids")?,
+    })
 }
 
 pub async fn list_events(
@@ -68,14 +70,16 @@ pub async fn list_events(
     };
     let stmt = client.prepare_cached(sql).await?;
     let (tenants, tenant) = one_tenant(&f.tenants);
+    let event_ids = f.ids.as_deref().map(id_strs);
+    let destinations = f.destinations.as_deref().map(id_strs);
     let rows = client
         .query(
             &stmt,
             &[
                 &tenants,
-                &f.ids,
+                &event_ids,
                 &f.topics,
-                &f.destinations,
+                &destinations,
                 &f.time.gte,
                 &f.time.lte,
                 &f.time.gt,
@@ -87,24 +91,27 @@ pub async fn list_events(
             ],
         )
         .await?;
-    Ok(rows.iter().map(event_row).collect())
+    rows.iter().map(event_row).collect()
 }
 
-pub async fn get_event(client: &impl GenericClient, id: &str) -> Result<EventRow, StoreError> {
+pub async fn get_event(
+    client: &impl GenericClient,
+    event_id: &EventId,
+) -> Result<EventRow, StoreError> {
     let stmt = client.prepare_cached(queries::EVENTS_GET).await?;
     let row = client
-        .query_opt(&stmt, &[&id])
+        .query_opt(&stmt, &[&event_id.as_str()])
         .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(event_row(&row))
+        .ok_or(StoreError::NotFound("event"))?;
+    event_row(&row)
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct AttemptFilter {
-    pub tenants: Option<Vec<String>>,
-    pub event_ids: Option<Vec<String>>,
-    pub destination_ids: Option<Vec<String>>,
-    pub destination_types: Option<Vec<String>>,
+    pub tenants: Option<Vec<TenantId>>,
+    pub event_ids: Option<Vec<EventId>>,
+    pub destination_ids: Option<Vec<DestinationId>>,
+    pub destination_types: Option<Vec<DestinationKind>>,
     pub status: Option<String>,
     pub topics: Option<Vec<String>>,
     pub time: TimeRange,
@@ -113,9 +120,9 @@ pub struct AttemptFilter {
 #[derive(Debug, Clone)]
 pub struct AttemptRow {
     pub id: i64,
-    pub tenant_id: String,
-    pub event_id: String,
-    pub destination_id: String,
+    pub tenant_id: TenantId,
+    pub event_id: EventId,
+    pub destination_id: DestinationId,
     pub attempt_number: i32,
     pub manual: bool,
     pub status: String,
@@ -129,33 +136,38 @@ pub struct AttemptRow {
     pub event: Option<EventRow>,
 }
 
-fn attempt_row(r: &tokio_postgres::Row) -> AttemptRow {
-    let topic: Option<String> = r.get("topic");
-    AttemptRow {
-        id: r.get("id"),
-        tenant_id: r.get("tenant_id"),
-        event_id: r.get("event_id"),
-        destination_id: r.get("destination_id"),
-        attempt_number: r.get("attempt_number"),
-        manual: r.get("manual"),
-        status: r.get("status"),
-        code: r.get("code"),
-        response_status: r.get("response_status"),
-        response_headers: r.get("response_headers"),
-        response_body: r.get("response_body"),
-        duration_ms: r.get("duration_ms"),
-        time: r.get("time"),
-        event: topic.map(|topic| EventRow {
-            id: r.get("event_id"),
-            tenant_id: r.get("tenant_id"),
+fn attempt_row(r: &tokio_postgres::Row) -> Result<AttemptRow, StoreError> {
+    let tenant_id: TenantId = id(r, "tenant_id")?;
+    let event_id: EventId = id(r, "event_id")?;
+    let event = match r.try_get::<_, Option<String>>("topic")? {
+        None => None,
+        Some(topic) => Some(EventRow {
+            id: event_id.clone(),
+            tenant_id: tenant_id.clone(),
             topic,
-            time: r.get("event_time"),
-            metadata: r.get("event_metadata"),
-            data: r.get("event_data"),
-            eligible_for_retry: r.get("eligible_for_retry"),
+            time: r.try_get("event_time")?,
+            metadata: r.try_get("event_metadata")?,
+            data: r.try_get("event_data")?,
+            eligible_for_retry: r.try_get("eligible_for_retry")?,
             matched_destination_ids: Vec::new(),
         }),
-    }
+    };
+    Ok(AttemptRow {
+        id: r.try_get("id")?,
+        tenant_id,
+        event_id,
+        destination_id: id(r, "destination_id")?,
+        attempt_number: r.try_get("attempt_number")?,
+        manual: r.try_get("manual")?,
+        status: r.try_get("status")?,
+        code: r.try_get("code")?,
+        response_status: r.try_get("response_status")?,
+        response_headers: r.try_get("response_headers")?,
+        response_body: r.try_get("response_body")?,
+        duration_ms: r.try_get("duration_ms")?,
+        time: r.try_get("time")?,
+        event,
+    })
 }
 
 pub async fn list_attempts(
@@ -178,13 +190,19 @@ pub async fn list_attempts(
         None => None,
     };
     let (tenants, tenant) = one_tenant(&f.tenants);
+    let event_ids = f.event_ids.as_deref().map(id_strs);
+    let destination_ids = f.destination_ids.as_deref().map(id_strs);
+    let kinds: Option<Vec<&str>> = f
+        .destination_types
+        .as_ref()
+        .map(|ks| ks.iter().map(|k| k.as_str()).collect());
     let rows = client
         .query(
             &stmt,
             &[
                 &tenants,
-                &f.event_ids,
-                &f.destination_ids,
+                &event_ids,
+                &destination_ids,
                 &f.status,
                 &f.topics,
                 &f.time.gte,
@@ -194,12 +212,12 @@ pub async fn list_attempts(
                 &after.map(|k| k.time),
                 &after_id,
                 &limit,
-                &f.destination_types,
+                &kinds,
                 &tenant,
             ],
         )
         .await?;
-    Ok(rows.iter().map(attempt_row).collect())
+    rows.iter().map(attempt_row).collect()
 }
 
 pub async fn get_attempt(client: &impl GenericClient, id: i64) -> Result<AttemptRow, StoreError> {
@@ -207,15 +225,15 @@ pub async fn get_attempt(client: &impl GenericClient, id: i64) -> Result<Attempt
     let row = client
         .query_opt(&stmt, &[&id])
         .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(attempt_row(&row))
+        .ok_or(StoreError::NotFound("attempt"))?;
+    attempt_row(&row)
 }
 
 /// The list queries' two tenant parameters: a single tenant is passed on its
 /// own (compared with `=`, so its index walks in order), several as a list.
-fn one_tenant(tenants: &Option<Vec<String>>) -> (Option<&[String]>, Option<&str>) {
+fn one_tenant(tenants: &Option<Vec<TenantId>>) -> (Option<Vec<&str>>, Option<&str>) {
     match tenants.as_deref() {
         Some([one]) => (None, Some(one.as_str())),
-        other => (other, None),
+        other => (other.map(id_strs), None),
     }
 }

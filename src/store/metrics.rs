@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{queries, GenericClient, StoreError};
+use super::{id_strs, queries, GenericClient, StoreError};
+use crate::domain::destination_kind::DestinationKind;
+use crate::domain::ids::{DestinationId, TenantId};
 
 /// Time bucketing: fixed width, calendar months, or none.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,9 +16,9 @@ pub enum Buckets {
 
 #[derive(Debug, Clone, Default)]
 pub struct AttemptMetricFilter {
-    pub tenants: Option<Vec<String>>,
-    pub destination_ids: Option<Vec<String>>,
-    pub destination_types: Option<Vec<String>>,
+    pub tenants: Option<Vec<TenantId>>,
+    pub destination_ids: Option<Vec<DestinationId>>,
+    pub destination_types: Option<Vec<DestinationKind>>,
     pub topics: Option<Vec<String>>,
     pub status: Option<String>,
     pub codes: Option<Vec<String>>,
@@ -24,6 +26,8 @@ pub struct AttemptMetricFilter {
     pub attempt_numbers: Option<Vec<i32>>,
 }
 
+/// One group of attempts. The dimension values are labels of the report
+/// (grouped and echoed back), so they stay plain strings.
 #[derive(Debug, Clone)]
 pub struct AttemptCount {
     pub bucket: Option<DateTime<Utc>>,
@@ -57,6 +61,12 @@ pub async fn attempts(
     let stmt = client.prepare_cached(queries::METRICS_ATTEMPTS).await?;
     let (width, monthly) = interval(buckets);
     let width = width.as_deref();
+    let tenants = f.tenants.as_deref().map(id_strs);
+    let destination_ids = f.destination_ids.as_deref().map(id_strs);
+    let kinds: Option<Vec<&str>> = f
+        .destination_types
+        .as_ref()
+        .map(|ks| ks.iter().map(|k| k.as_str()).collect());
     let rows = client
         .query(
             &stmt,
@@ -65,9 +75,9 @@ pub async fn attempts(
                 &end,
                 &width,
                 &monthly,
-                &f.tenants,
-                &f.destination_ids,
-                &f.destination_types,
+                &tenants,
+                &destination_ids,
+                &kinds,
                 &f.topics,
                 &f.status,
                 &f.codes,
@@ -109,15 +119,17 @@ pub async fn events(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     buckets: Buckets,
-    tenants: Option<&[String]>,
+    tenants: Option<&[TenantId]>,
     topics: Option<&[String]>,
-    destination_ids: Option<&[String]>,
+    destination_ids: Option<&[DestinationId]>,
     by_destination: bool,
     limit: i64,
 ) -> Result<Vec<EventCount>, StoreError> {
     let stmt = client.prepare_cached(queries::METRICS_EVENTS).await?;
     let (width, monthly) = interval(buckets);
     let width = width.as_deref();
+    let tenants = tenants.map(id_strs);
+    let destination_ids = destination_ids.map(id_strs);
     let rows = client
         .query(
             &stmt,

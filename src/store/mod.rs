@@ -15,8 +15,34 @@ pub mod pool;
 pub mod publisher;
 pub mod queries;
 pub mod tenants;
+pub mod wakeups;
 pub mod workers;
 
 pub use deadpool_postgres::GenericClient;
 pub use error::StoreError;
 pub use pool::{connect_pool, connect_worker_pool, Pool};
+
+/// Reads an id column as its typed id. Ids are checked when they come in
+/// and by the schema, so a refusal here means a row written around both.
+pub(crate) fn id<T>(row: &tokio_postgres::Row, column: &str) -> Result<T, StoreError>
+where
+    T: TryFrom<String, Error = crate::domain::ids::IdError>,
+{
+    Ok(T::try_from(row.try_get::<_, String>(column)?)?)
+}
+
+/// Reads a text[] column of ids.
+pub(crate) fn ids<T>(row: &tokio_postgres::Row, column: &str) -> Result<Vec<T>, StoreError>
+where
+    T: TryFrom<String, Error = crate::domain::ids::IdError>,
+{
+    row.try_get::<_, Vec<String>>(column)?
+        .into_iter()
+        .map(|s| T::try_from(s).map_err(StoreError::from))
+        .collect()
+}
+
+/// Ids as the `text[]` a statement takes.
+pub(crate) fn id_strs<'a, T: AsRef<str>>(ids: &'a [T]) -> Vec<&'a str> {
+    ids.iter().map(AsRef::as_ref).collect()
+}

@@ -51,6 +51,7 @@ queries! {
     METRICS_ATTEMPTS => "metrics/attempts.sql",
     METRICS_EVENTS => "metrics/events.sql",
     WORKERS_DEREGISTER => "workers/deregister.sql",
+    WORKERS_LISTEN => "workers/listen.sql",
 }
 
 /// Queries that only prepare where an optional extension exists.

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use super::{queries, GenericClient, StoreError};
 use crate::domain::ids::TenantId;
 
+const WHAT: &str = "tenant";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
-    pub id: String,
+    pub id: TenantId,
     pub metadata: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -22,15 +24,7 @@ pub async fn upsert(
 ) -> Result<(Tenant, bool), StoreError> {
     let stmt = client.prepare_cached(queries::TENANTS_UPSERT).await?;
     let row = client.query_one(&stmt, &[&id.as_str(), &metadata]).await?;
-    Ok((
-        Tenant {
-            id: row.get(0),
-            metadata: row.get(1),
-            created_at: row.get(2),
-            updated_at: row.get(3),
-        },
-        row.get(4),
-    ))
+    Ok((tenant(&row)?, row.try_get(4)?))
 }
 
 /// A tenant as the API shows it.
@@ -41,17 +35,22 @@ pub struct TenantView {
     pub topics: Vec<String>,
 }
 
-fn view(row: &tokio_postgres::Row) -> TenantView {
-    TenantView {
-        tenant: Tenant {
-            id: row.get(0),
-            metadata: row.get(1),
-            created_at: row.get(2),
-            updated_at: row.get(3),
-        },
-        destinations_count: row.get(4),
-        topics: row.get(5),
-    }
+/// The tenant in the first four columns: id, metadata, created_at, updated_at.
+fn tenant(row: &tokio_postgres::Row) -> Result<Tenant, StoreError> {
+    Ok(Tenant {
+        id: TenantId::try_from(row.try_get::<_, String>(0)?)?,
+        metadata: row.try_get(1)?,
+        created_at: row.try_get(2)?,
+        updated_at: row.try_get(3)?,
+    })
+}
+
+fn view(row: &tokio_postgres::Row) -> Result<TenantView, StoreError> {
+    Ok(TenantView {
+        tenant: tenant(row)?,
+        destinations_count: row.try_get(4)?,
+        topics: row.try_get(5)?,
+    })
 }
 
 pub async fn get(client: &impl GenericClient, id: &TenantId) -> Result<TenantView, StoreError> {
@@ -59,8 +58,8 @@ pub async fn get(client: &impl GenericClient, id: &TenantId) -> Result<TenantVie
     let row = client
         .query_opt(&stmt, &[&id.as_str()])
         .await?
-        .ok_or(StoreError::NotFound)?;
-    Ok(view(&row))
+        .ok_or(StoreError::NotFound(WHAT))?;
+    view(&row)
 }
 
 /// Deletes a tenant, its destinations and its queued deliveries.
@@ -69,19 +68,20 @@ pub async fn delete(client: &impl GenericClient, id: &TenantId) -> Result<(), St
     client
         .query_opt(&stmt, &[&id.as_str()])
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(WHAT))?;
     Ok(())
 }
 
 /// One page of tenants in `descending` order after `after` (exclusive).
 pub async fn list(
     client: &impl GenericClient,
-    ids: Option<&[String]>,
+    ids: Option<&[TenantId]>,
     descending: bool,
     after: Option<&super::logs::Key>,
     limit: i64,
 ) -> Result<Vec<TenantView>, StoreError> {
     let stmt = client.prepare_cached(queries::TENANTS_LIST).await?;
+    let ids = ids.map(super::id_strs);
     let rows = client
         .query(
             &stmt,
@@ -94,10 +94,14 @@ pub async fn list(
             ],
         )
         .await?;
-    Ok(rows.iter().map(view).collect())
+    rows.iter().map(view).collect()
 }
 
-pub async fn count(client: &impl GenericClient, ids: Option<&[String]>) -> Result<i64, StoreError> {
+pub async fn count(
+    client: &impl GenericClient,
+    ids: Option<&[TenantId]>,
+) -> Result<i64, StoreError> {
     let stmt = client.prepare_cached(queries::TENANTS_COUNT).await?;
+    let ids = ids.map(super::id_strs);
     Ok(client.query_one(&stmt, &[&ids]).await?.get(0))
 }

@@ -2,13 +2,13 @@
 
 use serde_json::Value;
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
 
 #[tokio::test]
 async fn malformed_wrong_typed_huge_and_strange_input_is_a_clear_4xx() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     let (_, d) = api
         .raw(

@@ -1,31 +1,19 @@
 //! The topic catalog, schema validation and "test a destination".
 
-use std::sync::Arc;
-
 use chrono::Utc;
-use outbound::domain::catalog::Catalog;
-use outbound::domain::topic::TopicList;
 use serde_json::json;
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::worker;
 use crate::helpers::receiver::TestReceiver;
 
-fn example_catalog() -> Catalog {
-    Catalog::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/topics.yaml"
-    )))
-    .unwrap()
-}
-
-async fn start(db: &TestDb, validate: bool) -> TestApi {
-    TestApi::start_with(db, |s| {
-        let catalog = example_catalog();
-        s.topics = Arc::new(TopicList::new(Some(&catalog.names())).unwrap());
-        s.catalog = Arc::new(catalog);
-        s.validate_schema = validate;
+/// The API with the example catalog (`TOPICS_CATALOG=examples/topics.yaml`),
+/// whose topics are then the allowed list.
+async fn start(db: &TestDb, validate: bool) -> TestApp {
+    TestApp::start_with(db, |s| {
+        s.topics.catalog =
+            Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/topics.yaml").into());
+        s.topics.validate_schema = validate;
     })
     .await
 }
@@ -118,12 +106,7 @@ async fn testing_a_destination_delivers_the_sample_and_shows_in_events() {
         "only the tested destination"
     );
     assert_eq!(r["topic"], "campaign.completed");
-    let w = worker(&db.url, |cfg, _| {
-        cfg.cipher = Some(Arc::new(outbound::domain::credentials::Cipher::new(
-            "test-aes-secret",
-        )));
-    });
-    w.run_once(Utc::now()).await.unwrap();
+    api.worker().run_once(Utc::now()).await.unwrap();
     let got = rx.requests();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].path, "/t");

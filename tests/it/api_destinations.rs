@@ -4,14 +4,13 @@ use chrono::Utc;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::worker;
 use crate::helpers::receiver::TestReceiver;
 
-async fn setup() -> (TestDb, TestApi) {
+async fn setup() -> (TestDb, TestApp) {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     api.admin("PUT", "/api/v1/tenants/other", None).await;
     (db, api)
@@ -213,12 +212,7 @@ async fn webhook_lifecycle_with_secrets_patch_and_rotation() {
         Some(json!({"tenant_id": "acme", "topic": "user.created", "data": {"x": 1}})),
     )
     .await;
-    let w = worker(&db.url, |cfg, _| {
-        cfg.cipher = Some(std::sync::Arc::new(
-            outbound::domain::credentials::Cipher::new("test-aes-secret"),
-        ));
-    });
-    w.run_once(Utc::now()).await.unwrap();
+    api.worker().run_once(Utc::now()).await.unwrap();
     let req = &rx.requests()[0];
     let sig = |k: &str| {
         let mut m = Hmac::<sha2::Sha256>::new_from_slice(k.as_bytes()).unwrap();
@@ -356,7 +350,7 @@ async fn sensitive_credentials_are_masked_and_a_masked_value_sent_back_keeps_the
 #[tokio::test]
 async fn destination_types_and_the_per_tenant_cap() {
     let db = TestDb::new().await;
-    let api = TestApi::start_with(&db, |s| s.max_destinations_per_tenant = 2).await;
+    let api = TestApp::start_with(&db, |s| s.api.max_destinations_per_tenant = 2).await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     let (s, types) = api.admin("GET", "/api/v1/destination-types", None).await;
     assert_eq!(s, 200);

@@ -3,15 +3,15 @@
 use chrono::Utc;
 use serde_json::json;
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::{tenant, webhook, worker};
+use crate::helpers::factory::{tenant, webhook};
 use crate::helpers::receiver::{Reply, TestReceiver};
 
 #[tokio::test]
 async fn events_page_both_ways_over_2500_events_without_gaps_or_repeats() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let c = db.client().await;
     tenant(&c, "acme").await;
     tenant(&c, "other").await;
@@ -160,7 +160,7 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn attempts_are_listed_with_includes_and_retried_by_hand() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let c = db.client().await;
     let rx = TestReceiver::start().await;
     rx.script([Reply::Status(500)]);
@@ -179,8 +179,7 @@ async fn attempts_are_listed_with_includes_and_retried_by_hand() {
         .admin("POST", "/api/v1/publish", Some(json!({"id": "evt_1", "tenant_id": "acme", "topic": "user.created", "data": {"a": 1}})))
         .await;
     assert_eq!(s, 202);
-    let w = worker(&db.url, |_, _| {});
-    w.run_once(Utc::now()).await.unwrap();
+    api.worker().run_once(Utc::now()).await.unwrap();
 
     let (s, page) = api
         .admin(
@@ -278,7 +277,7 @@ async fn attempts_are_listed_with_includes_and_retried_by_hand() {
         )
         .await;
     assert_eq!((s, r), (202, json!({"success": true})));
-    w.run_once(Utc::now()).await.unwrap();
+    api.worker().run_once(Utc::now()).await.unwrap();
     let (_, page) = api
         .admin("GET", "/api/v1/attempts?event_id=evt_1&dir=asc", None)
         .await;
@@ -339,11 +338,8 @@ async fn attempts_are_listed_with_includes_and_retried_by_hand() {
 #[tokio::test]
 async fn topics_list_the_configured_topics() {
     let db = TestDb::new().await;
-    let api = TestApi::start_with(&db, |s| {
-        s.topics = std::sync::Arc::new(
-            outbound::domain::topic::TopicList::new(Some(&["a.b".to_string(), "c.d".to_string()]))
-                .unwrap(),
-        );
+    let api = TestApp::start_with(&db, |s| {
+        s.topics.topics = Some(vec!["a.b".to_string(), "c.d".to_string()]);
     })
     .await;
     let (s, t) = api.admin("GET", "/api/v1/topics", None).await;

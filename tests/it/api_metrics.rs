@@ -2,14 +2,14 @@
 
 use serde_json::json;
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
 use crate::helpers::factory::tenant;
 
 #[tokio::test]
 async fn attempt_and_event_metrics_by_bucket_and_dimension() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let c = db.client().await;
     tenant(&c, "acme").await;
     tenant(&c, "other").await;

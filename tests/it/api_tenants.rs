@@ -2,14 +2,14 @@
 
 use serde_json::json;
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
 use crate::helpers::factory::deliveries_of;
 
 #[tokio::test]
 async fn auth_is_required_and_checked() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let (s, body) = api.raw("GET", "/api/v1/tenants/acme", None, None).await;
     assert_eq!(s, 401);
     assert_eq!(body["status"], 401);
@@ -33,7 +33,7 @@ async fn auth_is_required_and_checked() {
 #[tokio::test]
 async fn tenants_upsert_get_delete() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let (s, t) = api
         .admin(
             "PUT",
@@ -128,7 +128,7 @@ async fn tenants_upsert_get_delete() {
 #[tokio::test]
 async fn a_tenant_token_sees_only_its_own_tenant_and_cannot_publish() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     api.admin("PUT", "/api/v1/tenants/a", None).await;
     api.admin("PUT", "/api/v1/tenants/b", None).await;
     let (s, tok) = api.admin("GET", "/api/v1/tenants/a/token", None).await;
@@ -181,7 +181,7 @@ async fn a_tenant_token_sees_only_its_own_tenant_and_cannot_publish() {
 #[tokio::test]
 async fn portal_links_carry_a_token() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     let (s, p) = api
         .admin("GET", "/api/v1/tenants/acme/portal?theme=dark", None)
@@ -209,7 +209,7 @@ async fn portal_links_carry_a_token() {
 #[tokio::test]
 async fn tenants_list_pages_both_ways_without_gaps() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let c = db.client().await;
     c.batch_execute(
         "INSERT INTO outbound.tenants (id, created_at)
@@ -282,7 +282,7 @@ async fn tenants_list_pages_both_ways_without_gaps() {
 #[tokio::test]
 async fn publish_over_http() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     let c = db.client().await;
     c.batch_execute("INSERT INTO outbound.destinations (id, tenant_id, type, topics) VALUES ('d1', 'acme', 'webhook', '{user.created}')")
@@ -379,10 +379,8 @@ async fn publish_over_http() {
 #[tokio::test]
 async fn publish_validates_topics_when_a_list_is_configured() {
     let db = TestDb::new().await;
-    let api = TestApi::start_with(&db, |s| {
-        s.topics = std::sync::Arc::new(
-            outbound::domain::topic::TopicList::new(Some(&["user.created".to_string()])).unwrap(),
-        );
+    let api = TestApp::start_with(&db, |s| {
+        s.topics.topics = Some(vec!["user.created".to_string()]);
     })
     .await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;

@@ -4,12 +4,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use outbound::domain::retry::RetryPolicy;
+use outbound::delivery::attempt::Outcome;
+use outbound::domain::ids::{DestinationId, EventId, TenantId};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::helpers::app::worker;
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::{attempts_of, tenant, webhook, worker};
+use crate::helpers::factory::{attempts_of, tenant, webhook};
 use crate::helpers::receiver::{Reply, TestReceiver};
 
 fn hmac_hex(key: &str, body: &[u8]) -> String {
@@ -59,7 +61,7 @@ async fn an_event_inserted_by_sql_reaches_the_receiver_signed() {
     .unwrap();
 
     let cancel = CancellationToken::new();
-    let w = worker(&db.url, |_, _| {});
+    let w = worker(&db, |_| {}).await;
     let running = tokio::spawn(w.run(cancel.clone()));
 
     let body = "{\"user_id\": \"usr_1\",  \"z\": 1, \"a\": [1.50]}";
@@ -146,7 +148,7 @@ async fn during_rotation_both_secrets_sign_newest_first() {
     )
     .await
     .unwrap();
-    let w = worker(&db.url, |_, _| {});
+    let w = worker(&db, |_| {}).await;
     w.run_once(Utc::now()).await.unwrap();
     let req = &rx.requests()[0];
     let expected = format!(
@@ -171,12 +173,11 @@ async fn failures_are_retried_on_schedule_with_numbered_attempts() {
     )
     .await
     .unwrap();
-    let w = worker(&db.url, |cfg, _| {
-        cfg.retry = RetryPolicy::Exponential {
-            interval: Duration::from_secs(30),
-            max_retries: 10,
-        };
-    });
+    let w = worker(&db, |s| {
+        s.delivery.retry_interval = Duration::from_secs(30);
+        s.delivery.max_retry_limit = 10;
+    })
+    .await;
 
     let t0 = Utc::now();
     assert_eq!(w.run_once(t0).await.unwrap().accepted, 1);
@@ -255,7 +256,7 @@ async fn an_event_not_eligible_for_retry_gets_one_attempt() {
     )
     .await
     .unwrap();
-    let w = worker(&db.url, |_, _| {});
+    let w = worker(&db, |_| {}).await;
     let t0 = Utc::now();
     w.run_once(t0).await.unwrap();
     w.run_once(t0 + chrono::Duration::days(1)).await.unwrap();
@@ -284,9 +285,10 @@ async fn retries_stop_after_the_limit_and_retry_after_is_honoured() {
     )
     .await
     .unwrap();
-    let w = worker(&db.url, |cfg, _| {
-        cfg.retry = RetryPolicy::Schedule(vec![Duration::from_secs(5), Duration::from_secs(5)]);
-    });
+    let w = worker(&db, |s| {
+        s.delivery.retry_schedule = Some(vec![Duration::from_secs(5), Duration::from_secs(5)]);
+    })
+    .await;
     let t0 = Utc::now();
     w.run_once(t0).await.unwrap();
     let next: DateTime<Utc> = c
@@ -382,10 +384,7 @@ async fn failures_are_classified_and_bounded() {
     )
     .await
     .unwrap();
-    let w = worker(&db.url, |_, http| {
-        http.timeout = Duration::from_secs(1);
-        http.connect_timeout = Duration::from_secs(1);
-    });
+    let w = worker(&db, |s| s.delivery.timeout = Duration::from_secs(1)).await;
     let started = std::time::Instant::now();
     w.run_once(Utc::now()).await.unwrap();
     assert!(
@@ -437,8 +436,10 @@ async fn two_worker_pools_deliver_5000_events_to_3_destinations_exactly_once() {
     }
     // Two workers, each with its own pool, as two processes would have.
     let cancel = CancellationToken::new();
-    let a = tokio::spawn(worker(&db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
-    let b = tokio::spawn(worker(&db.url, |cfg, _| cfg.concurrency = 32).run(cancel.clone()));
+    let a = worker(&db, |s| s.delivery.concurrency = 32).await;
+    let b = worker(&db, |s| s.delivery.concurrency = 32).await;
+    let a = tokio::spawn(a.run(cancel.clone()));
+    let b = tokio::spawn(b.run(cancel.clone()));
 
     c.execute(
         "INSERT INTO outbound.events (id, tenant_id, topic, data)
@@ -492,12 +493,12 @@ async fn slow_receivers_never_outlast_a_short_lease_into_a_second_send() {
     webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
     let cancel = CancellationToken::new();
     let running = tokio::spawn(
-        worker(&db.url, |cfg, http| {
-            cfg.concurrency = 1;
-            cfg.lease = Duration::from_secs(4);
-            cfg.send_timeout = Duration::from_millis(1500);
-            http.timeout = Duration::from_millis(1500);
+        worker(&db, |s| {
+            s.delivery.concurrency = 1;
+            s.delivery.lease = Duration::from_secs(4);
+            s.delivery.timeout = Duration::from_millis(1500);
         })
+        .await
         .run(cancel.clone()),
     );
     c.execute(
@@ -546,10 +547,11 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
         json!({"secret": "s"}),
     )
     .await;
-    let w = worker(&db.url, |cfg, _| {
-        cfg.disable_after = 3;
-        cfg.retry = RetryPolicy::Schedule(vec![Duration::from_secs(60); 5]);
-    });
+    let w = worker(&db, |s| {
+        s.delivery.disable_after_failures = 3;
+        s.delivery.retry_schedule = Some(vec![Duration::from_secs(60); 5]);
+    })
+    .await;
     for i in 0..3 {
         c.execute(
             "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ($1, 'acme', 't', '{}')",
@@ -621,17 +623,21 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
     )
     .await
     .unwrap();
-    let w = worker(&db.url, |_, _| {});
+    let w = worker(&db, |_| {}).await;
+    let (e, d) = (
+        EventId::parse("e").unwrap(),
+        DestinationId::parse("d").unwrap(),
+    );
     // No attempt yet: nothing to retry.
     assert_eq!(
-        retry_now(&c, "e", "d", None, None).await.unwrap(),
+        retry_now(&c, &e, &d, None, None).await.unwrap(),
         Err(RetryError::NoPriorAttempt)
     );
     let t0 = Utc::now();
     w.run_once(t0).await.unwrap();
     // An automatic retry is pending 30 s out; the manual one replaces it, due now.
     assert_eq!(
-        retry_now(&c, "e", "d", None, Some(t0)).await.unwrap(),
+        retry_now(&c, &e, &d, None, Some(t0)).await.unwrap(),
         Ok(Some(2))
     );
     w.run_once(t0).await.unwrap();
@@ -645,7 +651,7 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
     assert_eq!(queue_len(&c).await, 0);
     // After success a manual retry sends again, numbered 3.
     assert_eq!(
-        retry_now(&c, "e", "d", None, None).await.unwrap(),
+        retry_now(&c, &e, &d, None, None).await.unwrap(),
         Ok(Some(3))
     );
     w.run_once(Utc::now()).await.unwrap();
@@ -655,11 +661,13 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
         .await
         .unwrap();
     assert_eq!(
-        retry_now(&c, "e", "d", None, None).await.unwrap(),
+        retry_now(&c, &e, &d, None, None).await.unwrap(),
         Err(RetryError::DestinationDisabled)
     );
     assert_eq!(
-        retry_now(&c, "e", "d", Some("other"), None).await.unwrap(),
+        retry_now(&c, &e, &d, Some(&TenantId::parse("other").unwrap()), None)
+            .await
+            .unwrap(),
         Err(RetryError::DestinationNotFound)
     );
 }
@@ -683,15 +691,25 @@ async fn two_workers_recording_failures_at_once_both_count() {
     .await;
     let mut first = db.client().await;
     let t1 = first.transaction().await.unwrap();
-    record_destination_outcomes(&t1, &[("d".into(), false, 5)], 7, None)
-        .await
-        .unwrap();
+    record_destination_outcomes(
+        &t1,
+        &[(DestinationId::parse("d").unwrap(), false, 5)],
+        7,
+        None,
+    )
+    .await
+    .unwrap();
     let mut second = db.client().await;
     let other = tokio::spawn(async move {
         let t2 = second.transaction().await.unwrap();
-        let counts = record_destination_outcomes(&t2, &[("d".into(), false, 3)], 7, None)
-            .await
-            .unwrap();
+        let counts = record_destination_outcomes(
+            &t2,
+            &[(DestinationId::parse("d").unwrap(), false, 3)],
+            7,
+            None,
+        )
+        .await
+        .unwrap();
         t2.commit().await.unwrap();
         counts
     });
@@ -767,10 +785,10 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
     assert_eq!((first.len(), second.len()), (1, 1));
     assert_eq!(second[0].claims, first[0].claims + 1);
     let record = |claims: i32, code: &str| outbound::store::deliveries::AttemptRecord {
-        event_id: "e".into(),
-        destination_id: "d".into(),
+        event_id: EventId::parse("e").unwrap(),
+        destination_id: DestinationId::parse("d").unwrap(),
         claims,
-        tenant_id: "acme".into(),
+        tenant_id: TenantId::parse("acme").unwrap(),
         event_time: first[0].event_time,
         attempt_number: 1,
         manual: false,
@@ -785,17 +803,21 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
     };
     let stale = outbound::delivery::recorder::write(
         &db.pool,
-        &[record(first[0].claims, "timeout")],
+        &[Outcome::Attempted(record(first[0].claims, "timeout"))],
         20,
         None,
     )
     .await
     .unwrap();
     assert_eq!((stale.accepted, stale.refused), (0, 1));
-    let fresh =
-        outbound::delivery::recorder::write(&db.pool, &[record(second[0].claims, "200")], 20, None)
-            .await
-            .unwrap();
+    let fresh = outbound::delivery::recorder::write(
+        &db.pool,
+        &[Outcome::Attempted(record(second[0].claims, "200"))],
+        20,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!((fresh.accepted, fresh.refused), (1, 0));
     assert_eq!(
         attempts_of(&c, "e", "d").await,
@@ -812,7 +834,7 @@ async fn shutdown_lets_in_flight_sends_finish_and_records_them() {
     let acme = tenant(&c, "acme").await;
     webhook(&c, &acme, "d", &["*"], &rx.url("/"), json!({"secret": "s"})).await;
     let cancel = CancellationToken::new();
-    let running = tokio::spawn(worker(&db.url, |_, _| {}).run(cancel.clone()));
+    let running = tokio::spawn(worker(&db, |_| {}).await.run(cancel.clone()));
     c.execute(
         "INSERT INTO outbound.events (id, tenant_id, topic, data) SELECT 'e' || g, 'acme', 't', '{}' FROM generate_series(1, 5) g",
         &[],

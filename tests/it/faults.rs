@@ -8,9 +8,10 @@ use outbound::embedded_pg::{ClusterOptions, PrivateCluster};
 use serde_json::json;
 use tokio::process::Command;
 
+use crate::helpers::app::worker;
 use crate::helpers::db::{connect, TestDb};
 use crate::helpers::eventually;
-use crate::helpers::factory::{tenant, webhook, worker};
+use crate::helpers::factory::{tenant, webhook};
 use crate::helpers::receiver::{Reply, TestReceiver};
 use crate::serve::http_get;
 
@@ -59,7 +60,7 @@ async fn a_worker_killed_mid_send_loses_nothing() {
 
     // Another worker, once the leases have expired (time passed in).
     rx.set_default(Reply::Status(200));
-    let w = worker(&db.url, |_, _| {});
+    let w = worker(&db, |_| {}).await;
     let after_expiry = Utc::now() + chrono::Duration::seconds(91);
     assert_eq!(
         w.run_once(Utc::now()).await.unwrap().accepted,

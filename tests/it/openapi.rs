@@ -1,12 +1,12 @@
 //! The served OpenAPI document describes exactly the routes served.
 
-use crate::helpers::api::TestApi;
+use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
 
 #[tokio::test]
 async fn every_documented_route_exists_and_the_document_is_served() {
     let db = TestDb::new().await;
-    let api = TestApi::start(&db).await;
+    let api = TestApp::start(&db).await;
     let (s, doc) = api.raw("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(s, 200);
     assert_eq!(doc["openapi"], "3.1.0");

@@ -6,7 +6,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::db::TestDb;
+use crate::helpers::app::TestApp;
+use crate::helpers::db::{connect, harness, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_outbound");
 
@@ -116,26 +117,31 @@ async fn serve_exits_cleanly_on_sigint() {
 
 #[tokio::test]
 async fn healthz_answers_503_quickly_when_the_database_is_unreachable() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let pool =
-        outbound::store::connect_pool(&format!("postgres://u:p@127.0.0.1:{port}/db"), 2).unwrap();
-    let state = outbound::api::AppState::new(
-        pool,
-        outbound::api::auth::AuthConfig {
-            api_key: "k".into(),
-            jwt_secret: "s".into(),
-        },
-    );
+    let db = TestDb::new().await;
+    let api = TestApp::start(&db).await;
+    let (status, _) = api.raw("GET", "/healthz", None, None).await;
+    assert_eq!(status, 200);
+    // The database goes away under the running service.
+    let admin = connect(&harness().admin_url).await;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+            db.name
+        ))
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&db.name],
+        )
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
-    let (status, body) = outbound::api::health::healthz(axum::extract::State(state)).await;
-    assert_eq!(status.as_u16(), 503);
-    assert_eq!(body.0["status"], "failed");
-    assert_eq!(body.0["workers"]["database"]["status"], "failed");
+    let (status, body) = api.raw("GET", "/healthz", None, None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["workers"]["database"]["status"], "failed");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 

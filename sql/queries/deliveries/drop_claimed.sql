@@ -1,5 +1,7 @@
--- deliveries/drop_claimed: $1 event_id, $2 destination_id, $3 claims.
--- A claimed delivery whose event expired or whose destination was deleted
--- can never be sent: remove it.
-DELETE FROM outbound.deliveries
-WHERE event_id = $1 AND destination_id = $2 AND claims = $3 AND state = 'leased'
+-- deliveries/drop_claimed: $1 event_id[], $2 destination_id[], $3 claims[].
+-- Claimed deliveries whose event expired or whose destination was deleted
+-- can never be sent: remove them. Only the latest claim of each does.
+DELETE FROM outbound.deliveries d
+USING unnest($1::text[], $2::text[], $3::int[]) AS i(event_id, destination_id, claims)
+WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
+  AND d.claims = i.claims AND d.state = 'leased'

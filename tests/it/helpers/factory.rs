@@ -1,5 +1,6 @@
 //! Rows the tests need, made through the store like the service makes them.
 
+use outbound::domain::destination_kind::DestinationKind;
 use outbound::domain::filter::Filter;
 use outbound::domain::ids::{DestinationId, TenantId};
 use outbound::store::{self, destinations::NewDestination};
@@ -28,7 +29,7 @@ pub async fn destination(
         &NewDestination {
             id: id.clone(),
             tenant_id: tenant.clone(),
-            kind: "webhook".into(),
+            kind: DestinationKind::Webhook,
             topics: topics.iter().map(|t| t.to_string()).collect(),
             filter,
             config: json!({"url": "http://127.0.0.1:9/hook"}),
@@ -72,7 +73,7 @@ pub async fn webhook(
         &NewDestination {
             id: id.clone(),
             tenant_id: tenant.clone(),
-            kind: "webhook".into(),
+            kind: DestinationKind::Webhook,
             topics: topics.iter().map(|t| t.to_string()).collect(),
             filter: None,
             config: json!({ "url": url }),
@@ -85,39 +86,6 @@ pub async fn webhook(
     .await
     .expect("create webhook destination");
     id
-}
-
-/// A worker for tests: loopback allowed, short timeouts, fast polling.
-pub fn worker(
-    url: &str,
-    tweak: impl FnOnce(
-        &mut outbound::delivery::worker::WorkerConfig,
-        &mut outbound::delivery::http_client::HttpClientConfig,
-    ),
-) -> outbound::delivery::worker::Worker {
-    use outbound::delivery::http_client::{HttpClientConfig, HttpSender};
-    use outbound::delivery::ssrf::NetworkPolicy;
-    use outbound::delivery::worker::{Worker, WorkerConfig};
-    use std::time::Duration;
-    let mut cfg = WorkerConfig {
-        poll_interval: Duration::from_millis(50),
-        grace: Duration::from_secs(3),
-        ..WorkerConfig::default()
-    };
-    let mut http = HttpClientConfig {
-        timeout: Duration::from_secs(2),
-        connect_timeout: Duration::from_secs(2),
-        policy: std::sync::Arc::new(NetworkPolicy::parse("127.0.0.0/8").unwrap()),
-        ..HttpClientConfig::default()
-    };
-    tweak(&mut cfg, &mut http);
-    Worker::new(
-        url.to_string(),
-        cfg,
-        HttpSender::new(http).expect("http client"),
-        Default::default(),
-    )
-    .expect("worker")
 }
 
 /// (attempt_number, status, code, manual) of a delivery's attempts, in order.

@@ -1,4 +1,4 @@
-pub mod api;
+pub mod app;
 pub mod db;
 pub mod factory;
 pub mod receiver;

@@ -1,0 +1,44 @@
+//! A destination as the API shows it: credentials decrypted then masked
+//! (the webhook signing secrets excepted, DESIGN.md §5), and the target it
+//! delivers to.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::credentials::mask_sensitive;
+use crate::domain::destination_type;
+use crate::store::destinations::DestinationRow;
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
+    let credentials = match destination_type::get(d.kind.as_str()) {
+        Some(t) => {
+            let plain = state
+                .cipher
+                .decrypt_sensitive(t, &d.credentials)
+                .map_err(|e| ApiError::internal(&e))?;
+            mask_sensitive(t, &plain)
+        }
+        None => json!({}),
+    };
+    Ok(json!({
+        "id": d.id,
+        "type": d.kind,
+        "topics": d.topics,
+        "filter": d.filter,
+        "config": d.config,
+        "credentials": credentials,
+        "delivery_metadata": d.delivery_metadata,
+        "metadata": d.metadata,
+        "disabled_at": d.disabled_at.map(ts),
+        "created_at": ts(d.created_at),
+        "updated_at": ts(d.updated_at),
+        "target": d.kind.target(&d.config),
+        "target_url": d.kind.target_url(&d.config),
+    }))
+}

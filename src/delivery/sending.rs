@@ -1,0 +1,190 @@
+//! The send side of a worker: a fixed number of send slots
+//! (`DELIVERY_CONCURRENCY`), the claimed deliveries waiting for one, and
+//! the send tasks in flight.
+//!
+//! A claimed delivery must start sending soon enough that the send, even
+//! one that runs until the timeout, and its recording both finish within
+//! its lease ([`start_within`]). One that waited longer is not sent: its
+//! lease runs out and any worker claims it again. Sending it anyway could
+//! race a second worker holding a newer claim of the same delivery.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::attempt::{log_span, Attempter, Outcome};
+use crate::store::deliveries::Claimed;
+
+/// Time allowed for recording an outcome after its send, within the lease.
+const RECORD_MARGIN: Duration = Duration::from_secs(2);
+
+/// How soon after its claim a delivery must start sending: what the lease
+/// leaves after a send that takes the whole timeout, less time to record
+/// it (up to RECORD_MARGIN, at most half of what is left). A lease no longer
+/// than the timeout (allowed only in tests) leaves half the lease.
+pub fn start_within(lease: Duration, send_timeout: Duration) -> Duration {
+    let slack = lease.saturating_sub(send_timeout);
+    if slack.is_zero() {
+        return lease / 2;
+    }
+    slack - RECORD_MARGIN.min(slack / 2)
+}
+
+/// A claimed delivery waiting for a send slot.
+struct Waiting {
+    claimed: Claimed,
+    /// Sent only if a slot frees up before this.
+    start_by: Instant,
+}
+
+pub struct Sending {
+    slots: Arc<Semaphore>,
+    concurrency: usize,
+    tasks: JoinSet<()>,
+    waiting: VecDeque<Waiting>,
+    attempter: Arc<Attempter>,
+    outcomes: mpsc::Sender<Outcome>,
+}
+
+impl Sending {
+    pub fn new(
+        concurrency: usize,
+        attempter: Arc<Attempter>,
+        outcomes: mpsc::Sender<Outcome>,
+    ) -> Sending {
+        Sending {
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            tasks: JoinSet::new(),
+            waiting: VecDeque::new(),
+            attempter,
+            outcomes,
+        }
+    }
+
+    /// Deliveries in flight or waiting for a slot.
+    pub fn busy(&self) -> usize {
+        self.concurrency - self.slots.available_permits() + self.waiting.len()
+    }
+
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// Queues claimed deliveries, each to start sending by `start_by`.
+    pub fn queue(&mut self, claimed: Vec<Claimed>, start_by: Instant) {
+        self.waiting.extend(
+            claimed
+                .into_iter()
+                .map(|claimed| Waiting { claimed, start_by }),
+        );
+    }
+
+    /// Starts waiting deliveries in every free slot, without waiting, and
+    /// forgets finished send tasks.
+    pub fn start_ready(&mut self) {
+        while self.tasks.try_join_next().is_some() {}
+        while self.has_waiting() {
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            self.start_next(slot);
+        }
+    }
+
+    /// Waits for a slot to free up and gives it to the next waiting
+    /// delivery. False when the slots are closed (never, in practice).
+    pub async fn next_slot(&mut self) -> bool {
+        match self.slots.clone().acquire_owned().await {
+            Ok(slot) => {
+                self.start_next(slot);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Runs `work` (a claim) while freed slots still go to waiting
+    /// deliveries, so a slot never idles for a round trip.
+    pub async fn meanwhile<F: Future>(&mut self, work: F) -> F::Output {
+        tokio::pin!(work);
+        loop {
+            let waiting = self.has_waiting();
+            tokio::select! {
+                out = &mut work => return out,
+                _ = self.next_slot(), if waiting => {}
+            }
+        }
+    }
+
+    /// Sends the next waiting delivery that can still start within its
+    /// lease, holding `slot` until its outcome is handed to the recorder.
+    fn start_next(&mut self, slot: OwnedSemaphorePermit) {
+        let Some(c) = next_sendable(&mut self.waiting) else {
+            return;
+        };
+        let (attempter, outcomes) = (self.attempter.clone(), self.outcomes.clone());
+        self.tasks.spawn(async move {
+            let outcome = attempter.attempt(c, Utc::now()).await;
+            let _ = outcomes.send(outcome).await;
+            drop(slot);
+        });
+    }
+
+    /// Shutdown: waits up to `grace` for the sends in flight, then aborts
+    /// the rest (their leases are released by the worker).
+    pub async fn finish(mut self, grace: Duration) {
+        tracing::info!(in_flight = self.tasks.len(), "delivery worker stopping");
+        let tasks = &mut self.tasks;
+        let finished =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                .await
+                .is_ok();
+        if !finished {
+            tracing::warn!(
+                abandoned = self.tasks.len(),
+                "sends still running after the grace period"
+            );
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
+    }
+}
+
+/// The next waiting delivery that can still be sent within its lease.
+/// Those that waited too long are let go: their lease expires and any
+/// worker claims them again.
+fn next_sendable(waiting: &mut VecDeque<Waiting>) -> Option<Claimed> {
+    let now = Instant::now();
+    while let Some(w) = waiting.pop_front() {
+        if now <= w.start_by {
+            return Some(w.claimed);
+        }
+        log_span(&w.claimed).in_scope(|| {
+            tracing::info!("waited too long for a send slot; left for the lease to expire")
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::start_within;
+    use std::time::Duration;
+
+    #[test]
+    fn a_waiting_delivery_must_start_while_its_lease_covers_send_and_record() {
+        let s = Duration::from_secs;
+        // Defaults: 30 s lease, 5 s timeout, 2 s to record.
+        assert_eq!(start_within(s(30), s(5)), s(23));
+        // Little slack: half of it is kept for recording.
+        assert_eq!(start_within(s(6), s(5)), Duration::from_millis(500));
+        // A lease no longer than the timeout: half the lease.
+        assert_eq!(start_within(s(4), s(5)), s(2));
+    }
+}
