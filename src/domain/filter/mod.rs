@@ -87,9 +87,13 @@
 //! backslash-escaped, and substring `$in` uses `like_regex … flag "q"`
 //! (literal).
 
+mod ast;
+
 use std::cmp::Ordering;
 
 use serde_json::{Map, Number, Value};
+
+use ast::{Cmp, Membership, Node, Object, Op};
 
 /// Maximum nesting of filter nodes (and `$eq` operands); keeps recursion and
 /// the compiled path bounded.
@@ -188,59 +192,6 @@ impl Filter {
     pub fn matches(&self, envelope: &Value) -> bool {
         self.root.as_ref().is_none_or(|root| root.matches(envelope))
     }
-}
-
-// ---------------------------------------------------------------------------
-// Syntax tree
-
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    /// String, number, boolean or null.
-    Scalar(Value),
-    /// Has at least one field name (or is `{}`, or is the top level).
-    Object(Object),
-    Array(Vec<Node>),
-    /// Only operators; all apply to V itself.
-    Ops(Vec<Op>),
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-struct Object {
-    fields: Vec<(String, Node)>,
-    /// `$or`/`$and`/`$not`, applied to the object itself.
-    logic: Vec<Op>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Op {
-    Eq(Value),
-    Neq(Value),
-    /// Operand is a number or a string.
-    Cmp(Cmp, Value),
-    In(Membership),
-    Nin(Membership),
-    StartsWith(Vec<String>),
-    EndsWith(Vec<String>),
-    Exist(bool),
-    Not(Box<Node>),
-    Or(Vec<Node>),
-    And(Vec<Node>),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Cmp {
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Membership {
-    /// `$in: [scalars]`.
-    AnyOf(Vec<Value>),
-    /// `$in: scalar`.
-    Contains(Value),
 }
 
 // ---------------------------------------------------------------------------
