@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::domain::signature::WebhookMode;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SettingsError {
     #[error("{var}={value:?} is invalid: {reason}")]
@@ -15,15 +17,6 @@ pub enum SettingsError {
         value: String,
         reason: String,
     },
-}
-
-/// How webhook requests are signed and which headers they carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebhookMode {
-    /// Outpost's `x-outpost-*` headers and `v0=` HMAC signature.
-    Default,
-    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
-    Standard,
 }
 
 #[derive(Debug, Clone)]
