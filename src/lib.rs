@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: `Settings` from the environment, validated at start-up.
+//! - [`config`]: `Settings` from environment variables (or the same-named
+//!   flags), read by clap and validated at start-up.
 //! - [`app`]: wiring — database, migrations, pool, server, background tasks,
 //!   shutdown.
 //! - [`domain`]: pure types and rules (ids, topics, filters); no I/O.

@@ -1,6 +1,6 @@
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use outbound::config::Settings;
+use outbound::config::SettingsArgs;
 
 /// mimalloc instead of the system allocator: a delivery allocates many
 /// small, short-lived buffers (request, response, task), and glibc's
@@ -10,8 +10,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Outbound webhooks with PostgreSQL as the only infrastructure.
 #[derive(Parser)]
-#[command(version, about)]
+// Help under each flag, not beside it: the settings' names are long.
+#[command(version, about, next_line_help = true)]
 struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,12 +34,11 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let settings = match Settings::from_env() {
+    // clap has checked each setting while parsing; this checks the rule that
+    // spans two of them, and reports it the same way (exit code 2).
+    let settings = match cli.settings.into_settings() {
         Ok(s) => s,
-        Err(err) => {
-            eprintln!("outbound: {err}");
-            return std::process::ExitCode::from(2);
-        }
+        Err(err) => err.format(&mut Cli::command()).exit(),
     };
     // `outbound worker` multiplexes its sends on one thread by default: its
     // work is waiting on sockets, and one thread saves the cross-thread

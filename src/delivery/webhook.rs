@@ -5,9 +5,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-use crate::config::WebhookMode;
 use crate::domain::signature::{
-    outpost_signature, standard_signature, SignInput, SignatureTemplates,
+    outpost_signature, standard_signature, SignInput, SignatureTemplates, WebhookMode,
 };
 use crate::domain::webhook_secret::valid_secrets;
 use crate::store::deliveries::{ClaimedDestination, ClaimedEvent};

@@ -39,6 +39,16 @@ pub enum SignatureError {
     NoSecret,
 }
 
+/// Which of the two schemes a deployment signs with; it also decides the
+/// identity headers (`x-outpost-*` or `webhook-*`) that go with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookMode {
+    /// Outpost's `x-outpost-*` headers and `v0=` HMAC signature.
+    Default,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+    Standard,
+}
+
 /// One piece of a parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {

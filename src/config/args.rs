@@ -1,0 +1,465 @@
+//! The settings as clap arguments: one per environment variable, each also
+//! a flag, global to every subcommand.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Arg, ArgAction};
+
+use super::parse::{boolean, item, non_empty, seconds_item, text, webhook_mode, whole};
+use super::{
+    ApiSettings, DatabaseSettings, DeliverySettings, RetentionSettings, Settings, TopicSettings,
+};
+use crate::domain::signature::WebhookMode;
+
+/// Every setting, one field per environment variable. Each is also a flag
+/// named after it (`API_PORT` → `--api-port`); a flag wins over the
+/// variable. Values are trimmed, as shells and env files leave stray spaces.
+#[derive(clap::Args)]
+#[command(next_help_heading = "Settings (environment variables)", mut_args = setting)]
+pub struct SettingsArgs {
+    /// Postgres to use; unset: run the private cluster
+    #[arg(long, env = "DATABASE_URL")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    database_url: Option<String>,
+    /// Alias of DATABASE_URL (Outpost's name); DATABASE_URL wins
+    #[arg(long, env = "POSTGRES_URL")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    postgres_url: Option<String>,
+    /// Folder of the private cluster and generated secrets
+    #[arg(long, env = "OUTBOUND_DATA_DIR", default_value = "./.outbound")]
+    #[arg(value_parser = text)]
+    outbound_data_dir: String,
+    /// API and maintenance connections per process (a worker has its own few)
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16)]
+    #[arg(value_parser = whole(1, 1000usize))]
+    database_pool_size: usize,
+
+    /// Interface the API and portal bind to
+    #[arg(long, env = "API_HOST", default_value = "127.0.0.1")]
+    #[arg(value_parser = text)]
+    api_host: String,
+    /// HTTP port of the API and portal
+    #[arg(long, env = "API_PORT", default_value_t = 3333)]
+    #[arg(value_parser = whole(0, u16::MAX))]
+    api_port: u16,
+    /// The operator's bearer token; required outside dev mode
+    #[arg(long, env = "API_KEY")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    api_key: Option<String>,
+    /// HS256 key for tenant tokens; required outside dev mode
+    #[arg(long, env = "API_JWT_SECRET")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    api_jwt_secret: Option<String>,
+    /// Key for credentials at rest; required outside dev mode
+    #[arg(long, env = "AES_ENCRYPTION_SECRET")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    aes_encryption_secret: Option<String>,
+    /// Base URL of the API and portal in generated links; unset: the
+    /// request's Host header
+    #[arg(long, env = "API_PUBLIC_URL")]
+    #[arg(value_parser = text)]
+    api_public_url: Option<String>,
+    /// Largest accepted event data, in bytes
+    #[arg(long, env = "MAX_EVENT_SIZE_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(value_parser = whole(1, 64 * 1024 * 1024usize))]
+    max_event_size_bytes: usize,
+    /// Destinations per tenant
+    #[arg(long, env = "MAX_DESTINATIONS_PER_TENANT", default_value_t = 20)]
+    #[arg(value_parser = whole(1, 100_000i64))]
+    max_destinations_per_tenant: i64,
+
+    /// Allowed topics, comma separated; unset: any topic
+    #[arg(long, env = "TOPICS")]
+    #[arg(value_delimiter = ',', value_parser = item)]
+    topics: Option<Vec<String>>,
+    /// Topic catalog file (YAML or JSON)
+    #[arg(long, env = "TOPICS_CATALOG")]
+    #[arg(value_parser = text)]
+    topics_catalog: Option<String>,
+    /// Validate published data against the topic's schema in the catalog:
+    /// true, false, 1 or 0
+    #[arg(long, env = "TOPICS_VALIDATE_SCHEMA", default_value_t = false)]
+    #[arg(action = ArgAction::Set, value_parser = boolean)]
+    topics_validate_schema: bool,
+
+    /// Base of the exponential retry backoff, in seconds
+    #[arg(long, env = "RETRY_INTERVAL_SECONDS", default_value_t = 30)]
+    #[arg(value_parser = whole(1, 86_400u64))]
+    retry_interval_seconds: u64,
+    /// Retries after the first attempt
+    #[arg(long, env = "MAX_RETRY_LIMIT", default_value_t = 10)]
+    #[arg(value_parser = whole(0, 100u32))]
+    max_retry_limit: u32,
+    /// Explicit retry delays in whole seconds, comma separated (e.g.
+    /// 5,60,600); replaces the two settings above
+    // Items are `Option`s so that an empty item (`5,,60`, a trailing comma)
+    // is skipped, as the other lists skip theirs, rather than refused.
+    #[arg(long, env = "RETRY_SCHEDULE")]
+    #[arg(value_delimiter = ',', value_parser = seconds_item)]
+    retry_schedule: Option<Vec<Option<u64>>>,
+    /// Per-attempt timeout, in seconds
+    #[arg(long, env = "DELIVERY_TIMEOUT_SECONDS", default_value_t = 5)]
+    #[arg(value_parser = whole(1, 300u64))]
+    delivery_timeout_seconds: u64,
+    /// Consecutive failures that disable a destination; 0 = never
+    #[arg(long, env = "ALERT_CONSECUTIVE_FAILURE_COUNT", default_value_t = 20)]
+    #[arg(value_parser = whole(0, 1_000_000u32))]
+    alert_consecutive_failure_count: u32,
+    /// How webhooks are signed: `default` (Outpost) or `standard` (Standard Webhooks)
+    #[arg(long, env = "DESTINATIONS_WEBHOOK_MODE", default_value = "default")]
+    #[arg(value_parser = webhook_mode)]
+    destinations_webhook_mode: WebhookMode,
+    /// CIDRs exempt from the SSRF guard, comma separated
+    #[arg(long, env = "DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")]
+    #[arg(value_delimiter = ',', value_parser = item)]
+    destinations_webhook_allowed_networks: Vec<String>,
+    /// In-flight sends per process
+    #[arg(long, env = "DELIVERY_CONCURRENCY", default_value_t = 64)]
+    #[arg(value_parser = whole(1, 10_000usize))]
+    delivery_concurrency: usize,
+    /// Async runtime threads of `outbound worker` (more processes scale out too)
+    #[arg(long, env = "WORKER_THREADS", default_value_t = 1)]
+    #[arg(value_parser = whole(1, 1024usize))]
+    worker_threads: usize,
+    /// How long a claimed delivery is exclusive to its worker, in seconds;
+    /// longer than the timeout. Default max(30, 3 × DELIVERY_TIMEOUT_SECONDS)
+    #[arg(long, env = "DELIVERY_LEASE_SECONDS")]
+    #[arg(value_parser = whole(1, 86_400u64))]
+    delivery_lease_seconds: Option<u64>,
+    /// What is signed; placeholders {body}, {timestamp}, {event_id}, {topic}
+    #[arg(long, env = "DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE")]
+    #[arg(default_value = "{body}", value_parser = text)]
+    destinations_webhook_signature_content_template: String,
+    /// The signature header's value; {signatures} is the comma-joined list
+    #[arg(long, env = "DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_TEMPLATE")]
+    #[arg(default_value = "v0={signatures}", value_parser = text)]
+    destinations_webhook_signature_header_template: String,
+    /// Prefix of identity and metadata headers (lowercased)
+    #[arg(
+        long,
+        env = "DESTINATIONS_WEBHOOK_HEADER_PREFIX",
+        default_value = "x-outpost-"
+    )]
+    #[arg(value_parser = text)]
+    destinations_webhook_header_prefix: String,
+
+    /// How long events and attempts are kept, in days
+    #[arg(long, env = "LOG_RETENTION_DAYS", default_value_t = 7)]
+    #[arg(value_parser = whole(1, 3650u32))]
+    log_retention_days: u32,
+}
+
+impl SettingsArgs {
+    /// The nested settings, after the one rule that spans two variables:
+    /// a lease no longer than the timeout would let a second worker claim a
+    /// delivery that is still being sent. The error reads like clap's own.
+    pub fn into_settings(self) -> Result<Settings, clap::Error> {
+        let timeout = self.delivery_timeout_seconds;
+        let lease = match self.delivery_lease_seconds {
+            Some(lease) if lease <= timeout => {
+                return Err(clap::Error::raw(
+                    ErrorKind::ValueValidation,
+                    format!(
+                        "invalid value '{lease}' for '--delivery-lease-seconds \
+                         <DELIVERY_LEASE_SECONDS>': must be longer than \
+                         DELIVERY_TIMEOUT_SECONDS ({timeout})"
+                    ),
+                ))
+            }
+            Some(lease) => lease,
+            None => (3 * timeout).max(30),
+        };
+        Ok(Settings {
+            database: DatabaseSettings {
+                url: self.database_url.or(self.postgres_url),
+                data_dir: PathBuf::from(self.outbound_data_dir),
+                pool_size: self.database_pool_size,
+            },
+            api: ApiSettings {
+                host: self.api_host,
+                port: self.api_port,
+                api_key: self.api_key,
+                jwt_secret: self.api_jwt_secret,
+                aes_secret: self.aes_encryption_secret,
+                public_url: self.api_public_url,
+                max_event_bytes: self.max_event_size_bytes,
+                max_destinations_per_tenant: self.max_destinations_per_tenant,
+            },
+            topics: TopicSettings {
+                topics: self.topics.map(non_empty),
+                catalog: self.topics_catalog.map(PathBuf::from),
+                validate_schema: self.topics_validate_schema,
+            },
+            delivery: DeliverySettings {
+                retry_interval: Duration::from_secs(self.retry_interval_seconds),
+                max_retry_limit: self.max_retry_limit,
+                retry_schedule: self.retry_schedule.map(|items| {
+                    items
+                        .into_iter()
+                        .flatten()
+                        .map(Duration::from_secs)
+                        .collect()
+                }),
+                timeout: Duration::from_secs(timeout),
+                disable_after_failures: self.alert_consecutive_failure_count,
+                webhook_mode: self.destinations_webhook_mode,
+                allowed_networks: non_empty(self.destinations_webhook_allowed_networks),
+                concurrency: self.delivery_concurrency,
+                worker_threads: self.worker_threads,
+                lease: Duration::from_secs(lease),
+                signature_content_template: self.destinations_webhook_signature_content_template,
+                signature_header_template: self.destinations_webhook_signature_header_template,
+                header_prefix: self.destinations_webhook_header_prefix.to_ascii_lowercase(),
+            },
+            retention: RetentionSettings {
+                days: self.log_retention_days,
+            },
+        })
+    }
+}
+
+/// What every setting has in common, applied to each argument of
+/// [`SettingsArgs`]:
+///
+/// - it is global, so `outbound serve --api-port 8080` works as well as
+///   `outbound --api-port 8080 serve`. (clap then reads a global argument's
+///   variable for the subcommand too, so an invalid variable is an error
+///   even when a flag replaces it.)
+/// - a variable set to the empty (or blank) string counts as unset, as
+///   `FOO= outbound serve` and env files with `FOO=` mean. clap 4 would pass
+///   the empty string to the value parser instead (an error for a number,
+///   `Some("")` for a string), so a blank variable is dropped from its
+///   argument here, before parsing. (`--help` then omits that one
+///   variable's `[env: …]` note; nothing else changes.)
+fn setting(arg: Arg) -> Arg {
+    let blank = arg
+        .get_env()
+        .and_then(std::env::var_os)
+        .is_some_and(|value| value.to_string_lossy().trim().is_empty());
+    let arg = arg.global(true);
+    if blank {
+        arg.env(None::<&str>)
+    } else {
+        arg
+    }
+}
+
+#[cfg(test)]
+impl Settings {
+    /// Parses settings from flags alone, through the same clap parser as
+    /// the binary. The environment is ignored, so a test cannot pick up the
+    /// `DATABASE_URL` of the machine that runs it.
+    pub(crate) fn from_args<I, T>(args: I) -> Result<Settings, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{Args as _, FromArgMatches as _};
+        let command = SettingsArgs::augment_args(clap::Command::new("outbound"))
+            .mut_args(|arg| arg.env(None::<&str>));
+        let matches = command.try_get_matches_from(
+            std::iter::once(std::ffi::OsString::from("outbound"))
+                .chain(args.into_iter().map(Into::into)),
+        )?;
+        SettingsArgs::from_arg_matches(&matches)?.into_settings()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Args as _;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Settings {
+        Settings::from_args(args).unwrap()
+    }
+
+    fn error(args: &[&str]) -> String {
+        Settings::from_args(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let s = parse(&[]);
+        assert_eq!(s.database.url, None);
+        assert_eq!(s.database.data_dir, PathBuf::from("./.outbound"));
+        assert_eq!(s.api.port, 3333);
+        assert_eq!(s.api.host, "127.0.0.1");
+        assert_eq!(s.delivery.retry_interval, Duration::from_secs(30));
+        assert_eq!(s.delivery.max_retry_limit, 10);
+        assert_eq!(s.delivery.timeout, Duration::from_secs(5));
+        assert_eq!(s.delivery.disable_after_failures, 20);
+        assert_eq!(s.delivery.concurrency, 64);
+        assert_eq!(s.delivery.webhook_mode, WebhookMode::Default);
+        assert_eq!(s.retention.days, 7);
+        assert_eq!(s.topics.topics, None);
+        assert_eq!(s.delivery.lease, Duration::from_secs(30));
+        assert_eq!(s.delivery.header_prefix, "x-outpost-");
+        assert!(!s.topics.validate_schema);
+    }
+
+    #[test]
+    fn postgres_url_is_an_alias() {
+        let s = parse(&["--postgres-url", "postgres://x/y"]);
+        assert_eq!(s.database.url.as_deref(), Some("postgres://x/y"));
+        let s = parse(&[
+            "--postgres-url",
+            "postgres://x/y",
+            "--database-url",
+            "postgres://a/b",
+        ]);
+        assert_eq!(s.database.url.as_deref(), Some("postgres://a/b"));
+    }
+
+    #[test]
+    fn lists_and_schedules_parse() {
+        let s = parse(&[
+            "--topics",
+            "user.created, user.updated,,",
+            "--retry-schedule",
+            "5,60,600",
+            "--destinations-webhook-mode",
+            "standard",
+        ]);
+        assert_eq!(
+            s.topics.topics,
+            Some(vec!["user.created".into(), "user.updated".into()])
+        );
+        assert_eq!(
+            s.delivery.retry_schedule,
+            Some(vec![
+                Duration::from_secs(5),
+                Duration::from_secs(60),
+                Duration::from_secs(600)
+            ])
+        );
+        assert_eq!(s.delivery.webhook_mode, WebhookMode::Standard);
+
+        let s = parse(&["--retry-schedule", " 5, ,60,", "--api-port", " 8080 "]);
+        assert_eq!(
+            s.delivery.retry_schedule,
+            Some(vec![Duration::from_secs(5), Duration::from_secs(60)])
+        );
+        assert_eq!(s.api.port, 8080);
+    }
+
+    #[test]
+    fn other_values_are_read_as_before() {
+        let s = parse(&[
+            "--destinations-webhook-header-prefix",
+            "X-Acme-",
+            "--topics-validate-schema",
+            "1",
+            "--destinations-webhook-allowed-networks",
+            "10.0.0.0/8, 127.0.0.0/8",
+        ]);
+        assert_eq!(s.delivery.header_prefix, "x-acme-");
+        assert!(s.topics.validate_schema);
+        assert_eq!(
+            s.delivery.allowed_networks,
+            vec!["10.0.0.0/8".to_string(), "127.0.0.0/8".to_string()]
+        );
+        assert!(
+            !parse(&["--topics-validate-schema", "false"])
+                .topics
+                .validate_schema
+        );
+        let err = error(&["--topics-validate-schema", "yes"]);
+        assert!(err.contains("TOPICS_VALIDATE_SCHEMA"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = error(&["--api-port", "http"]);
+        assert!(err.contains("API_PORT"), "{err}");
+        let err = error(&["--log-retention-days", "0"]);
+        assert!(err.contains("between 1 and 3650"), "{err}");
+        let err = error(&["--retry-schedule", "5,soon"]);
+        assert!(err.contains("\"soon\""), "{err}");
+        let err = error(&["--destinations-webhook-mode", "svix"]);
+        assert!(err.contains("DESTINATIONS_WEBHOOK_MODE"), "{err}");
+    }
+
+    /// An empty value for a variable means unset: that is applied to the
+    /// environment before parsing (`setting`, tested end to end by
+    /// `tests/it/serve.rs`). An empty flag is a mistake, not a default.
+    #[test]
+    fn an_empty_flag_is_refused() {
+        let err = error(&["--api-host", ""]);
+        assert!(
+            err.contains("API_HOST") && err.contains("must not be empty"),
+            "{err}"
+        );
+        let err = error(&["--delivery-lease-seconds", " "]);
+        assert!(err.contains("DELIVERY_LEASE_SECONDS"), "{err}");
+    }
+
+    #[test]
+    fn the_lease_defaults_to_three_timeouts_and_must_outlast_one() {
+        let s = parse(&["--delivery-timeout-seconds", "20"]);
+        assert_eq!(s.delivery.lease, Duration::from_secs(60));
+        let s = parse(&[
+            "--delivery-timeout-seconds",
+            "60",
+            "--delivery-lease-seconds",
+            "61",
+        ]);
+        assert_eq!(s.delivery.lease, Duration::from_secs(61));
+        let err = error(&[
+            "--delivery-timeout-seconds",
+            "60",
+            "--delivery-lease-seconds",
+            "60",
+        ]);
+        assert!(
+            err.contains("DELIVERY_LEASE_SECONDS") && err.contains("longer than"),
+            "{err}"
+        );
+    }
+
+    /// Errors name the variable because each argument's value name is the
+    /// variable's name (`--api-port <API_PORT>`), and the flag is the
+    /// variable's name in kebab case. Checked for every setting, so a new
+    /// one cannot break the pattern unnoticed.
+    #[test]
+    fn every_setting_is_a_variable_and_a_flag_of_the_same_name() {
+        let command = SettingsArgs::augment_args(clap::Command::new("outbound"));
+        let mut vars = Vec::new();
+        for arg in command.get_arguments() {
+            let var = arg.get_env().and_then(|v| v.to_str()).unwrap_or_default();
+            assert!(!var.is_empty(), "{} has no variable", arg.get_id());
+            let flag = var.to_ascii_lowercase().replace('_', "-");
+            assert_eq!(arg.get_long(), Some(flag.as_str()));
+            let names: Vec<_> = arg.get_value_names().unwrap_or_default().to_vec();
+            assert_eq!(names, [var], "value name of {var}");
+            assert!(arg.is_global_set(), "{var} is global");
+            vars.push(var.to_string());
+        }
+        // DESIGN.md §7's names.
+        for var in [
+            "DATABASE_URL",
+            "POSTGRES_URL",
+            "OUTBOUND_DATA_DIR",
+            "API_PORT",
+            "API_KEY",
+            "API_JWT_SECRET",
+            "AES_ENCRYPTION_SECRET",
+            "TOPICS",
+            "TOPICS_CATALOG",
+            "RETRY_INTERVAL_SECONDS",
+            "MAX_RETRY_LIMIT",
+            "RETRY_SCHEDULE",
+            "DELIVERY_TIMEOUT_SECONDS",
+            "ALERT_CONSECUTIVE_FAILURE_COUNT",
+            "DESTINATIONS_WEBHOOK_MODE",
+            "DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS",
+            "LOG_RETENTION_DAYS",
+            "DELIVERY_CONCURRENCY",
+        ] {
+            assert!(vars.iter().any(|v| v == var), "{var} is missing");
+        }
+    }
+}

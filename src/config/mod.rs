@@ -1,0 +1,116 @@
+//! Settings, read once at start-up from environment variables (each also a
+//! command-line flag) and validated there, so a typo is a start-up error that
+//! names the variable, not a surprise at the first delivery. Variable names
+//! follow Outpost's where Outpost has one (DESIGN.md §7); they are part of
+//! the contract.
+//!
+//! clap reads them: [`SettingsArgs`] (in `args.rs`) is the flat list of
+//! variables as the binary's global arguments, with the value parsers of
+//! `parse.rs`, and [`SettingsArgs::into_settings`] turns it into the nested
+//! [`Settings`] below, which is what the rest of the crate uses.
+
+mod args;
+mod parse;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::domain::signature::WebhookMode;
+
+pub use args::SettingsArgs;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub api: ApiSettings,
+    pub topics: TopicSettings,
+    pub delivery: DeliverySettings,
+    pub retention: RetentionSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `DATABASE_URL` (alias `POSTGRES_URL`). None: run the private cluster.
+    pub url: Option<String>,
+    /// `OUTBOUND_DATA_DIR`: folder of the private cluster and generated
+    /// secrets. Default `./.outbound`.
+    pub data_dir: PathBuf,
+    /// `DATABASE_POOL_SIZE`: API and maintenance connections per process
+    /// (a delivery worker has its own few). Default 16.
+    pub pool_size: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// `API_HOST`: interface to bind. Default 127.0.0.1.
+    pub host: String,
+    /// `API_PORT`: HTTP port of the API and portal. Default 3333.
+    pub port: u16,
+    /// `API_KEY`: the operator's bearer token. Required outside dev mode.
+    pub api_key: Option<String>,
+    /// `API_JWT_SECRET`: HS256 key for tenant tokens. Required outside dev mode.
+    pub jwt_secret: Option<String>,
+    /// `AES_ENCRYPTION_SECRET`: key for credentials at rest. Required outside dev mode.
+    pub aes_secret: Option<String>,
+    /// `API_PUBLIC_URL`: base URL of the API and portal in generated links.
+    /// Default: taken from the request's Host header.
+    pub public_url: Option<String>,
+    /// `MAX_EVENT_SIZE_BYTES`: largest accepted event data. Default 1 MiB.
+    pub max_event_bytes: usize,
+    /// `MAX_DESTINATIONS_PER_TENANT`. Default 20.
+    pub max_destinations_per_tenant: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TopicSettings {
+    /// `TOPICS`: allowed topics, comma separated. None: any topic.
+    pub topics: Option<Vec<String>>,
+    /// `TOPICS_CATALOG`: path of the topic catalog file (YAML or JSON).
+    pub catalog: Option<PathBuf>,
+    /// `TOPICS_VALIDATE_SCHEMA`: validate published data against the
+    /// topic's schema in the catalog. Default false.
+    pub validate_schema: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// `RETRY_INTERVAL_SECONDS`: base of the exponential backoff. Default 30 s.
+    pub retry_interval: Duration,
+    /// `MAX_RETRY_LIMIT`: retries after the first attempt. Default 10.
+    pub max_retry_limit: u32,
+    /// `RETRY_SCHEDULE`: explicit delays in seconds, e.g. `5,60,600`;
+    /// replaces both settings above.
+    pub retry_schedule: Option<Vec<Duration>>,
+    /// `DELIVERY_TIMEOUT_SECONDS`: per-attempt timeout. Default 5 s.
+    pub timeout: Duration,
+    /// `ALERT_CONSECUTIVE_FAILURE_COUNT`: auto-disable threshold, 0 = never. Default 20.
+    pub disable_after_failures: u32,
+    /// `DESTINATIONS_WEBHOOK_MODE`: `default` or `standard`.
+    pub webhook_mode: WebhookMode,
+    /// `DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`: CIDRs exempt from the SSRF
+    /// guard, comma separated (parsed by the delivery module).
+    pub allowed_networks: Vec<String>,
+    /// `DELIVERY_CONCURRENCY`: in-flight sends per process. Default 64.
+    pub concurrency: usize,
+    /// `WORKER_THREADS`: threads of the async runtime of `outbound worker`.
+    /// Default 1 (scale out with more worker processes).
+    pub worker_threads: usize,
+    /// `DELIVERY_LEASE_SECONDS`: how long a claimed delivery is exclusive to
+    /// its worker. Default max(30, 3 × timeout).
+    pub lease: Duration,
+    /// `DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE`: what is signed;
+    /// placeholders `{body}`, `{timestamp}`, `{event_id}`, `{topic}`. Default `{body}`.
+    pub signature_content_template: String,
+    /// `DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_TEMPLATE`: the signature header's
+    /// value; `{signatures}` is the comma-joined list. Default `v0={signatures}`.
+    pub signature_header_template: String,
+    /// `DESTINATIONS_WEBHOOK_HEADER_PREFIX`: prefix of identity and metadata
+    /// headers. Default `x-outpost-`.
+    pub header_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetentionSettings {
+    /// `LOG_RETENTION_DAYS`: how long events and attempts are kept. Default 7.
+    pub days: u32,
+}

@@ -1,0 +1,74 @@
+//! Value parsers for the settings. Each trims its input, as shells and env
+//! files leave stray spaces; an error says what was expected, and clap puts
+//! it after the flag and variable name (`invalid value 'http' for
+//! '--api-port <API_PORT>': expected a whole number`).
+
+use crate::domain::signature::WebhookMode;
+
+/// A whole number in `min..=max`.
+pub(super) fn whole<T>(
+    min: T,
+    max: T,
+) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy + Send + Sync + 'static,
+{
+    move |raw: &str| {
+        let value: T = raw
+            .trim()
+            .parse()
+            .map_err(|_| "expected a whole number".to_string())?;
+        if value < min || value > max {
+            return Err(format!("must be between {min} and {max}"));
+        }
+        Ok(value)
+    }
+}
+
+/// A string. A blank variable never gets here (`args::setting` drops it), so
+/// a blank value is a flag given an empty string: refused rather than taken
+/// as unset, since whoever typed the flag meant to set something.
+pub(super) fn text(raw: &str) -> Result<String, String> {
+    match raw.trim() {
+        "" => Err("must not be empty".into()),
+        value => Ok(value.to_string()),
+    }
+}
+
+/// One item of a comma list; empty items are dropped by [`non_empty`].
+pub(super) fn item(raw: &str) -> Result<String, String> {
+    Ok(raw.trim().to_string())
+}
+
+/// A list without its empty items (`a,,b`, a trailing comma).
+pub(super) fn non_empty(items: Vec<String>) -> Vec<String> {
+    items.into_iter().filter(|s| !s.is_empty()).collect()
+}
+
+/// One item of `RETRY_SCHEDULE`: whole seconds, or empty (skipped).
+pub(super) fn seconds_item(raw: &str) -> Result<Option<u64>, String> {
+    match raw.trim() {
+        "" => Ok(None),
+        s => s
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{s:?} is not a whole number of seconds")),
+    }
+}
+
+/// `TOPICS_VALIDATE_SCHEMA`'s spellings.
+pub(super) fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.trim() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+pub(super) fn webhook_mode(raw: &str) -> Result<WebhookMode, String> {
+    match raw.trim() {
+        "default" => Ok(WebhookMode::Default),
+        "standard" => Ok(WebhookMode::Standard),
+        _ => Err("expected `default` or `standard`".into()),
+    }
+}
