@@ -246,12 +246,12 @@ fn setting(arg: Arg) -> Arg {
     }
 }
 
-#[cfg(test)]
 impl Settings {
-    /// Parses settings from flags alone, through the same clap parser as
-    /// the binary. The environment is ignored, so a test cannot pick up the
-    /// `DATABASE_URL` of the machine that runs it.
-    pub(crate) fn from_args<I, T>(args: I) -> Result<Settings, clap::Error>
+    /// Parses settings from flags alone (`--api-port 0`), through the same
+    /// clap parser as the binary. The environment is ignored, so a test (or
+    /// a program embedding the service) cannot pick up the `DATABASE_URL`
+    /// of the machine that runs it.
+    pub fn from_args<I, T>(args: I) -> Result<Settings, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,

@@ -27,20 +27,22 @@ pub const AES_SECRET: &str = "test-aes-secret";
 
 /// Production settings for a test database.
 pub fn settings(db: &TestDb) -> Settings {
-    let vars = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("API_PORT", "0"),
-        ("API_KEY", API_KEY),
-        ("API_JWT_SECRET", JWT_SECRET),
-        ("AES_ENCRYPTION_SECRET", AES_SECRET),
-        ("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8"),
-        ("DELIVERY_TIMEOUT_SECONDS", "2"),
-    ];
-    Settings::from_vars(
-        vars.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+    Settings::from_args([
+        "--database-url",
+        &db.url,
+        "--api-port",
+        "0",
+        "--api-key",
+        API_KEY,
+        "--api-jwt-secret",
+        JWT_SECRET,
+        "--aes-encryption-secret",
+        AES_SECRET,
+        "--destinations-webhook-allowed-networks",
+        "127.0.0.0/8",
+        "--delivery-timeout-seconds",
+        "2",
+    ])
     .expect("test settings")
 }
 
