@@ -17,6 +17,7 @@
 //! string form before storage, so responses keep Outpost's shape.
 
 mod declarations;
+mod schema;
 
 use serde_json::{json, Map, Value};
 
@@ -312,13 +313,23 @@ impl DestinationType {
     }
 }
 
+/// The strings a checkbox accepts besides a JSON boolean, and what they
+/// mean: `true`/`false`, and `on`/`off` as HTML forms send them (the
+/// rabbitmq `tls` default is `on`). [`parse_checkbox`] reads them and the
+/// generated schema lists them, so the two accept the same set.
+const CHECKBOX_STRINGS: [(&str, bool); 4] = [
+    ("true", true),
+    ("false", false),
+    ("on", true),
+    ("off", false),
+];
+
 /// Reads a checkbox value: `"true"`/`"on"` or `"false"`/`"off"`.
 pub fn parse_checkbox(s: &str) -> Option<bool> {
-    match s {
-        "true" | "on" => Some(true),
-        "false" | "off" => Some(false),
-        _ => None,
-    }
+    CHECKBOX_STRINGS
+        .iter()
+        .find(|(text, _)| *text == s)
+        .map(|&(_, value)| value)
 }
 
 fn check_section(
