@@ -1,10 +1,15 @@
 //! The destination types and the schema of their `config` and `credentials`.
 //!
 //! Each type declares its fields once, in `declarations.rs`, and everything
-//! else derives from that declaration: `GET /api/v1/destination-types` serves [`DestinationType::to_json`],
-//! create and update check input with [`DestinationType::validate`], and the
-//! credential code (`super::credentials`) encrypts and masks exactly the
-//! fields marked sensitive.
+//! else derives from that declaration: `GET /api/v1/destination-types` serves
+//! [`DestinationType::to_json`]; `schema.rs` generates one JSON Schema per
+//! type ([`DestinationType::json_schema`]) that create and update run
+//! ([`DestinationType::validate`]); and the credential code
+//! (`super::credentials`) encrypts and masks exactly the fields marked
+//! sensitive.
+//!
+//! This file holds the model (a type, its fields) and what is read straight
+//! off it: lookup, the served documents, the sensitive keys, the stored form.
 //!
 //! Field keys, types, `required`, `sensitive` and patterns are the contract
 //! shared with Outpost clients (its portal and SDKs build forms from them), so
@@ -48,9 +53,10 @@ impl FieldKind {
     }
 }
 
-/// The few validation patterns the schemas use. They are served as regex
-/// source (clients use them as HTML5 `pattern` attributes) and matched here
-/// by hand, which spares the service a regex engine for four fixed shapes.
+/// The few validation patterns the fields use. Each is one regex source,
+/// served to clients (they use it as an HTML5 `pattern` attribute) and put
+/// verbatim into the generated JSON Schema, so the service and its clients
+/// judge a value by the same expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pattern {
     /// An `http://` or `https://` URL without whitespace.
@@ -71,32 +77,6 @@ impl Pattern {
             Pattern::NoWhitespace => r"^[^\s]+$",
             Pattern::AwsRegion => r"^[a-z]{2}-[a-z]+-[0-9]+$",
             Pattern::StreamName => r"^[a-zA-Z0-9_.-]+$",
-        }
-    }
-
-    /// Whether `s` matches [`Pattern::source`] (anchored at both ends).
-    pub fn matches(self, s: &str) -> bool {
-        let no_space = |t: &str| !t.is_empty() && !t.chars().any(char::is_whitespace);
-        match self {
-            Pattern::HttpUrl => s
-                .strip_prefix("https://")
-                .or_else(|| s.strip_prefix("http://"))
-                .is_some_and(no_space),
-            Pattern::NoWhitespace => no_space(s),
-            Pattern::AwsRegion => {
-                let parts: Vec<&str> = s.split('-').collect();
-                let all = |t: &str, f: fn(&u8) -> bool| !t.is_empty() && t.bytes().all(|b| f(&b));
-                matches!(parts.as_slice(), [area, name, n]
-                    if area.len() == 2
-                        && all(area, u8::is_ascii_lowercase)
-                        && all(name, u8::is_ascii_lowercase)
-                        && all(n, u8::is_ascii_digit))
-            }
-            Pattern::StreamName => {
-                !s.is_empty()
-                    && s.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-            }
         }
     }
 }
@@ -270,30 +250,10 @@ impl DestinationType {
             .chain(self.unmasked_secrets.iter().copied())
     }
 
-    /// Checks a complete `config` and `credentials` pair (for an update, the
-    /// stored values with the patch merged in). Reports every problem, not
-    /// just the first, so a form can mark all its bad inputs at once.
-    /// `null` or an absent object counts as empty.
-    pub fn validate(&self, config: &Value, credentials: &Value) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        check_section("config", self.config_fields, &[], config, &mut errors);
-        check_section(
-            "credentials",
-            self.credential_fields,
-            self.managed_credentials,
-            credentials,
-            &mut errors,
-        );
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
-    }
-
     /// `config` in its stored, all-strings form: a boolean checkbox becomes
     /// `"true"`/`"false"` and a key-value object its JSON text. Call after
-    /// [`validate`](Self::validate); other values pass through unchanged.
+    /// [`validate`](Self::validate) (in `schema.rs`); other values pass
+    /// through unchanged.
     pub fn normalize_config(&self, config: &Value) -> Value {
         let Some(obj) = config.as_object() else {
             return config.clone();
@@ -330,137 +290,6 @@ pub fn parse_checkbox(s: &str) -> Option<bool> {
         .iter()
         .find(|(text, _)| *text == s)
         .map(|&(_, value)| value)
-}
-
-fn check_section(
-    section: &str,
-    fields: &[Field],
-    managed: &[&str],
-    values: &Value,
-    errors: &mut Vec<FieldError>,
-) {
-    let empty = Map::new();
-    let obj = match values {
-        Value::Null => &empty,
-        Value::Object(obj) => obj,
-        _ => {
-            errors.push(error(section, "", "must be an object"));
-            return;
-        }
-    };
-    for field in fields {
-        let present = obj.get(field.key).filter(|v| !is_blank(v));
-        match present {
-            None if field.required => errors.push(error(section, field.key, "is required")),
-            None => {}
-            Some(v) => {
-                if let Err(message) = check_value(field, v) {
-                    errors.push(error(section, field.key, &message));
-                }
-            }
-        }
-    }
-    for (key, value) in obj {
-        if fields.iter().any(|f| f.key == key) {
-            continue;
-        }
-        if managed.contains(&key.as_str()) {
-            if let Err(message) = check_managed(key, value) {
-                errors.push(error(section, key, message));
-            }
-            continue;
-        }
-        errors.push(error(
-            section,
-            key,
-            "is not a field of this destination type",
-        ));
-    }
-}
-
-/// Absent, `null` and `""` all mean "not given", as in an HTML form.
-fn is_blank(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.is_empty(),
-        _ => false,
-    }
-}
-
-fn check_value(field: &Field, v: &Value) -> Result<(), String> {
-    match field.kind {
-        FieldKind::Text => {
-            let s = v.as_str().ok_or("must be a string")?;
-            let len = s.chars().count();
-            if let Some(min) = field.min_length.filter(|&min| len < min) {
-                return Err(format!("must be at least {min} characters"));
-            }
-            if let Some(max) = field.max_length.filter(|&max| len > max) {
-                return Err(format!("must be at most {max} characters"));
-            }
-            match field.pattern {
-                Some(p) if !p.matches(s) => Err(format!("must match {}", p.source())),
-                _ => Ok(()),
-            }
-        }
-        FieldKind::Checkbox => match v {
-            Value::Bool(_) => Ok(()),
-            Value::String(s) if parse_checkbox(s).is_some() => Ok(()),
-            _ => Err("must be \"true\" or \"false\"".into()),
-        },
-        FieldKind::KeyValueMap => {
-            let parsed;
-            let obj = match v {
-                Value::Object(obj) => obj,
-                Value::String(s) => {
-                    parsed = serde_json::from_str::<Value>(s).ok();
-                    parsed
-                        .as_ref()
-                        .and_then(Value::as_object)
-                        .ok_or("must be a JSON object of strings")?
-                }
-                _ => return Err("must be a JSON object of strings".into()),
-            };
-            match obj.iter().find(|(_, v)| !v.is_string()) {
-                Some((k, _)) => Err(format!("value of {k:?} must be a string")),
-                None => Ok(()),
-            }
-        }
-        FieldKind::Select => {
-            let s = v.as_str().ok_or("must be a string")?;
-            if field.options.iter().any(|o| o.value == s) {
-                Ok(())
-            } else {
-                let values: Vec<&str> = field.options.iter().map(|o| o.value).collect();
-                Err(format!("must be one of {}", values.join(", ")))
-            }
-        }
-    }
-}
-
-/// Shape checks only: whether the caller may set a managed credential, and
-/// what the timestamp means, is the API layer's business.
-fn check_managed(key: &str, v: &Value) -> Result<(), &'static str> {
-    match (key, v) {
-        (_, Value::Null) => Ok(()),
-        ("rotate_secret", Value::Bool(_)) => Ok(()),
-        ("rotate_secret", Value::String(s)) if parse_checkbox(s).is_some() => Ok(()),
-        ("rotate_secret", _) => Err("must be a boolean"),
-        (_, Value::String(_)) => Ok(()),
-        _ => Err("must be a string"),
-    }
-}
-
-fn error(section: &str, key: &str, message: &str) -> FieldError {
-    let field = if key.is_empty() {
-        section.to_string()
-    } else {
-        format!("{section}.{key}")
-    };
-    FieldError {
-        field,
-        message: message.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -514,253 +343,6 @@ mod tests {
     }
 
     #[test]
-    fn patterns_match_like_their_regexes() {
-        let cases: &[(Pattern, &str, bool)] = &[
-            (Pattern::HttpUrl, "https://example.com/hook?a=1", true),
-            (Pattern::HttpUrl, "http://x", true),
-            (Pattern::HttpUrl, "https://", false),
-            (Pattern::HttpUrl, "ftp://example.com", false),
-            (Pattern::HttpUrl, "https://exa mple.com", false),
-            (Pattern::HttpUrl, "HTTPS://example.com", false),
-            (Pattern::HttpUrl, " https://example.com", false),
-            (Pattern::NoWhitespace, "rabbit:5672", true),
-            (Pattern::NoWhitespace, "a\tb", false),
-            (Pattern::NoWhitespace, "", false),
-            (Pattern::AwsRegion, "us-east-1", true),
-            (Pattern::AwsRegion, "ap-southeast-12", true),
-            (Pattern::AwsRegion, "us-gov-west-1", false),
-            (Pattern::AwsRegion, "usa-east-1", false),
-            (Pattern::AwsRegion, "US-east-1", false),
-            (Pattern::AwsRegion, "us-east-", false),
-            (Pattern::AwsRegion, "us--1", false),
-            (Pattern::StreamName, "orders.v1_stream-2", true),
-            (Pattern::StreamName, "orders/v1", false),
-            (Pattern::StreamName, "", false),
-        ];
-        for (p, s, want) in cases {
-            assert_eq!(p.matches(s), *want, "{p:?} on {s:?}");
-        }
-    }
-
-    fn errors(kind: &str, config: Value, credentials: Value) -> Vec<(String, String)> {
-        match get(kind).expect("type").validate(&config, &credentials) {
-            Ok(()) => vec![],
-            Err(es) => es.into_iter().map(|e| (e.field, e.message)).collect(),
-        }
-    }
-
-    fn fields(kind: &str, config: Value, credentials: Value) -> Vec<String> {
-        errors(kind, config, credentials)
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect()
-    }
-
-    #[test]
-    fn valid_input_passes() {
-        assert!(fields(
-            "webhook",
-            json!({"url": "https://example.com/h"}),
-            json!({})
-        )
-        .is_empty());
-        assert!(fields(
-            "webhook",
-            json!({"url": "https://example.com/h"}),
-            Value::Null
-        )
-        .is_empty());
-        assert!(fields(
-            "aws_s3",
-            json!({"bucket": "b", "region": "eu-west-1", "storage_class": ""}),
-            json!({"key": "AKIA", "secret": "s", "session": null}),
-        )
-        .is_empty());
-        assert!(fields(
-            "rabbitmq",
-            json!({"server_url": "mq:5672", "tls": true}),
-            json!({"username": "u", "password": "p"}),
-        )
-        .is_empty());
-    }
-
-    #[test]
-    fn missing_and_empty_required_fields_are_reported_together() {
-        assert_eq!(
-            fields(
-                "aws_kinesis",
-                json!({"stream_name": ""}),
-                json!({"secret": null})
-            ),
-            [
-                "config.stream_name",
-                "config.region",
-                "credentials.key",
-                "credentials.secret"
-            ]
-        );
-        assert_eq!(
-            errors("aws_sqs", json!({}), json!({"key": "k", "secret": "s"})),
-            [("config.queue_url".to_string(), "is required".to_string())]
-        );
-    }
-
-    #[test]
-    fn values_must_be_strings_and_match_patterns() {
-        assert_eq!(
-            fields(
-                "aws_sqs",
-                json!({"queue_url": "not a url"}),
-                json!({"key": 42, "secret": "s"})
-            ),
-            ["config.queue_url", "credentials.key"]
-        );
-        let es = errors(
-            "aws_s3",
-            json!({"bucket": "b", "region": "Mars"}),
-            json!({"key": "k", "secret": "s"}),
-        );
-        assert_eq!(es[0].0, "config.region");
-        assert!(es[0].1.contains("^[a-z]{2}-[a-z]+-[0-9]+$"));
-    }
-
-    #[test]
-    fn unknown_keys_and_non_objects_are_errors() {
-        assert_eq!(
-            fields(
-                "webhook",
-                json!({"url": "https://x.io", "method": "PUT"}),
-                json!({"token": "t"})
-            ),
-            ["config.method", "credentials.token"]
-        );
-        assert_eq!(
-            fields("webhook", json!("https://x.io"), json!([])),
-            ["config", "credentials"]
-        );
-    }
-
-    #[test]
-    fn checkbox_takes_booleans_or_their_strings() {
-        let creds = json!({"username": "u", "password": "p"});
-        for ok in [
-            json!(true),
-            json!(false),
-            json!("true"),
-            json!("false"),
-            json!("on"),
-            json!("off"),
-        ] {
-            let cfg = json!({"server_url": "mq:5672", "tls": ok});
-            assert!(fields("rabbitmq", cfg, creds.clone()).is_empty());
-        }
-        for bad in [json!("yes"), json!(1)] {
-            let cfg = json!({"server_url": "mq:5672", "tls": bad});
-            assert_eq!(fields("rabbitmq", cfg, creds.clone()), ["config.tls"]);
-        }
-    }
-
-    #[test]
-    fn key_value_map_takes_an_object_or_its_json_text() {
-        let url = "https://x.io";
-        for ok in [
-            json!({"X-A": "1"}),
-            json!("{\"X-A\":\"1\"}"),
-            json!({}),
-            json!(""),
-        ] {
-            assert!(fields(
-                "webhook",
-                json!({"url": url, "custom_headers": ok}),
-                json!({})
-            )
-            .is_empty());
-        }
-        for bad in [
-            json!({"X-A": 1}),
-            json!("[1]"),
-            json!("{oops"),
-            json!(["X-A"]),
-            json!("{\"a\":{}}"),
-        ] {
-            let got = fields(
-                "webhook",
-                json!({"url": url, "custom_headers": bad}),
-                json!({}),
-            );
-            assert_eq!(got, ["config.custom_headers"]);
-        }
-    }
-
-    #[test]
-    fn webhook_managed_credentials_are_accepted_never_required() {
-        let cfg = json!({"url": "https://x.io"});
-        assert!(fields("webhook", cfg.clone(), json!({})).is_empty());
-        let managed = json!({
-            "secret": "whsec_new", "previous_secret": "whsec_old",
-            "previous_secret_invalid_at": "2026-01-01T00:00:00Z", "rotate_secret": true,
-        });
-        assert!(fields("webhook", cfg.clone(), managed).is_empty());
-        assert!(fields("webhook", cfg.clone(), json!({"rotate_secret": "true"})).is_empty());
-        assert_eq!(
-            fields(
-                "webhook",
-                cfg.clone(),
-                json!({"secret": 5, "rotate_secret": "soon"})
-            ),
-            ["credentials.secret", "credentials.rotate_secret"]
-        );
-        // Other types manage nothing: the same keys are unknown there.
-        let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"});
-        assert_eq!(
-            fields(
-                "aws_sqs",
-                sqs,
-                json!({"key": "k", "secret": "s", "rotate_secret": true})
-            ),
-            ["credentials.rotate_secret"]
-        );
-    }
-
-    #[test]
-    fn length_bounds_and_selects_are_checked() {
-        const OPTIONS: &[SelectOption] = &[SelectOption {
-            label: "Plain",
-            value: "plain",
-        }];
-        let bounded = Field {
-            key: "name",
-            min_length: Some(2),
-            max_length: Some(3),
-            ..TEXT
-        };
-        assert!(check_value(&bounded, &json!("ab")).is_ok());
-        assert!(
-            check_value(&bounded, &json!("äöü")).is_ok(),
-            "counted in characters"
-        );
-        assert!(check_value(&bounded, &json!("a")).is_err());
-        assert!(check_value(&bounded, &json!("abcd")).is_err());
-        let select = Field {
-            kind: FieldKind::Select,
-            options: OPTIONS,
-            ..TEXT
-        };
-        assert!(check_value(&select, &json!("plain")).is_ok());
-        assert!(check_value(&select, &json!("scram")).is_err());
-        let doc = select.to_json(false);
-        assert_eq!(
-            doc["options"],
-            json!([{"label": "Plain", "value": "plain"}])
-        );
-        let doc = bounded.to_json(false);
-        assert_eq!(
-            (doc["minlength"].clone(), doc["maxlength"].clone()),
-            (json!(2), json!(3))
-        );
-    }
-
-    #[test]
     fn normalize_config_stores_strings() {
         let rabbit = get("rabbitmq").expect("rabbitmq");
         assert_eq!(
@@ -776,6 +358,33 @@ mod tests {
         );
         assert_eq!(parse_checkbox("on"), Some(true));
         assert_eq!(parse_checkbox("TRUE"), None);
+    }
+
+    #[test]
+    fn field_to_json_serves_options_and_bounds() {
+        const OPTIONS: &[SelectOption] = &[SelectOption {
+            label: "Plain",
+            value: "plain",
+        }];
+        let select = Field {
+            kind: FieldKind::Select,
+            options: OPTIONS,
+            ..TEXT
+        };
+        assert_eq!(
+            select.to_json(false)["options"],
+            json!([{"label": "Plain", "value": "plain"}])
+        );
+        let bounded = Field {
+            min_length: Some(2),
+            max_length: Some(3),
+            ..TEXT
+        };
+        let doc = bounded.to_json(false);
+        assert_eq!(
+            (doc["minlength"].clone(), doc["maxlength"].clone()),
+            (json!(2), json!(3))
+        );
     }
 
     #[test]
