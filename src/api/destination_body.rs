@@ -134,14 +134,19 @@ impl CreateDestination {
             Some(v) => disabled_at(v, &mut problems).flatten(),
         };
         let mut credentials = sent.clone();
-        let schema = kind.and_then(|k| destination_type::get(k.as_str()));
-        if let (Some(k), Some(t)) = (kind, schema) {
+        if let Some(k) = kind {
             credentials = secrets(k, principal, &sent, credentials, now, &mut problems)?;
-            validate(t, &config, &credentials, &mut problems);
+            validate(
+                destination_type::get(k),
+                &config,
+                &credentials,
+                &mut problems,
+            );
         }
-        let (Some(kind), Some(t), Some(id), Some(topics)) = (kind, schema, id, topics) else {
+        let (Some(kind), Some(id), Some(topics)) = (kind, id, topics) else {
             return Err(problems.fail());
         };
+        let t = destination_type::get(kind);
         problems.check()?;
         Ok(NewDestination {
             id,
@@ -175,12 +180,7 @@ impl PatchDestination {
         now: DateTime<Utc>,
     ) -> Result<Patched, ApiError> {
         let mut problems = Problems::default();
-        let Some(t) = destination_type::get(d.kind.as_str()) else {
-            return Err(ApiError::unprocessable(format!(
-                "destination type {} is not supported",
-                d.kind
-            )));
-        };
+        let t = destination_type::get(d.kind);
         if !matches!(&self.kind, Member::Value(Value::String(k)) if k == d.kind.as_str())
             && !matches!(self.kind, Member::Absent)
         {

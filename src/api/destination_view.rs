@@ -16,16 +16,12 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
-    let credentials = match destination_type::get(d.kind.as_str()) {
-        Some(t) => {
-            let plain = state
-                .cipher
-                .decrypt_sensitive(t, &d.credentials)
-                .map_err(|e| ApiError::internal(&e))?;
-            mask_sensitive(t, &plain)
-        }
-        None => json!({}),
-    };
+    let t = destination_type::get(d.kind);
+    let plain = state
+        .cipher
+        .decrypt_sensitive(t, &d.credentials)
+        .map_err(|e| ApiError::internal(&e))?;
+    let credentials = mask_sensitive(t, &plain);
     Ok(json!({
         "id": d.id,
         "type": d.kind,

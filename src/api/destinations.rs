@@ -216,7 +216,7 @@ async fn one_type(
     _principal: Principal,
     Path(kind): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    destination_type::get(&kind)
+    destination_type::find(&kind)
         .map(|t| Json(t.to_json()))
         .ok_or_else(|| ApiError::not_found("destination type"))
 }

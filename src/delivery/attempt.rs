@@ -215,9 +215,7 @@ impl Attempter {
                 c.destination = Some(Arc::clone(plain));
                 continue;
             }
-            let Some(kind) = destination_type::get(stored.kind.as_str()) else {
-                continue;
-            };
+            let kind = destination_type::get(stored.kind);
             match cipher.decrypt_sensitive(kind, &stored.credentials) {
                 Ok(credentials) => {
                     let plain = Arc::new(ClaimedDestination {

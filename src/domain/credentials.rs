@@ -244,7 +244,7 @@ pub fn merge_credentials(stored: &Value, patch: &Value, sensitive: &[&str]) -> V
 
 #[cfg(test)]
 mod tests {
-    use super::super::destination_type::get;
+    use super::super::destination_type::find;
     use super::*;
     use serde_json::json;
 
@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn sensitive_helpers_touch_only_their_keys() {
         let c = Cipher::new("k");
-        let rabbit = get("rabbitmq").expect("rabbitmq");
+        let rabbit = find("rabbitmq").expect("rabbitmq");
         let plain = json!({"username": "guest-user", "password": "correct horse"});
 
         let stored = c.encrypt_sensitive(rabbit, &plain).expect("encrypt");
@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn webhook_secrets_are_encrypted_but_never_masked() {
         let c = Cipher::new("k");
-        let webhook = get("webhook").expect("webhook");
+        let webhook = find("webhook").expect("webhook");
         let plain = json!({"secret": "whsec_0123456789abcdef", "previous_secret": "whsec_old0123456789",
                            "previous_secret_invalid_at": "2026-01-01T00:00:00Z"});
         let stored = c.encrypt_sensitive(webhook, &plain).expect("encrypt");

@@ -4,6 +4,7 @@
 //! the generated schemas and the credential handling all read it.
 
 use super::{DestinationType, Field, FieldKind, Pattern, TEXT};
+use crate::domain::destination_kind::DestinationKind;
 
 /// A 16×16 rounded tile in `$bg` with white `$glyph` markup on top; one
 /// shape for every type keeps the icons original and consistent.
@@ -95,7 +96,7 @@ pub(super) static WEBHOOK_STANDARD: DestinationType = DestinationType {
 };
 
 const WEBHOOK: DestinationType = DestinationType {
-    kind: "webhook",
+    kind: DestinationKind::Webhook,
     label: "Webhook",
     description: "Deliver events as signed HTTP POST requests to a URL",
     link: WEBHOOK_LINK,
@@ -106,10 +107,10 @@ const WEBHOOK: DestinationType = DestinationType {
     unmasked_secrets: WEBHOOK_SECRETS,
 };
 
-pub(super) static TYPES: [DestinationType; 6] = [
+pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
     WEBHOOK,
     DestinationType {
-        kind: "aws_sqs",
+        kind: DestinationKind::AwsSqs,
         label: "AWS SQS",
         description: "Send each event as a message to an Amazon SQS queue",
         link: "https://aws.amazon.com/sqs/",
@@ -130,7 +131,7 @@ pub(super) static TYPES: [DestinationType; 6] = [
         unmasked_secrets: &[],
     },
     DestinationType {
-        kind: "aws_s3",
+        kind: DestinationKind::AwsS3,
         label: "AWS S3",
         description: "Write each event as an object to an Amazon S3 bucket",
         link: "https://aws.amazon.com/s3/",
@@ -169,7 +170,7 @@ pub(super) static TYPES: [DestinationType; 6] = [
         unmasked_secrets: &[],
     },
     DestinationType {
-        kind: "aws_kinesis",
+        kind: DestinationKind::AwsKinesis,
         label: "AWS Kinesis",
         description: "Put each event as a record on an Amazon Kinesis data stream",
         link: "https://aws.amazon.com/kinesis/data-streams/",
@@ -206,7 +207,7 @@ pub(super) static TYPES: [DestinationType; 6] = [
         unmasked_secrets: &[],
     },
     DestinationType {
-        kind: "rabbitmq",
+        kind: DestinationKind::Rabbitmq,
         label: "RabbitMQ",
         description: "Publish each event to a RabbitMQ exchange, routed by topic",
         link: "https://www.rabbitmq.com/",
@@ -259,7 +260,7 @@ pub(super) static TYPES: [DestinationType; 6] = [
         unmasked_secrets: &[],
     },
     DestinationType {
-        kind: "gcp_pubsub",
+        kind: DestinationKind::GcpPubsub,
         label: "GCP Pub/Sub",
         description: "Publish each event to a Google Cloud Pub/Sub topic with a service account",
         link: "https://cloud.google.com/pubsub",
@@ -304,11 +305,18 @@ pub(super) static TYPES: [DestinationType; 6] = [
 
 #[cfg(test)]
 mod tests {
-    use super::super::{all, get, webhook_standard};
+    use super::super::{all, find, get, webhook_standard};
     use super::*;
 
     fn kinds() -> Vec<&'static str> {
-        all().iter().map(|t| t.kind).collect()
+        all().iter().map(|t| t.kind.as_str()).collect()
+    }
+
+    #[test]
+    fn each_kind_is_declared_at_its_position() {
+        for kind in DestinationKind::ALL {
+            assert_eq!(get(kind).kind, kind);
+        }
     }
 
     #[test]
@@ -325,10 +333,10 @@ mod tests {
             ]
         );
         for kind in kinds() {
-            assert_eq!(get(kind).map(|t| t.kind), Some(kind));
+            assert_eq!(find(kind).map(|t| t.kind.as_str()), Some(kind));
         }
-        assert!(get("kafka").is_none());
-        assert_eq!(webhook_standard().kind, "webhook");
+        assert!(find("kafka").is_none());
+        assert_eq!(webhook_standard().kind, DestinationKind::Webhook);
         assert_eq!(webhook_standard().config_fields, WEBHOOK_FIELDS);
     }
 
@@ -424,15 +432,15 @@ mod tests {
             ),
         ];
         for (kind, config, credentials) in expect {
-            let t = get(kind).expect("type");
+            let t = find(kind).expect("type");
             let got: Vec<Row> = t.config_fields.iter().map(row).collect();
             assert_eq!(&got, config, "{kind} config");
             let got: Vec<Row> = t.credential_fields.iter().map(row).collect();
             assert_eq!(&got, credentials, "{kind} credentials");
         }
-        let s3 = get("aws_s3").expect("s3");
+        let s3 = find("aws_s3").expect("s3");
         assert_eq!(s3.config_fields[3].default, Some("STANDARD"));
-        let rabbit = get("rabbitmq").expect("rabbitmq");
+        let rabbit = find("rabbitmq").expect("rabbitmq");
         assert_eq!(rabbit.config_fields[2].default, Some("on"));
     }
 }

@@ -28,6 +28,8 @@ use serde_json::{json, Map, Value};
 
 use declarations::{TYPES, WEBHOOK_STANDARD};
 
+use super::destination_kind::DestinationKind;
+
 /// How a field is edited and what values it takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldKind {
@@ -183,7 +185,7 @@ pub struct FieldError {
 #[derive(Debug, PartialEq, Eq)]
 pub struct DestinationType {
     /// The `type` of a destination, e.g. `webhook`.
-    pub kind: &'static str,
+    pub kind: DestinationKind,
     pub label: &'static str,
     pub description: &'static str,
     pub link: &'static str,
@@ -207,9 +209,16 @@ pub fn all() -> &'static [DestinationType] {
     &TYPES
 }
 
-/// The destination type named `kind`.
-pub fn get(kind: &str) -> Option<&'static DestinationType> {
-    TYPES.iter().find(|t| t.kind == kind)
+/// The declaration of `kind`. Every kind has one, at the kind's position
+/// in [`DestinationKind::ALL`] (the array's length is the number of kinds;
+/// a test checks the order).
+pub fn get(kind: DestinationKind) -> &'static DestinationType {
+    &TYPES[kind as usize]
+}
+
+/// The destination type named `name`, if that is a type.
+pub fn find(name: &str) -> Option<&'static DestinationType> {
+    DestinationKind::parse(name).ok().map(get)
 }
 
 /// The webhook type as advertised by a deployment in Standard Webhooks
@@ -298,7 +307,7 @@ mod tests {
 
     #[test]
     fn to_json_has_the_served_shape() {
-        let doc = get("rabbitmq").expect("rabbitmq").to_json();
+        let doc = find("rabbitmq").expect("rabbitmq").to_json();
         let keys: Vec<&str> = doc
             .as_object()
             .expect("object")
@@ -333,7 +342,7 @@ mod tests {
         assert_eq!(doc["credential_fields"][0]["sensitive"], false);
         assert_eq!(doc["credential_fields"][1]["sensitive"], true);
 
-        let webhook = get("webhook").expect("webhook").to_json();
+        let webhook = find("webhook").expect("webhook").to_json();
         assert_eq!(webhook["credential_fields"], json!([]));
         assert_eq!(
             webhook["config_fields"][1]["key_placeholder"],
@@ -344,12 +353,12 @@ mod tests {
 
     #[test]
     fn normalize_config_stores_strings() {
-        let rabbit = get("rabbitmq").expect("rabbitmq");
+        let rabbit = find("rabbitmq").expect("rabbitmq");
         assert_eq!(
             rabbit.normalize_config(&json!({"server_url": "mq:5672", "tls": false})),
             json!({"server_url": "mq:5672", "tls": "false"})
         );
-        let webhook = get("webhook").expect("webhook");
+        let webhook = find("webhook").expect("webhook");
         let stored = webhook
             .normalize_config(&json!({"url": "https://x.io", "custom_headers": {"X-A": "1"}}));
         assert_eq!(
@@ -389,14 +398,14 @@ mod tests {
 
     #[test]
     fn sensitive_and_encrypted_keys() {
-        let s3 = get("aws_s3").expect("s3");
+        let s3 = find("aws_s3").expect("s3");
         assert_eq!(
             s3.sensitive_keys().collect::<Vec<_>>(),
             ["key", "secret", "session"]
         );
-        let rabbit = get("rabbitmq").expect("rabbitmq");
+        let rabbit = find("rabbitmq").expect("rabbitmq");
         assert_eq!(rabbit.sensitive_keys().collect::<Vec<_>>(), ["password"]);
-        let webhook = get("webhook").expect("webhook");
+        let webhook = find("webhook").expect("webhook");
         assert_eq!(webhook.sensitive_keys().count(), 0);
         assert_eq!(
             webhook.encrypted_keys().collect::<Vec<_>>(),

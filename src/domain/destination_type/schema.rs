@@ -410,7 +410,7 @@ fn locate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{get, webhook_standard, Pattern, SelectOption, TEXT};
+    use super::super::{find, webhook_standard, Pattern, SelectOption, TEXT};
     use super::*;
 
     /// A valid `config` and `credentials` for each type, giving every
@@ -467,7 +467,7 @@ mod tests {
             );
         }
         // The Standard Webhooks variant is the webhook type described otherwise.
-        let webhook = get("webhook").expect("webhook");
+        let webhook = find("webhook").expect("webhook");
         assert!(std::ptr::eq(
             webhook_standard().json_schema(),
             webhook.json_schema()
@@ -479,7 +479,7 @@ mod tests {
     #[test]
     fn each_schema_accepts_a_valid_example_and_refuses_bad_ones() {
         for t in all() {
-            let kind = t.kind;
+            let kind = t.kind.as_str();
             let v = jsonschema::validator_for(t.json_schema()).expect("compiles");
             let (config, credentials) = example(kind);
             let declared = |fs: &[Field]| fs.iter().map(|f| f.key).collect::<Vec<_>>();
@@ -529,7 +529,7 @@ mod tests {
                 refused(json!(["not", "an", "object"]), "an array");
             }
         }
-        let webhook = jsonschema::validator_for(get("webhook").expect("webhook").json_schema())
+        let webhook = jsonschema::validator_for(find("webhook").expect("webhook").json_schema())
             .expect("compiles");
         let url = |u: &str| instance(&json!({"url": u}), &json!({}));
         assert!(!webhook.is_valid(&url("ftp://example.com")));
@@ -540,7 +540,7 @@ mod tests {
     /// Whether the generated schema of `kind` accepts its example with
     /// `config[key]` set to `value`, blank or not (no input conventions).
     fn schema_accepts(kind: &str, key: &str, value: &str) -> bool {
-        let t = get(kind).expect("type");
+        let t = find(kind).expect("type");
         let (mut config, credentials) = example(kind);
         config[key] = json!(value);
         let Some(TypeSchema {
@@ -587,7 +587,7 @@ mod tests {
             (stream, "", false),
         ];
         for ((kind, key, pattern), value, want) in cases {
-            let t = get(kind).expect("type");
+            let t = find(kind).expect("type");
             let served = t.to_json()["config_fields"]
                 .as_array()
                 .and_then(|fs| fs.iter().find(|f| f["key"] == key))
@@ -606,7 +606,7 @@ mod tests {
     }
 
     fn errors(kind: &str, config: Value, credentials: Value) -> Vec<(String, String)> {
-        match get(kind).expect("type").validate(&config, &credentials) {
+        match find(kind).expect("type").validate(&config, &credentials) {
             Ok(()) => vec![],
             Err(es) => es.into_iter().map(|e| (e.field, e.message)).collect(),
         }
@@ -797,8 +797,10 @@ mod tests {
             value: "scram-sha-256",
         },
     ];
+    // Not registered: schemas are found by field tables, not by kind, so
+    // the kind here is only a label.
     static CUSTOM: DestinationType = DestinationType {
-        kind: "custom",
+        kind: crate::domain::destination_kind::DestinationKind::Webhook,
         label: "Custom",
         description: "",
         link: "",
