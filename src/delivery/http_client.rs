@@ -43,7 +43,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use super::ssrf::{Blocked, NetworkPolicy};
+use crate::domain::ssrf::{Blocked, NetworkPolicy};
 
 /// How the client behaves. `Default` is the production setting with an
 /// empty allowlist.

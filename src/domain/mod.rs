@@ -1,4 +1,5 @@
-//! Pure types and rules: ids, topics, filters, retry schedule, signatures.
+//! Pure types and rules: ids, topics, filters, retry schedule, signatures,
+//! and which network addresses webhooks may reach (SSRF).
 //! No database, no HTTP.
 
 pub mod catalog;
@@ -8,4 +9,5 @@ pub mod filter;
 pub mod ids;
 pub mod retry;
 pub mod signature;
+pub mod ssrf;
 pub mod topic;

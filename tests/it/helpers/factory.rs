@@ -96,8 +96,8 @@ pub fn worker(
     ),
 ) -> outbound::delivery::worker::Worker {
     use outbound::delivery::http_client::{HttpClientConfig, HttpSender};
-    use outbound::delivery::ssrf::NetworkPolicy;
     use outbound::delivery::worker::{Worker, WorkerConfig};
+    use outbound::domain::ssrf::NetworkPolicy;
     use std::time::Duration;
     let mut cfg = WorkerConfig {
         poll_interval: Duration::from_millis(50),

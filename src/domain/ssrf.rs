@@ -3,8 +3,13 @@
 //! Destinations are customer-supplied URLs, so without a guard any tenant
 //! could make `outbound` POST to the cloud metadata service, to the database
 //! on the private network, or to an admin port on loopback. The rule is
-//! applied to the *resolved* addresses (see `http_client`), never to the
-//! host name, so a DNS name pointing at 10.0.0.1 is refused like the literal.
+//! applied to the *resolved* addresses (see `delivery::http_client`), never
+//! to the host name, so a DNS name pointing at 10.0.0.1 is refused like the
+//! literal.
+//!
+//! These are pure rules with no I/O, so they live in the domain layer: the
+//! HTTP client applies them at connect time, and the API can apply the same
+//! rules when a destination is created.
 //!
 //! [`is_denied`] is the fixed deny list; [`NetworkPolicy`] adds the
 //! operator's allowlist (`DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`), which wins
