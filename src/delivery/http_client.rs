@@ -483,7 +483,8 @@ fn classify(err: &(dyn StdError + 'static)) -> FailureCode {
                 return code;
             }
             // `io::Error::source` skips the error it wraps, so step into it
-            // explicitly: that is where tokio-rustls puts a `rustls::Error`.
+            // explicitly: that is where tokio-rustls (under hyper-rustls)
+            // puts a `rustls::Error`.
             current = io.get_ref().map(|inner| inner as &(dyn StdError + 'static));
             continue;
         }
@@ -630,9 +631,10 @@ type TcpError = <HttpConnector<VettingResolver> as Service<Uri>>::Error;
 /// would have no bound at all.
 ///
 /// It also names the stage that failed. `HttpsConnector` hands TCP errors
-/// through as they are and wraps handshake errors in a bare `io::Error`,
-/// whose kind can say "unexpected EOF" for a server that simply does not
-/// speak TLS; every handshake failure is `tls_error` instead.
+/// through as they are but wraps handshake errors in a bare `io::Error`,
+/// whose kind says "unexpected EOF" when a server that does not speak TLS
+/// hangs up on the ClientHello; that is a `tls_error`, not a reset, so every
+/// handshake failure is tagged as one.
 #[derive(Clone)]
 struct BoundedConnector {
     inner: HttpsConnector<HttpConnector<VettingResolver>>,
