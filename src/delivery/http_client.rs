@@ -1,23 +1,36 @@
 //! The outbound HTTP client that webhook deliveries POST through.
 //!
-//! One [`HttpSender`] per process shares one keep-alive connection pool.
-//! Everything a customer-supplied URL could abuse is bounded here:
+//! One [`HttpSender`] per process shares one keep-alive connection pool
+//! (hyper-util's `Client`). Everything a customer-supplied URL could abuse is
+//! bounded here:
 //!
-//! - **Where it connects.** The [`GuardedConnector`] resolves the host once,
-//!   drops every address the [`NetworkPolicy`] refuses, and connects to one
-//!   of the survivors by address, so there is no second lookup a rebinding
-//!   DNS server could answer differently. IP-literal URLs take the same path.
-//!   A refused address is never connected to.
+//! - **Where it connects.** Connections come from stock parts: hyper-util's
+//!   `HttpConnector` opens TCP, hyper-rustls' `HttpsConnector` adds TLS for
+//!   https. The SSRF rules ([`NetworkPolicy`]) are applied to the *resolved
+//!   addresses*, not to the host name, because the address is what a socket
+//!   reaches: a harmless-looking name can point at 10.0.0.1, and forms like
+//!   `2130706433` or `0x7f.1` are loopback once the system resolver reads
+//!   them. So `HttpConnector`'s resolver (`VettingResolver`) looks the name
+//!   up once and drops every address the policy refuses; `HttpConnector`
+//!   then connects to the survivors by address, with no second lookup that a
+//!   rebinding DNS server could answer differently. `HttpConnector` skips its
+//!   resolver for IP-literal hosts, so [`HttpSender`] vets those itself
+//!   before the request is handed to the pool. A refused address is never
+//!   connected to.
 //! - **How long it takes.** A total timeout covers connecting, sending,
 //!   waiting for the headers and reading the body, so a slow-drip response
-//!   cannot hold a worker; a connect timeout bounds TCP and TLS setup.
+//!   cannot hold a worker; a connect timeout (`BoundedConnector`) bounds the
+//!   lookup, TCP and TLS setup.
 //! - **How much it reads.** The response body is read up to a cap and the
 //!   connection is then dropped, not drained.
-//! - **Where it goes next.** Redirects are not followed: a 3xx is a failed
-//!   attempt like any other non-2xx status.
+//! - **Where it goes next.** Redirects are not followed (hyper-util's client
+//!   has no redirect support): a 3xx is a failed attempt like any other
+//!   non-2xx status.
 //!
 //! Failures are classified into the stable codes the delivery log stores
-//! (`timeout`, `dns_error`, …) by walking the error's source chain.
+//! (`timeout`, `dns_error`, …) by walking the error's source chain, through
+//! hyper-util's and hyper-rustls' wrappers, down to our own `ConnectError`,
+//! a rustls error, an I/O error kind or hyper's own view.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -34,16 +47,16 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, Uri};
-use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use rustls::pki_types::{CertificateDer, InvalidDnsNameError};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
+use tower_service::Service;
 
-use super::ssrf::{Blocked, NetworkPolicy};
+use crate::domain::ssrf::{Blocked, NetworkPolicy};
 
 /// How the client behaves. `Default` is the production setting with an
 /// empty allowlist.
@@ -51,8 +64,9 @@ use super::ssrf::{Blocked, NetworkPolicy};
 pub struct HttpClientConfig {
     /// Bound on a whole attempt: connect, send, headers and body. 5 s.
     pub timeout: Duration,
-    /// Bound on establishing a connection (TCP to every vetted address in
-    /// turn, plus the TLS handshake); DNS is only under `timeout`. 5 s.
+    /// Bound on establishing a connection: the lookup, TCP to every vetted
+    /// address in turn (each gets an equal share), and the TLS handshake.
+    /// 5 s.
     pub connect_timeout: Duration,
     /// Response bytes kept; nothing past this is read. 128 KiB.
     pub max_response_bytes: usize,
@@ -190,7 +204,9 @@ pub struct HttpOutcome {
 /// Sends webhook POSTs. Cloning is cheap and shares the connection pool.
 #[derive(Clone)]
 pub struct HttpSender {
-    client: Client<GuardedConnector, Full<Bytes>>,
+    client: Client<BoundedConnector, Full<Bytes>>,
+    /// For IP-literal hosts, which never reach the resolver.
+    policy: Arc<NetworkPolicy>,
     timeout: Duration,
     max_response_bytes: usize,
     user_agent: HeaderValue,
@@ -217,25 +233,29 @@ const RESERVED_HEADERS: &[HeaderName] = &[
 
 impl HttpSender {
     pub fn new(cfg: HttpClientConfig) -> Result<Self, HttpClientError> {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        for cert in cfg.extra_root_certs {
-            roots.add(cert)?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        // The connection is driven as HTTP/1.1 only; offering h2 would let a
-        // server pick a protocol this client does not speak on it.
-        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let mut tcp = HttpConnector::new_with_resolver(VettingResolver {
+            policy: cfg.policy.clone(),
+        });
+        // https URLs reach it too: `HttpsConnector` has it open the TCP
+        // connection and then runs the handshake on top.
+        tcp.enforce_http(false);
+        // Webhook requests are small and written at once; don't let Nagle
+        // hold the body back waiting for an ACK.
+        tcp.set_nodelay(true);
+        // Shared equally by the vetted addresses, tried one after another,
+        // so an unresponsive first address cannot use up all of it. Happy
+        // Eyeballs would race the other address family after 300 ms instead;
+        // it is off to keep that one simple rule.
+        tcp.set_connect_timeout(Some(cfg.connect_timeout));
+        tcp.set_happy_eyeballs_timeout(None);
 
-        let connector = GuardedConnector {
-            policy: cfg.policy,
-            tls: TlsConnector::from(Arc::new(tls)),
-            connect_timeout: cfg.connect_timeout,
+        // `From<(connector, config)>` rather than hyper-rustls' builder: the
+        // builder insists on writing ALPN itself and, with only HTTP/1
+        // enabled, offers none; this keeps offering exactly http/1.1.
+        let https = HttpsConnector::from((tcp, tls_config(cfg.extra_root_certs)?));
+        let connector = BoundedConnector {
+            inner: https,
+            timeout: cfg.connect_timeout,
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
@@ -243,6 +263,7 @@ impl HttpSender {
             .build(connector);
         Ok(Self {
             client,
+            policy: cfg.policy,
             timeout: cfg.timeout,
             max_response_bytes: cfg.max_response_bytes,
             user_agent: HeaderValue::from_str(&cfg.user_agent)?,
@@ -273,6 +294,7 @@ impl HttpSender {
         body: Bytes,
     ) -> Result<HttpResponse, HttpFailure> {
         let uri = parse_url(url).map_err(|e| HttpFailure::new(FailureCode::InvalidUrl, e))?;
+        self.vet_ip_literal(&uri)?;
         let request = self.build_request(uri, headers, body)?;
         let response = self
             .client
@@ -280,6 +302,28 @@ impl HttpSender {
             .await
             .map_err(|e| HttpFailure::from_error(&e))?;
         self.read_response(response).await
+    }
+
+    /// Applies the policy to an IP-literal host. `HttpConnector` connects to
+    /// a literal without calling its resolver, so this is the only check it
+    /// gets, and it must happen before the request reaches the pool. The
+    /// literal forms are the ones hyper-util recognises: brackets stripped,
+    /// then whatever `IpAddr` parses (`::ffff:10.0.0.1` included, which the
+    /// policy judges by the IPv4 address inside). Anything else is a name
+    /// for the resolver, which vets what it resolves to.
+    fn vet_ip_literal(&self, uri: &Uri) -> Result<(), HttpFailure> {
+        let host = uri.host().unwrap_or_default();
+        let bare = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        match bare.parse::<IpAddr>() {
+            Ok(ip) => self
+                .policy
+                .check(ip)
+                .map_err(|blocked| HttpFailure::from_error(&ConnectError::from(blocked))),
+            Err(_) => Ok(()),
+        }
     }
 
     fn build_request(
@@ -394,10 +438,34 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
+/// The TLS settings: the webpki (Mozilla) roots plus the configured extra
+/// ones, and HTTP/1.1 as the only ALPN protocol: the connection is driven as
+/// HTTP/1.1, and offering h2 would let a server pick a protocol this client
+/// does not speak on it.
+fn tls_config(
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<rustls::ClientConfig, rustls::Error> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for cert in extra_roots {
+        roots.add(cert)?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
 /// Maps an error to its failure code by walking the source chain from the
 /// outside in; the first error that identifies a cause decides: one of our
-/// connector's errors, a rustls error, a telling I/O error kind, or hyper's
-/// own timeout / incomplete-message view. Anything else is `network_error`.
+/// [`ConnectError`]s (found beneath hyper-util's `Error` and `HttpConnector`
+/// wrappers), a rustls error, a TLS server name that is not valid, a telling
+/// I/O error kind, or hyper's own timeout / incomplete-message view.
+/// Anything else is `network_error`.
 fn classify(err: &(dyn StdError + 'static)) -> FailureCode {
     let mut current = Some(err);
     while let Some(err) = current {
@@ -407,12 +475,16 @@ fn classify(err: &(dyn StdError + 'static)) -> FailureCode {
         if err.is::<rustls::Error>() {
             return FailureCode::TlsError;
         }
+        if err.is::<InvalidDnsNameError>() {
+            return FailureCode::InvalidUrl;
+        }
         if let Some(io) = err.downcast_ref::<io::Error>() {
             if let Some(code) = io_code(io.kind()) {
                 return code;
             }
             // `io::Error::source` skips the error it wraps, so step into it
-            // explicitly: that is where tokio-rustls puts a `rustls::Error`.
+            // explicitly: that is where tokio-rustls (under hyper-rustls)
+            // puts a `rustls::Error`.
             current = io.get_ref().map(|inner| inner as &(dyn StdError + 'static));
             continue;
         }
@@ -459,11 +531,12 @@ fn error_chain(err: &(dyn StdError + 'static)) -> String {
     text
 }
 
-/// Why the connector could not produce a connection.
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Why a connection could not be made, where the cause is ours to name. TCP
+/// failures stay hyper-util's (an I/O error inside says which).
 #[derive(Debug, thiserror::Error)]
 enum ConnectError {
-    #[error("invalid URL: {0}")]
-    InvalidUrl(&'static str),
     #[error("DNS lookup of {host} failed")]
     Dns {
         host: String,
@@ -474,73 +547,50 @@ enum ConnectError {
     NoAddresses { host: String },
     #[error(transparent)]
     Blocked(#[from] Blocked),
-    #[error("connecting to {addr} failed")]
-    Connect {
-        addr: SocketAddr,
-        #[source]
-        source: io::Error,
-    },
-    #[error("connecting timed out")]
-    ConnectTimeout,
-    #[error("TLS handshake with {host} failed")]
-    Tls {
-        host: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("no connection within {0:?}")]
+    Timeout(Duration),
+    #[error("TLS handshake failed")]
+    Tls(#[source] BoxError),
 }
 
 impl ConnectError {
     fn code(&self) -> FailureCode {
         match self {
-            Self::InvalidUrl(_) => FailureCode::InvalidUrl,
             Self::Dns { .. } | Self::NoAddresses { .. } => FailureCode::DnsError,
             Self::Blocked(_) => FailureCode::Blocked,
-            Self::Connect { source, .. } => {
-                io_code(source.kind()).unwrap_or(FailureCode::NetworkError)
-            }
-            Self::ConnectTimeout => FailureCode::Timeout,
-            Self::Tls { .. } => FailureCode::TlsError,
+            Self::Timeout(_) => FailureCode::Timeout,
+            Self::Tls(_) => FailureCode::TlsError,
         }
     }
 }
 
-/// A hyper-util connector that vets addresses before connecting.
-///
-/// Resolution and connection happen here rather than in `HttpConnector` so
-/// that the addresses checked are exactly the addresses connected to, IP
-/// literals included (`HttpConnector` skips its resolver for those).
+/// `HttpConnector`'s resolver: looks a host name up once and keeps only the
+/// addresses the policy allows, so `HttpConnector` never sees the others.
 #[derive(Clone)]
-struct GuardedConnector {
+struct VettingResolver {
     policy: Arc<NetworkPolicy>,
-    tls: TlsConnector,
-    connect_timeout: Duration,
 }
 
-impl GuardedConnector {
-    /// Resolves `host` once and keeps the addresses the policy allows. Fails
-    /// with `Blocked` if it resolved only to refused addresses.
-    async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
-        // `Uri::host` keeps the brackets of an IPv6 literal.
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let resolved: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((bare, port))
+impl VettingResolver {
+    /// The allowed addresses `host` resolves to, with port 0 (which
+    /// `HttpConnector` replaces with the URL's). Fails with `Blocked` if
+    /// the host resolved only to refused addresses.
+    async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ConnectError> {
+        let resolved =
+            tokio::net::lookup_host((host, 0))
                 .await
                 .map_err(|source| ConnectError::Dns {
-                    host: bare.to_owned(),
+                    host: host.to_owned(),
                     source,
-                })?
-                .collect(),
-        };
-        let mut vetted: Vec<SocketAddr> = Vec::with_capacity(resolved.len());
+                })?;
+        let mut vetted: Vec<SocketAddr> = Vec::new();
         let mut refused = None;
         for addr in resolved {
             match self.policy.check(addr.ip()) {
                 Ok(()) if !vetted.contains(&addr) => vetted.push(addr),
                 Ok(()) => {}
                 Err(blocked) => {
-                    tracing::debug!(host = bare, %addr, "address refused by the SSRF guard");
+                    tracing::debug!(host, %addr, "address refused by the SSRF guard");
                     refused = refused.or(Some(blocked));
                 }
             }
@@ -549,63 +599,14 @@ impl GuardedConnector {
             (false, _) => Ok(vetted),
             (true, Some(blocked)) => Err(blocked.into()),
             (true, None) => Err(ConnectError::NoAddresses {
-                host: bare.to_owned(),
+                host: host.to_owned(),
             }),
-        }
-    }
-
-    async fn connect(self, uri: Uri) -> Result<GuardedStream, ConnectError> {
-        let tls = match uri.scheme_str() {
-            Some("http") => false,
-            Some("https") => true,
-            _ => return Err(ConnectError::InvalidUrl("scheme must be http or https")),
-        };
-        let host = uri.host().ok_or(ConnectError::InvalidUrl("no host"))?;
-        let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
-        let addrs = self.resolve(host, port).await?;
-
-        // One deadline for the whole setup; each address gets an equal share
-        // so an unresponsive first address cannot use up all of it.
-        let deadline = tokio::time::Instant::now() + self.connect_timeout;
-        let share = self.connect_timeout / u32::try_from(addrs.len()).unwrap_or(u32::MAX);
-        let mut last_err = ConnectError::ConnectTimeout;
-        let mut stream = None;
-        for addr in addrs {
-            let attempt_deadline = deadline.min(tokio::time::Instant::now() + share);
-            match tokio::time::timeout_at(attempt_deadline, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => {
-                    stream = Some(s);
-                    break;
-                }
-                Ok(Err(source)) => last_err = ConnectError::Connect { addr, source },
-                Err(_) => last_err = ConnectError::ConnectTimeout,
-            }
-        }
-        let stream = stream.ok_or(last_err)?;
-        // Webhook requests are small and written at once; don't let Nagle
-        // hold the body back waiting for an ACK.
-        let _ = stream.set_nodelay(true);
-        if !tls {
-            return Ok(GuardedStream::Plain(stream));
-        }
-
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let server_name = ServerName::try_from(bare.to_owned())
-            .map_err(|_| ConnectError::InvalidUrl("host is not a valid TLS server name"))?;
-        let handshake = self.tls.connect(server_name, stream);
-        match tokio::time::timeout_at(deadline, handshake).await {
-            Ok(Ok(tls)) => Ok(GuardedStream::Tls(Box::new(tls))),
-            Ok(Err(source)) => Err(ConnectError::Tls {
-                host: bare.to_owned(),
-                source,
-            }),
-            Err(_) => Err(ConnectError::ConnectTimeout),
         }
     }
 }
 
-impl tower_service::Service<Uri> for GuardedConnector {
-    type Response = TokioIo<GuardedStream>;
+impl Service<Name> for VettingResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
     type Error = ConnectError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
@@ -613,79 +614,55 @@ impl tower_service::Service<Uri> for GuardedConnector {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, uri: Uri) -> Self::Future {
+    fn call(&mut self, name: Name) -> Self::Future {
         let this = self.clone();
-        Box::pin(async move { this.connect(uri).await.map(TokioIo::new) })
+        Box::pin(async move { this.resolve(name.as_str()).await.map(Vec::into_iter) })
     }
 }
 
-/// A plain or TLS connection to a vetted address.
-enum GuardedStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+/// `HttpConnector`'s error type, which hyper-util does not export by name.
+type TcpError = <HttpConnector<VettingResolver> as Service<Uri>>::Error;
+
+/// The HTTPS connector under one deadline for the whole setup: lookup, TCP
+/// and TLS. `HttpConnector`'s own timeout covers only TCP; without this a
+/// server that accepts and then stalls the handshake would hold the attempt
+/// until the total timeout, and a connection hyper-util finishes in the
+/// background (for the pool, after the request went out on another one)
+/// would have no bound at all.
+///
+/// It also names the stage that failed. `HttpsConnector` hands TCP errors
+/// through as they are but wraps handshake errors in a bare `io::Error`,
+/// whose kind says "unexpected EOF" when a server that does not speak TLS
+/// hangs up on the ClientHello; that is a `tls_error`, not a reset, so every
+/// handshake failure is tagged as one.
+#[derive(Clone)]
+struct BoundedConnector {
+    inner: HttpsConnector<HttpConnector<VettingResolver>>,
+    timeout: Duration,
 }
 
-impl Connection for GuardedStream {
-    fn connected(&self) -> Connected {
-        Connected::new()
-    }
-}
+impl Service<Uri> for BoundedConnector {
+    type Response = MaybeHttpsStream<TokioIo<TcpStream>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
-impl AsyncRead for GuardedStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for GuardedStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Self::Plain(s) => s.is_write_vectored(),
-            Self::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_flush(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Self::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let limit = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(Ok(stream)) => Ok(stream),
+                // The TCP stage, or a host that is no valid TLS server name
+                // (refused before connecting).
+                Ok(Err(err)) if err.is::<TcpError>() || err.is::<InvalidDnsNameError>() => Err(err),
+                Ok(Err(err)) => Err(ConnectError::Tls(err).into()),
+                Err(_) => Err(ConnectError::Timeout(limit).into()),
+            }
+        })
     }
 }
 
@@ -696,7 +673,7 @@ mod tests {
 
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::PrivateKeyDer;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
     use tokio::sync::mpsc;
 
@@ -707,6 +684,8 @@ mod tests {
         target: String,
         headers: Vec<(String, String)>,
         body: Vec<u8>,
+        /// The ALPN protocol negotiated, on TLS connections.
+        alpn: Option<Vec<u8>>,
     }
 
     impl Seen {
@@ -810,6 +789,7 @@ mod tests {
             target,
             headers,
             body,
+            alpn: None,
         })
     }
 
@@ -965,10 +945,14 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         drop(listener);
-        let outcome = sender()
-            .post(&format!("http://{addr}/"), &[], Bytes::new())
-            .await;
-        assert_eq!(failure(&outcome), FailureCode::ConnectionRefused);
+        for url in [
+            format!("http://{addr}/"),
+            format!("https://{addr}/"),
+            format!("https://localhost:{}/", addr.port()),
+        ] {
+            let outcome = sender().post(&url, &[], Bytes::new()).await;
+            assert_eq!(failure(&outcome), FailureCode::ConnectionRefused, "{url}");
+        }
     }
 
     #[tokio::test]
@@ -1109,31 +1093,26 @@ mod tests {
 
     #[tokio::test]
     async fn the_guard_vets_before_any_connection_exists() {
-        let connector = GuardedConnector {
+        let resolver = VettingResolver {
             policy: Arc::new(NetworkPolicy::default()),
-            tls: TlsConnector::from(Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-            )),
-            connect_timeout: Duration::from_secs(1),
         };
-        // `resolve` only looks up and filters; it is what runs before connect.
+        // The resolver only looks up and filters; it is what `HttpConnector`
+        // runs before it connects. Numeric forms that are not Rust IP
+        // literals (`2130706433` and `0x7f.1` are 127.0.0.1 to getaddrinfo)
+        // come here too, since `HttpConnector` treats them as names.
         for host in [
             "10.0.0.1",
             "169.254.169.254",
-            "[::ffff:127.0.0.1]",
+            "::ffff:127.0.0.1",
             "localhost",
+            "2130706433",
+            "0x7f.1",
         ] {
-            let err = connector.resolve(host, 80).await.unwrap_err();
+            let err = resolver.resolve(host).await.unwrap_err();
             assert_eq!(err.code(), FailureCode::Blocked, "{host}");
         }
-        let ok = connector.resolve("8.8.8.8", 443).await.unwrap();
-        assert_eq!(ok, vec!["8.8.8.8:443".parse().unwrap()]);
+        let ok = resolver.resolve("8.8.8.8").await.unwrap();
+        assert_eq!(ok, vec!["8.8.8.8:0".parse().unwrap()]);
     }
 
     #[tokio::test]
@@ -1144,6 +1123,11 @@ mod tests {
         for url in [
             format!("http://{addr}/"),
             format!("http://localhost:{}/", addr.port()),
+            // Through the resolver inside the TLS connector.
+            format!("https://localhost:{}/", addr.port()),
+            // Not IP literals to Rust: the resolver reads them.
+            format!("http://2130706433:{}/", addr.port()),
+            format!("http://0x7f.1:{}/", addr.port()),
         ] {
             let outcome = sender.post(&url, &[], Bytes::new()).await;
             assert_eq!(failure(&outcome), FailureCode::Blocked, "{url}");
@@ -1159,6 +1143,18 @@ mod tests {
         let url = format!("http://localhost:{}/", server.addr.port());
         let response = response(sender().post(&url, &[], Bytes::new()).await);
         assert_eq!(response.status, 200);
+    }
+
+    #[tokio::test]
+    async fn numeric_host_forms_resolve_and_are_allowed_with_the_allowlist() {
+        // The refusal of these forms without the allowlist is the guard's,
+        // not a lookup failure: with loopback allowed they reach the server.
+        let server = TestServer::fixed(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+        for host in ["2130706433", "0x7f.1", "127.1"] {
+            let url = format!("http://{host}:{}/", server.addr.port());
+            let response = response(sender().post(&url, &[], Bytes::new()).await);
+            assert_eq!(response.status, 200, "{url}");
+        }
     }
 
     #[tokio::test]
@@ -1223,7 +1219,7 @@ kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
     async fn tls_server() -> TestServer {
         let leaf = CertificateDer::from_pem_slice(TEST_LEAF.as_bytes()).unwrap();
         let key = PrivateKeyDer::from_pem_slice(TEST_LEAF_KEY.as_bytes()).unwrap();
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
@@ -1231,6 +1227,8 @@ kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
         .with_no_client_auth()
         .with_single_cert(vec![leaf], key)
         .unwrap();
+        // h2 first: a client that offered it would get it.
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         TestServer::start(move |stream, tx| {
             let acceptor = acceptor.clone();
@@ -1238,7 +1236,9 @@ kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
                 let Ok(mut tls) = acceptor.accept(stream).await else {
                     return;
                 };
-                while let Some(seen) = read_request(&mut tls).await {
+                let alpn = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+                while let Some(mut seen) = read_request(&mut tls).await {
+                    seen.alpn = alpn.clone();
                     let _ = tx.send(seen);
                     let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecure";
                     if tls.write_all(reply).await.is_err() || tls.flush().await.is_err() {
@@ -1267,6 +1267,7 @@ kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
             let seen = server.seen.recv().await.unwrap();
             assert_eq!(seen.target, "/tls");
             assert_eq!(seen.body, b"hi");
+            assert_eq!(seen.alpn.as_deref(), Some(&b"http/1.1"[..]), "{url}");
         }
     }
 
@@ -1293,6 +1294,39 @@ kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
         let url = format!("https://localhost:{}/", server.addr.port());
         let outcome = sender().post(&url, &[], Bytes::new()).await;
         assert_eq!(failure(&outcome), FailureCode::TlsError);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_hangs_up_during_the_handshake_is_a_tls_error() {
+        let server = TestServer::start(|stream, _| async move { drop(stream) }).await;
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let outcome = sender().post(&url, &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::TlsError);
+    }
+
+    #[tokio::test]
+    async fn a_stalled_handshake_is_bounded_by_the_connect_timeout() {
+        // Accepts TCP, then never answers the ClientHello.
+        let server = TestServer::start(|mut stream, _| async move {
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest).await;
+        })
+        .await;
+        let sender = HttpSender::new(HttpClientConfig {
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_millis(300),
+            policy: loopback(),
+            ..HttpClientConfig::default()
+        })
+        .unwrap();
+        let url = format!("https://localhost:{}/", server.addr.port());
+        let outcome = sender.post(&url, &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), FailureCode::Timeout);
+        assert!(
+            outcome.duration < Duration::from_secs(3),
+            "{:?}",
+            outcome.duration
+        );
     }
 
     #[test]
@@ -1356,18 +1390,93 @@ kYslkAum3nCNiihFHK/G7WLx2byhRANCAATkuU7o0AYy+r7fMZ+PAUhvLAeksugB
                 FailureCode::DnsError,
             ),
             (
-                Box::new(ConnectError::Connect {
-                    addr: "127.0.0.1:1".parse().unwrap(),
-                    source: io(io::ErrorKind::ConnectionRefused),
-                }),
-                FailureCode::ConnectionRefused,
+                Box::new(Outer(Box::new(ConnectError::NoAddresses {
+                    host: "empty.example".into(),
+                }))),
+                FailureCode::DnsError,
             ),
-            (Box::new(ConnectError::ConnectTimeout), FailureCode::Timeout),
+            (
+                Box::new(Outer(Box::new(ConnectError::Blocked(Blocked(
+                    "10.0.0.1".parse().unwrap(),
+                ))))),
+                FailureCode::Blocked,
+            ),
+            (
+                Box::new(ConnectError::Timeout(Duration::from_secs(5))),
+                FailureCode::Timeout,
+            ),
+            (
+                // A handshake cut short reads as EOF; it is still TLS.
+                Box::new(ConnectError::Tls(Box::new(io::Error::other(io(
+                    io::ErrorKind::UnexpectedEof,
+                ))))),
+                FailureCode::TlsError,
+            ),
+            (
+                // How hyper-rustls wraps a handshake error.
+                Box::new(io::Error::other(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+                ))),
+                FailureCode::TlsError,
+            ),
+            (
+                Box::new(Outer(Box::new(
+                    rustls::pki_types::ServerName::try_from("a..b").unwrap_err(),
+                ))),
+                FailureCode::InvalidUrl,
+            ),
         ];
         for (err, expected) in cases {
             let err: &(dyn StdError + 'static) = &*err;
             assert_eq!(classify(err), expected, "{}", error_chain(err));
         }
+    }
+
+    #[tokio::test]
+    async fn classification_sees_through_hyper_util_wrappers() {
+        // Real errors, as hyper-util wraps them: our resolver's error inside
+        // `HttpConnector`'s, inside the client's.
+        let mut tcp = HttpConnector::new_with_resolver(VettingResolver {
+            policy: Arc::new(NetworkPolicy::default()),
+        });
+        let uri: Uri = "http://localhost:1/".parse().unwrap();
+        let err = tcp.call(uri).await.unwrap_err();
+        assert_eq!(
+            classify(&err),
+            FailureCode::Blocked,
+            "{}",
+            error_chain(&err)
+        );
+
+        let request = Request::post("http://localhost:1/")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let sender = sender_with(Arc::new(NetworkPolicy::default()), Duration::from_secs(5));
+        let err = sender.client.request(request).await.unwrap_err();
+        assert!(err.is_connect(), "{err:?}");
+        assert_eq!(
+            classify(&err),
+            FailureCode::Blocked,
+            "{}",
+            error_chain(&err)
+        );
+
+        // A TCP failure stays an I/O error inside `HttpConnector`'s.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let mut tcp = HttpConnector::new();
+        let err = tcp
+            .call(format!("http://{addr}/").parse().unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            classify(&err),
+            FailureCode::ConnectionRefused,
+            "{}",
+            error_chain(&err)
+        );
     }
 
     #[test]

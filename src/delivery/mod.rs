@@ -5,13 +5,12 @@
 //! - [`attempt`]: one attempt of one delivery, and its outcome.
 //! - [`recorder`]: batched, lease-checked recording of outcomes.
 //! - [`webhook`]: builds the signed webhook request for a delivery.
-//! - [`http_client`]: the pooled HTTP client with timeouts and body caps.
-//! - [`ssrf`]: which addresses customer-supplied URLs may reach.
+//! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
+//!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
 
 pub mod attempt;
 pub mod http_client;
 pub mod recorder;
 pub mod sending;
-pub mod ssrf;
 pub mod webhook;
 pub mod worker;

@@ -1,5 +1,6 @@
 //! Pure types and rules: ids, destination kinds and their schemas, topics,
-//! filters, retry schedule, signatures and webhook secrets.
+//! filters, retry schedule, signatures, webhook secrets, and which network
+//! addresses destinations may reach (SSRF).
 //! No database, no HTTP.
 
 pub mod catalog;
@@ -11,5 +12,6 @@ pub mod ids;
 pub mod metadata;
 pub mod retry;
 pub mod signature;
+pub mod ssrf;
 pub mod topic;
 pub mod webhook_secret;

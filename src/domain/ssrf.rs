@@ -3,23 +3,28 @@
 //! Destinations are customer-supplied URLs, so without a guard any tenant
 //! could make `outbound` POST to the cloud metadata service, to the database
 //! on the private network, or to an admin port on loopback. The rule is
-//! applied to the *resolved* addresses (see `http_client`), never to the
-//! host name, so a DNS name pointing at 10.0.0.1 is refused like the literal.
+//! applied to the *resolved* addresses (see `delivery::http_client`), never
+//! to the host name, so a DNS name pointing at 10.0.0.1 is refused like the
+//! literal.
+//!
+//! These are pure rules with no I/O, so they live in the domain layer: the
+//! HTTP client applies them at connect time, and the API can apply the same
+//! rules when a destination is created.
 //!
 //! [`is_denied`] is the fixed deny list; [`NetworkPolicy`] adds the
 //! operator's allowlist (`DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`), which wins
 //! over the deny list so that tests and local development can reach loopback.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 /// Why an allowlist entry could not be parsed. The bad entry is quoted so an
 /// operator can find it in a long comma-separated setting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CidrError {
-    #[error("invalid network {entry:?}: {reason}")]
-    Invalid { entry: String, reason: &'static str },
+    #[error("invalid network {entry:?}: not an IP address or address/prefix")]
+    Invalid { entry: String },
 }
 
 /// The guard refused an address. Carries the address for logs; it is not
@@ -28,91 +33,17 @@ pub enum CidrError {
 #[error("address {0} is not allowed (private, loopback, link-local or reserved)")]
 pub struct Blocked(pub IpAddr);
 
-/// An IP network: an address and a prefix length. The address is stored
-/// with its host bits cleared, so `contains` is a single masked compare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl Cidr {
-    /// Builds a network, clearing host bits (`10.1.2.3/8` is `10.0.0.0/8`,
-    /// as Go's `net.ParseCIDR` treats it). `None` if the prefix is too long.
-    pub fn new(addr: IpAddr, prefix: u8) -> Option<Self> {
-        let addr = match addr {
-            IpAddr::V4(a) if prefix <= 32 => {
-                IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask_v4(prefix)))
-            }
-            IpAddr::V6(a) if prefix <= 128 => {
-                IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask_v6(prefix)))
-            }
-            _ => return None,
-        };
-        Some(Self { addr, prefix })
-    }
-
-    /// Parses `a.b.c.d/n`, `x::y/n`, or a bare address (a single-host
-    /// network, /32 or /128).
-    pub fn parse(entry: &str) -> Result<Self, CidrError> {
-        let invalid = |reason| CidrError::Invalid {
+/// Parses one allowlist entry: `a.b.c.d/n`, `x::y/n`, or a bare address (a
+/// single-host network, /32 or /128). Host bits are cleared, so `10.1.2.3/8`
+/// means `10.0.0.0/8`, as Go's `net.ParseCIDR` treats it.
+fn parse_network(entry: &str) -> Result<IpNet, CidrError> {
+    entry
+        .parse::<IpNet>()
+        .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| CidrError::Invalid {
             entry: entry.to_owned(),
-            reason,
-        };
-        let (addr, prefix) = match entry.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (entry, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| invalid("not an IPv4 or IPv6 address"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .map_err(|_| invalid("prefix length is not a number"))?,
-        };
-        Self::new(addr, prefix)
-            .ok_or_else(|| invalid("prefix length too long for the address family"))
-    }
-
-    /// Whether `ip` is inside this network. IPv4 and IPv6 never match each
-    /// other here; callers canonicalise IPv4-mapped addresses first.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                u32::from(ip) & mask_v4(self.prefix) == u32::from(net)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                u128::from(ip) & mask_v6(self.prefix) == u128::from(net)
-            }
-            _ => false,
-        }
-    }
-}
-
-impl FromStr for Cidr {
-    type Err = CidrError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse(s)
-    }
-}
-
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
-    }
-}
-
-fn mask_v4(prefix: u8) -> u32 {
-    // `checked_shl` because shifting a u32 by 32 overflows (prefix 0).
-    u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0)
-}
-
-fn mask_v6(prefix: u8) -> u128 {
-    u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0)
+        })
 }
 
 /// Which resolved addresses the webhook client may connect to.
@@ -121,7 +52,7 @@ fn mask_v6(prefix: u8) -> u128 {
 /// refuses. Allowlisted networks are exempt from the deny list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkPolicy {
-    allowed: Vec<Cidr>,
+    allowed: Vec<IpNet>,
 }
 
 impl NetworkPolicy {
@@ -133,27 +64,30 @@ impl NetworkPolicy {
             .split(',')
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
-            .map(Cidr::parse)
+            .map(parse_network)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self { allowed })
     }
 
-    /// A policy from already-parsed networks.
-    pub fn with_allowed(allowed: Vec<Cidr>) -> Self {
+    /// A policy from already-parsed networks. Host bits are cleared, as
+    /// [`NetworkPolicy::parse`] clears them.
+    pub fn with_allowed(allowed: Vec<IpNet>) -> Self {
+        let allowed = allowed.into_iter().map(|net| net.trunc()).collect();
         Self { allowed }
     }
 
     /// The allowlisted networks.
-    pub fn allowed(&self) -> &[Cidr] {
+    pub fn allowed(&self) -> &[IpNet] {
         &self.allowed
     }
 
     /// Whether `ip` is in an allowlisted network. IPv4-mapped IPv6
     /// addresses are compared as the IPv4 address they carry, so allowing
-    /// 127.0.0.0/8 also allows `::ffff:127.0.0.1`.
+    /// 127.0.0.0/8 also allows `::ffff:127.0.0.1`; otherwise IPv4 networks
+    /// never contain IPv6 addresses and vice versa.
     pub fn is_allowlisted(&self, ip: IpAddr) -> bool {
         let ip = ip.to_canonical();
-        self.allowed.iter().any(|net| net.contains(ip))
+        self.allowed.iter().any(|net| net.contains(&ip))
     }
 
     /// `Ok` if the client may connect to `ip`: allowlisted, or not denied.
@@ -177,72 +111,83 @@ pub fn is_denied(ip: IpAddr) -> bool {
 
 /// IPv4 networks that are not public unicast destinations (IANA special
 /// purpose registry, trimmed to what matters for an outbound client).
-const DENIED_V4: &[(Ipv4Addr, u8)] = &[
-    (Ipv4Addr::new(0, 0, 0, 0), 8),  // "this network", incl. unspecified
-    (Ipv4Addr::new(10, 0, 0, 0), 8), // private
-    (Ipv4Addr::new(100, 64, 0, 0), 10), // carrier-grade NAT
-    (Ipv4Addr::new(127, 0, 0, 0), 8), // loopback
-    (Ipv4Addr::new(169, 254, 0, 0), 16), // link-local, incl. 169.254.169.254 metadata
-    (Ipv4Addr::new(172, 16, 0, 0), 12), // private
-    (Ipv4Addr::new(192, 0, 0, 0), 24), // IETF protocol assignments
-    (Ipv4Addr::new(192, 0, 2, 0), 24), // documentation (TEST-NET-1)
-    (Ipv4Addr::new(192, 168, 0, 0), 16), // private
-    (Ipv4Addr::new(198, 18, 0, 0), 15), // benchmarking
-    (Ipv4Addr::new(198, 51, 100, 0), 24), // documentation (TEST-NET-2)
-    (Ipv4Addr::new(203, 0, 113, 0), 24), // documentation (TEST-NET-3)
-    (Ipv4Addr::new(224, 0, 0, 0), 4), // multicast
-    (Ipv4Addr::new(240, 0, 0, 0), 4), // reserved, incl. broadcast 255.255.255.255
+const DENIED_V4: &[Ipv4Net] = &[
+    net4(Ipv4Addr::new(0, 0, 0, 0), 8), // "this network", incl. unspecified
+    net4(Ipv4Addr::new(10, 0, 0, 0), 8), // private
+    net4(Ipv4Addr::new(100, 64, 0, 0), 10), // carrier-grade NAT
+    net4(Ipv4Addr::new(127, 0, 0, 0), 8), // loopback
+    net4(Ipv4Addr::new(169, 254, 0, 0), 16), // link-local, incl. 169.254.169.254 metadata
+    net4(Ipv4Addr::new(172, 16, 0, 0), 12), // private
+    net4(Ipv4Addr::new(192, 0, 0, 0), 24), // IETF protocol assignments
+    net4(Ipv4Addr::new(192, 0, 2, 0), 24), // documentation (TEST-NET-1)
+    net4(Ipv4Addr::new(192, 168, 0, 0), 16), // private
+    net4(Ipv4Addr::new(198, 18, 0, 0), 15), // benchmarking
+    net4(Ipv4Addr::new(198, 51, 100, 0), 24), // documentation (TEST-NET-2)
+    net4(Ipv4Addr::new(203, 0, 113, 0), 24), // documentation (TEST-NET-3)
+    net4(Ipv4Addr::new(224, 0, 0, 0), 4), // multicast
+    net4(Ipv4Addr::new(240, 0, 0, 0), 4), // reserved, incl. broadcast 255.255.255.255
 ];
 
 fn is_denied_v4(ip: Ipv4Addr) -> bool {
-    let ip = u32::from(ip);
-    DENIED_V4
-        .iter()
-        .any(|&(net, prefix)| ip & mask_v4(prefix) == u32::from(net))
+    DENIED_V4.iter().any(|net| net.contains(&ip))
 }
 
 /// IPv6 networks denied outright. Ranges that embed an IPv4 address are
 /// handled separately in [`is_denied_v6`], because whether they are denied
 /// depends on the IPv4 address inside.
-const DENIED_V6: &[(Ipv6Addr, u8)] = &[
-    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), // local-use NAT64
-    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),     // discard-only
-    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
-    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), // unique local, incl. fd00:ec2::254 metadata
-    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), // link-local
-    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), // site-local (deprecated)
-    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
+const DENIED_V6: &[Ipv6Net] = &[
+    net6(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), // local-use NAT64
+    net6(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),     // discard-only
+    net6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
+    net6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), // unique local, incl. fd00:ec2::254 metadata
+    net6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), // link-local
+    net6(Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), // site-local (deprecated)
+    net6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
 ];
 
 fn is_denied_v6(ip: Ipv6Addr) -> bool {
-    let bits = u128::from(ip);
     // Addresses that carry an IPv4 address reach that IPv4 host one way or
     // another (dual-stack sockets, NAT64 gateways, 6to4 relays), so they are
     // judged by it: `::ffff:10.0.0.1` is as private as `10.0.0.1`.
-    if let Some(v4) = embedded_v4(bits) {
+    if let Some(v4) = embedded_v4(ip) {
         return is_denied_v4(v4);
     }
-    DENIED_V6
-        .iter()
-        .any(|&(net, prefix)| bits & mask_v6(prefix) == u128::from(net))
+    DENIED_V6.iter().any(|net| net.contains(&ip))
 }
 
-/// The IPv4 address carried by an IPv4-mapped (`::ffff:0:0/96`),
-/// IPv4-compatible (`::/96`, which also covers `::` and `::1`: they map to
-/// 0.0.0.0 and 0.0.0.1, both denied), NAT64 (`64:ff9b::/96`) or 6to4
-/// (`2002::/16`) address.
-fn embedded_v4(bits: u128) -> Option<Ipv4Addr> {
-    const MAPPED: u128 = 0xffff << 32;
-    const NAT64: u128 = 0x0064_ff9b << 96;
-    let high96 = bits & !u128::from(u32::MAX);
-    if high96 == 0 || high96 == MAPPED || high96 == NAT64 {
-        // Truncation keeps exactly the low 32 bits, which is the point.
-        return Some(Ipv4Addr::from(bits as u32));
+/// Networks whose last 32 bits are an IPv4 address: IPv4-compatible
+/// (`::/96`, which also covers `::` and `::1`: they map to 0.0.0.0 and
+/// 0.0.0.1, both denied), IPv4-mapped and NAT64.
+const CARRY_V4_IN_LOW_32: &[Ipv6Net] = &[
+    net6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96),
+    net6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96),
+    net6(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96),
+];
+
+/// 6to4: the IPv4 address is the 32 bits after the /16 prefix.
+const SIX_TO_FOUR: Ipv6Net = net6(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16);
+
+/// The IPv4 address carried by an IPv4-compatible, IPv4-mapped, NAT64 or
+/// 6to4 address.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let o = ip.octets();
+    if CARRY_V4_IN_LOW_32.iter().any(|net| net.contains(&ip)) {
+        return Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
     }
-    if bits >> 112 == 0x2002 {
-        return Some(Ipv4Addr::from((bits >> 80) as u32));
+    if SIX_TO_FOUR.contains(&ip) {
+        return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
     }
     None
+}
+
+// Table entries. Evaluated at compile time, so a prefix length too long for
+// the family fails the build rather than a request.
+const fn net4(addr: Ipv4Addr, prefix: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(addr, prefix)
+}
+
+const fn net6(addr: Ipv6Addr, prefix: u8) -> Ipv6Net {
+    Ipv6Net::new_assert(addr, prefix)
 }
 
 #[cfg(test)]
@@ -335,10 +280,22 @@ mod tests {
             ("::/0", "2001:db8::1", true),
         ];
         for (net, addr, inside) in cases {
-            let cidr = Cidr::parse(net).unwrap();
-            assert_eq!(cidr.contains(ip(addr)), inside, "{net} ∋ {addr}");
+            let parsed = parse_network(net).unwrap();
+            assert_eq!(parsed.contains(&ip(addr)), inside, "{net} ∋ {addr}");
+            let policy = NetworkPolicy::parse(net).unwrap();
+            assert_eq!(policy.is_allowlisted(ip(addr)), inside, "{net} ∋ {addr}");
         }
-        assert_eq!(Cidr::parse("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(
+            parse_network("10.1.2.3/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(
+            parse_network("10.0.0.5").unwrap().to_string(),
+            "10.0.0.5/32"
+        );
+        assert_eq!(parse_network("::1").unwrap().to_string(), "::1/128");
+        let policy = NetworkPolicy::with_allowed(vec!["10.1.2.3/8".parse().unwrap()]);
+        assert_eq!(policy.allowed()[0].to_string(), "10.0.0.0/8");
     }
 
     #[test]
@@ -352,7 +309,7 @@ mod tests {
             "host/8",
             "10.0.0.0/-1",
         ] {
-            let err = Cidr::parse(bad).unwrap_err();
+            let err = parse_network(bad).unwrap_err();
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
         let err = NetworkPolicy::parse("127.0.0.0/8, 10.0.0.0/99").unwrap_err();
