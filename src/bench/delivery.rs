@@ -26,7 +26,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
-use super::fanout::{SETUP, SETUP_PLAIN};
+use super::sql;
 use super::support::{connect, machine_summary, payload, timed, BenchDb};
 use crate::config::Settings;
 
@@ -106,21 +106,13 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     let bench = BenchDb::create(&settings).await?;
     let url = bench.url.clone();
     let setup = connect(&url).await?;
-    setup.batch_execute(SETUP).await?;
-    setup.batch_execute(SETUP_PLAIN).await?;
+    setup.batch_execute(sql::SETUP).await?;
+    setup.batch_execute(sql::SETUP_PLAIN).await?;
     let rx = Arc::new(Receiver::default());
     let hook = start_receiver(rx.clone()).await?;
-    setup
-        .execute(
-            "UPDATE outbound.destinations SET config = jsonb_build_object('url', $1::text), \
-             credentials = '{\"secret\":\"whsec_bench\"}'",
-            &[&hook],
-        )
-        .await?;
+    setup.execute(sql::POINT_AT, &[&hook]).await?;
     // A: one destination only (d_topic); the others are disabled for now.
-    setup
-        .batch_execute("UPDATE outbound.destinations SET disabled_at = now() WHERE id <> 'd_topic'")
-        .await?;
+    setup.batch_execute(sql::ONLY_D_TOPIC).await?;
 
     let secs = Duration::from_secs(args.seconds);
     let warmup = Duration::from_secs(2);
@@ -136,7 +128,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     );
 
     // Publishers. With `gate`, each waits while the backlog is too long.
-    let single = |table: &'static str, gate: Option<(Arc<Receiver>, u64)>| {
+    let single = |statement: &'static str, gate: Option<(Arc<Receiver>, u64)>| {
         move |client: Arc<deadpool_postgres::Object>, i: u64| {
             let gate = gate.clone();
             async move {
@@ -144,14 +136,13 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
                     rx.wait_for_room().await;
                     rx.expected.fetch_add(*fan, Ordering::Relaxed);
                 }
-                let sql = format!("INSERT INTO {table} (tenant_id, topic, data) VALUES ('bench', 'bench.event', $1::text::json)");
-                let stmt = client.prepare_cached(&sql).await?;
+                let stmt = client.prepare_cached(statement).await?;
                 client.execute(&stmt, &[&payload("a", i, 1024)]).await?;
                 anyhow::Ok(1)
             }
         }
     };
-    let batched = |table: &'static str, gate: Option<(Arc<Receiver>, u64)>| {
+    let batched = |statement: &'static str, gate: Option<(Arc<Receiver>, u64)>| {
         move |client: Arc<deadpool_postgres::Object>, i: u64| {
             let gate = gate.clone();
             async move {
@@ -159,11 +150,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
                     rx.wait_for_room().await;
                     rx.expected.fetch_add(50 * fan, Ordering::Relaxed);
                 }
-                let sql = format!(
-                    "INSERT INTO {table} (tenant_id, topic, data) \
-                     SELECT 'bench', 'bench.event', d::json FROM unnest($1::text[]) AS d"
-                );
-                let stmt = client.prepare_cached(&sql).await?;
+                let stmt = client.prepare_cached(statement).await?;
                 let rows: Vec<String> = (0..50u64)
                     .map(|k| payload("a", i * 1000 + k, 1024))
                     .collect();
@@ -179,7 +166,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
         conns,
         warmup,
         secs,
-        single("public.plain_events", None),
+        single(sql::INSERT_ONE_PLAIN, None),
     )
     .await?;
     let raw_batch = timed(
@@ -187,14 +174,12 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
         conns,
         warmup,
         secs,
-        batched("public.plain_events", None),
+        batched(sql::INSERT_BATCH_PLAIN, None),
     )
     .await?;
     // The control table has served; dropped, so that autovacuum (which the
     // inserts above trigger) does not run during the phases below.
-    setup
-        .batch_execute("DROP TABLE public.plain_events")
-        .await?;
+    setup.batch_execute(sql::DROP_PLAIN).await?;
 
     // The worker, as its own process.
     let mut worker = tokio::process::Command::new(std::env::current_exe()?)
@@ -216,18 +201,14 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
             conns,
             warmup,
             secs + Duration::from_secs(1),
-            single("outbound.events", Some((rx.clone(), 1))),
+            single(sql::INSERT_ONE, Some((rx.clone(), 1))),
         )
     })
     .await?;
     drain(&setup, &rx).await?;
 
     // B: 50-event statements, 10 destinations, 3 match.
-    setup
-        .batch_execute(
-            "UPDATE outbound.destinations SET disabled_at = NULL WHERE id <> 'd_disabled'",
-        )
-        .await?;
+    setup.batch_execute(sql::ALL_BUT_D_DISABLED).await?;
     let rss_peak = Arc::new(AtomicU64::new(0));
     let sampler = {
         let rss_peak = rss_peak.clone();
@@ -247,7 +228,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
             b_conns,
             warmup,
             secs + Duration::from_secs(1),
-            batched("outbound.events", Some((rx.clone(), 3))),
+            batched(sql::INSERT_BATCH, Some((rx.clone(), 3))),
         )
     })
     .await?;
@@ -255,9 +236,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     drain(&setup, &rx).await?;
 
     // C: fixed offered load, half of A's delivered rate, 1 destination.
-    setup
-        .batch_execute("UPDATE outbound.destinations SET disabled_at = now() WHERE id <> 'd_topic'")
-        .await?;
+    setup.batch_execute(sql::ONLY_D_TOPIC).await?;
     let rate = (a.delivered / 2.0).max(10.0);
     let lat = latency(&url, &rx, rate, Duration::from_secs(args.latency_seconds)).await?;
 
@@ -344,20 +323,13 @@ where
 async fn drain(client: &tokio_postgres::Client, rx: &Receiver) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let n: i64 = client
-            .query_one("SELECT count(*) FROM outbound.deliveries", &[])
-            .await?
-            .get(0);
+        let n: i64 = client.query_one(sql::QUEUE_LENGTH, &[]).await?.get(0);
         if n == 0 || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    client
-        .batch_execute(
-            "TRUNCATE outbound.deliveries, outbound.events, outbound.event_ids, outbound.attempts",
-        )
-        .await?;
+    client.batch_execute(sql::EMPTY).await?;
     rx.expected
         .store(rx.received.load(Ordering::Relaxed), Ordering::Relaxed);
     Ok(())
@@ -397,15 +369,13 @@ async fn latency(
         let (pool, sent) = (pool.clone(), sent.clone());
         tasks.spawn(async move {
             let client = pool.get().await?;
-            let stmt = client
-                .prepare_cached(
-                    "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ($1, 'bench', 'bench.event', $2::text::json)",
-                )
-                .await?;
+            let stmt = client.prepare_cached(sql::INSERT_WITH_ID).await?;
             if let Ok(mut s) = sent.lock() {
                 s.insert(id.clone(), Instant::now());
             }
-            client.execute(&stmt, &[&id, &payload("a", seq, 1024)]).await?;
+            client
+                .execute(&stmt, &[&id, &payload("a", seq, 1024)])
+                .await?;
             anyhow::Ok(())
         });
         while tasks.try_join_next().is_some() {}

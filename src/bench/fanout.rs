@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::sql;
 use super::support::{connect, machine_summary, payload, timed, BenchDb};
 use crate::config::Settings;
 
@@ -30,46 +31,11 @@ pub struct FanoutArgs {
     pub payload_bytes: usize,
 }
 
-pub(super) const SETUP: &str = r#"
-INSERT INTO outbound.tenants (id) VALUES ('bench'), ('other');
--- 3 of these 10 match a `bench.event` whose data has kind "a":
-INSERT INTO outbound.destinations (id, tenant_id, type, topics, filter, filter_path, config) VALUES
-  ('d_topic',    'bench', 'webhook', '{bench.event}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
-  ('d_star',     'bench', 'webhook', '{*}',           NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
-  ('d_filter',   'bench', 'webhook', '{*}', '{"data":{"kind":"a"}}', '$."data"."kind" == "a"', '{"url":"http://127.0.0.1:9/"}'),
-  ('d_other1',   'bench', 'webhook', '{user.created}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
-  ('d_other2',   'bench', 'webhook', '{user.updated,user.deleted}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
-  ('d_other3',   'bench', 'webhook', '{campaign.completed}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
-  ('d_nomatch1', 'bench', 'webhook', '{*}', '{"data":{"kind":"b"}}', '$."data"."kind" == "b"', '{"url":"http://127.0.0.1:9/"}'),
-  ('d_nomatch2', 'bench', 'webhook', '{bench.event}', '{"data":{"seq":-1}}', '$."data"."seq" == -1', '{"url":"http://127.0.0.1:9/"}'),
-  ('d_disabled', 'bench', 'webhook', '{*}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}'),
-  ('d_tenant2',  'other', 'webhook', '{*}', NULL, NULL, '{"url":"http://127.0.0.1:9/"}');
-UPDATE outbound.destinations SET disabled_at = now() WHERE id = 'd_disabled';
-"#;
-
-pub(super) const SETUP_PLAIN: &str = r#"
--- The control: same columns, partitioning and indexes, no trigger.
-CREATE TABLE public.plain_events (LIKE outbound.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)
-    PARTITION BY RANGE (time);
-ALTER TABLE public.plain_events ADD PRIMARY KEY (id, time);
-CREATE INDEX ON public.plain_events (tenant_id, time DESC, id DESC);
-CREATE INDEX ON public.plain_events (time DESC, id DESC);
-CREATE TABLE public.plain_events_default PARTITION OF public.plain_events DEFAULT;
-DO $$
-DECLARE d date;
-BEGIN
-  FOR d IN SELECT current_date + k FROM generate_series(-1, 2) k LOOP
-    EXECUTE format('CREATE TABLE public.plain_events_p%s PARTITION OF public.plain_events FOR VALUES FROM (%L) TO (%L)',
-                   to_char(d, 'YYYYMMDD'), d::timestamp AT TIME ZONE 'UTC', (d + 1)::timestamp AT TIME ZONE 'UTC');
-  END LOOP;
-END $$;
-"#;
-
 pub async fn run(settings: Settings, args: FanoutArgs) -> anyhow::Result<()> {
     let bench = BenchDb::create(&settings).await?;
     let setup = connect(&bench.url).await?;
-    setup.batch_execute(SETUP).await?;
-    setup.batch_execute(SETUP_PLAIN).await?;
+    setup.batch_execute(sql::SETUP).await?;
+    setup.batch_execute(sql::SETUP_PLAIN).await?;
 
     let warmup = Duration::from_secs(1);
     let secs = Duration::from_secs(args.seconds);
@@ -85,21 +51,16 @@ pub async fn run(settings: Settings, args: FanoutArgs) -> anyhow::Result<()> {
         bytes
     );
 
-    let single = |table: &'static str| {
+    let single = |statement: &'static str| {
         move |client: Arc<deadpool_postgres::Object>, i: u64| async move {
-            let sql = format!("INSERT INTO {table} (tenant_id, topic, data) VALUES ('bench', 'bench.event', $1::text::json)");
-            let stmt = client.prepare_cached(&sql).await?;
+            let stmt = client.prepare_cached(statement).await?;
             client.execute(&stmt, &[&payload("a", i, bytes)]).await?;
             anyhow::Ok(1)
         }
     };
-    let batched = |table: &'static str| {
+    let batched = |statement: &'static str| {
         move |client: Arc<deadpool_postgres::Object>, i: u64| async move {
-            let sql = format!(
-                "INSERT INTO {table} (tenant_id, topic, data) \
-                 SELECT 'bench', 'bench.event', d::json FROM unnest($1::text[]) AS d"
-            );
-            let stmt = client.prepare_cached(&sql).await?;
+            let stmt = client.prepare_cached(statement).await?;
             let rows: Vec<String> = (0..batch as u64)
                 .map(|k| payload("a", i * 1000 + k, bytes))
                 .collect();
@@ -108,18 +69,16 @@ pub async fn run(settings: Settings, args: FanoutArgs) -> anyhow::Result<()> {
         }
     };
 
-    let plain_single = timed(&url, conns, warmup, secs, single("public.plain_events")).await?;
-    let events_single = timed(&url, conns, warmup, secs, single("outbound.events")).await?;
+    let plain_single = timed(&url, conns, warmup, secs, single(sql::INSERT_ONE_PLAIN)).await?;
+    let events_single = timed(&url, conns, warmup, secs, single(sql::INSERT_ONE)).await?;
     let fanned_single = deliveries_per_event(&setup).await?;
     // The same again with a worker marked idle: every statement notifies.
-    setup
-        .batch_execute("INSERT INTO outbound.workers (id, idle) VALUES ('bench-idle-worker', true)")
-        .await?;
-    let notify_single = timed(&url, conns, warmup, secs, single("outbound.events")).await?;
+    setup.batch_execute(sql::IDLE_WORKER).await?;
+    let notify_single = timed(&url, conns, warmup, secs, single(sql::INSERT_ONE)).await?;
     deliveries_per_event(&setup).await?;
-    setup.batch_execute("DELETE FROM outbound.workers").await?;
-    let plain_batch = timed(&url, conns, warmup, secs, batched("public.plain_events")).await?;
-    let events_batch = timed(&url, conns, warmup, secs, batched("outbound.events")).await?;
+    setup.batch_execute(sql::NO_WORKERS).await?;
+    let plain_batch = timed(&url, conns, warmup, secs, batched(sql::INSERT_BATCH_PLAIN)).await?;
+    let events_batch = timed(&url, conns, warmup, secs, batched(sql::INSERT_BATCH)).await?;
     let fanned_batch = deliveries_per_event(&setup).await?;
 
     println!();
@@ -181,15 +140,8 @@ pub async fn run(settings: Settings, args: FanoutArgs) -> anyhow::Result<()> {
 }
 
 async fn deliveries_per_event(client: &tokio_postgres::Client) -> anyhow::Result<f64> {
-    let row = client
-        .query_one(
-            "SELECT (SELECT count(*) FROM outbound.deliveries)::float8 / greatest((SELECT count(*) FROM outbound.events), 1)",
-            &[],
-        )
-        .await?;
+    let row = client.query_one(sql::DELIVERIES_PER_EVENT, &[]).await?;
     let ratio: f64 = row.get(0);
-    client
-        .batch_execute("TRUNCATE outbound.deliveries, outbound.events, outbound.event_ids")
-        .await?;
+    client.batch_execute(sql::EMPTY).await?;
     Ok(ratio)
 }

@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use tokio::io::AsyncBufReadExt;
 
 use super::delivery::{start_receiver, Receiver};
-use super::fanout::SETUP;
+use super::sql;
 use super::support::{connect, machine_summary, payload, BenchDb};
 use crate::config::Settings;
 
@@ -54,17 +54,11 @@ async fn post(client: &HttpClient, url: &str, body: String) -> anyhow::Result<u1
 pub async fn run(settings: Settings, args: HttpArgs) -> anyhow::Result<()> {
     let bench = BenchDb::create(&settings).await?;
     let setup = connect(&bench.url).await?;
-    setup.batch_execute(SETUP).await?;
+    setup.batch_execute(sql::SETUP).await?;
     let rx = Arc::new(Receiver::default());
     let hook = start_receiver(rx.clone()).await?;
-    setup
-        .execute(
-            "UPDATE outbound.destinations SET config = jsonb_build_object('url', $1::text), \
-             credentials = '{\"secret\":\"whsec_bench\"}', \
-             disabled_at = CASE WHEN id = 'd_topic' THEN NULL ELSE now() END",
-            &[&hook],
-        )
-        .await?;
+    setup.execute(sql::POINT_AT, &[&hook]).await?;
+    setup.batch_execute(sql::ONLY_D_TOPIC).await?;
 
     let mut serve = tokio::process::Command::new(std::env::current_exe()?)
         .arg("serve")

@@ -5,6 +5,7 @@
 mod delivery;
 mod fanout;
 mod http;
+mod sql;
 mod support;
 
 use clap::{Args, Subcommand};

@@ -1,0 +1,2 @@
+-- bench/no_workers: nobody idle any more.
+DELETE FROM outbound.workers

@@ -1,0 +1,28 @@
+//! The benches' statements, in `sql/bench/` like every other statement.
+//! The setup files are scripts (several statements, run with
+//! `batch_execute`); the others are single statements.
+
+macro_rules! bench_sql {
+    ($($name:ident => $path:literal),* $(,)?) => {
+        $(pub const $name: &str = include_str!(concat!("../../sql/bench/", $path));)*
+    };
+}
+
+bench_sql! {
+    SETUP => "setup.sql",
+    SETUP_PLAIN => "setup_plain.sql",
+    DROP_PLAIN => "drop_plain.sql",
+    INSERT_ONE => "insert_one.sql",
+    INSERT_ONE_PLAIN => "insert_one_plain.sql",
+    INSERT_BATCH => "insert_batch.sql",
+    INSERT_BATCH_PLAIN => "insert_batch_plain.sql",
+    INSERT_WITH_ID => "insert_with_id.sql",
+    POINT_AT => "point_at.sql",
+    ONLY_D_TOPIC => "only_d_topic.sql",
+    ALL_BUT_D_DISABLED => "all_but_d_disabled.sql",
+    IDLE_WORKER => "idle_worker.sql",
+    NO_WORKERS => "no_workers.sql",
+    DELIVERIES_PER_EVENT => "deliveries_per_event.sql",
+    QUEUE_LENGTH => "queue_length.sql",
+    EMPTY => "empty.sql",
+}
