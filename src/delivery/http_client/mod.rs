@@ -34,12 +34,9 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -47,16 +44,16 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Body as _, Bytes, Incoming};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, Uri};
-use hyper_rustls::{HttpsConnector, MaybeHttpsStream};
-use hyper_util::client::legacy::connect::dns::Name;
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::{CertificateDer, InvalidDnsNameError};
-use tokio::net::TcpStream;
-use tower_service::Service;
 
-use crate::domain::ssrf::{Blocked, NetworkPolicy};
+mod connector;
+
+use crate::domain::ssrf::NetworkPolicy;
+use connector::{tls_config, BoundedConnector, ConnectError, VettingResolver};
 
 /// How the client behaves. `Default` is the production setting with an
 /// empty allowlist.
@@ -438,28 +435,6 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 
-/// The TLS settings: the webpki (Mozilla) roots plus the configured extra
-/// ones, and HTTP/1.1 as the only ALPN protocol: the connection is driven as
-/// HTTP/1.1, and offering h2 would let a server pick a protocol this client
-/// does not speak on it.
-fn tls_config(
-    extra_roots: Vec<CertificateDer<'static>>,
-) -> Result<rustls::ClientConfig, rustls::Error> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for cert in extra_roots {
-        roots.add(cert)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tls)
-}
-
 /// Maps an error to its failure code by walking the source chain from the
 /// outside in; the first error that identifies a cause decides: one of our
 /// [`ConnectError`]s (found beneath hyper-util's `Error` and `HttpConnector`
@@ -531,145 +506,15 @@ fn error_chain(err: &(dyn StdError + 'static)) -> String {
     text
 }
 
-type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// Why a connection could not be made, where the cause is ours to name. TCP
-/// failures stay hyper-util's (an I/O error inside says which).
-#[derive(Debug, thiserror::Error)]
-enum ConnectError {
-    #[error("DNS lookup of {host} failed")]
-    Dns {
-        host: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{host} resolved to no addresses")]
-    NoAddresses { host: String },
-    #[error(transparent)]
-    Blocked(#[from] Blocked),
-    #[error("no connection within {0:?}")]
-    Timeout(Duration),
-    #[error("TLS handshake failed")]
-    Tls(#[source] BoxError),
-}
-
-impl ConnectError {
-    fn code(&self) -> FailureCode {
-        match self {
-            Self::Dns { .. } | Self::NoAddresses { .. } => FailureCode::DnsError,
-            Self::Blocked(_) => FailureCode::Blocked,
-            Self::Timeout(_) => FailureCode::Timeout,
-            Self::Tls(_) => FailureCode::TlsError,
-        }
-    }
-}
-
-/// `HttpConnector`'s resolver: looks a host name up once and keeps only the
-/// addresses the policy allows, so `HttpConnector` never sees the others.
-#[derive(Clone)]
-struct VettingResolver {
-    policy: Arc<NetworkPolicy>,
-}
-
-impl VettingResolver {
-    /// The allowed addresses `host` resolves to, with port 0 (which
-    /// `HttpConnector` replaces with the URL's). Fails with `Blocked` if
-    /// the host resolved only to refused addresses.
-    async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ConnectError> {
-        let resolved =
-            tokio::net::lookup_host((host, 0))
-                .await
-                .map_err(|source| ConnectError::Dns {
-                    host: host.to_owned(),
-                    source,
-                })?;
-        let mut vetted: Vec<SocketAddr> = Vec::new();
-        let mut refused = None;
-        for addr in resolved {
-            match self.policy.check(addr.ip()) {
-                Ok(()) if !vetted.contains(&addr) => vetted.push(addr),
-                Ok(()) => {}
-                Err(blocked) => {
-                    tracing::debug!(host, %addr, "address refused by the SSRF guard");
-                    refused = refused.or(Some(blocked));
-                }
-            }
-        }
-        match (vetted.is_empty(), refused) {
-            (false, _) => Ok(vetted),
-            (true, Some(blocked)) => Err(blocked.into()),
-            (true, None) => Err(ConnectError::NoAddresses {
-                host: host.to_owned(),
-            }),
-        }
-    }
-}
-
-impl Service<Name> for VettingResolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = ConnectError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, name: Name) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { this.resolve(name.as_str()).await.map(Vec::into_iter) })
-    }
-}
-
-/// `HttpConnector`'s error type, which hyper-util does not export by name.
-type TcpError = <HttpConnector<VettingResolver> as Service<Uri>>::Error;
-
-/// The HTTPS connector under one deadline for the whole setup: lookup, TCP
-/// and TLS. `HttpConnector`'s own timeout covers only TCP; without this a
-/// server that accepts and then stalls the handshake would hold the attempt
-/// until the total timeout, and a connection hyper-util finishes in the
-/// background (for the pool, after the request went out on another one)
-/// would have no bound at all.
-///
-/// It also names the stage that failed. `HttpsConnector` hands TCP errors
-/// through as they are but wraps handshake errors in a bare `io::Error`,
-/// whose kind says "unexpected EOF" when a server that does not speak TLS
-/// hangs up on the ClientHello; that is a `tls_error`, not a reset, so every
-/// handshake failure is tagged as one.
-#[derive(Clone)]
-struct BoundedConnector {
-    inner: HttpsConnector<HttpConnector<VettingResolver>>,
-    timeout: Duration,
-}
-
-impl Service<Uri> for BoundedConnector {
-    type Response = MaybeHttpsStream<TokioIo<TcpStream>>;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let connecting = self.inner.call(uri);
-        let limit = self.timeout;
-        Box::pin(async move {
-            match tokio::time::timeout(limit, connecting).await {
-                Ok(Ok(stream)) => Ok(stream),
-                // The TCP stage, or a host that is no valid TLS server name
-                // (refused before connecting).
-                Ok(Err(err)) if err.is::<TcpError>() || err.is::<InvalidDnsNameError>() => Err(err),
-                Ok(Err(err)) => Err(ConnectError::Tls(err).into()),
-                Err(_) => Err(ConnectError::Timeout(limit).into()),
-            }
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ssrf::Blocked;
+    use std::future::Future;
+    use std::net::SocketAddr;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::net::TcpStream;
+    use tower_service::Service;
 
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::PrivateKeyDer;
