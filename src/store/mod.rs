@@ -43,6 +43,6 @@ where
 }
 
 /// Ids as the `text[]` a statement takes.
-pub(crate) fn id_strs<'a, T: AsRef<str>>(ids: &'a [T]) -> Vec<&'a str> {
+pub(crate) fn id_strs<T: AsRef<str>>(ids: &[T]) -> Vec<&str> {
     ids.iter().map(AsRef::as_ref).collect()
 }
