@@ -4,7 +4,7 @@
 //! Request bodies are checked in `destination_body`, responses shaped in
 //! `destination_view`; each handler here reads as its route's description.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -55,10 +55,9 @@ async fn list(
     State(state): State<AppState>,
     s: TenantScope,
     Db(db): Db,
-    RawQuery(q): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     ensure_tenant(&db, &s.tenant).await?;
-    let q = QueryMap::parse(q.as_deref());
     let kinds: Option<Vec<DestinationKind>> = q.parsed("type");
     let rows = store::list(
         &db,
@@ -192,15 +191,9 @@ async fn test(
         ..NewEvent::new(d.scope.tenant.clone(), topic, sample.to_string())
     };
     let published = events::publish(&db, &event).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "id": published.id,
-            "duplicate": published.duplicate,
-            "destination_ids": published.destination_ids,
-            "topic": entry.name,
-        })),
-    ))
+    let mut answer = json!(published);
+    answer["topic"] = json!(entry.name);
+    Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
 async fn types(_principal: Principal) -> Json<Value> {

@@ -1,6 +1,6 @@
 //! The delivery log over HTTP: events, attempts, manual retry, topics.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -126,9 +126,8 @@ fn attempt_id(raw: &str) -> Result<i64, ApiError> {
 async fn list_events(
     principal: Principal,
     Db(db): Db,
-    RawQuery(raw): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
     let page = PageRequest::parse(&q, "time", 100, 1000)?;
     let filter = EventFilter {
         tenants: tenant_scope(&principal, &q),
@@ -159,9 +158,8 @@ async fn show_event(
     principal: Principal,
     Db(db): Db,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
     let id = EventId::try_from(id).map_err(|_| ApiError::not_found("event"))?;
     let e = logs::get_event(&db, &id).await?;
     let visible = match tenant_scope(&principal, &q) {
@@ -222,9 +220,8 @@ async fn attempts_page(
 async fn list_attempts(
     principal: Principal,
     Db(db): Db,
-    RawQuery(raw): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
     let filter = attempt_filter(&principal, &q)?;
     attempts_page(&db, filter, &q).await
 }
@@ -232,9 +229,8 @@ async fn list_attempts(
 async fn list_destination_attempts(
     d: DestinationScope,
     Db(db): Db,
-    RawQuery(raw): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
     let mut filter = attempt_filter(&d.scope.principal, &q)?;
     filter.tenants = Some(vec![d.scope.tenant]);
     filter.destination_ids = Some(vec![d.id]);
@@ -264,9 +260,8 @@ async fn show_attempt(
     principal: Principal,
     Db(db): Db,
     Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
     let a = find_attempt(&db, &principal, &id, &q).await?;
     Ok(Json(attempt_json(&a, &q)))
 }
@@ -275,9 +270,8 @@ async fn show_destination_attempt(
     d: DestinationScope,
     Db(db): Db,
     Path(params): Path<std::collections::HashMap<String, String>>,
-    RawQuery(raw): RawQuery,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
     let id = params.get("attempt_id").map_or("", String::as_str);
     let a = find_attempt(&db, &d.scope.principal, id, &q).await?;
     if a.tenant_id != d.scope.tenant || a.destination_id != d.id {
@@ -330,12 +324,7 @@ async fn retry(
 
 /// The topic catalog (an extension to Outpost's API), optionally searched
 /// by name or description: `?search=user`.
-async fn catalog(
-    State(state): State<AppState>,
-    _principal: Principal,
-    RawQuery(raw): RawQuery,
-) -> Json<Value> {
-    let q = QueryMap::parse(raw.as_deref());
+async fn catalog(State(state): State<AppState>, _principal: Principal, q: QueryMap) -> Json<Value> {
     let entries: Vec<Value> = match q.one("search").filter(|s| !s.is_empty()) {
         Some(term) => state
             .catalog

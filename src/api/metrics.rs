@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use axum::extract::RawQuery;
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -152,13 +151,8 @@ fn bucket_json(b: Option<DateTime<Utc>>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-async fn events(
-    principal: Principal,
-    Db(db): Db,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+async fn events(principal: Principal, Db(db): Db, q: QueryMap) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
-    let q = QueryMap::parse(raw.as_deref());
     let c = common(
         &principal,
         &q,
@@ -226,13 +220,8 @@ struct Tally {
     attempt_sum: i64,
 }
 
-async fn attempts(
-    principal: Principal,
-    Db(db): Db,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+async fn attempts(principal: Principal, Db(db): Db, q: QueryMap) -> Result<Json<Value>, ApiError> {
     let started = Instant::now();
-    let q = QueryMap::parse(raw.as_deref());
     let c = common(
         &principal,
         &q,

@@ -123,12 +123,5 @@ async fn publish(
     if let (Some(w), false) = (&state.wake_worker, published.destination_ids.is_empty()) {
         w.notify_one();
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "id": published.id,
-            "duplicate": published.duplicate,
-            "destination_ids": published.destination_ids,
-        })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(json!(published))))
 }

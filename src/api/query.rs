@@ -11,9 +11,22 @@ use chrono::{DateTime, Utc};
 use super::error::ApiError;
 use crate::store::logs::{Key, TimeRange};
 
-/// Parsed query: each name with all its values, in order.
+/// Parsed query: each name with all its values, in order. As an extractor
+/// it is the request's query string (never refused: a bad value is the
+/// parameter's own error, reported where it is read).
 #[derive(Debug, Default)]
 pub struct QueryMap(HashMap<String, Vec<String>>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for QueryMap {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(QueryMap::parse(parts.uri.query()))
+    }
+}
 
 impl QueryMap {
     pub fn parse(raw: Option<&str>) -> QueryMap {

@@ -1,6 +1,6 @@
 //! Tenants: upsert, get, delete, list, token, portal link.
 
-use axum::extract::{Query, RawQuery, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -127,8 +127,7 @@ async fn portal(
 }
 
 /// Every tenant, a page at a time (operator only).
-async fn list(_: Operator, Db(db): Db, RawQuery(raw): RawQuery) -> Result<Json<Value>, ApiError> {
-    let q = QueryMap::parse(raw.as_deref());
+async fn list(_: Operator, Db(db): Db, q: QueryMap) -> Result<Json<Value>, ApiError> {
     let page = PageRequest::parse(&q, "created_at", 20, 100)?;
     // An id that cannot be a tenant's matches none.
     let ids: Option<Vec<TenantId>> = q.parsed("id");

@@ -87,6 +87,12 @@ impl DestinationKind {
     }
 }
 
+impl AsRef<str> for DestinationKind {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 impl TryFrom<String> for DestinationKind {
     type Error = UnknownKind;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{id, id_strs, queries, GenericClient, StoreError};
+use super::{id, queries, strs, GenericClient, StoreError};
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 
@@ -251,7 +251,7 @@ pub async fn hold(
     destination_ids: &[&DestinationId],
 ) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_HOLD).await?;
-    Ok(client.execute(&stmt, &[&id_strs(destination_ids)]).await?)
+    Ok(client.execute(&stmt, &[&strs(destination_ids)]).await?)
 }
 
 /// Puts claimed deliveries of disabled destinations back to wait, unsent.

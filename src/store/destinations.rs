@@ -122,7 +122,7 @@ pub async fn list(
     topics: Option<&[String]>,
 ) -> Result<Vec<DestinationRow>, StoreError> {
     let stmt = client.prepare_cached(queries::DESTINATIONS_LIST).await?;
-    let kinds: Option<Vec<&str>> = kinds.map(|ks| ks.iter().map(|k| k.as_str()).collect());
+    let kinds = kinds.map(super::strs);
     let rows = client
         .query(&stmt, &[&tenant.as_str(), &kinds, &topics])
         .await?;

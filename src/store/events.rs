@@ -35,7 +35,8 @@ impl NewEvent {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a publish did; serialised, it is the API's publish answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Published {
     pub id: EventId,
     /// The id had been accepted before; nothing new will be delivered.

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{id, id_strs, ids, queries, GenericClient, StoreError};
+use super::{id, ids, queries, strs, GenericClient, StoreError};
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 
@@ -70,8 +70,8 @@ pub async fn list_events(
     };
     let stmt = client.prepare_cached(sql).await?;
     let (tenants, tenant) = one_tenant(&f.tenants);
-    let event_ids = f.ids.as_deref().map(id_strs);
-    let destinations = f.destinations.as_deref().map(id_strs);
+    let event_ids = f.ids.as_deref().map(strs);
+    let destinations = f.destinations.as_deref().map(strs);
     let rows = client
         .query(
             &stmt,
@@ -190,12 +190,9 @@ pub async fn list_attempts(
         None => None,
     };
     let (tenants, tenant) = one_tenant(&f.tenants);
-    let event_ids = f.event_ids.as_deref().map(id_strs);
-    let destination_ids = f.destination_ids.as_deref().map(id_strs);
-    let kinds: Option<Vec<&str>> = f
-        .destination_types
-        .as_ref()
-        .map(|ks| ks.iter().map(|k| k.as_str()).collect());
+    let event_ids = f.event_ids.as_deref().map(strs);
+    let destination_ids = f.destination_ids.as_deref().map(strs);
+    let kinds = f.destination_types.as_deref().map(strs);
     let rows = client
         .query(
             &stmt,
@@ -234,6 +231,6 @@ pub async fn get_attempt(client: &impl GenericClient, id: i64) -> Result<Attempt
 fn one_tenant(tenants: &Option<Vec<TenantId>>) -> (Option<Vec<&str>>, Option<&str>) {
     match tenants.as_deref() {
         Some([one]) => (None, Some(one.as_str())),
-        other => (other.map(id_strs), None),
+        other => (other.map(strs), None),
     }
 }

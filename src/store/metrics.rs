@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{id_strs, queries, GenericClient, StoreError};
+use super::{queries, strs, GenericClient, StoreError};
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, TenantId};
 
@@ -61,12 +61,9 @@ pub async fn attempts(
     let stmt = client.prepare_cached(queries::METRICS_ATTEMPTS).await?;
     let (width, monthly) = interval(buckets);
     let width = width.as_deref();
-    let tenants = f.tenants.as_deref().map(id_strs);
-    let destination_ids = f.destination_ids.as_deref().map(id_strs);
-    let kinds: Option<Vec<&str>> = f
-        .destination_types
-        .as_ref()
-        .map(|ks| ks.iter().map(|k| k.as_str()).collect());
+    let tenants = f.tenants.as_deref().map(strs);
+    let destination_ids = f.destination_ids.as_deref().map(strs);
+    let kinds = f.destination_types.as_deref().map(strs);
     let rows = client
         .query(
             &stmt,
@@ -128,8 +125,8 @@ pub async fn events(
     let stmt = client.prepare_cached(queries::METRICS_EVENTS).await?;
     let (width, monthly) = interval(buckets);
     let width = width.as_deref();
-    let tenants = tenants.map(id_strs);
-    let destination_ids = destination_ids.map(id_strs);
+    let tenants = tenants.map(strs);
+    let destination_ids = destination_ids.map(strs);
     let rows = client
         .query(
             &stmt,

@@ -42,7 +42,7 @@ where
         .collect()
 }
 
-/// Ids as the `text[]` a statement takes.
-pub(crate) fn id_strs<T: AsRef<str>>(ids: &[T]) -> Vec<&str> {
+/// Ids (or kinds) as the `text[]` a statement takes.
+pub(crate) fn strs<T: AsRef<str>>(ids: &[T]) -> Vec<&str> {
     ids.iter().map(AsRef::as_ref).collect()
 }

@@ -81,7 +81,7 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<TenantView>, StoreError> {
     let stmt = client.prepare_cached(queries::TENANTS_LIST).await?;
-    let ids = ids.map(super::id_strs);
+    let ids = ids.map(super::strs);
     let rows = client
         .query(
             &stmt,
@@ -102,6 +102,6 @@ pub async fn count(
     ids: Option<&[TenantId]>,
 ) -> Result<i64, StoreError> {
     let stmt = client.prepare_cached(queries::TENANTS_COUNT).await?;
-    let ids = ids.map(super::id_strs);
+    let ids = ids.map(super::strs);
     Ok(client.query_one(&stmt, &[&ids]).await?.get(0))
 }
