@@ -239,7 +239,7 @@ async fn failures_are_retried_on_schedule_with_numbered_attempts() {
         ]
     );
     assert_eq!(queue_len(&c).await, 0);
-    assert_eq!(rx.requests().len(), 3);
+    assert_eq!(rx.count(), 3);
 }
 
 #[tokio::test]
@@ -451,7 +451,7 @@ async fn two_worker_pools_deliver_5000_events_to_3_destinations_exactly_once() {
     let got = rx.wait_for(15_000, Duration::from_secs(120)).await;
     // Let any stray duplicate arrive before counting.
     queue_drains(&c, Duration::from_secs(20)).await;
-    let got = if rx.requests().len() > got.len() {
+    let got = if rx.count() > got.len() {
         rx.requests()
     } else {
         got
@@ -587,7 +587,7 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
 
     // Nothing is sent while disabled, even when retries come due.
     w.run_once(t0 + chrono::Duration::hours(1)).await.unwrap();
-    assert_eq!(rx.requests().len(), 3);
+    assert_eq!(rx.count(), 3);
 
     // Re-enabled: the receiver is fixed, the waiting deliveries go out now.
     rx.set_default(Reply::Status(200));
@@ -595,7 +595,7 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
         .await
         .unwrap();
     w.run_once(Utc::now()).await.unwrap();
-    assert_eq!(rx.requests().len(), 6);
+    assert_eq!(rx.count(), 6);
     assert_eq!(queue_len(&c).await, 0);
     let failures: i32 = c
         .query_one(

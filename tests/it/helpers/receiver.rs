@@ -26,6 +26,10 @@ pub enum Reply {
     Hang,
     /// Answer after a delay.
     Delay(Duration, u16),
+    /// Answer after a delay, with headers (a slow 503 with Retry-After).
+    DelayWithHeaders(Duration, u16, Vec<(String, String)>),
+    /// Status with a body of this text.
+    Text(u16, String),
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +103,11 @@ impl TestReceiver {
         *self.state.default.lock().unwrap() = Some(reply);
     }
 
+    /// How many requests arrived so far.
+    pub fn count(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
+
     pub fn requests(&self) -> Vec<Received> {
         self.state.requests.lock().unwrap().clone()
     }
@@ -108,14 +117,15 @@ impl TestReceiver {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.state.arrived.notified();
-            let got = self.requests();
-            if got.len() >= n {
-                return got;
+            // Count, don't copy: copying every request received so far on
+            // every arrival made waiting for thousands of them quadratic.
+            if self.count() >= n {
+                return self.requests();
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 panic!(
                     "receiver got {} of {n} requests within {limit:?}",
-                    self.requests().len()
+                    self.count()
                 );
             }
         }
@@ -172,6 +182,11 @@ async fn handle(
             tokio::time::sleep(d).await;
             respond(s, Bytes::new(), vec![])
         }
+        Reply::DelayWithHeaders(d, s, h) => {
+            tokio::time::sleep(d).await;
+            respond(s, Bytes::new(), h)
+        }
+        Reply::Text(s, text) => respond(s, Bytes::from(text), vec![]),
         Reply::Hang => {
             std::future::pending::<()>().await;
             unreachable!()
