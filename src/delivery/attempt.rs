@@ -131,6 +131,11 @@ impl Attempter {
             },
         };
         let attempt_number = c.attempt_number();
+        // The delay runs from when the outcome was known, not from when the
+        // attempt started: a send that timed out after 5 s with a 1 s retry
+        // interval is retried 1 s after the timeout, and a Retry-After is
+        // counted from the response that carried it.
+        let known_at = now + chrono::Duration::from_std(result.duration).unwrap_or_default();
         let next_attempt_at = if result.success || !c.retry {
             None
         } else {
@@ -138,7 +143,7 @@ impl Attempter {
             self.retry
                 .delay_after(n, result.retry_after, rand::random::<f64>())
                 .and_then(|d| chrono::Duration::from_std(d).ok())
-                .map(|d| now + d)
+                .map(|d| known_at + d)
         };
         Outcome::Attempted(AttemptRecord {
             event_id: c.event_id,
