@@ -2,9 +2,10 @@
 //! the body, byte for byte; identity, topic, timestamp and metadata headers;
 //! the signature; the destination's custom headers.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::domain::metadata::MessageMetadata;
 use crate::domain::signature::{
     outpost_signature, standard_signature, SignInput, SignatureTemplates, WebhookMode,
 };
@@ -69,62 +70,66 @@ pub fn build(
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
     let body = event.data.as_bytes().to_vec();
     let prefix = &settings.header_prefix;
+    let metadata = MessageMetadata::new(
+        event_id,
+        &event.topic,
+        now,
+        destination.delivery_metadata.as_ref(),
+        &event.metadata,
+    );
     let mut headers: Vec<(String, String)> =
         vec![("content-type".into(), "application/json".into())];
 
     match settings.mode {
         WebhookMode::Default => {
-            let timestamp = now.timestamp();
+            // The whole metadata map, system keys included, as
+            // `x-outpost-<key>`; then the signature, which nothing replaces.
+            for (k, v) in metadata.iter() {
+                set(
+                    &mut headers,
+                    format!("{prefix}{}", k.to_ascii_lowercase()),
+                    v.to_string(),
+                );
+            }
             let signature = outpost_signature(
                 &settings.templates,
                 &secrets,
                 &SignInput {
                     body: &body,
-                    timestamp,
+                    timestamp: now.timestamp(),
                     event_id,
                     topic: &event.topic,
                 },
             );
-            headers.push((format!("{prefix}event-id"), event_id.to_string()));
-            headers.push((format!("{prefix}topic"), event.topic.clone()));
-            headers.push((
-                format!("{prefix}timestamp"),
-                now.to_rfc3339_opts(SecondsFormat::Secs, true),
-            ));
-            headers.push((format!("{prefix}signature"), signature));
+            set(&mut headers, format!("{prefix}signature"), signature);
         }
         WebhookMode::Standard => {
+            // The id and timestamp travel as `webhook-id` and
+            // `webhook-timestamp`; the rest of the map as prefixed headers.
+            for (k, v) in metadata
+                .iter()
+                .filter(|(k, _)| !matches!(*k, "event-id" | "timestamp"))
+            {
+                set(
+                    &mut headers,
+                    format!("{prefix}{}", k.to_ascii_lowercase()),
+                    v.to_string(),
+                );
+            }
             let timestamp = now.timestamp();
             let signature = standard_signature(&secrets, event_id, timestamp, &body)
                 .map_err(|e| WebhookError::Signing(e.to_string()))?;
-            headers.push(("webhook-id".into(), event_id.to_string()));
-            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
-            headers.push(("webhook-signature".into(), signature));
-            headers.push((format!("{prefix}topic"), event.topic.clone()));
-        }
-    }
-
-    // Event metadata, then the destination's delivery metadata (which wins
-    // on a clash: it is the tenant's own setting for this endpoint).
-    for map in [
-        Some(&event.metadata),
-        destination.delivery_metadata.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if let Some(obj) = map.as_object() {
-            for (k, v) in obj {
-                let name = format!("{prefix}{}", k.to_ascii_lowercase());
-                headers.retain(|(n, _)| n != &name);
-                headers.push((name, value_text(v)));
-            }
+            set(&mut headers, "webhook-id".into(), event_id.to_string());
+            set(
+                &mut headers,
+                "webhook-timestamp".into(),
+                timestamp.to_string(),
+            );
+            set(&mut headers, "webhook-signature".into(), signature);
         }
     }
     for (k, v) in custom_headers(&destination.config) {
-        let name = k.to_ascii_lowercase();
-        headers.retain(|(n, _)| n != &name);
-        headers.push((name, v));
+        set(&mut headers, k.to_ascii_lowercase(), v);
     }
     Ok(WebhookRequest { url, headers, body })
 }
@@ -147,6 +152,12 @@ fn custom_headers(config: &Value) -> Vec<(String, String)> {
     map.iter()
         .map(|(k, v)| (k.clone(), value_text(v)))
         .collect()
+}
+
+/// Sets header `name`, replacing an earlier one of that name.
+fn set(headers: &mut Vec<(String, String)>, name: String, value: String) {
+    headers.retain(|(n, _)| n != &name);
+    headers.push((name, value));
 }
 
 fn value_text(v: &Value) -> String {
@@ -217,6 +228,19 @@ mod tests {
         );
         assert_eq!(header(&r, "x-outpost-source"), Some("crm"));
         assert_eq!(header(&r, "x-outpost-region"), Some("eu"));
+        // Event metadata wins over the destination's, which wins over the
+        // system keys; the signature is never replaced.
+        let mut d = destination(json!({"secret": "whsec_abc"}));
+        d.delivery_metadata = Some(json!({"source": "dest", "topic": "t2", "signature": "x"}));
+        let r = build(&WebhookSettings::default(), "evt_1", &event(), &d, now).unwrap();
+        assert_eq!(header(&r, "x-outpost-source"), Some("crm"));
+        assert_eq!(header(&r, "x-outpost-topic"), Some("t2"));
+        assert!(header(&r, "x-outpost-signature")
+            .unwrap()
+            .starts_with("v0="));
+        let count = |name: &str| r.headers.iter().filter(|(n, _)| n == name).count();
+        assert_eq!(count("x-outpost-source"), 1);
+        assert_eq!(count("x-outpost-signature"), 1);
         assert_eq!(header(&r, "x-api-key"), Some("k1"));
         let expected = format!("v0={}", hmac_hex("whsec_abc", &r.body));
         assert_eq!(header(&r, "x-outpost-signature"), Some(expected.as_str()));

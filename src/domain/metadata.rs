@@ -1,8 +1,69 @@
 //! Metadata: string keys to string values, as Outpost has it for tenants,
 //! destinations (`metadata`, `delivery_metadata`) and events. They become
 //! headers and message attributes, so nothing but strings is accepted.
+//!
+//! Every delivery carries one map ([`MessageMetadata`]), built as Outpost
+//! builds it, later keys winning: the system keys (`event-id`, `topic`,
+//! `timestamp`), then the destination's `delivery_metadata`, then the
+//! event's `metadata` — the publisher has the last word on its own event.
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
+
+/// The metadata one delivery carries, in insertion order, keys unique.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageMetadata(Vec<(String, String)>);
+
+impl MessageMetadata {
+    /// The map for a delivery of event `event_id` on `topic`, attempted at
+    /// `at`: system keys, then `delivery_metadata`, then the event's.
+    pub fn new(
+        event_id: &str,
+        topic: &str,
+        at: DateTime<Utc>,
+        delivery_metadata: Option<&Value>,
+        event_metadata: &Value,
+    ) -> MessageMetadata {
+        let mut m = MessageMetadata(Vec::with_capacity(8));
+        m.insert("event-id", event_id.to_string());
+        m.insert("topic", topic.to_string());
+        m.insert("timestamp", at.to_rfc3339_opts(SecondsFormat::Secs, true));
+        for map in [delivery_metadata, Some(event_metadata)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(obj) = map.as_object() {
+                for (k, v) in obj {
+                    let text = match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    m.insert(k, text);
+                }
+            }
+        }
+        m
+    }
+
+    /// Sets `key` (replacing an earlier value, keeping its position).
+    fn insert(&mut self, key: &str, value: String) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key.to_string(), value)),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
 
 /// Checks that `value` (the field `field` of a request) is an object of
 /// strings, or null or absent (None). Returns one message per bad entry.
@@ -29,6 +90,35 @@ pub fn string_map(field: &str, value: Option<&Value>) -> Result<Option<Value>, V
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn later_keys_win_system_then_destination_then_event() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let m = MessageMetadata::new(
+            "evt_1",
+            "user.created",
+            at,
+            Some(&json!({"region": "eu", "source": "dest", "topic": "dest-topic"})),
+            &json!({"source": "event"}),
+        );
+        assert_eq!(m.get("event-id"), Some("evt_1"));
+        assert_eq!(m.get("timestamp"), Some("2026-12-01T10:00:00Z"));
+        assert_eq!(
+            m.get("topic"),
+            Some("dest-topic"),
+            "delivery metadata over system"
+        );
+        assert_eq!(
+            m.get("source"),
+            Some("event"),
+            "event metadata over delivery"
+        );
+        assert_eq!(m.get("region"), Some("eu"));
+        let keys: Vec<&str> = m.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["event-id", "topic", "timestamp", "region", "source"]);
+    }
 
     #[test]
     fn only_objects_of_strings() {
