@@ -16,6 +16,7 @@ use super::AppState;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 use crate::domain::topic::TopicList;
 use crate::store::deliveries::{self, RetryError};
+use crate::store::destinations;
 use crate::store::logs::{self, AttemptFilter, AttemptRow, EventFilter, EventRow, Key};
 use crate::store::{GenericClient, StoreError};
 
@@ -107,13 +108,37 @@ fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
     v
 }
 
-/// The tenants a caller may see: a tenant token only its own; an admin
-/// whatever `tenant_id` filters to (or all).
-fn tenant_scope(principal: &Principal, q: &QueryMap) -> Option<Vec<TenantId>> {
+/// The tenants a caller may see: a tenant token only its own (naming
+/// another tenant in `tenant_id` is refused, 403, as every cross-tenant
+/// request is); an admin whatever `tenant_id` filters to (or all).
+fn tenant_scope(principal: &Principal, q: &QueryMap) -> Result<Option<Vec<TenantId>>, ApiError> {
     match principal {
-        Principal::Tenant(t) => Some(vec![t.clone()]),
-        Principal::Admin => q.parsed("tenant_id"),
+        Principal::Tenant(t) => {
+            let foreign = q
+                .list("tenant_id")
+                .is_some_and(|l| l.iter().any(|x| x != t.as_str()));
+            if foreign {
+                return Err(ApiError::forbidden());
+            }
+            Ok(Some(vec![t.clone()]))
+        }
+        Principal::Admin => Ok(q.parsed("tenant_id")),
     }
+}
+
+/// A tenant token may filter by its own destinations only (403 otherwise,
+/// whether the others exist or not).
+async fn own_destinations(
+    db: &impl GenericClient,
+    principal: &Principal,
+    ids: Option<&[DestinationId]>,
+) -> Result<(), ApiError> {
+    if let (Principal::Tenant(t), Some(ids)) = (principal, ids) {
+        if !destinations::all_owned(db, t, ids).await? {
+            return Err(ApiError::forbidden());
+        }
+    }
+    Ok(())
 }
 
 /// The attempt id of a path: `atm_123` or `123`.
@@ -130,12 +155,13 @@ async fn list_events(
 ) -> Result<Json<Value>, ApiError> {
     let page = PageRequest::parse(&q, "time", 100, 1000)?;
     let filter = EventFilter {
-        tenants: tenant_scope(&principal, &q),
+        tenants: tenant_scope(&principal, &q)?,
         ids: q.parsed("id"),
         topics: q.list("topic"),
         destinations: q.parsed("destination_id"),
         time: q.time_range("time")?,
     };
+    own_destinations(&db, &principal, filter.destinations.as_deref()).await?;
     let rows = logs::list_events(
         &db,
         &filter,
@@ -162,7 +188,7 @@ async fn show_event(
 ) -> Result<Json<Value>, ApiError> {
     let id = EventId::try_from(id).map_err(|_| ApiError::not_found("event"))?;
     let e = logs::get_event(&db, &id).await?;
-    let visible = match tenant_scope(&principal, &q) {
+    let visible = match tenant_scope(&principal, &q)? {
         Some(ts) => ts.contains(&e.tenant_id),
         None => true,
     };
@@ -179,7 +205,7 @@ fn attempt_filter(principal: &Principal, q: &QueryMap) -> Result<AttemptFilter, 
         Some(_) => return Err(ApiError::bad_request("status must be success or failed")),
     };
     Ok(AttemptFilter {
-        tenants: tenant_scope(principal, q),
+        tenants: tenant_scope(principal, q)?,
         event_ids: q.parsed("event_id"),
         destination_ids: q.parsed("destination_id"),
         destination_types: q.parsed("destination_type"),
@@ -223,6 +249,7 @@ async fn list_attempts(
     q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     let filter = attempt_filter(&principal, &q)?;
+    own_destinations(&db, &principal, filter.destination_ids.as_deref()).await?;
     attempts_page(&db, filter, &q).await
 }
 
@@ -231,6 +258,8 @@ async fn list_destination_attempts(
     Db(db): Db,
     q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
+    // Another tenant's destination is not found, as on its own routes.
+    destinations::get(&db, &d.scope.tenant, &d.id).await?;
     let mut filter = attempt_filter(&d.scope.principal, &q)?;
     filter.tenants = Some(vec![d.scope.tenant]);
     filter.destination_ids = Some(vec![d.id]);
@@ -245,7 +274,7 @@ async fn find_attempt(
     q: &QueryMap,
 ) -> Result<AttemptRow, ApiError> {
     let a = logs::get_attempt(db, attempt_id(raw_id)?).await?;
-    let visible = match tenant_scope(principal, q) {
+    let visible = match tenant_scope(principal, q)? {
         Some(ts) => ts.contains(&a.tenant_id),
         None => true,
     };

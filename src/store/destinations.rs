@@ -198,3 +198,22 @@ pub async fn count(client: &impl GenericClient, tenant: &TenantId) -> Result<i64
     let stmt = client.prepare_cached(queries::DESTINATIONS_COUNT).await?;
     Ok(client.query_one(&stmt, &[&tenant.as_str()]).await?.get(0))
 }
+
+/// Whether every one of `ids` is a destination of `tenant`.
+pub async fn all_owned(
+    client: &impl GenericClient,
+    tenant: &TenantId,
+    ids: &[DestinationId],
+) -> Result<bool, StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DESTINATIONS_COUNT_OWNED)
+        .await?;
+    let mut distinct = super::strs(ids);
+    distinct.sort_unstable();
+    distinct.dedup();
+    let n: i64 = client
+        .query_one(&stmt, &[&tenant.as_str(), &distinct])
+        .await?
+        .get(0);
+    Ok(usize::try_from(n).is_ok_and(|n| n == distinct.len()))
+}

@@ -24,6 +24,7 @@ queries! {
     DESTINATIONS_UPDATE => "destinations/update.sql",
     DESTINATIONS_DELETE => "destinations/delete.sql",
     DESTINATIONS_COUNT => "destinations/count.sql",
+    DESTINATIONS_COUNT_OWNED => "destinations/count_owned.sql",
     MAINTENANCE_MAINTAIN => "maintenance/maintain.sql",
     MAINTENANCE_APPLY_SETTINGS => "maintenance/apply_settings.sql",
     MAINTENANCE_HAS_PG_CRON => "maintenance/has_pg_cron.sql",

@@ -124,14 +124,22 @@ async fn events_page_both_ways_over_2500_events_without_gaps_or_repeats() {
         400
     );
 
-    // A tenant token sees only its own events, whatever it asks for.
+    // A tenant token sees only its own events; asking for another
+    // tenant's is refused, as every cross-tenant request is.
     let (_, tok) = api.admin("GET", "/api/v1/tenants/other/token", None).await;
     let token = tok["token"].as_str().unwrap();
+    for path in [
+        "/api/v1/events?tenant_id=acme&limit=1000",
+        "/api/v1/events?tenant_id=other&tenant_id=acme",
+    ] {
+        let (s, e) = api.as_token(token, "GET", path, None).await;
+        assert_eq!((s, e["status"].clone()), (403, json!(403)), "{path}: {e}");
+    }
     let (_, page) = api
         .as_token(
             token,
             "GET",
-            "/api/v1/events?tenant_id=acme&limit=1000",
+            "/api/v1/events?tenant_id=other&limit=1000",
             None,
         )
         .await;
@@ -243,9 +251,11 @@ async fn attempts_are_listed_with_includes_and_retried_by_hand() {
             .0,
         404
     );
-    let (_, page) = api
+    let (s, _) = api
         .as_token(token, "GET", "/api/v1/attempts?tenant_id=acme", None)
         .await;
+    assert_eq!(s, 403);
+    let (_, page) = api.as_token(token, "GET", "/api/v1/attempts", None).await;
     assert_eq!(page["models"], json!([]));
     assert_eq!(
         api.as_token(
