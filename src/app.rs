@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::auth::AuthConfig;
-use crate::api::{self, AppState, Components};
+use crate::api::{self, server, AppState, Components};
 use crate::config::Settings;
 use crate::delivery::attempt::Attempter;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
@@ -188,6 +188,7 @@ pub struct Application {
     state: AppState,
     worker: Worker,
     listener: Option<TcpListener>,
+    limits: server::Limits,
 }
 
 impl Application {
@@ -242,6 +243,10 @@ impl Application {
             state,
             worker,
             listener,
+            limits: server::Limits {
+                header_read_timeout: settings.api.header_read_timeout,
+                max_connections: settings.api.max_connections,
+            },
         })
     }
 
@@ -281,23 +286,17 @@ impl Application {
                 tasks.spawn(maintainer.run(cancel.clone()));
             }
         }
-        let served = match self.listener {
+        match self.listener {
             Some(listener) => {
-                let shutdown = cancel.clone();
-                axum::serve(listener, api::router(self.state))
-                    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-                    .await
-                    .context("HTTP server")
+                let router = api::router(self.state);
+                server::serve(listener, router, self.limits, cancel.clone()).await;
             }
-            None => {
-                cancel.cancelled().await;
-                Ok(())
-            }
-        };
+            None => cancel.cancelled().await,
+        }
         cancel.cancel();
         while tasks.join_next().await.is_some() {}
         self.pool.close();
-        served
+        Ok(())
     }
 }
 
@@ -319,13 +318,18 @@ fn api_state(
         (None, true) => None,
     };
     let topics = TopicList::new(listed.as_deref()).context("TOPICS")?;
+    let network = NetworkPolicy::parse(&settings.delivery.allowed_networks.join(","))
+        .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?;
     Ok(AppState {
+        network: Arc::new(network),
+        header_prefix: settings.delivery.header_prefix.clone(),
         publisher: store::publisher::Publisher::new(pool.clone()),
         pool,
         components,
         auth: Arc::new(secrets.auth.clone()),
         topics: Arc::new(topics),
         max_event_bytes: settings.api.max_event_bytes,
+        body_read_timeout: settings.api.body_read_timeout,
         public_url: settings.api.public_url.clone(),
         cipher: Arc::new(Cipher::new(&secrets.aes)),
         max_destinations_per_tenant: settings.api.max_destinations_per_tenant,

@@ -11,6 +11,7 @@ use super::auth::Principal;
 use super::error::{ApiError, Problems};
 use super::AppState;
 use crate::domain::credentials::{merge_credentials, merge_patch};
+use crate::domain::destination_checks::{self, CheckContext};
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::destination_type::{self, DestinationType};
 use crate::domain::filter::Filter;
@@ -137,6 +138,7 @@ impl CreateDestination {
         if let Some(k) = kind {
             credentials = secrets(k, principal, &sent, credentials, now, &mut problems)?;
             validate(
+                state,
                 destination_type::get(k),
                 &config,
                 &credentials,
@@ -225,7 +227,7 @@ impl PatchDestination {
             &mut problems,
         );
         strings("metadata", metadata.as_ref(), &mut problems);
-        validate(t, &config, &credentials, &mut problems);
+        validate(state, t, &config, &credentials, &mut problems);
         let disable = match &self.disabled_at {
             Member::Absent => None,
             Member::Null => Some(false),
@@ -338,13 +340,30 @@ fn secrets(
     Ok(Value::Object(map))
 }
 
-fn validate(t: &DestinationType, config: &Value, credentials: &Value, problems: &mut Problems) {
-    if let Err(errs) = t.validate(config, credentials) {
-        problems.extend(
-            errs.into_iter()
-                .map(|e| format!("{}: {}", e.field, e.message)),
-        );
-    }
+/// The type's field schema, then (when that passed) the checks the schema
+/// cannot express: an unreachable URL, an invalid header, a key that is none.
+fn validate(
+    state: &AppState,
+    t: &DestinationType,
+    config: &Value,
+    credentials: &Value,
+    problems: &mut Problems,
+) {
+    let errors = match t.validate(config, credentials) {
+        Ok(()) => {
+            let ctx = CheckContext {
+                network: &state.network,
+                header_prefix: &state.header_prefix,
+            };
+            destination_checks::check(t.kind, config, credentials, &ctx)
+        }
+        Err(errors) => errors,
+    };
+    problems.extend(
+        errors
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message)),
+    );
 }
 
 fn encrypt(state: &AppState, t: &DestinationType, credentials: &Value) -> Result<Value, ApiError> {

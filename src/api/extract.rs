@@ -18,6 +18,8 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -151,8 +153,50 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalBody<T> {
     }
 }
 
+/// The raw request body, read within `API_BODY_READ_TIMEOUT_SECONDS`.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        read_body(req, state).await.map(RawBody)
+    }
+}
+
+/// Reads the body, giving up (408) when the client has not sent it within
+/// the body-read timeout: a client trickling its body would otherwise hold
+/// the request (and its connection) as long as it likes.
 async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state)
-        .await
-        .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    let limit = state.body_read_timeout;
+    match tokio::time::timeout(limit, Bytes::from_request(req, state)).await {
+        Ok(read) => read.map_err(|e| ApiError::new(e.status(), e.body_text())),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the request body did not arrive within {limit:?}"),
+        )),
+    }
+}
+
+/// Refuses a request whose declared `Content-Length` is over the limit
+/// (413) before anything reads its body: without it the server would wait
+/// for a terabyte that is not coming.
+pub async fn refuse_oversized(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }

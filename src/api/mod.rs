@@ -19,6 +19,7 @@ pub mod logs;
 pub mod metrics;
 pub mod publish;
 pub mod query;
+pub mod server;
 pub mod tenants;
 
 use std::sync::Arc;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub topics: Arc<crate::domain::topic::TopicList>,
     /// Largest accepted event `data`, in bytes.
     pub max_event_bytes: usize,
+    /// How long a client has to send a request body (408 after).
+    pub body_read_timeout: std::time::Duration,
     /// Base URL of the portal in links; None: from the request's Host.
     pub public_url: Option<String>,
     /// Encrypts sensitive credentials at rest.
@@ -80,6 +83,12 @@ pub struct AppState {
     pub wake_worker: Option<Arc<tokio::sync::Notify>>,
     /// Gathers concurrent publishes into shared statements.
     pub publisher: crate::store::publisher::Publisher,
+    /// Which addresses destinations may reach: URLs whose host is a refused
+    /// literal address are refused at create (`DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`).
+    pub network: Arc<crate::domain::ssrf::NetworkPolicy>,
+    /// Prefix of the headers outbound sets on webhooks, which custom
+    /// headers may not use (`DESTINATIONS_WEBHOOK_HEADER_PREFIX`).
+    pub header_prefix: String,
 }
 
 /// outbound's own OpenAPI document, maintained beside the code in
@@ -93,8 +102,14 @@ async fn openapi() -> impl axum::response::IntoResponse {
     )
 }
 
+/// The largest request body accepted: an event's data at its limit, with
+/// room for the rest of a publish request (and anything smaller).
+pub fn body_limit(state: &AppState) -> usize {
+    state.max_event_bytes * 2 + 1024 * 1024
+}
+
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.max_event_bytes * 2 + 1024 * 1024;
+    let limit = body_limit(&state);
     let api = Router::new()
         .route("/healthz", get(health::healthz))
         .merge(tenants::routes())
@@ -107,6 +122,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api)
         .fallback(|| async { error::ApiError::not_found("route") })
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            limit,
+            extract::refuse_oversized,
+        ))
         .with_state(state)
 }

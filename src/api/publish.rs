@@ -1,7 +1,6 @@
 //! `POST /publish`: Outpost's publish, through the same table and trigger as
 //! SQL inserts (`outbound.publish()`), so both paths fan out identically.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -12,8 +11,9 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::error::{ApiError, Problems};
-use super::extract::{from_json, Operator};
+use super::extract::{from_json, Operator, RawBody};
 use super::AppState;
+use crate::domain::event_data;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 use crate::domain::metadata::string_map;
 use crate::store::events::NewEvent;
@@ -40,7 +40,7 @@ struct PublishRequest<'a> {
 async fn publish(
     State(state): State<AppState>,
     _: Operator,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if body.len() > state.max_event_bytes + 64 * 1024 {
         return Err(ApiError::unprocessable(format!(
@@ -69,18 +69,9 @@ async fn publish(
             problems.push("data is required");
             None
         }
-        Some(raw) if !raw.get().trim_start().starts_with('{') => {
-            problems.push("data must be a JSON object");
-            None
-        }
-        Some(raw) if raw.get().len() > state.max_event_bytes => {
-            problems.push(format!(
-                "data is larger than {} bytes",
-                state.max_event_bytes
-            ));
-            None
-        }
-        Some(raw) => Some(raw.get().to_string()),
+        Some(raw) => problems
+            .take(event_data::check(raw.get(), state.max_event_bytes))
+            .map(|()| raw.get().to_string()),
     };
     let id = req.id.and_then(|i| problems.take(EventId::try_from(i)));
     let destination_id = req

@@ -65,6 +65,19 @@ pub struct SettingsArgs {
     #[arg(long, env = "MAX_EVENT_SIZE_BYTES", default_value_t = 1024 * 1024)]
     #[arg(value_parser = whole(1, 64 * 1024 * 1024usize))]
     max_event_size_bytes: usize,
+    /// Seconds a client has to send a request's headers (an idle keep-alive
+    /// connection is closed after as long)
+    #[arg(long, env = "API_HEADER_READ_TIMEOUT_SECONDS", default_value_t = 10)]
+    #[arg(value_parser = whole(1, 3600u64))]
+    api_header_read_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body
+    #[arg(long, env = "API_BODY_READ_TIMEOUT_SECONDS", default_value_t = 30)]
+    #[arg(value_parser = whole(1, 3600u64))]
+    api_body_read_timeout_seconds: u64,
+    /// Open connections to the API at once; more wait to be accepted
+    #[arg(long, env = "API_MAX_CONNECTIONS", default_value_t = 1024)]
+    #[arg(value_parser = whole(1, 1_000_000usize))]
+    api_max_connections: usize,
     /// Destinations per tenant
     #[arg(long, env = "MAX_DESTINATIONS_PER_TENANT", default_value_t = 20)]
     #[arg(value_parser = whole(1, 100_000i64))]
@@ -185,6 +198,9 @@ impl SettingsArgs {
                 aes_secret: self.aes_encryption_secret,
                 public_url: self.api_public_url,
                 max_event_bytes: self.max_event_size_bytes,
+                header_read_timeout: Duration::from_secs(self.api_header_read_timeout_seconds),
+                body_read_timeout: Duration::from_secs(self.api_body_read_timeout_seconds),
+                max_connections: self.api_max_connections,
                 max_destinations_per_tenant: self.max_destinations_per_tenant,
             },
             topics: TopicSettings {

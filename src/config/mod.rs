@@ -57,6 +57,16 @@ pub struct ApiSettings {
     pub public_url: Option<String>,
     /// `MAX_EVENT_SIZE_BYTES`: largest accepted event data. Default 1 MiB.
     pub max_event_bytes: usize,
+    /// `API_HEADER_READ_TIMEOUT_SECONDS`: how long a client has to send a
+    /// request's headers; an idle keep-alive connection is closed after as
+    /// long. Default 10 s.
+    pub header_read_timeout: std::time::Duration,
+    /// `API_BODY_READ_TIMEOUT_SECONDS`: how long a client has to send a
+    /// request's body (408 after). Default 30 s.
+    pub body_read_timeout: std::time::Duration,
+    /// `API_MAX_CONNECTIONS`: open API connections at once; more wait in the
+    /// accept queue. Default 1024.
+    pub max_connections: usize,
     /// `MAX_DESTINATIONS_PER_TENANT`. Default 20.
     pub max_destinations_per_tenant: i64,
 }

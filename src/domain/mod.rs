@@ -5,8 +5,10 @@
 
 pub mod catalog;
 pub mod credentials;
+pub mod destination_checks;
 pub mod destination_kind;
 pub mod destination_type;
+pub mod event_data;
 pub mod filter;
 pub mod ids;
 pub mod metadata;

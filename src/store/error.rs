@@ -62,6 +62,12 @@ impl From<tokio_postgres::Error> for StoreError {
                 None => db.message().to_string(),
             };
             StoreError::Invalid { message }
+        } else if code == &SqlState::STATEMENT_TOO_COMPLEX {
+            // "stack depth limit exceeded": Postgres' recursive JSON parser
+            // on input nested tens of thousands of levels deep.
+            StoreError::Invalid {
+                message: "the input is nested too deeply for the database to read".into(),
+            }
         } else if code == &SqlState::ADMIN_SHUTDOWN
             || code == &SqlState::CRASH_SHUTDOWN
             || code == &SqlState::CANNOT_CONNECT_NOW

@@ -13,6 +13,7 @@ mod delivery;
 mod fanout;
 mod faults;
 mod filter_sql;
+mod hardening;
 mod maintenance;
 mod openapi;
 mod publish;

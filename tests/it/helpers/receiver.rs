@@ -28,8 +28,6 @@ pub enum Reply {
     Delay(Duration, u16),
     /// Answer after a delay, with headers (a slow 503 with Retry-After).
     DelayWithHeaders(Duration, u16, Vec<(String, String)>),
-    /// Status with a body of this text.
-    Text(u16, String),
 }
 
 #[derive(Debug, Clone)]
@@ -186,7 +184,6 @@ async fn handle(
             tokio::time::sleep(d).await;
             respond(s, Bytes::new(), h)
         }
-        Reply::Text(s, text) => respond(s, Bytes::from(text), vec![]),
         Reply::Hang => {
             std::future::pending::<()>().await;
             unreachable!()

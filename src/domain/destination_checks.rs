@@ -1,0 +1,364 @@
+//! Checks of a destination's settings that its field schema cannot express,
+//! made when the destination is created or changed so that a setting that
+//! could never deliver is refused with a 422 naming the field, instead of
+//! failing every attempt until the destination is auto-disabled:
+//!
+//! - a webhook URL whose host is an address outbound never connects to (a
+//!   literal loopback, private or metadata address, in any of the forms a
+//!   URL parser accepts, or `localhost`). Host *names* are still checked
+//!   after DNS resolution at send time: what a name resolves to can change.
+//! - webhook custom headers that are not valid HTTP (a CR/LF in a value, a
+//!   name with spaces) or that outbound sets itself;
+//! - a GCP service account key that is not one.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde_json::{Map, Value};
+
+use super::destination_kind::DestinationKind;
+use super::destination_type::FieldError;
+use super::ssrf::NetworkPolicy;
+
+/// What the checks need to know about the deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckContext<'a> {
+    /// Which addresses destinations may reach (`DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`).
+    pub network: &'a NetworkPolicy,
+    /// The prefix of the headers outbound sets (`DESTINATIONS_WEBHOOK_HEADER_PREFIX`).
+    pub header_prefix: &'a str,
+}
+
+/// Headers outbound sets on every webhook request, or that describe the
+/// connection: a destination cannot replace them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+/// Every problem with `config` and `credentials` (after the schema passed).
+pub fn check(
+    kind: DestinationKind,
+    config: &Value,
+    credentials: &Value,
+    ctx: &CheckContext<'_>,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    match kind {
+        DestinationKind::Webhook => {
+            if let Some(url) = config.get("url").and_then(Value::as_str) {
+                if let Err(message) = reachable_url(url, ctx.network) {
+                    errors.push(error("config.url", message));
+                }
+            }
+            custom_headers(config.get("custom_headers"), ctx, &mut errors);
+        }
+        DestinationKind::GcpPubsub => {
+            // An emulator (a custom endpoint) takes any credentials, as in
+            // Outpost.
+            let emulated = config
+                .get("endpoint")
+                .and_then(Value::as_str)
+                .is_some_and(|e| !e.is_empty());
+            if let (false, Some(key)) = (
+                emulated,
+                credentials
+                    .get("service_account_json")
+                    .and_then(Value::as_str),
+            ) {
+                if let Err(message) = service_account(key) {
+                    errors.push(error("credentials.service_account_json", message));
+                }
+            }
+        }
+        DestinationKind::AwsSqs
+        | DestinationKind::AwsS3
+        | DestinationKind::AwsKinesis
+        | DestinationKind::Rabbitmq => {}
+    }
+    errors
+}
+
+fn error(field: &str, message: String) -> FieldError {
+    FieldError {
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// Refuses a URL whose host is a literal address the policy refuses, or a
+/// name that always means this machine (`localhost`, RFC 6761). Literal
+/// forms are read as a browser reads them (WHATWG URL): `2130706433`,
+/// `0x7f.1`, `[::ffff:127.0.0.1]` are all 127.0.0.1.
+pub fn reachable_url(url: &str, policy: &NetworkPolicy) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("is not a valid URL: {e}"))?;
+    let ip = match parsed.host() {
+        None => return Err("has no host".into()),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name != "localhost" && !name.ends_with(".localhost") {
+                return Ok(());
+            }
+            // localhost is loopback on every machine; allowed only when the
+            // operator allows loopback.
+            let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+            return match policy.check(v4).or_else(|_| policy.check(v6)) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(format!("host {name} is this machine (loopback), which destinations may not reach; DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS can allow it")),
+            };
+        }
+    };
+    policy.check(ip).map_err(|_| {
+        format!(
+            "host {ip} is a loopback, private, link-local or reserved address, which destinations may not reach; DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS can allow it"
+        )
+    })
+}
+
+/// `custom_headers`: names must be HTTP tokens, values HTTP field values
+/// (RFC 9110: no CR, LF, NUL or other control characters but tab), and
+/// none of them a header outbound sets.
+fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Vec<FieldError>) {
+    let parsed;
+    let map: &Map<String, Value> = match value {
+        Some(Value::Object(m)) => m,
+        Some(Value::String(s)) if !s.is_empty() => match serde_json::from_str::<Value>(s) {
+            Ok(Value::Object(m)) => {
+                parsed = m;
+                &parsed
+            }
+            _ => return, // the schema reports it
+        },
+        _ => return,
+    };
+    let prefix = ctx.header_prefix.to_ascii_lowercase();
+    for (name, value) in map {
+        let field = format!("config.custom_headers.{name}");
+        let lower = name.to_ascii_lowercase();
+        if !is_token(name) {
+            errors.push(error(
+                &field,
+                "is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)".into(),
+            ));
+        } else if RESERVED_HEADERS.contains(&lower.as_str())
+            || (!prefix.is_empty() && lower.starts_with(&prefix))
+        {
+            errors.push(error(
+                &field,
+                "is a header outbound sets itself and cannot be replaced".into(),
+            ));
+        }
+        if let Some(v) = value.as_str() {
+            if !is_field_value(v) {
+                errors.push(error(
+                    &field,
+                    "is not a valid header value (no line breaks or control characters)".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// RFC 9110 `token`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// RFC 9110 `field-value`: visible characters, spaces and tabs (and
+/// non-ASCII text), no other control characters.
+fn is_field_value(s: &str) -> bool {
+    s.chars().all(|c| c == '\t' || !c.is_control())
+}
+
+/// A service account key as Google issues it: a JSON object with `type`,
+/// `client_email` and `private_key`, a PEM RSA key (what the JWT-bearer
+/// token exchange is signed with).
+fn service_account(text: &str) -> Result<(), String> {
+    let Ok(Value::Object(key)) = serde_json::from_str::<Value>(text) else {
+        return Err("must be the service account's JSON key file (a JSON object)".into());
+    };
+    let field = |name: &str| {
+        key.get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let missing: Vec<&str> = ["type", "client_email", "private_key"]
+        .into_iter()
+        .filter(|k| field(k).is_none())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!("has no {}", missing.join(", ")));
+    }
+    if field("type") != Some("service_account") {
+        return Err("type must be \"service_account\"".into());
+    }
+    let pem = field("private_key").unwrap_or_default();
+    if !is_rsa_private_key(pem) {
+        return Err("private_key must be a PEM RSA private key".into());
+    }
+    Ok(())
+}
+
+/// Whether `pem` holds an RSA private key (PKCS#8, or PKCS#1).
+pub fn is_rsa_private_key(pem: &str) -> bool {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
+        Ok(PrivateKeyDer::Pkcs8(der)) => {
+            ring::rsa::KeyPair::from_pkcs8(der.secret_pkcs8_der()).is_ok()
+        }
+        Ok(PrivateKeyDer::Pkcs1(der)) => {
+            ring::rsa::KeyPair::from_der(der.secret_pkcs1_der()).is_ok()
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const RSA_KEY: &str = include_str!("../../tests/data/gcp-test-key.pem");
+    const EC_KEY: &str = include_str!("../../tests/data/ec-test-key.pem");
+
+    fn ctx(policy: &NetworkPolicy) -> CheckContext<'_> {
+        CheckContext {
+            network: policy,
+            header_prefix: "x-outpost-",
+        }
+    }
+
+    fn webhook(config: Value, policy: &NetworkPolicy) -> Vec<String> {
+        check(DestinationKind::Webhook, &config, &json!({}), &ctx(policy))
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn literal_blocked_hosts_are_refused_in_every_form() {
+        let strict = NetworkPolicy::default();
+        for url in [
+            "http://127.0.0.1/h",
+            "http://[::1]/h",
+            "http://169.254.169.254/latest/meta-data",
+            "http://10.1.2.3:8080/",
+            "http://0.0.0.0/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://017700000001/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost:3000/",
+            "http://api.localhost/",
+            "http://LOCALHOST./",
+        ] {
+            let errors = webhook(json!({ "url": url }), &strict);
+            assert_eq!(errors.len(), 1, "{url}: {errors:?}");
+            assert!(errors[0].starts_with("config.url: host "), "{errors:?}");
+        }
+        for url in [
+            "https://example.com/h",
+            "https://93.184.215.14/",
+            "http://[2606:4700::1]/",
+        ] {
+            assert!(webhook(json!({ "url": url }), &strict).is_empty(), "{url}");
+        }
+        // The allowlist admits what it lists.
+        let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
+        assert!(webhook(json!({"url": "http://127.0.0.1:9/"}), &loopback).is_empty());
+        assert!(webhook(json!({"url": "http://localhost:9/"}), &loopback).is_empty());
+        assert_eq!(
+            webhook(json!({"url": "http://10.0.0.1/"}), &loopback).len(),
+            1
+        );
+    }
+
+    #[test]
+    fn custom_headers_must_be_valid_http_and_not_ours() {
+        let policy = NetworkPolicy::default();
+        let url = "https://example.com/h";
+        let ok = json!({"url": url, "custom_headers": {"X-Api-Key": "k 1\t2", "Authorization": "Bearer é"}});
+        assert!(webhook(ok, &policy).is_empty());
+        let text = json!({"url": url, "custom_headers": "{\"X-Bad\":\"a\\r\\nb\"}"});
+        let errors = webhook(text, &policy);
+        assert_eq!(
+            errors,
+            ["config.custom_headers.X-Bad: is not a valid header value (no line breaks or control characters)"]
+        );
+        let bad = json!({"url": url, "custom_headers": {
+            "a b": "x", "X-Outpost-Signature": "x", "Content-Type": "text/plain", "x": "\u{0}"
+        }});
+        let errors = webhook(bad, &policy);
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(errors
+            .iter()
+            .any(|e| e.starts_with("config.custom_headers.a b: is not a valid header name")));
+        assert!(errors.iter().any(|e| e
+            .starts_with("config.custom_headers.X-Outpost-Signature: is a header outbound sets")));
+        assert!(errors.iter().any(
+            |e| e.starts_with("config.custom_headers.Content-Type: is a header outbound sets")
+        ));
+    }
+
+    #[test]
+    fn gcp_service_accounts_are_real_keys_unless_emulated() {
+        let policy = NetworkPolicy::default();
+        let run = |config: Value, sa: &str| {
+            check(
+                DestinationKind::GcpPubsub,
+                &config,
+                &json!({ "service_account_json": sa }),
+                &ctx(&policy),
+            )
+        };
+        let config = json!({"project_id": "p", "topic": "t"});
+        let good = json!({"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",
+                          "private_key": RSA_KEY})
+        .to_string();
+        assert!(run(config.clone(), &good).is_empty());
+        for (sa, says) in [
+            ("not-valid-json".to_string(), "JSON key file"),
+            (
+                json!({"project_id": "p"}).to_string(),
+                "has no type, client_email, private_key",
+            ),
+            (
+                json!({"type": "user", "client_email": "a", "private_key": RSA_KEY}).to_string(),
+                "service_account",
+            ),
+            (
+                json!({"type": "service_account", "client_email": "a", "private_key": "nope"})
+                    .to_string(),
+                "PEM RSA",
+            ),
+            (
+                json!({"type": "service_account", "client_email": "a", "private_key": EC_KEY})
+                    .to_string(),
+                "PEM RSA",
+            ),
+        ] {
+            let errors = run(config.clone(), &sa);
+            assert_eq!(errors.len(), 1, "{sa}");
+            assert_eq!(errors[0].field, "credentials.service_account_json");
+            assert!(errors[0].message.contains(says), "{}", errors[0].message);
+        }
+        let emulated = json!({"project_id": "p", "topic": "t", "endpoint": "localhost:8085"});
+        assert!(run(emulated, "not-valid-json").is_empty());
+    }
+}
