@@ -19,7 +19,8 @@ use crate::api::{self, server, AppState, Components};
 use crate::config::Settings;
 use crate::delivery::attempt::Attempter;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
-use crate::delivery::webhook::WebhookSettings;
+use crate::delivery::senders::webhook::WebhookSettings;
+use crate::delivery::senders::{SenderContext, Senders};
 use crate::delivery::worker::{Worker, WorkerConfig};
 use crate::domain::catalog::Catalog;
 use crate::domain::credentials::Cipher;
@@ -216,11 +217,14 @@ impl Application {
         } else {
             Arc::default()
         };
-        let (worker_cfg, attempter) = delivery(settings, &secrets.aes)?;
+        let senders = senders(settings)?;
+        let deliverable = senders.kinds();
+        let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders)?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
         let state = api_state(settings, &secrets, pool.clone(), components)?;
         let state = AppState {
             wake_worker: parts.worker.then(|| worker.waker()),
+            deliverable: Arc::from(deliverable),
             ..state
         };
         let listener = match parts.api {
@@ -336,24 +340,46 @@ fn api_state(
         catalog: Arc::new(catalog),
         validate_schema: settings.topics.validate_schema,
         wake_worker: None,
+        deliverable: Arc::from(Vec::new()),
     })
 }
 
-/// The worker's loop settings and its attempter, from the settings.
-fn delivery(settings: &Settings, aes: &str) -> anyhow::Result<(WorkerConfig, Attempter)> {
+/// The senders of every deliverable type, from the settings.
+fn senders(settings: &Settings) -> anyhow::Result<Senders> {
     let d = &settings.delivery;
-    let policy = NetworkPolicy::parse(&d.allowed_networks.join(","))
-        .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?;
+    let policy = Arc::new(
+        NetworkPolicy::parse(&d.allowed_networks.join(","))
+            .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?,
+    );
     let http = HttpSender::new(HttpClientConfig {
         timeout: d.timeout,
         connect_timeout: d.timeout,
-        policy: Arc::new(policy),
+        policy: policy.clone(),
         ..HttpClientConfig::default()
     })
     .context("building the HTTP client")?;
     let templates =
         SignatureTemplates::parse(&d.signature_content_template, &d.signature_header_template)
             .context("DESTINATIONS_WEBHOOK_SIGNATURE_*_TEMPLATE")?;
+    Ok(Senders::new(&SenderContext {
+        http,
+        policy,
+        timeout: d.timeout,
+        webhook: WebhookSettings {
+            mode: d.webhook_mode,
+            templates,
+            header_prefix: d.header_prefix.clone(),
+        },
+    }))
+}
+
+/// The worker's loop settings and its attempter, from the settings.
+fn delivery(
+    settings: &Settings,
+    aes: &str,
+    senders: Senders,
+) -> anyhow::Result<(WorkerConfig, Attempter)> {
+    let d = &settings.delivery;
     let retry = match &d.retry_schedule {
         Some(schedule) => RetryPolicy::Schedule(schedule.clone()),
         None => RetryPolicy::Exponential {
@@ -370,14 +396,10 @@ fn delivery(settings: &Settings, aes: &str) -> anyhow::Result<(WorkerConfig, Att
         ..WorkerConfig::default()
     };
     let attempter = Attempter {
-        http,
-        webhook: WebhookSettings {
-            mode: d.webhook_mode,
-            templates,
-            header_prefix: d.header_prefix.clone(),
-        },
+        senders,
         retry,
         cipher: Some(Arc::new(Cipher::new(aes))),
+        timeout: d.timeout,
     };
     Ok((cfg, attempter))
 }

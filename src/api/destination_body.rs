@@ -108,7 +108,15 @@ impl CreateDestination {
                 problems.push("type is required");
                 None
             }
-            Some(k) => problems.take(DestinationKind::parse(k)),
+            Some(k) => problems.take(DestinationKind::parse(k)).filter(|k| {
+                match state.deliverable.contains(k) {
+                    true => true,
+                    false => {
+                        problems.push(format!("type {k} cannot be delivered by this build"));
+                        false
+                    }
+                }
+            }),
         };
         let id = match self.id {
             None => Some(DestinationId::generate()),

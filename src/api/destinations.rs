@@ -196,20 +196,25 @@ async fn test(
     Ok((StatusCode::ACCEPTED, Json(answer)))
 }
 
-async fn types(_principal: Principal) -> Json<Value> {
+/// The types this build delivers, as Outpost's documents.
+async fn types(State(state): State<AppState>, _principal: Principal) -> Json<Value> {
     Json(Value::Array(
-        destination_type::all()
+        state
+            .deliverable
             .iter()
-            .map(|t| t.to_json())
+            .map(|k| destination_type::get(*k).to_json())
             .collect(),
     ))
 }
 
 async fn one_type(
+    State(state): State<AppState>,
     _principal: Principal,
     Path(kind): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    destination_type::find(&kind)
-        .map(|t| Json(t.to_json()))
+    DestinationKind::parse(&kind)
+        .ok()
+        .filter(|k| state.deliverable.contains(k))
+        .map(|k| Json(destination_type::get(k).to_json()))
         .ok_or_else(|| ApiError::not_found("destination type"))
 }

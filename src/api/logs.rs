@@ -81,7 +81,9 @@ fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
             Some(status) => {
                 json!({ "status_code": status, "body": a.response_body, "headers": headers })
             }
-            None => json!({ "error": a.code }),
+            // No response (a network failure, or a type that is not HTTP):
+            // the code, and what went wrong in words.
+            None => json!({ "error": a.code, "message": a.response_body }),
         };
     }
     let with_data = q.includes("event.data");

@@ -79,6 +79,9 @@ pub struct AppState {
     pub catalog: Arc<crate::domain::catalog::Catalog>,
     /// `TOPICS_VALIDATE_SCHEMA`.
     pub validate_schema: bool,
+    /// The destination types this build delivers (the sender registry's):
+    /// others are refused at creation and not listed.
+    pub deliverable: Arc<[crate::domain::destination_kind::DestinationKind]>,
     /// Wakes this process's delivery worker after a publish.
     pub wake_worker: Option<Arc<tokio::sync::Notify>>,
     /// Gathers concurrent publishes into shared statements.

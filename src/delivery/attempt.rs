@@ -10,14 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use hyper::body::Bytes;
 use tracing::Instrument;
 
-use super::http_client::{HttpOutcome, HttpSender};
-use super::webhook::{self, WebhookSettings};
+use super::senders::{Failure, Message, Reply, Senders, Sent, Target};
 use crate::domain::credentials::Cipher;
-use crate::domain::destination_kind::DestinationKind;
 use crate::domain::destination_type;
+use crate::domain::metadata::MessageMetadata;
 use crate::domain::retry::RetryPolicy;
 use crate::store::deliveries::{AttemptRecord, ClaimKey, Claimed, ClaimedDestination};
 
@@ -39,22 +37,79 @@ pub enum Outcome {
 
 /// Makes attempts. Shared by every send task of a worker.
 pub struct Attempter {
-    pub http: HttpSender,
-    pub webhook: WebhookSettings,
+    pub senders: Senders,
     pub retry: RetryPolicy,
     /// Decrypts credentials stored encrypted (None: stored as plain text).
     pub cipher: Option<Arc<Cipher>>,
+    /// The longest a send may take (`DELIVERY_TIMEOUT_SECONDS`). Senders
+    /// bound their own network calls; this bounds the whole send, whatever
+    /// the type, because the lease arithmetic depends on it.
+    pub timeout: Duration,
 }
 
-/// What was observed of one send.
+/// Past the timeout, how long a sender has to give up by itself before the
+/// attempt is cut short.
+const TIMEOUT_MARGIN: Duration = Duration::from_millis(500);
+
+/// What was observed of one send, as the attempt log stores it.
 struct Observed {
     success: bool,
+    /// No retry can help.
+    permanent: bool,
     code: String,
     status: Option<i32>,
     headers: Option<String>,
+    /// The response body; without a response, the failure's message.
     body: Option<String>,
     retry_after: Option<Duration>,
     duration: Duration,
+}
+
+/// The attempt log's view of what a sender reported.
+fn observe(sent: Sent, duration: Duration) -> Observed {
+    let reply_fields = |reply: Option<Reply>| match reply {
+        Some(r) => {
+            let headers: serde_json::Map<String, serde_json::Value> = r
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            (
+                r.status.map(i32::from),
+                Some(serde_json::Value::Object(headers).to_string()),
+                Some(truncate(r.body, MAX_STORED_BODY)),
+            )
+        }
+        None => (None, None, None),
+    };
+    match sent {
+        Sent::Delivered(reply) => {
+            let (status, headers, body) = reply_fields(reply);
+            Observed {
+                success: true,
+                permanent: false,
+                code: status.map_or_else(|| "delivered".to_string(), |s| s.to_string()),
+                status,
+                headers,
+                body,
+                retry_after: None,
+                duration,
+            }
+        }
+        Sent::Failed(f) => {
+            let (status, headers, body) = reply_fields(f.reply);
+            Observed {
+                success: false,
+                permanent: f.permanent,
+                code: f.code,
+                status,
+                headers,
+                body: body.or_else(|| Some(truncate(f.message, MAX_STORED_BODY))),
+                retry_after: f.retry_after,
+                duration,
+            }
+        }
+    }
 }
 
 impl Attempter {
@@ -87,56 +142,65 @@ impl Attempter {
         if destination.disabled {
             return Outcome::Hold(c.key());
         }
+        let Some(sender) = self.senders.get(destination.kind) else {
+            log_span(&c).in_scope(|| {
+                tracing::warn!(kind = %destination.kind, "destination type not delivered by this build")
+            });
+            let failure = Failure::permanent(
+                "unsupported_destination_type",
+                format!(
+                    "this build cannot deliver {} destinations",
+                    destination.kind
+                ),
+            );
+            return self.record(c, now, observe(Sent::Failed(failure), Duration::ZERO));
+        };
+        let metadata = MessageMetadata::new(
+            c.event_id.as_str(),
+            &event.topic,
+            now,
+            destination.delivery_metadata.as_ref(),
+            &event.metadata,
+        );
+        let target = Target {
+            id: &c.destination_id,
+            config: &destination.config,
+            credentials: &destination.credentials,
+        };
+        let message = Message {
+            event_id: &c.event_id,
+            topic: &event.topic,
+            time: c.event_time,
+            data: &event.data,
+            metadata: &metadata,
+            attempted_at: now,
+        };
         let started = Instant::now();
-        let sent = match destination.kind {
-            DestinationKind::Webhook => {
-                match webhook::build(&self.webhook, c.event_id.as_str(), event, destination, now) {
-                    Ok(req) => Some(
-                        self.http
-                            .post(&req.url, &req.headers, Bytes::from(req.body))
-                            .await,
-                    ),
-                    Err(err) => {
-                        log_span(&c).in_scope(
-                            || tracing::warn!(error = %err, "cannot build the webhook request"),
-                        );
-                        None
-                    }
-                }
-            }
-            other => {
-                log_span(&c).in_scope(|| {
-                    tracing::warn!(
-                        kind = %other,
-                        "destination type not supported by this worker"
-                    )
-                });
-                None
-            }
+        let limit = self.timeout + TIMEOUT_MARGIN;
+        let sent = match tokio::time::timeout(limit, sender.send(target, message)).await {
+            Ok(sent) => sent,
+            Err(_) => Sent::Failed(Failure::retryable(
+                "timeout",
+                format!("no answer within {:?}", self.timeout),
+            )),
         };
-        let result = match sent {
-            Some(out) => self.read(&c, out),
-            None => Observed {
-                success: false,
-                code: match destination.kind {
-                    DestinationKind::Webhook => "invalid_destination_config",
-                    _ => "unsupported_destination_type",
-                }
-                .to_string(),
-                status: None,
-                headers: None,
-                body: None,
-                retry_after: None,
-                duration: started.elapsed(),
-            },
-        };
+        if let Sent::Failed(f) = &sent {
+            log_span(&c)
+                .in_scope(|| tracing::info!(code = %f.code, detail = %f.message, "attempt failed"));
+        }
+        let result = observe(sent, started.elapsed());
+        self.record(c, now, result)
+    }
+
+    /// The attempt's record: its result, and when to try again.
+    fn record(&self, c: Claimed, now: DateTime<Utc>, result: Observed) -> Outcome {
         let attempt_number = c.attempt_number();
         // The delay runs from when the outcome was known, not from when the
         // attempt started: a send that timed out after 5 s with a 1 s retry
         // interval is retried 1 s after the timeout, and a Retry-After is
         // counted from the response that carried it.
         let known_at = now + chrono::Duration::from_std(result.duration).unwrap_or_default();
-        let next_attempt_at = if result.success || !c.retry {
+        let next_attempt_at = if result.success || result.permanent || !c.retry {
             None
         } else {
             let n = u32::try_from(attempt_number).unwrap_or(u32::MAX);
@@ -162,46 +226,6 @@ impl Attempter {
             duration_ms: i32::try_from(result.duration.as_millis()).unwrap_or(i32::MAX),
             attempted_at: now,
         })
-    }
-
-    /// What an HTTP outcome means for the log and the retry schedule.
-    fn read(&self, c: &Claimed, out: HttpOutcome) -> Observed {
-        match out.result {
-            Ok(resp) => {
-                // Retry-After only means "come back later" on these.
-                let retry_after = matches!(resp.status, 429 | 503)
-                    .then_some(resp.retry_after)
-                    .flatten();
-                let headers: serde_json::Map<String, serde_json::Value> = resp
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                    .collect();
-                Observed {
-                    success: resp.is_success(),
-                    code: resp.status.to_string(),
-                    status: Some(i32::from(resp.status)),
-                    headers: Some(serde_json::Value::Object(headers).to_string()),
-                    body: Some(truncate(resp.body, MAX_STORED_BODY)),
-                    retry_after,
-                    duration: out.duration,
-                }
-            }
-            Err(failure) => {
-                log_span(c).in_scope(|| {
-                    tracing::info!(code = %failure.code, detail = %failure.detail, "attempt failed")
-                });
-                Observed {
-                    success: false,
-                    code: failure.code.as_str().to_string(),
-                    status: None,
-                    headers: None,
-                    body: None,
-                    retry_after: None,
-                    duration: out.duration,
-                }
-            }
-        }
     }
 
     /// Decrypts the sensitive credentials of each destination in a claimed

@@ -84,7 +84,10 @@ pub fn check(
         DestinationKind::AwsSqs
         | DestinationKind::AwsS3
         | DestinationKind::AwsKinesis
-        | DestinationKind::Rabbitmq => {}
+        | DestinationKind::Rabbitmq
+        | DestinationKind::AzureServicebus
+        | DestinationKind::Kafka
+        | DestinationKind::Hookdeck => {}
     }
     errors
 }

@@ -16,6 +16,9 @@ pub enum DestinationKind {
     AwsKinesis,
     Rabbitmq,
     GcpPubsub,
+    AzureServicebus,
+    Kafka,
+    Hookdeck,
 }
 
 /// A `type` that is not one of [`DestinationKind`].
@@ -25,13 +28,16 @@ pub struct UnknownKind(pub String);
 
 impl DestinationKind {
     /// Every kind, in the order they are listed to clients.
-    pub const ALL: [DestinationKind; 6] = [
+    pub const ALL: [DestinationKind; 9] = [
         DestinationKind::Webhook,
         DestinationKind::AwsSqs,
         DestinationKind::AwsS3,
         DestinationKind::AwsKinesis,
         DestinationKind::Rabbitmq,
         DestinationKind::GcpPubsub,
+        DestinationKind::AzureServicebus,
+        DestinationKind::Kafka,
+        DestinationKind::Hookdeck,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +48,9 @@ impl DestinationKind {
             DestinationKind::AwsKinesis => "aws_kinesis",
             DestinationKind::Rabbitmq => "rabbitmq",
             DestinationKind::GcpPubsub => "gcp_pubsub",
+            DestinationKind::AzureServicebus => "azure_servicebus",
+            DestinationKind::Kafka => "kafka",
+            DestinationKind::Hookdeck => "hookdeck",
         }
     }
 
@@ -63,7 +72,10 @@ impl DestinationKind {
                 .filter(|e| !e.is_empty())
                 .or_else(|| field("server_url"))
                 .map(String::from),
-            DestinationKind::GcpPubsub => field("topic").map(String::from),
+            DestinationKind::GcpPubsub | DestinationKind::Kafka => field("topic").map(String::from),
+            DestinationKind::AzureServicebus => field("name").map(String::from),
+            // The ingest URL is inside the token: nothing to show.
+            DestinationKind::Hookdeck => Some("Hookdeck Event Gateway".to_string()),
         }
     }
 

@@ -270,8 +270,21 @@ impl HttpSender {
     /// POSTs `body` to `url`. Never fails as a Rust error: every way an
     /// attempt can go wrong is an [`HttpFailure`] in the outcome.
     pub async fn post(&self, url: &str, headers: &[(String, String)], body: Bytes) -> HttpOutcome {
+        self.request(Method::POST, url, headers, body).await
+    }
+
+    /// Sends a request with any method (the cloud APIs use PUT too), under
+    /// the same guard, timeouts and body cap as a webhook.
+    pub async fn request(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> HttpOutcome {
         let started = Instant::now();
-        let result = match tokio::time::timeout(self.timeout, self.send(url, headers, body)).await {
+        let sending = self.send(method, url, headers, body);
+        let result = match tokio::time::timeout(self.timeout, sending).await {
             Ok(result) => result,
             Err(_) => Err(HttpFailure::new(
                 FailureCode::Timeout,
@@ -286,13 +299,14 @@ impl HttpSender {
 
     async fn send(
         &self,
+        method: Method,
         url: &str,
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<HttpResponse, HttpFailure> {
         let uri = parse_url(url).map_err(|e| HttpFailure::new(FailureCode::InvalidUrl, e))?;
         self.vet_ip_literal(&uri)?;
-        let request = self.build_request(uri, headers, body)?;
+        let request = self.build_request(method, uri, headers, body)?;
         let response = self
             .client
             .request(request)
@@ -325,12 +339,13 @@ impl HttpSender {
 
     fn build_request(
         &self,
+        method: Method,
         uri: Uri,
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Request<Full<Bytes>>, HttpFailure> {
         let mut request = Request::new(Full::new(body));
-        *request.method_mut() = Method::POST;
+        *request.method_mut() = method;
         *request.uri_mut() = uri;
         let map = request.headers_mut();
         for (name, value) in headers {

@@ -3,7 +3,7 @@
 //! This table is the one place a type is declared; the served documents,
 //! the generated schemas and the credential handling all read it.
 
-use super::{DestinationType, Field, FieldKind, Pattern, TEXT};
+use super::{DestinationType, Field, FieldKind, Pattern, SelectOption, SetupLink, TEXT};
 use crate::domain::destination_kind::DestinationKind;
 
 /// A 16×16 rounded tile in `$bg` with white `$glyph` markup on top; one
@@ -105,6 +105,7 @@ const WEBHOOK: DestinationType = DestinationType {
     credential_fields: &[],
     managed_credentials: WEBHOOK_MANAGED,
     unmasked_secrets: WEBHOOK_SECRETS,
+    setup_link: None,
 };
 
 pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
@@ -129,6 +130,7 @@ pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
         credential_fields: &[AWS_KEY, AWS_SECRET],
         managed_credentials: &[],
         unmasked_secrets: &[],
+        setup_link: None,
     },
     DestinationType {
         kind: DestinationKind::AwsS3,
@@ -168,6 +170,7 @@ pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
         credential_fields: &[AWS_KEY, AWS_SECRET, AWS_SESSION],
         managed_credentials: &[],
         unmasked_secrets: &[],
+        setup_link: None,
     },
     DestinationType {
         kind: DestinationKind::AwsKinesis,
@@ -205,6 +208,7 @@ pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
         credential_fields: &[AWS_KEY, AWS_SECRET, AWS_SESSION],
         managed_credentials: &[],
         unmasked_secrets: &[],
+        setup_link: None,
     },
     DestinationType {
         kind: DestinationKind::Rabbitmq,
@@ -258,6 +262,7 @@ pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
         ],
         managed_credentials: &[],
         unmasked_secrets: &[],
+        setup_link: None,
     },
     DestinationType {
         kind: DestinationKind::GcpPubsub,
@@ -300,6 +305,143 @@ pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
         }],
         managed_credentials: &[],
         unmasked_secrets: &[],
+        setup_link: None,
+    },
+    DestinationType {
+        kind: DestinationKind::AzureServicebus,
+        label: "Azure Service Bus",
+        description: "Send each event as a message to an Azure Service Bus queue or topic",
+        link: "https://azure.microsoft.com/products/service-bus/",
+        icon: icon!(
+            "#0078D4",
+            r#"<path d="M3.5 5.5h9v5h-9z"/><path d="M6 8h4M8 6.5v3"/>"#
+        ),
+        config_fields: &[Field {
+            key: "name",
+            label: "Queue or topic",
+            description: "The name of the queue or topic messages are sent to",
+            required: true,
+            pattern: Some(Pattern::ServiceBusName),
+            ..TEXT
+        }],
+        credential_fields: &[Field {
+            key: "connection_string",
+            label: "Connection string",
+            description: "A connection string with Send rights: Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…",
+            required: true,
+            sensitive: true,
+            ..TEXT
+        }],
+        managed_credentials: &[],
+        unmasked_secrets: &[],
+        setup_link: None,
+    },
+    DestinationType {
+        kind: DestinationKind::Kafka,
+        label: "Apache Kafka",
+        description: "Produce each event as a record on an Apache Kafka topic",
+        link: "https://kafka.apache.org/",
+        icon: icon!(
+            "#231F20",
+            r#"<circle cx="8" cy="4.5" r="1.3"/><circle cx="8" cy="11.5" r="1.3"/><circle cx="11.5" cy="8" r="1.3"/><path d="M8 5.8v4.4M9.2 9l1.3-.6M9.2 7l1.3.6"/>"#
+        ),
+        config_fields: &[
+            Field {
+                key: "brokers",
+                label: "Brokers",
+                description: "Broker addresses, comma separated, e.g. broker1:9092,broker2:9092",
+                required: true,
+                ..TEXT
+            },
+            Field {
+                key: "topic",
+                label: "Topic",
+                description: "The Kafka topic records are produced to",
+                required: true,
+                ..TEXT
+            },
+            Field {
+                key: "tls",
+                kind: FieldKind::Checkbox,
+                label: "Use TLS",
+                description: "Connect to the brokers over TLS",
+                default: Some("true"),
+                ..TEXT
+            },
+            Field {
+                key: "partition_key_template",
+                label: "Partition key template",
+                description: "A JMESPath expression for each record's key; the event ID when unset or when it yields nothing",
+                ..TEXT
+            },
+            Field {
+                key: "sasl_mechanism",
+                kind: FieldKind::Select,
+                label: "SASL mechanism",
+                description: "How to authenticate to the brokers",
+                required: true,
+                options: &[
+                    SelectOption {
+                        label: "PLAIN",
+                        value: "plain",
+                    },
+                    SelectOption {
+                        label: "SCRAM-SHA-256",
+                        value: "scram-sha-256",
+                    },
+                    SelectOption {
+                        label: "SCRAM-SHA-512",
+                        value: "scram-sha-512",
+                    },
+                ],
+                ..TEXT
+            },
+        ],
+        credential_fields: &[
+            Field {
+                key: "username",
+                label: "Username",
+                description: "The SASL user name",
+                required: true,
+                ..TEXT
+            },
+            Field {
+                key: "password",
+                label: "Password",
+                description: "The SASL user's password",
+                required: true,
+                sensitive: true,
+                ..TEXT
+            },
+        ],
+        managed_credentials: &[],
+        unmasked_secrets: &[],
+        setup_link: None,
+    },
+    DestinationType {
+        kind: DestinationKind::Hookdeck,
+        label: "Hookdeck",
+        description: "Send each event to the Hookdeck Event Gateway",
+        link: "https://hookdeck.com/",
+        icon: icon!(
+            "#6B4EFF",
+            r#"<path d="M5 4v8M11 4v8M5 8h6"/>"#
+        ),
+        config_fields: &[],
+        credential_fields: &[Field {
+            key: "token",
+            label: "Hookdeck token",
+            description: "The token Hookdeck issued for this connection",
+            required: true,
+            sensitive: true,
+            ..TEXT
+        }],
+        managed_credentials: &[],
+        unmasked_secrets: &[],
+        setup_link: Some(SetupLink {
+            href: "https://dashboard.hookdeck.com/connect",
+            cta: "Generate Hookdeck Token",
+        }),
     },
 ];
 
@@ -320,7 +462,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_the_six_types_and_finds_each() {
+    fn lists_outposts_nine_types_and_finds_each() {
         assert_eq!(
             kinds(),
             [
@@ -329,13 +471,16 @@ mod tests {
                 "aws_s3",
                 "aws_kinesis",
                 "rabbitmq",
-                "gcp_pubsub"
+                "gcp_pubsub",
+                "azure_servicebus",
+                "kafka",
+                "hookdeck"
             ]
         );
         for kind in kinds() {
             assert_eq!(find(kind).map(|t| t.kind.as_str()), Some(kind));
         }
-        assert!(find("kafka").is_none());
+        assert!(find("carrier_pigeon").is_none());
         assert_eq!(webhook_standard().kind, DestinationKind::Webhook);
         assert_eq!(webhook_standard().config_fields, WEBHOOK_FIELDS);
     }
@@ -430,6 +575,32 @@ mod tests {
                 ],
                 &[("service_account_json", "text", true, true, None)],
             ),
+            (
+                "azure_servicebus",
+                &[(
+                    "name",
+                    "text",
+                    true,
+                    false,
+                    Some("^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$"),
+                )],
+                &[("connection_string", "text", true, true, None)],
+            ),
+            (
+                "kafka",
+                &[
+                    ("brokers", "text", true, false, None),
+                    ("topic", "text", true, false, None),
+                    ("tls", "checkbox", false, false, None),
+                    ("partition_key_template", "text", false, false, None),
+                    ("sasl_mechanism", "select", true, false, None),
+                ],
+                &[
+                    ("username", "text", true, false, None),
+                    ("password", "text", true, true, None),
+                ],
+            ),
+            ("hookdeck", &[], &[("token", "text", true, true, None)]),
         ];
         for (kind, config, credentials) in expect {
             let t = find(kind).expect("type");

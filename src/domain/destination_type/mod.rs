@@ -69,6 +69,9 @@ pub enum Pattern {
     AwsRegion,
     /// ASCII letters, digits, `_`, `.` and `-`.
     StreamName,
+    /// An Azure Service Bus queue or topic name: letters and digits, with
+    /// `.`, `_` and `-` inside.
+    ServiceBusName,
 }
 
 impl Pattern {
@@ -79,6 +82,7 @@ impl Pattern {
             Pattern::NoWhitespace => r"^[^\s]+$",
             Pattern::AwsRegion => r"^[a-z]{2}-[a-z]+-[0-9]+$",
             Pattern::StreamName => r"^[a-zA-Z0-9_.-]+$",
+            Pattern::ServiceBusName => r"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$",
         }
     }
 }
@@ -202,6 +206,16 @@ pub struct DestinationType {
     /// sensitive fields, but returned in full because the receiver needs
     /// them to verify signatures (DESIGN.md §5).
     pub unmasked_secrets: &'static [&'static str],
+    /// Where a user gets the credentials, for types that need a setup step
+    /// elsewhere first (Hookdeck's token).
+    pub setup_link: Option<SetupLink>,
+}
+
+/// A link to where a type's credentials are made, and its call to action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetupLink {
+    pub href: &'static str,
+    pub cta: &'static str,
 }
 
 /// Every destination type, in the order they are listed to clients.
@@ -233,7 +247,7 @@ impl DestinationType {
         let fields = |fs: &[Field], credential: bool| -> Value {
             Value::Array(fs.iter().map(|f| f.to_json(credential)).collect())
         };
-        json!({
+        let mut doc = json!({
             "type": self.kind,
             "label": self.label,
             "description": self.description,
@@ -241,7 +255,11 @@ impl DestinationType {
             "icon": self.icon,
             "config_fields": fields(self.config_fields, false),
             "credential_fields": fields(self.credential_fields, true),
-        })
+        });
+        if let Some(link) = self.setup_link {
+            doc["setup_link"] = json!({"href": link.href, "cta": link.cta});
+        }
+        doc
     }
 
     /// The credential keys that are masked in responses.

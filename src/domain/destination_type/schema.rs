@@ -444,6 +444,16 @@ mod tests {
                 json!({"project_id": "p", "topic": "t", "endpoint": "localhost:8085"}),
                 json!({"service_account_json": "{}"}),
             ),
+            "azure_servicebus" => (
+                json!({"name": "orders.v1"}),
+                json!({"connection_string": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k"}),
+            ),
+            "kafka" => (
+                json!({"brokers": "b1:9092,b2:9092", "topic": "events", "tls": "true",
+                       "partition_key_template": "metadata.\"event-id\"", "sasl_mechanism": "plain"}),
+                json!({"username": "u", "password": "p"}),
+            ),
+            "hookdeck" => (json!({}), json!({"token": "t"})),
             other => panic!("no example for {other}"),
         }
     }
@@ -828,6 +838,7 @@ mod tests {
         credential_fields: &[],
         managed_credentials: &[],
         unmasked_secrets: &[],
+        setup_link: None,
     };
 
     #[test]

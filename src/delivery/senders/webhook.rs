@@ -1,16 +1,16 @@
-//! The webhook request for one delivery (DESIGN.md §3): the event's data as
-//! the body, byte for byte; identity, topic, timestamp and metadata headers;
-//! the signature; the destination's custom headers.
+//! Webhooks (DESIGN.md §3): an HTTP POST whose body is the event's data,
+//! byte for byte; identity, topic, timestamp and metadata headers; the
+//! signature; the destination's custom headers. [`build`] makes the
+//! request, [`WebhookSender`] sends it through the guarded HTTP client.
 
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::domain::metadata::MessageMetadata;
+use super::{BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target};
+use crate::delivery::http_client::HttpSender;
 use crate::domain::signature::{
     outpost_signature, standard_signature, SignInput, SignatureTemplates, WebhookMode,
 };
 use crate::domain::webhook_secret::valid_secrets;
-use crate::store::deliveries::{ClaimedDestination, ClaimedEvent};
 
 /// How this deployment signs webhooks.
 #[derive(Debug, Clone)]
@@ -48,35 +48,28 @@ pub enum WebhookError {
     Signing(String),
 }
 
-/// Builds the request for attempt time `now`.
+/// Builds the request for `message` to `target`.
 pub fn build(
     settings: &WebhookSettings,
-    event_id: &str,
-    event: &ClaimedEvent,
-    destination: &ClaimedDestination,
-    now: DateTime<Utc>,
+    target: Target<'_>,
+    message: Message<'_>,
 ) -> Result<WebhookRequest, WebhookError> {
-    let url = destination
+    let (event_id, now) = (message.event_id.as_str(), message.attempted_at);
+    let url = target
         .config
         .get("url")
         .and_then(Value::as_str)
         .filter(|u| !u.is_empty())
         .ok_or(WebhookError::NoUrl)?
         .to_string();
-    let secrets = valid_secrets(&destination.credentials, now);
+    let secrets = valid_secrets(target.credentials, now);
     if secrets.is_empty() {
         return Err(WebhookError::NoSecret);
     }
     let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    let body = event.data.as_bytes().to_vec();
+    let body = message.data.as_bytes().to_vec();
     let prefix = &settings.header_prefix;
-    let metadata = MessageMetadata::new(
-        event_id,
-        &event.topic,
-        now,
-        destination.delivery_metadata.as_ref(),
-        &event.metadata,
-    );
+    let metadata = message.metadata;
     let mut headers: Vec<(String, String)> =
         vec![("content-type".into(), "application/json".into())];
 
@@ -98,7 +91,7 @@ pub fn build(
                     body: &body,
                     timestamp: now.timestamp(),
                     event_id,
-                    topic: &event.topic,
+                    topic: message.topic,
                 },
             );
             set(&mut headers, format!("{prefix}signature"), signature);
@@ -128,7 +121,7 @@ pub fn build(
             set(&mut headers, "webhook-signature".into(), signature);
         }
     }
-    for (k, v) in custom_headers(&destination.config) {
+    for (k, v) in custom_headers(target.config) {
         set(&mut headers, k.to_ascii_lowercase(), v);
     }
     Ok(WebhookRequest { url, headers, body })
@@ -167,9 +160,78 @@ fn value_text(v: &Value) -> String {
     }
 }
 
+/// Sends webhooks: builds each request and POSTs it through the guarded,
+/// keep-alive HTTP client.
+pub struct WebhookSender {
+    http: HttpSender,
+    settings: WebhookSettings,
+}
+
+impl WebhookSender {
+    pub fn new(ctx: &SenderContext) -> WebhookSender {
+        WebhookSender {
+            http: ctx.http.clone(),
+            settings: ctx.webhook.clone(),
+        }
+    }
+}
+
+impl Sender for WebhookSender {
+    fn send<'a>(&'a self, target: Target<'a>, message: Message<'a>) -> BoxFuture<'a, Sent> {
+        Box::pin(async move {
+            let req = match build(&self.settings, target, message) {
+                Ok(req) => req,
+                Err(err) => {
+                    return Sent::Failed(Failure::permanent(
+                        "invalid_destination_config",
+                        err.to_string(),
+                    ))
+                }
+            };
+            let out = self
+                .http
+                .post(&req.url, &req.headers, req.body.into())
+                .await;
+            match out.result {
+                Ok(resp) => {
+                    // Retry-After only means "come back later" on these.
+                    let retry_after = matches!(resp.status, 429 | 503)
+                        .then_some(resp.retry_after)
+                        .flatten();
+                    let success = resp.is_success();
+                    let code = resp.status.to_string();
+                    let reply = Reply {
+                        status: Some(resp.status),
+                        headers: resp.headers,
+                        body: resp.body,
+                    };
+                    if success {
+                        Sent::Delivered(Some(reply))
+                    } else {
+                        Sent::Failed(Failure {
+                            code,
+                            message: format!("the endpoint answered {}", reply.status.unwrap_or(0)),
+                            reply: Some(reply),
+                            retry_after,
+                            permanent: false,
+                        })
+                    }
+                }
+                Err(failure) => {
+                    Sent::Failed(Failure::retryable(failure.code.as_str(), failure.detail))
+                }
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::{DestinationId, EventId};
+    use crate::domain::metadata::MessageMetadata;
+    use crate::store::deliveries::{ClaimedDestination, ClaimedEvent};
+    use chrono::{DateTime, Utc};
     use hmac::{Hmac, Mac};
     use serde_json::json;
 
@@ -191,6 +253,39 @@ mod tests {
         }
     }
 
+    /// `build` for a claimed event and destination, as the worker calls it.
+    fn run(
+        settings: &WebhookSettings,
+        event_id: &str,
+        event: &ClaimedEvent,
+        d: &ClaimedDestination,
+        now: DateTime<Utc>,
+    ) -> Result<WebhookRequest, WebhookError> {
+        let id = EventId::parse(event_id).unwrap();
+        let metadata = MessageMetadata::new(
+            event_id,
+            &event.topic,
+            now,
+            d.delivery_metadata.as_ref(),
+            &event.metadata,
+        );
+        let destination_id = DestinationId::parse("d").unwrap();
+        let target = Target {
+            id: &destination_id,
+            config: &d.config,
+            credentials: &d.credentials,
+        };
+        let message = Message {
+            event_id: &id,
+            topic: &event.topic,
+            time: now,
+            data: &event.data,
+            metadata: &metadata,
+            attempted_at: now,
+        };
+        build(settings, target, message)
+    }
+
     fn hmac_hex(key: &str, body: &[u8]) -> String {
         let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
         mac.update(body);
@@ -209,7 +304,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
             .unwrap()
             .to_utc();
-        let r = build(
+        let r = run(
             &WebhookSettings::default(),
             "evt_1",
             &event(),
@@ -232,7 +327,7 @@ mod tests {
         // system keys; the signature is never replaced.
         let mut d = destination(json!({"secret": "whsec_abc"}));
         d.delivery_metadata = Some(json!({"source": "dest", "topic": "t2", "signature": "x"}));
-        let r = build(&WebhookSettings::default(), "evt_1", &event(), &d, now).unwrap();
+        let r = run(&WebhookSettings::default(), "evt_1", &event(), &d, now).unwrap();
         assert_eq!(header(&r, "x-outpost-source"), Some("crm"));
         assert_eq!(header(&r, "x-outpost-topic"), Some("t2"));
         assert!(header(&r, "x-outpost-signature")
@@ -253,7 +348,7 @@ mod tests {
             .to_utc();
         let creds = json!({"secret": "new", "previous_secret": "old",
                            "previous_secret_invalid_at": "2026-11-30T12:00:00Z"});
-        let r = build(
+        let r = run(
             &WebhookSettings::default(),
             "e",
             &event(),
@@ -281,7 +376,7 @@ mod tests {
             ..WebhookSettings::default()
         };
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let r = build(
+        let r = run(
             &settings,
             "msg_1",
             &event(),
@@ -306,12 +401,12 @@ mod tests {
         let mut d = destination(json!({"secret": "s"}));
         d.config = json!({});
         assert_eq!(
-            build(&WebhookSettings::default(), "e", &event(), &d, now),
+            run(&WebhookSettings::default(), "e", &event(), &d, now),
             Err(WebhookError::NoUrl)
         );
         let d = destination(json!({}));
         assert_eq!(
-            build(&WebhookSettings::default(), "e", &event(), &d, now),
+            run(&WebhookSettings::default(), "e", &event(), &d, now),
             Err(WebhookError::NoSecret)
         );
     }
