@@ -8,9 +8,11 @@
 //!   the registry of the types this build delivers.
 //! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
 //!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
+//! - [`net`]: vetted TCP connections for the senders that are not HTTP.
 
 pub mod attempt;
 pub mod http_client;
+pub mod net;
 pub mod recorder;
 pub mod senders;
 pub mod sending;
