@@ -327,6 +327,7 @@ fn api_state(
     Ok(AppState {
         network: Arc::new(network),
         header_prefix: settings.delivery.header_prefix.clone(),
+        webhook_mode: settings.delivery.webhook_mode,
         publisher: store::publisher::Publisher::new(pool.clone()),
         pool,
         components,

@@ -17,6 +17,7 @@ use crate::domain::destination_type::{self, DestinationType};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
 use crate::domain::metadata::string_map;
+use crate::domain::signature::WebhookMode;
 use crate::domain::webhook_secret::{self, Caller, SecretError};
 use crate::store::destinations::{DestinationRow, DestinationUpdate, NewDestination};
 
@@ -144,7 +145,15 @@ impl CreateDestination {
         };
         let mut credentials = sent.clone();
         if let Some(k) = kind {
-            credentials = secrets(k, principal, &sent, credentials, now, &mut problems)?;
+            credentials = secrets(
+                k,
+                state.webhook_mode,
+                principal,
+                &sent,
+                credentials,
+                now,
+                &mut problems,
+            )?;
             validate(
                 state,
                 destination_type::get(k),
@@ -226,7 +235,15 @@ impl PatchDestination {
         if let (Some(s), Some(obj)) = (stored.as_object(), echoed.as_object_mut()) {
             obj.retain(|k, v| s.get(k) != Some(v));
         }
-        let credentials = secrets(d.kind, principal, &echoed, credentials, now, &mut problems)?;
+        let credentials = secrets(
+            d.kind,
+            state.webhook_mode,
+            principal,
+            &echoed,
+            credentials,
+            now,
+            &mut problems,
+        )?;
         let delivery_metadata = merge_optional(&d.delivery_metadata, &self.delivery_metadata);
         let metadata = merge_optional(&d.metadata, &self.metadata);
         strings(
@@ -322,6 +339,7 @@ fn disabled_at(v: &Value, problems: &mut Problems) -> Option<Option<DateTime<Utc
 /// have no managed secrets). 403 for a tenant setting a secret.
 fn secrets(
     kind: DestinationKind,
+    mode: WebhookMode,
     principal: &Principal,
     sent: &Value,
     credentials: Value,
@@ -335,7 +353,7 @@ fn secrets(
         problems.push("credentials must be an object");
         return Ok(credentials);
     };
-    match webhook_secret::apply(caller(principal), sent, &mut map, now) {
+    match webhook_secret::apply(caller(principal), mode, sent, &mut map, now) {
         Ok(()) => {}
         Err(e @ SecretError::OperatorOnly) => {
             return Err(ApiError::new(

@@ -22,6 +22,7 @@ use super::tenants::ensure_tenant;
 use super::AppState;
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::destination_type;
+use crate::domain::signature::WebhookMode;
 use crate::domain::topic::Topic;
 use crate::store::destinations as store;
 use crate::store::events::{self, NewEvent};
@@ -202,9 +203,19 @@ async fn types(State(state): State<AppState>, _principal: Principal) -> Json<Val
         state
             .deliverable
             .iter()
-            .map(|k| destination_type::get(*k).to_json())
+            .map(|k| type_document(&state, *k))
             .collect(),
     ))
+}
+
+/// A type's document; in Standard Webhooks mode the webhook type says so.
+fn type_document(state: &AppState, kind: DestinationKind) -> Value {
+    match (kind, state.webhook_mode) {
+        (DestinationKind::Webhook, WebhookMode::Standard) => {
+            destination_type::webhook_standard().to_json()
+        }
+        _ => destination_type::get(kind).to_json(),
+    }
 }
 
 async fn one_type(
@@ -215,6 +226,6 @@ async fn one_type(
     DestinationKind::parse(&kind)
         .ok()
         .filter(|k| state.deliverable.contains(k))
-        .map(|k| Json(destination_type::get(k).to_json()))
+        .map(|k| Json(type_document(&state, k)))
         .ok_or_else(|| ApiError::not_found("destination type"))
 }

@@ -89,6 +89,9 @@ pub struct AppState {
     /// Which addresses destinations may reach: URLs whose host is a refused
     /// literal address are refused at create (`DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`).
     pub network: Arc<crate::domain::ssrf::NetworkPolicy>,
+    /// How webhooks are signed (`DESTINATIONS_WEBHOOK_MODE`): new secrets
+    /// are made in the form that mode's receivers verify.
+    pub webhook_mode: crate::domain::signature::WebhookMode,
     /// Prefix of the headers outbound sets on webhooks, which custom
     /// headers may not use (`DESTINATIONS_WEBHOOK_HEADER_PREFIX`).
     pub header_prefix: String,

@@ -12,6 +12,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
 use super::destination_type::parse_checkbox;
+use super::signature::WebhookMode;
 
 /// How long the previous secret stays valid after a rotation.
 pub const ROTATION_GRACE: chrono::Duration = chrono::Duration::hours(24);
@@ -36,10 +37,19 @@ pub enum SecretError {
     Invalid(Vec<String>),
 }
 
-/// A new random signing secret: `whsec_` and 32 random bytes in hex.
-pub fn generate() -> String {
+/// A new random signing secret: `whsec_` and 32 random bytes, in hex for
+/// Outpost's signatures (the key is the whole string), in base64 for
+/// Standard Webhooks (whose libraries decode the part after `whsec_`).
+pub fn generate(mode: WebhookMode) -> String {
+    use base64::Engine as _;
     let bytes: [u8; 32] = rand::random();
-    format!("whsec_{}", hex::encode(bytes))
+    match mode {
+        WebhookMode::Default => format!("whsec_{}", hex::encode(bytes)),
+        WebhookMode::Standard => format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ),
+    }
 }
 
 /// Applies the secret rules to `credentials` (the stored credentials with
@@ -49,6 +59,7 @@ pub fn generate() -> String {
 /// is consumed: it is an instruction, not a credential.
 pub fn apply(
     caller: Caller,
+    mode: WebhookMode,
     sent: &Value,
     credentials: &mut Map<String, Value>,
     now: DateTime<Utc>,
@@ -85,10 +96,10 @@ pub fn apply(
             });
             credentials.insert("previous_secret".into(), Value::String(old));
             credentials.insert("previous_secret_invalid_at".into(), Value::String(until));
-            credentials.insert("secret".into(), Value::String(generate()));
+            credentials.insert("secret".into(), Value::String(generate(mode)));
         }
         (_, None) => {
-            credentials.insert("secret".into(), Value::String(generate()));
+            credentials.insert("secret".into(), Value::String(generate(mode)));
         }
         (false, Some(_)) => {}
     }
@@ -147,16 +158,41 @@ mod tests {
     #[test]
     fn a_missing_secret_is_generated() {
         let mut c = Map::new();
-        apply(Caller::Tenant, &json!({}), &mut c, Utc::now()).unwrap();
+        apply(
+            Caller::Tenant,
+            WebhookMode::Default,
+            &json!({}),
+            &mut c,
+            Utc::now(),
+        )
+        .unwrap();
         let s = c["secret"].as_str().unwrap();
         assert!(s.starts_with("whsec_") && s.len() == 6 + 64, "{s}");
+    }
+
+    #[test]
+    fn standard_mode_secrets_are_base64() {
+        use base64::Engine as _;
+        let s = generate(WebhookMode::Standard);
+        let key = s.strip_prefix("whsec_").unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .unwrap();
+        assert_eq!(bytes.len(), 32);
     }
 
     #[test]
     fn rotation_keeps_the_old_secret_for_a_day() {
         let now = at("2026-12-01T10:00:00Z");
         let mut c = obj(json!({"secret": "whsec_old", "rotate_secret": true}));
-        apply(Caller::Tenant, &json!({"rotate_secret": true}), &mut c, now).unwrap();
+        apply(
+            Caller::Tenant,
+            WebhookMode::Default,
+            &json!({"rotate_secret": true}),
+            &mut c,
+            now,
+        )
+        .unwrap();
         assert_eq!(c["previous_secret"], "whsec_old");
         assert_eq!(c["previous_secret_invalid_at"], "2026-12-02T10:00:00Z");
         assert_ne!(c["secret"], "whsec_old");
@@ -175,14 +211,20 @@ mod tests {
         let now = at("2026-12-01T10:00:00Z");
         let mut c = obj(json!({"secret": "x"}));
         assert_eq!(
-            apply(Caller::Tenant, &json!({"secret": "x"}), &mut c, now),
+            apply(
+                Caller::Tenant,
+                WebhookMode::Default,
+                &json!({"secret": "x"}),
+                &mut c,
+                now
+            ),
             Err(SecretError::OperatorOnly)
         );
         let sent =
             json!({"rotate_secret": "true", "previous_secret_invalid_at": "2026-12-05T00:00:00Z"});
         let mut c = obj(json!({"secret": "whsec_a"}));
         c.extend(obj(sent.clone()));
-        apply(Caller::Operator, &sent, &mut c, now).unwrap();
+        apply(Caller::Operator, WebhookMode::Default, &sent, &mut c, now).unwrap();
         assert_eq!(c["previous_secret_invalid_at"], "2026-12-05T00:00:00Z");
     }
 
@@ -190,7 +232,14 @@ mod tests {
     fn malformed_instructions_are_reported() {
         let mut c = obj(json!({"secret": "s", "rotate_secret": "maybe",
                                "previous_secret_invalid_at": "soon"}));
-        let err = apply(Caller::Operator, &json!({}), &mut c, Utc::now()).unwrap_err();
+        let err = apply(
+            Caller::Operator,
+            WebhookMode::Default,
+            &json!({}),
+            &mut c,
+            Utc::now(),
+        )
+        .unwrap_err();
         let SecretError::Invalid(messages) = err else {
             panic!("{err:?}")
         };

@@ -20,3 +20,4 @@ mod publish;
 mod queries;
 mod sdk;
 mod serve;
+mod standard_webhooks;
