@@ -32,6 +32,10 @@ pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
         "delivery_metadata": d.delivery_metadata,
         "metadata": d.metadata,
         "disabled_at": d.disabled_at.map(ts),
+        // Extensions to Outpost's shape, for the portal: why it is disabled
+        // (`manual` or `consecutive_failures`), and the failure count.
+        "disabled_reason": d.disabled_reason,
+        "consecutive_failures": d.consecutive_failures,
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
         "target": d.kind.target(&d.config),

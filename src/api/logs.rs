@@ -70,6 +70,8 @@ fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
         "manual": a.manual,
         "event_id": a.event_id,
         "destination_id": a.destination_id,
+        // An extension to Outpost's shape: how long the attempt took.
+        "duration_ms": a.duration_ms,
     });
     if q.includes("response_data") {
         let headers: Value = a

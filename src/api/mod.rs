@@ -14,6 +14,7 @@ pub mod destination_view;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod filters;
 pub mod health;
 pub mod logs;
 pub mod metrics;
@@ -123,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(destinations::routes())
         .merge(logs::routes())
         .merge(metrics::routes())
+        .merge(filters::routes())
         .route("/openapi.json", get(openapi));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -94,9 +94,14 @@ async fn token(
 #[derive(Debug, Deserialize)]
 struct PortalQuery {
     theme: Option<String>,
+    /// An extension: a link for a tenant that does not exist yet, whose
+    /// first visit offers "Set up Webhooks" (provisioning only that tenant).
+    #[serde(default)]
+    setup: bool,
 }
 
-/// A link into the portal with a fresh tenant token (operator only).
+/// A link into the portal with a fresh tenant token (operator only). 404
+/// for an unknown tenant, as in Outpost, unless `setup=true`.
 async fn portal(
     State(state): State<AppState>,
     _: Operator,
@@ -105,7 +110,9 @@ async fn portal(
     Query(q): Query<PortalQuery>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    ensure_tenant(&db, &s.tenant).await?;
+    if !q.setup {
+        ensure_tenant(&db, &s.tenant).await?;
+    }
     let token = auth::issue(&state.auth.jwt_secret, &s.tenant, Utc::now().timestamp());
     let host = headers
         .get(axum::http::header::HOST)

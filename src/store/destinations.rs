@@ -92,6 +92,9 @@ pub struct DestinationRow {
     pub delivery_metadata: Option<serde_json::Value>,
     pub metadata: Option<serde_json::Value>,
     pub disabled_at: Option<DateTime<Utc>>,
+    /// `manual` or `consecutive_failures`; None while enabled.
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -108,6 +111,8 @@ fn row(r: &tokio_postgres::Row) -> Result<DestinationRow, StoreError> {
         delivery_metadata: r.try_get("delivery_metadata")?,
         metadata: r.try_get("metadata")?,
         disabled_at: r.try_get("disabled_at")?,
+        disabled_reason: r.try_get("disabled_reason")?,
+        consecutive_failures: r.try_get("consecutive_failures")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

@@ -130,3 +130,57 @@ async fn testing_a_destination_delivers_the_sample_and_shows_in_events() {
         .await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn the_filter_preview_answers_like_the_fan_out() {
+    let db = TestDb::new().await;
+    let api = start(&db, false).await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let sample = json!({"topic": "user.created",
+                        "data": {"user_id": "usr_1", "email": "ada@example.com", "roles": ["member"]}});
+    let (_, tok) = api.admin("GET", "/api/v1/tenants/acme/token", None).await;
+    let token = tok["token"].as_str().unwrap();
+    let (api, sample) = (&api, &sample);
+    let ask = |filter: serde_json::Value| {
+        let body = json!({"filter": filter, "event": sample});
+        async move {
+            api.as_token(token, "POST", "/api/v1/filters/match", Some(body))
+                .await
+        }
+    };
+    let (s, r) = ask(json!({"data": {"roles": ["member"]}})).await;
+    assert_eq!((s, r), (200, json!({"matches": true})));
+    let (s, r) =
+        ask(json!({"topic": "user.created", "data": {"email": {"$startsWith": "ada@"}}})).await;
+    assert_eq!((s, r), (200, json!({"matches": true})));
+    let (s, r) = ask(json!({"data": {"user_id": {"$in": ["usr_2", "usr_3"]}}})).await;
+    assert_eq!((s, r), (200, json!({"matches": false})));
+
+    // A filter the API would refuse at create is refused here, with the same words.
+    let (s, r) = ask(json!({"data": {"n": {"$gt": "x", "$nope": 1}}})).await;
+    assert_eq!(s, 422, "{r}");
+    let bad_create = api
+        .admin(
+            "POST",
+            "/api/v1/tenants/acme/destinations",
+            Some(json!({"type": "webhook", "topics": ["*"], "config": {"url": "https://example.com/"},
+                        "filter": {"data": {"n": {"$gt": "x", "$nope": 1}}}})),
+        )
+        .await;
+    assert_eq!(bad_create.0, 422);
+    assert_eq!(
+        r["data"], bad_create.1["data"],
+        "the same messages as at create"
+    );
+
+    // Only for someone signed in.
+    let (s, _) = api
+        .raw(
+            "POST",
+            "/api/v1/filters/match",
+            None,
+            Some(&json!({"filter": {}, "event": sample}).to_string()),
+        )
+        .await;
+    assert_eq!(s, 401);
+}

@@ -264,6 +264,7 @@ async fn webhook_lifecycle_with_secrets_patch_and_rotation() {
         .await;
     assert_eq!(s, 200);
     assert!(d["disabled_at"].is_string());
+    assert_eq!(d["disabled_reason"], "manual");
     let (_, d) = api
         .admin(
             "PUT",
@@ -272,6 +273,7 @@ async fn webhook_lifecycle_with_secrets_patch_and_rotation() {
         )
         .await;
     assert!(d["disabled_at"].is_null());
+    assert!(d["disabled_reason"].is_null());
     let (_, l) = api
         .admin(
             "GET",

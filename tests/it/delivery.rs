@@ -563,18 +563,20 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
     let t0 = Utc::now();
     let rec = w.run_once(t0).await.unwrap();
     assert_eq!(rec.newly_disabled, ["flaky"]);
-    let (disabled, failures): (bool, i32) = {
+    let (disabled, failures, reason): (bool, i32, Option<String>) = {
         let r = c
             .query_one(
-                "SELECT disabled_at IS NOT NULL, consecutive_failures FROM outbound.destinations",
+                "SELECT disabled_at IS NOT NULL, consecutive_failures, disabled_reason \
+                 FROM outbound.destinations",
                 &[],
             )
             .await
             .unwrap();
-        (r.get(0), r.get(1))
+        (r.get(0), r.get(1), r.get(2))
     };
     assert!(disabled);
     assert_eq!(failures, 3);
+    assert_eq!(reason.as_deref(), Some("consecutive_failures"));
     let held: i64 = c
         .query_one(
             "SELECT count(*) FROM outbound.deliveries WHERE state = 'held'",
@@ -597,15 +599,19 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
     w.run_once(Utc::now()).await.unwrap();
     assert_eq!(rx.count(), 6);
     assert_eq!(queue_len(&c).await, 0);
-    let failures: i32 = c
+    let r = c
         .query_one(
-            "SELECT consecutive_failures FROM outbound.destinations",
+            "SELECT consecutive_failures, disabled_reason FROM outbound.destinations",
             &[],
         )
         .await
-        .unwrap()
-        .get(0);
-    assert_eq!(failures, 0, "a success resets the count");
+        .unwrap();
+    assert_eq!(r.get::<_, i32>(0), 0, "a success resets the count");
+    assert_eq!(
+        r.get::<_, Option<String>>(1),
+        None,
+        "enabled again: no reason"
+    );
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 -- $9 delivery_metadata, $10 metadata, $11 disabled_at.
 INSERT INTO outbound.destinations
     (id, tenant_id, type, topics, filter, filter_path, config, credentials,
-     delivery_metadata, metadata, disabled_at)
-VALUES ($1, $2, $3, $4, $5, $6::text::jsonpath, $7, $8, $9, $10, $11)
+     delivery_metadata, metadata, disabled_at, disabled_reason)
+VALUES ($1, $2, $3, $4, $5, $6::text::jsonpath, $7, $8, $9, $10, $11,
+        CASE WHEN $11::timestamptz IS NOT NULL THEN 'manual' END)
 RETURNING created_at

@@ -2,7 +2,7 @@
 -- A tenant's destinations, oldest first (destinations_tenant_created).
 -- A topic filter matches destinations subscribed to it, or to `*`.
 SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metadata, metadata,
-       disabled_at, created_at, updated_at
+       disabled_at, disabled_reason, consecutive_failures, created_at, updated_at
 FROM outbound.destinations
 WHERE tenant_id = $1
   AND ($2::text[] IS NULL OR type = ANY ($2))

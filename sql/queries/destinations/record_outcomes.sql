@@ -30,6 +30,13 @@ WITH input AS (
                           ELSE d.consecutive_failures + c.failures END >= $4
             THEN coalesce($5, now())
             ELSE d.disabled_at
+        END,
+        disabled_reason = CASE
+            WHEN d.disabled_at IS NULL AND $4 > 0
+                 AND CASE WHEN c.reset THEN c.failures
+                          ELSE d.consecutive_failures + c.failures END >= $4
+            THEN 'consecutive_failures'
+            ELSE d.disabled_reason
         END
     FROM counted c
     WHERE d.id = c.id

@@ -6,6 +6,7 @@
 WITH d AS (
     UPDATE outbound.destinations
     SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, coalesce($4, now())) ELSE NULL END,
+        disabled_reason = CASE WHEN $3 THEN coalesce(disabled_reason, 'manual') ELSE NULL END,
         consecutive_failures = CASE WHEN $3 THEN consecutive_failures ELSE 0 END,
         updated_at = coalesce($4, now())
     WHERE id = $1 AND tenant_id = $2
