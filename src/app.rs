@@ -29,6 +29,7 @@ use crate::domain::signature::SignatureTemplates;
 use crate::domain::ssrf::NetworkPolicy;
 use crate::domain::topic::TopicList;
 use crate::embedded_pg::{ClusterOptions, PrivateCluster};
+use crate::portal;
 use crate::store::{self, maintenance::Maintainer, Pool};
 
 /// How often the built-in scheduler runs maintenance when pg_cron does not.
@@ -185,6 +186,7 @@ impl Parts {
 /// The service, built from its settings and ready to run.
 pub struct Application {
     parts: Parts,
+    portal: crate::config::PortalSettings,
     pool: Pool,
     state: AppState,
     worker: Worker,
@@ -243,6 +245,7 @@ impl Application {
         };
         Ok(Application {
             parts,
+            portal: settings.portal.clone(),
             pool,
             state,
             worker,
@@ -292,7 +295,7 @@ impl Application {
         }
         match self.listener {
             Some(listener) => {
-                let router = api::router(self.state);
+                let router = api::router(self.state).merge(portal::router(&self.portal));
                 server::serve(listener, router, self.limits, cancel.clone()).await;
             }
             None => cancel.cancelled().await,

@@ -17,6 +17,7 @@
 //!   in `sql/queries/`.
 //! - [`api`]: the HTTP server.
 //! - [`delivery`]: workers that claim, send and record deliveries.
+//! - [`portal`]: the tenant portal, a web UI served at `/`.
 //! - [`embedded_pg`]: the private PostgreSQL cluster used when no
 //!   `DATABASE_URL` is set, and by tests and benches.
 //! - [`bench`]: the `outbound bench` command that prints throughput figures.
@@ -28,4 +29,5 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod embedded_pg;
+pub mod portal;
 pub mod store;

@@ -7,9 +7,12 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
-use super::parse::{boolean, item, non_empty, seconds_item, text, webhook_mode, whole};
+use super::parse::{
+    boolean, hex_color, item, link, non_empty, seconds_item, text, theme, webhook_mode, whole,
+};
 use super::{
-    ApiSettings, DatabaseSettings, DeliverySettings, RetentionSettings, Settings, TopicSettings,
+    ApiSettings, DatabaseSettings, DeliverySettings, PortalSettings, RetentionSettings, Settings,
+    TopicSettings,
 };
 use crate::domain::signature::WebhookMode;
 
@@ -162,6 +165,55 @@ pub struct SettingsArgs {
     #[arg(long, env = "LOG_RETENTION_DAYS", default_value_t = 7)]
     #[arg(value_parser = whole(1, 3650u32))]
     log_retention_days: u32,
+
+    /// Portal: where "back" and an expired session lead
+    #[arg(long, env = "PORTAL_REFERER_URL")]
+    #[arg(value_parser = link)]
+    portal_referer_url: Option<String>,
+    /// Portal: where a user gets a fresh session
+    #[arg(long, env = "PORTAL_REFRESH_URL")]
+    #[arg(value_parser = link)]
+    portal_refresh_url: Option<String>,
+    /// Portal: favicon URL
+    #[arg(long, env = "PORTAL_FAVICON_URL")]
+    #[arg(value_parser = link)]
+    portal_favicon_url: Option<String>,
+    /// Portal: accent colour, #rgb or #rrggbb
+    #[arg(long, env = "PORTAL_BRAND_COLOR")]
+    #[arg(value_parser = hex_color)]
+    portal_brand_color: Option<String>,
+    /// Portal: logo URL (light theme)
+    #[arg(long, env = "PORTAL_LOGO")]
+    #[arg(value_parser = link)]
+    portal_logo: Option<String>,
+    /// Portal: logo URL (dark theme)
+    #[arg(long, env = "PORTAL_LOGO_DARK")]
+    #[arg(value_parser = link)]
+    portal_logo_dark: Option<String>,
+    /// Portal: organization name in the header and title
+    #[arg(long, env = "PORTAL_ORGANIZATION_NAME")]
+    #[arg(value_parser = text)]
+    portal_organization_name: Option<String>,
+    /// Portal: `light` or `dark` for everyone; unset: the user's choice
+    #[arg(long, env = "PORTAL_FORCE_THEME")]
+    #[arg(value_parser = theme)]
+    portal_force_theme: Option<String>,
+    /// Portal: hide "Powered by outbound"
+    #[arg(long, env = "PORTAL_DISABLE_OUTPOST_BRANDING", default_value = "false")]
+    #[arg(value_parser = boolean)]
+    portal_disable_outpost_branding: bool,
+    /// Portal: show the payload filter editor
+    #[arg(long, env = "PORTAL_ENABLE_DESTINATION_FILTER", default_value = "true")]
+    #[arg(value_parser = boolean)]
+    portal_enable_destination_filter: bool,
+    /// Portal: show custom headers on webhook destinations
+    #[arg(
+        long,
+        env = "PORTAL_ENABLE_WEBHOOK_CUSTOM_HEADERS",
+        default_value = "true"
+    )]
+    #[arg(value_parser = boolean)]
+    portal_enable_webhook_custom_headers: bool,
 }
 
 impl SettingsArgs {
@@ -231,6 +283,19 @@ impl SettingsArgs {
             },
             retention: RetentionSettings {
                 days: self.log_retention_days,
+            },
+            portal: PortalSettings {
+                referer_url: self.portal_referer_url,
+                refresh_url: self.portal_refresh_url,
+                favicon_url: self.portal_favicon_url,
+                brand_color: self.portal_brand_color,
+                logo: self.portal_logo,
+                logo_dark: self.portal_logo_dark,
+                organization_name: self.portal_organization_name,
+                force_theme: self.portal_force_theme,
+                disable_branding: self.portal_disable_outpost_branding,
+                enable_destination_filter: self.portal_enable_destination_filter,
+                enable_webhook_custom_headers: self.portal_enable_webhook_custom_headers,
             },
         })
     }

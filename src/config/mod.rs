@@ -26,6 +26,7 @@ pub struct Settings {
     pub topics: TopicSettings,
     pub delivery: DeliverySettings,
     pub retention: RetentionSettings,
+    pub portal: PortalSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +118,36 @@ pub struct DeliverySettings {
     /// `DESTINATIONS_WEBHOOK_HEADER_PREFIX`: prefix of identity and metadata
     /// headers. Default `x-outpost-`.
     pub header_prefix: String,
+}
+
+/// The portal's run-time settings, with Outpost's names. URLs may be
+/// absolute (http/https) or paths on this server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PortalSettings {
+    /// `PORTAL_REFERER_URL`: where "back" and an expired session lead.
+    pub referer_url: Option<String>,
+    /// `PORTAL_REFRESH_URL`: where a user gets a fresh session.
+    pub refresh_url: Option<String>,
+    /// `PORTAL_FAVICON_URL`.
+    pub favicon_url: Option<String>,
+    /// `PORTAL_BRAND_COLOR`: `#rgb` or `#rrggbb`, the accent of buttons and links.
+    pub brand_color: Option<String>,
+    /// `PORTAL_LOGO` / `PORTAL_LOGO_DARK`: logo URLs for the light and dark themes.
+    pub logo: Option<String>,
+    pub logo_dark: Option<String>,
+    /// `PORTAL_ORGANIZATION_NAME`: shown in the header and the page title.
+    pub organization_name: Option<String>,
+    /// `PORTAL_FORCE_THEME`: `light` or `dark`; unset: the user's choice
+    /// (`?theme=` or the system's).
+    pub force_theme: Option<String>,
+    /// `PORTAL_DISABLE_OUTPOST_BRANDING`: hide "Powered by outbound". Default false.
+    pub disable_branding: bool,
+    /// `PORTAL_ENABLE_DESTINATION_FILTER`: show the payload filter editor.
+    /// Default true.
+    pub enable_destination_filter: bool,
+    /// `PORTAL_ENABLE_WEBHOOK_CUSTOM_HEADERS`: show custom headers on
+    /// webhook destinations. Default true.
+    pub enable_webhook_custom_headers: bool,
 }
 
 #[derive(Debug, Clone)]

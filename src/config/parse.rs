@@ -72,3 +72,37 @@ pub(super) fn webhook_mode(raw: &str) -> Result<WebhookMode, String> {
         _ => Err("expected `default` or `standard`".into()),
     }
 }
+
+/// A URL the portal links to or loads: http(s), or a path on this server.
+/// Anything else (`javascript:`, a bare word) would be a broken or unsafe
+/// link in every user's browser.
+pub(super) fn link(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    let ok = value.starts_with("https://")
+        || value.starts_with("http://")
+        || (value.starts_with('/') && !value.starts_with("//"));
+    if ok && !value.chars().any(char::is_whitespace) {
+        Ok(value.to_string())
+    } else {
+        Err("expected an http(s) URL or a path starting with /".into())
+    }
+}
+
+/// `#rgb` or `#rrggbb`.
+pub(super) fn hex_color(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    let digits = value.strip_prefix('#').unwrap_or("");
+    if matches!(digits.len(), 3 | 6) && digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(value.to_ascii_lowercase())
+    } else {
+        Err("expected a colour as #rgb or #rrggbb".into())
+    }
+}
+
+/// `light` or `dark`.
+pub(super) fn theme(raw: &str) -> Result<String, String> {
+    match raw.trim() {
+        t @ ("light" | "dark") => Ok(t.to_string()),
+        _ => Err("expected `light` or `dark`".into()),
+    }
+}

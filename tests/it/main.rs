@@ -16,6 +16,7 @@ mod filter_sql;
 mod hardening;
 mod maintenance;
 mod openapi;
+mod portal;
 mod publish;
 mod queries;
 mod sdk;

@@ -13,7 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_outbound");
 
 /// Starts `outbound serve` on the test database and a free port; returns the
 /// child and the HTTP address it printed.
-async fn start_serve(db: &TestDb, extra_env: &[(&str, &str)]) -> (Child, String) {
+pub async fn start_serve(db: &TestDb, extra_env: &[(&str, &str)]) -> (Child, String) {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve")
         .env("DATABASE_URL", &db.url)

@@ -28,6 +28,8 @@ pub enum Reply {
     Delay(Duration, u16),
     /// Answer after a delay, with headers (a slow 503 with Retry-After).
     DelayWithHeaders(Duration, u16, Vec<(String, String)>),
+    /// Status with this text as the body.
+    Text(u16, String),
 }
 
 #[derive(Debug, Clone)]
@@ -136,6 +138,23 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
+    // `/__default/<reply>`: a test outside this process (the browser
+    // journey) sets the default reply; not recorded as a delivery.
+    if let Some(reply) = path.strip_prefix("/__default/") {
+        let reply = match reply {
+            "500" => Reply::Text(500, "receiver refused: maintenance".into()),
+            "500-xss" => Reply::Text(
+                500,
+                "receiver refused <img src=x onerror=\"window.__xss=3\"></script><script>window.__xss=4</script>".into(),
+            ),
+            other => Reply::Status(other.parse().unwrap_or(200)),
+        };
+        *state.default.lock().unwrap() = Some(reply);
+        return Ok(Response::builder()
+            .status(204)
+            .body(Full::new(Bytes::new()))
+            .unwrap());
+    }
     let headers = req
         .headers()
         .iter()
@@ -180,6 +199,7 @@ async fn handle(
             tokio::time::sleep(d).await;
             respond(s, Bytes::new(), vec![])
         }
+        Reply::Text(s, text) => respond(s, Bytes::from(text), vec![]),
         Reply::DelayWithHeaders(d, s, h) => {
             tokio::time::sleep(d).await;
             respond(s, Bytes::new(), h)

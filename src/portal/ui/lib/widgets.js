@@ -1,0 +1,182 @@
+// Shared components: table, drawer, dialog, toast, JSON view, copy button,
+// badges, sparkline, error box. All text goes in as text (see dom.js).
+
+import { h, svg, mount, uid } from "./dom.js";
+import { pretty } from "./format.js";
+
+/** A table. `columns`: [{ label, cell(row) -> node|string, class }];
+ * on narrow screens each row reads as a card, the labels beside the cells. */
+export function table(columns, rows, { onRow, empty = "Nothing here yet.", caption } = {}) {
+  if (!rows.length) return h("p", { class: "empty" }, empty);
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table" },
+      caption ? h("caption", { class: "visually-hidden" }, caption) : null,
+      h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
+      h(
+        "tbody",
+        null,
+        rows.map((row) => {
+          const tr = h(
+            "tr",
+            { class: onRow ? "clickable" : null },
+            columns.map((c) => h("td", { "data-label": c.label, class: c.class }, c.cell(row))),
+          );
+          if (onRow) {
+            tr.tabIndex = 0;
+            tr.addEventListener("click", (e) => {
+              if (!e.target.closest("a,button,input,select,label")) onRow(row);
+            });
+            tr.addEventListener("keydown", (e) => {
+              if (e.key === "Enter" && e.target === tr) onRow(row);
+            });
+          }
+          return tr;
+        }),
+      ),
+    ),
+  );
+}
+
+/**
+ * A side drawer; Escape or the close button closes it and returns focus.
+ * Navigating anywhere (a link inside it, the back button) closes it too.
+ */
+export function drawer(title, ...content) {
+  const before = document.activeElement;
+  const titleId = uid("drawer");
+  const close = () => {
+    if (!backdrop.isConnected) return;
+    backdrop.remove();
+    document.removeEventListener("keydown", onKey);
+    window.removeEventListener("hashchange", close);
+    if (before && before.isConnected && before.focus) before.focus();
+  };
+  const onKey = (e) => {
+    if (e.key === "Escape") close();
+  };
+  const closeBtn = h("button", { class: "icon-button", type: "button", onclick: close, "aria-label": "Close" }, "✕");
+  const panel = h(
+    "aside",
+    { class: "drawer", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId },
+    h("header", { class: "drawer-head" }, h("h2", { id: titleId }, title), closeBtn),
+    h("div", { class: "drawer-body" }, ...content),
+  );
+  const backdrop = h("div", {
+    class: "backdrop",
+    onclick: (e) => {
+      if (e.target === backdrop) close();
+    },
+  }, panel);
+  document.addEventListener("keydown", onKey);
+  window.addEventListener("hashchange", close);
+  document.body.append(backdrop);
+  closeBtn.focus();
+  return close;
+}
+
+/** Asks before something that cannot be undone. Resolves true or false. */
+export function confirmDialog(message, { confirm = "Confirm", danger = false } = {}) {
+  return new Promise((resolve) => {
+    const titleId = uid("confirm");
+    const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId });
+    const done = (answer) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    mount(
+      dialog,
+      h("p", { id: titleId }, message),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "button", onclick: () => done(false) }, "Cancel"),
+        h("button", { type: "button", class: ["button", danger ? "danger" : "primary"], onclick: () => done(true) }, confirm),
+      ),
+    );
+    dialog.addEventListener("cancel", () => done(false));
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+/** A short message that goes away by itself. */
+export function toast(message, kind = "info") {
+  let region = document.getElementById("toasts");
+  if (!region) {
+    region = h("div", { id: "toasts", class: "toasts", role: "status", "aria-live": "polite" });
+    document.body.append(region);
+  }
+  const t = h("div", { class: ["toast", kind] }, message);
+  region.append(t);
+  setTimeout(() => t.remove(), 5000);
+}
+
+/** JSON shown as text, pretty-printed, with a copy button. */
+export function jsonView(value, label = "JSON") {
+  const text = pretty(value);
+  return h("div", { class: "json" }, copyButton(text, `Copy ${label}`), h("pre", { tabindex: "0", "aria-label": label }, text));
+}
+
+export function copyButton(text, label = "Copy") {
+  const b = h("button", { type: "button", class: "button small", "aria-label": label }, "Copy");
+  b.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      b.textContent = "Copied";
+    } catch {
+      b.textContent = "Copy failed";
+    }
+    setTimeout(() => (b.textContent = "Copy"), 1500);
+  });
+  return b;
+}
+
+export function badge(text, kind = "neutral") {
+  return h("span", { class: ["badge", kind] }, text);
+}
+
+/** An SVG bar sparkline of `values` (e.g. deliveries per hour); `fails`
+ * are drawn over them in the failure colour. */
+export function sparkline(values, fails = [], label = "") {
+  const w = 96;
+  const hgt = 24;
+  const max = Math.max(1, ...values);
+  const bw = w / Math.max(1, values.length);
+  const bars = values.map((v, i) => {
+    const bh = Math.max(v ? 2 : 0, (v / max) * hgt);
+    const f = fails[i] || 0;
+    const fh = f ? Math.max(2, (f / max) * hgt) : 0;
+    return [
+      svg("rect", { x: i * bw + 0.5, y: hgt - bh, width: Math.max(1, bw - 1), height: bh, class: "spark-ok" }),
+      f ? svg("rect", { x: i * bw + 0.5, y: hgt - fh, width: Math.max(1, bw - 1), height: fh, class: "spark-fail" }) : null,
+    ];
+  });
+  return svg("svg", { class: "sparkline", viewBox: `0 0 ${w} ${hgt}`, width: w, height: hgt, role: "img", "aria-label": label }, svg("title", null, label), bars);
+}
+
+/** An error from the API, each of its messages on a line. */
+export function errorBox(err) {
+  const messages = err && err.messages ? err.messages : [String(err && err.message ? err.message : err)];
+  return h("div", { class: "error-box", role: "alert" }, messages.map((m) => h("p", null, m)));
+}
+
+export function loading(text = "Loading…") {
+  return h("p", { class: "loading", role: "status" }, text);
+}
+
+/** The type's icon: the SVG the API serves, shown as an image (never as markup). */
+export function typeIcon(type, size = 20) {
+  if (!type || !type.icon) return h("span", { class: "type-icon placeholder", "aria-hidden": "true" });
+  return h("img", {
+    class: "type-icon",
+    src: `data:image/svg+xml;charset=utf-8,${encodeURIComponent(type.icon)}`,
+    width: size,
+    height: size,
+    alt: "",
+  });
+}

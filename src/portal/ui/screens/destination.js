@@ -1,0 +1,375 @@
+// One destination: overview (counts, success rate, failures by status code
+// over 1 h / 24 h / 7 d), settings (edit, secret, rotate, enable/disable,
+// delete), test, and its deliveries with their details and retry.
+
+import { api, own, query } from "../api.js";
+import { h, mount } from "../lib/dom.js";
+import { ago, count, duration, exact, hoursAgo, percent } from "../lib/format.js";
+import { badge, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
+import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
+import { label, status, statusNote, topicsText } from "./destinations.js";
+
+const PANES = [
+  ["overview", "Overview"],
+  ["deliveries", "Deliveries"],
+  ["settings", "Settings"],
+];
+
+export async function render(outlet, ctx, id) {
+  let d;
+  try {
+    d = await api("GET", own(`/destinations/${encodeURIComponent(id)}`));
+  } catch (err) {
+    if (err.status === 404 || err.status === 403 || err.status === 400) {
+      mount(
+        outlet,
+        h("section", { class: "card", "data-screen": "not-found" }, h("h1", null, "Destination not found"), h("p", null, "There is no such destination in this account."), h("a", { class: "button", href: "#/destinations" }, "All destinations")),
+      );
+      return;
+    }
+    throw err;
+  }
+  const type = ctx.type(d.type) || { label: d.type, config_fields: [], credential_fields: [] };
+  const pane = new URLSearchParams(window.location.hash.split("?")[1] || "").get("pane") || "overview";
+  const body = h("div", { class: "pane" });
+  const tabs = h(
+    "div",
+    { class: "subtabs", role: "tablist" },
+    PANES.map(([p, label]) =>
+      h("button", { type: "button", role: "tab", class: ["subtab", p === pane ? "active" : null], "aria-selected": p === pane ? "true" : "false", "data-pane": p, onclick: () => show(p) }, label),
+    ),
+  );
+  const show = (p) => {
+    for (const b of tabs.querySelectorAll("button")) {
+      const on = b.dataset.pane === p;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+    }
+    mount(body, loading());
+    const panes = { overview, deliveries, settings };
+    panes[p](body, ctx, d, type).catch((err) => mount(body, errorBox(err)));
+  };
+  const note = statusNote(d);
+  mount(
+    outlet,
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " / ", d.id), h("h1", null, h("span", { class: "type" }, typeIcon(type, 28), label(d)))),
+      h("div", { class: "actions" }, status(d), testButton(ctx, d), toggleButton(d), deleteButton(d)),
+    ),
+    note ? h("p", { class: "notice bad", role: "note" }, note) : null,
+    h("p", { class: "muted" }, `${type.label} · ${topicsText(d.topics)} · created ${ago(d.created_at)}`),
+    tabs,
+    body,
+  );
+  show(pane);
+}
+
+function toggleButton(d) {
+  const enable = !!d.disabled_at;
+  const b = h("button", { type: "button", class: "button", id: enable ? "enable" : "disable" }, enable ? "Enable" : "Disable");
+  b.addEventListener("click", async () => {
+    try {
+      await api("PUT", own(`/destinations/${encodeURIComponent(d.id)}/${enable ? "enable" : "disable"}`));
+      toast(enable ? "Destination enabled" : "Destination disabled", "ok");
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (err) {
+      toast(err.message, "bad");
+    }
+  });
+  return b;
+}
+
+function deleteButton(d) {
+  const b = h("button", { type: "button", class: "button danger", id: "delete" }, "Delete");
+  b.addEventListener("click", async () => {
+    const sure = await confirmDialog(`Delete ${label(d)}? Events will no longer be delivered to it. This cannot be undone.`, { confirm: "Delete", danger: true });
+    if (!sure) return;
+    try {
+      await api("DELETE", own(`/destinations/${encodeURIComponent(d.id)}`));
+      toast("Destination deleted", "ok");
+      window.location.hash = "#/destinations";
+    } catch (err) {
+      toast(err.message, "bad");
+    }
+  });
+  return b;
+}
+
+/** Test: choose a topic, see its sample, send it, follow it to the event. */
+function testButton(ctx, d) {
+  const b = h("button", { type: "button", class: "button", id: "test", disabled: !!d.disabled_at, title: d.disabled_at ? "Enable the destination to test it" : null }, "Test");
+  b.addEventListener("click", () => {
+    const all = d.topics.includes("*");
+    const topics = ctx.catalog.filter((e) => e.sample && (all || d.topics.includes(e.name)));
+    const result = h("div", { "aria-live": "polite" });
+    if (!topics.length) {
+      drawer("Test destination", h("p", null, "No topic of this destination has a sample payload in the topic catalog."));
+      return;
+    }
+    const pick = h("select", { id: "test-topic", "aria-label": "Topic" }, topics.map((e) => h("option", { value: e.name }, e.name)));
+    const sample = h("div");
+    const showSample = () => mount(sample, jsonView(topics.find((e) => e.name === pick.value).sample, "sample payload"));
+    pick.addEventListener("change", showSample);
+    showSample();
+    const send = h("button", { type: "button", class: "button primary", id: "send-test" }, "Send test event");
+    send.addEventListener("click", async () => {
+      send.disabled = true;
+      try {
+        const r = await api("POST", own(`/destinations/${encodeURIComponent(d.id)}/test`), { topic: pick.value });
+        mount(result, h("p", { class: "ok" }, "Sent. ", h("a", { href: `#/events/${encodeURIComponent(r.id)}`, id: "test-event-link" }, "See the event and its delivery →")));
+      } catch (err) {
+        mount(result, errorBox(err));
+      } finally {
+        send.disabled = false;
+      }
+    });
+    drawer(
+      "Test destination",
+      h("p", null, "Sends the topic's sample payload to this destination only. It shows in Events like any event."),
+      h("label", { for: "test-topic" }, "Topic"),
+      pick,
+      sample,
+      h("div", { class: "actions" }, send),
+      result,
+    );
+  });
+  return b;
+}
+
+async function overview(body, ctx, d) {
+  const windows = [
+    ["1 h", 1, "5m"],
+    ["24 h", 24, "1h"],
+    ["7 d", 168, "1d"],
+  ];
+  const results = await Promise.all(
+    windows.map(([, hours]) =>
+      api(
+        "GET",
+        `/metrics/attempts${query({
+          "time[start]": hoursAgo(hours),
+          "time[end]": new Date().toISOString(),
+          measures: ["count", "successful_count", "failed_count"],
+          dimensions: "code",
+          "filters[destination_id]": d.id,
+        })}`,
+      ),
+    ),
+  );
+  mount(
+    body,
+    h(
+      "div",
+      { class: "stats" },
+      windows.map(([label], i) => {
+        const rows = results[i].data || [];
+        const total = rows.reduce((n, r) => n + r.metrics.count, 0);
+        const ok = rows.reduce((n, r) => n + r.metrics.successful_count, 0);
+        const failures = rows.filter((r) => r.metrics.failed_count > 0).sort((a, b) => b.metrics.failed_count - a.metrics.failed_count);
+        return h(
+          "section",
+          { class: "card stat", "data-window": label },
+          h("h2", null, `Last ${label}`),
+          h("p", { class: "big" }, count(total), h("span", { class: "muted" }, " deliveries")),
+          h("p", null, "Success rate ", h("strong", null, percent(ok, total))),
+          failures.length
+            ? h("ul", { class: "codes", "aria-label": "Failures by status code" }, failures.map((r) => h("li", null, badge(r.dimensions.code, "bad"), ` ${count(r.metrics.failed_count)}`)))
+            : h("p", { class: "muted" }, "No failures"),
+        );
+      }),
+    ),
+  );
+}
+
+/** Deliveries of this destination, newest first, with the drawer and retry. */
+async function deliveries(body, ctx, d) {
+  const page = await api("GET", own(`/destinations/${encodeURIComponent(d.id)}/attempts${query({ include: ["event.data", "response_data"], limit: 50 })}`));
+  const rows = page.models || [];
+  mount(
+    body,
+    h("div", { class: "actions end" }, h("button", { type: "button", class: "button small", onclick: () => deliveries(body, ctx, d) }, "Refresh")),
+    table(
+      [
+        { label: "Status", cell: (a) => attemptStatus(a) },
+        { label: "Code", cell: (a) => a.code },
+        { label: "Event", cell: (a) => h("a", { href: `#/events/${encodeURIComponent(a.event_id)}` }, a.event?.topic || a.event_id) },
+        { label: "Attempt", cell: (a) => `#${a.attempt_number}${a.manual ? " (manual)" : ""}` },
+        { label: "Time", cell: (a) => h("time", { datetime: a.time, title: exact(a.time) }, ago(a.time)) },
+        { label: "Duration", cell: (a) => duration(a.duration_ms) },
+        { label: "", cell: (a) => (a.status === "failed" ? retryButton(a, () => deliveries(body, ctx, d)) : null) },
+      ],
+      rows,
+      { caption: "Deliveries", empty: "No deliveries yet. Use Test to send one.", onRow: (a) => attemptDrawer(a, d) },
+    ),
+  );
+}
+
+export function attemptStatus(a) {
+  return a.status === "success" ? badge("Delivered", "ok") : badge("Failed", "bad");
+}
+
+export function retryButton(a, after) {
+  const b = h("button", { type: "button", class: "button small", "data-retry": a.id }, "Retry");
+  b.addEventListener("click", async (e) => {
+    e.stopPropagation();
+    b.disabled = true;
+    try {
+      await api("POST", "/retry", { event_id: a.event_id, destination_id: a.destination_id });
+      toast("Retry scheduled", "ok");
+      setTimeout(after, 800);
+    } catch (err) {
+      toast(err.message, "bad");
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+/** The headers a webhook delivery carried, rebuilt from what was stored:
+ * the metadata map and the destination's custom headers (the signature is
+ * computed with the secret and not stored). */
+function webhookHeaders(a, d) {
+  const ev = a.event || {};
+  const map = { "event-id": a.event_id, topic: ev.topic, timestamp: a.time ? a.time.replace(/\.\d+Z$/, "Z") : "" };
+  Object.assign(map, d.delivery_metadata || {}, ev.metadata || {});
+  const out = [["content-type", "application/json"]];
+  for (const [k, v] of Object.entries(map)) out.push([`x-outpost-${k.toLowerCase()}`, String(v)]);
+  out.push(["x-outpost-signature", "v0=… (HMAC-SHA256 of the body with the signing secret)"]);
+  let custom = d.config.custom_headers;
+  if (typeof custom === "string") {
+    try {
+      custom = JSON.parse(custom);
+    } catch {
+      custom = null;
+    }
+  }
+  for (const [k, v] of Object.entries(custom || {})) out.push([k.toLowerCase(), String(v)]);
+  return out;
+}
+
+export function attemptDrawer(a, d) {
+  const r = a.response_data || {};
+  const parts = [
+    h("dl", { class: "facts" },
+      h("dt", null, "Status"), h("dd", null, attemptStatus(a), ` ${a.code}`),
+      h("dt", null, "Attempt"), h("dd", null, `#${a.attempt_number}${a.manual ? " (manual retry)" : ""}`),
+      h("dt", null, "Time"), h("dd", null, exact(a.time)),
+      a.duration_ms !== undefined ? [h("dt", null, "Duration"), h("dd", null, duration(a.duration_ms))] : null,
+    ),
+    h("h3", null, "Request payload"),
+    a.event && "data" in a.event ? jsonView(a.event.data, "request payload") : h("p", { class: "muted" }, "The event has expired."),
+  ];
+  if (d && d.type === "webhook") {
+    parts.push(h("h3", null, "Headers sent"), h("pre", { class: "headers" }, webhookHeaders(a, d).map(([k, v]) => `${k}: ${v}\n`).join("")));
+  } else if (a.event && a.event.metadata) {
+    parts.push(h("h3", null, "Metadata sent"), jsonView(a.event.metadata, "metadata"));
+  }
+  if (r.status_code !== undefined) {
+    parts.push(
+      h("h3", null, `Response ${r.status_code}`),
+      r.headers ? h("pre", { class: "headers" }, Object.entries(r.headers).map(([k, v]) => `${k}: ${v}\n`).join("")) : null,
+      h("pre", { class: "response-body", tabindex: "0", "aria-label": "Response body" }, r.body || "(empty)"),
+    );
+  } else if (r.error) {
+    parts.push(h("h3", null, "Error"), h("p", { class: "response-error" }, `${r.error}${r.message ? `: ${r.message}` : ""}`));
+  }
+  if (a.status === "failed") parts.push(h("div", { class: "actions" }, retryButton(a, () => window.dispatchEvent(new HashChangeEvent("hashchange")))));
+  drawer(`Delivery of ${a.event?.topic || a.event_id}`, ...parts);
+}
+
+async function settings(body, ctx, d, type) {
+  const hidden = type.type === "webhook" && !ctx.settings.enable_webhook_custom_headers ? ["custom_headers"] : [];
+  const config = sectionForm("config", type.config_fields, d.config, { hidden });
+  const credentials = sectionForm("credentials", type.credential_fields, d.credentials);
+  const topics = topicsPicker(ctx.topicNames(), d.topics);
+  const filter = ctx.settings.enable_destination_filter ? filterEditor(d.filter, ctx.catalog) : null;
+  const errors = h("div", { "aria-live": "polite" });
+  const save = h("button", { type: "submit", class: "button primary", id: "save" }, "Save changes");
+  const form = h(
+    "form",
+    { class: "form", novalidate: true, "aria-label": "Destination settings" },
+    h("h2", null, "Configuration"),
+    config.node,
+    type.credential_fields.length
+      ? [h("h2", null, "Credentials"), h("p", { class: "hint" }, "Stored secrets are shown masked and kept unless you enter a new value."), credentials.node]
+      : null,
+    h("h2", null, "Events"),
+    topics.node,
+    filter ? filter.node : null,
+    errors,
+    h("div", { class: "actions" }, save),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const local = [...config.check(), ...credentials.check()];
+    const chosen = topics.read();
+    if (!chosen.length) local.push("topics: choose at least one topic, or All topics");
+    const f = filter ? filter.read() : { ok: true, value: d.filter };
+    if (!f.ok) local.push(f.error);
+    if (local.length) return place(local);
+    const patch = { topics: chosen, config: withNulls(d.config, config.read(), hidden), filter: f.value };
+    if (type.credential_fields.length) patch.credentials = credentials.read();
+    save.disabled = true;
+    try {
+      await api("PATCH", own(`/destinations/${encodeURIComponent(d.id)}`), patch);
+      toast("Saved", "ok");
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (err) {
+      place(err.messages || [err.message]);
+    } finally {
+      save.disabled = false;
+    }
+  });
+  function place(messages) {
+    const rest = placeMessages(messages, [config, credentials]);
+    mount(errors, rest.length ? errorBox({ messages: rest }) : null);
+  }
+  mount(body, d.type === "webhook" ? secretCard(d) : null, form);
+}
+
+/** A merge-patch of config that also clears fields emptied in the form. */
+function withNulls(stored, edited, hidden) {
+  const out = { ...edited };
+  for (const k of Object.keys(stored || {})) if (!(k in out) && !hidden.includes(k)) out[k] = null;
+  return out;
+}
+
+/** The webhook signing secret: hidden until revealed, copyable, rotatable. */
+function secretCard(d) {
+  const secret = d.credentials.secret || "";
+  const shown = h("code", { class: "secret", id: "secret-value" }, "•".repeat(24));
+  const reveal = h("button", { type: "button", class: "button small", id: "reveal-secret", "aria-pressed": "false" }, "Reveal");
+  reveal.addEventListener("click", () => {
+    const on = reveal.getAttribute("aria-pressed") !== "true";
+    shown.textContent = on ? secret : "•".repeat(24);
+    reveal.textContent = on ? "Hide" : "Reveal";
+    reveal.setAttribute("aria-pressed", on ? "true" : "false");
+  });
+  const rotate = h("button", { type: "button", class: "button", id: "rotate-secret" }, "Rotate secret");
+  rotate.addEventListener("click", async () => {
+    const sure = await confirmDialog(
+      "Rotate the signing secret? A new secret is made now. For 24 hours deliveries are signed with both the new and the old one, so your receiver can switch without missing a delivery.",
+      { confirm: "Rotate" },
+    );
+    if (!sure) return;
+    try {
+      await api("PATCH", own(`/destinations/${encodeURIComponent(d.id)}`), { credentials: { rotate_secret: true } });
+      toast("Secret rotated; the old one stays valid for 24 hours", "ok");
+      window.dispatchEvent(new HashChangeEvent("hashchange"));
+    } catch (err) {
+      toast(err.message, "bad");
+    }
+  });
+  const previous = d.credentials.previous_secret_invalid_at;
+  return h(
+    "section",
+    { class: "card" },
+    h("h2", null, "Signing secret"),
+    h("p", { class: "hint" }, "Verify the x-outpost-signature header with this secret (HMAC-SHA256 of the body)."),
+    h("div", { class: "with-button" }, shown, reveal, copyButton(secret, "Copy secret")),
+    previous ? h("p", { class: "muted" }, `The previous secret is still accepted until ${exact(previous)}.`) : null,
+    h("div", { class: "actions" }, rotate),
+  );
+}

@@ -1,0 +1,136 @@
+// The destinations list: type, target, topics, status, and the last 24 h
+// of deliveries and failures; filtered by type, topic and status, and
+// searched by id or target.
+
+import { api, own, query } from "../api.js";
+import { h, mount } from "../lib/dom.js";
+import { count } from "../lib/format.js";
+import { badge, sparkline, table, typeIcon } from "../lib/widgets.js";
+
+/** Enabled, disabled, or disabled by outbound after repeated failures. */
+export function status(d) {
+  if (!d.disabled_at) return badge("Enabled", "ok");
+  if (d.disabled_reason === "consecutive_failures") {
+    return badge("Auto-disabled", "bad");
+  }
+  return badge("Disabled", "neutral");
+}
+
+export function statusNote(d) {
+  if (d.disabled_at && d.disabled_reason === "consecutive_failures") {
+    return `Disabled by outbound after ${d.consecutive_failures ?? "repeated"} consecutive failed deliveries. Fix the endpoint, then enable it again.`;
+  }
+  return null;
+}
+
+/** How a destination is named in lists: its URL, queue, bucket… */
+export function label(d) {
+  return d.target_url || d.target || d.id;
+}
+
+export function topicsText(topics) {
+  return topics.includes("*") ? "All topics" : topics.join(", ");
+}
+
+/** Deliveries and failures per hour over the last 24 h, per destination. */
+async function lastDay() {
+  const end = new Date();
+  const start = new Date(end.getTime() - 24 * 3600 * 1000);
+  start.setMinutes(0, 0, 0);
+  const m = await api(
+    "GET",
+    `/metrics/attempts${query({
+      "time[start]": start.toISOString(),
+      "time[end]": end.toISOString(),
+      granularity: "1h",
+      measures: ["count", "failed_count"],
+      dimensions: "destination_id",
+    })}`,
+  );
+  const hours = 25;
+  const by = new Map();
+  for (const row of m.data || []) {
+    const id = row.dimensions.destination_id;
+    const slot = Math.floor((new Date(row.time_bucket) - start) / 3600e3);
+    if (slot < 0 || slot >= hours) continue;
+    if (!by.has(id)) by.set(id, { ok: Array(hours).fill(0), fail: Array(hours).fill(0), total: 0, failed: 0 });
+    const s = by.get(id);
+    s.ok[slot] += row.metrics.count;
+    s.fail[slot] += row.metrics.failed_count;
+    s.total += row.metrics.count;
+    s.failed += row.metrics.failed_count;
+  }
+  return by;
+}
+
+export async function render(outlet, ctx) {
+  const [rows, day] = await Promise.all([api("GET", own("/destinations")), lastDay().catch(() => new Map())]);
+  const kinds = [...new Set(rows.map((d) => d.type))];
+  const topics = [...new Set(rows.flatMap((d) => d.topics))].sort();
+  const byType = h("select", { id: "filter-type", "aria-label": "Filter by type" }, h("option", { value: "" }, "All types"), kinds.map((k) => h("option", { value: k }, ctx.type(k)?.label || k)));
+  const byTopic = h("select", { id: "filter-topic", "aria-label": "Filter by topic" }, h("option", { value: "" }, "All topics"), topics.map((t) => h("option", { value: t }, t === "*" ? "All topics (*)" : t)));
+  const byStatus = h(
+    "select",
+    { id: "filter-status", "aria-label": "Filter by status" },
+    h("option", { value: "" }, "Any status"),
+    h("option", { value: "enabled" }, "Enabled"),
+    h("option", { value: "disabled" }, "Disabled"),
+  );
+  const search = h("input", { type: "search", id: "filter-search", placeholder: "Search id or target", "aria-label": "Search destinations" });
+  const results = h("div", { id: "destination-list" });
+  const columns = [
+    {
+      label: "Type",
+      cell: (d) => h("span", { class: "type" }, typeIcon(ctx.type(d.type)), ctx.type(d.type)?.label || d.type),
+    },
+    { label: "Target", cell: (d) => h("a", { href: `#/destinations/${encodeURIComponent(d.id)}`, class: "target" }, label(d)) },
+    { label: "Topics", cell: (d) => topicsText(d.topics) },
+    { label: "Status", cell: (d) => status(d) },
+    {
+      label: "Last 24 h",
+      cell: (d) => {
+        const s = day.get(d.id);
+        if (!s) return h("span", { class: "muted" }, "No deliveries");
+        return h(
+          "span",
+          { class: "spark-cell" },
+          sparkline(s.ok, s.fail, `${s.total} deliveries, ${s.failed} failed in the last 24 hours`),
+          h("span", { class: "muted" }, `${count(s.total)} · ${count(s.failed)} failed`),
+        );
+      },
+    },
+  ];
+  const apply = () => {
+    const term = search.value.trim().toLowerCase();
+    const shown = rows.filter(
+      (d) =>
+        (!byType.value || d.type === byType.value) &&
+        (!byTopic.value || d.topics.includes(byTopic.value)) &&
+        (!byStatus.value || (byStatus.value === "enabled") === !d.disabled_at) &&
+        (!term || d.id.toLowerCase().includes(term) || (d.target || "").toLowerCase().includes(term)),
+    );
+    mount(
+      results,
+      table(columns, shown, {
+        caption: "Destinations",
+        empty: rows.length ? "No destination matches these filters." : "No destinations yet. Add one to start receiving events.",
+        onRow: (d) => (window.location.hash = `#/destinations/${encodeURIComponent(d.id)}`),
+      }),
+    );
+  };
+  for (const c of [byType, byTopic, byStatus]) c.addEventListener("change", apply);
+  search.addEventListener("input", apply);
+  mount(
+    outlet,
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", null, "Destinations"),
+      h("a", { class: "button primary", href: "#/destinations/new", id: "add-destination" }, "Add destination"),
+    ),
+    h("div", { class: "filters" }, search, byType, byTopic, byStatus),
+    results,
+  );
+  apply();
+}
+

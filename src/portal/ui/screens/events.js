@@ -1,0 +1,184 @@
+// Events: the tenant's events with their per-destination delivery status,
+// filtered by topic, status, destination and time; an event's payload,
+// metadata and every attempt, with retry.
+
+import { api, own, query } from "../api.js";
+import { h, mount } from "../lib/dom.js";
+import { ago, exact, duration } from "../lib/format.js";
+import { badge, errorBox, jsonView, table } from "../lib/widgets.js";
+import { attemptDrawer, attemptStatus, retryButton } from "./destination.js";
+import { label } from "./destinations.js";
+
+export async function render(outlet, ctx, id) {
+  if (id) return detail(outlet, ctx, id);
+  return list(outlet, ctx);
+}
+
+/** The latest attempt per (event, destination) of `attempts`. */
+function latest(attempts) {
+  const by = new Map();
+  for (const a of attempts) {
+    const k = `${a.event_id} ${a.destination_id}`;
+    const seen = by.get(k);
+    if (!seen || a.attempt_number > seen.attempt_number) by.set(k, a);
+  }
+  return by;
+}
+
+/** One event's delivery status: delivered, failed, or pending. */
+function deliveryStatus(e, last) {
+  const states = e.matched_destination_ids.map((dest) => {
+    const a = last.get(`${e.id} ${dest}`);
+    return { dest, state: a ? (a.status === "success" ? "delivered" : "failed") : "pending" };
+  });
+  return states;
+}
+
+async function list(outlet, ctx) {
+  const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
+  const destinations = await api("GET", own("/destinations"));
+  const topic = h("select", { id: "events-topic", "aria-label": "Filter by topic" }, h("option", { value: "" }, "All topics"), ctx.topicNames().map((t) => h("option", { value: t, selected: params.get("topic") === t }, t)));
+  const status = h(
+    "select",
+    { id: "events-status", "aria-label": "Filter by delivery status" },
+    h("option", { value: "" }, "Any status"),
+    ["delivered", "failed", "pending"].map((s) => h("option", { value: s, selected: params.get("status") === s }, s[0].toUpperCase() + s.slice(1))),
+  );
+  const dest = h(
+    "select",
+    { id: "events-destination", "aria-label": "Filter by destination" },
+    h("option", { value: "" }, "All destinations"),
+    destinations.map((d) => h("option", { value: d.id, selected: params.get("destination") === d.id }, label(d))),
+  );
+  const since = h("select", { id: "events-since", "aria-label": "Time range" }, [["", "Any time"], ["1", "Last hour"], ["24", "Last 24 hours"], ["168", "Last 7 days"]].map(([v, l]) => h("option", { value: v, selected: params.get("since") === v }, l)));
+  const results = h("div", { id: "event-list" });
+  const load = async (cursor) => {
+    const q = {
+      topic: topic.value,
+      destination_id: dest.value,
+      "time[gte]": since.value ? new Date(Date.now() - Number(since.value) * 3600e3).toISOString() : "",
+      limit: 50,
+      next: cursor,
+    };
+    const page = await api("GET", `/events${query(q)}`);
+    const events = page.models || [];
+    const attempts = events.length
+      ? (await api("GET", `/attempts${query({ event_id: events.map((e) => e.id), limit: 1000 })}`)).models || []
+      : [];
+    const last = latest(attempts);
+    const rows = events
+      .map((e) => ({ e, states: deliveryStatus(e, last) }))
+      .filter(({ states }) => !status.value || states.some((s) => s.state === status.value));
+    const name = (id) => {
+      const d = destinations.find((x) => x.id === id);
+      return d ? label(d) : id;
+    };
+    mount(
+      results,
+      table(
+        [
+          { label: "Topic", cell: ({ e }) => h("a", { href: `#/events/${encodeURIComponent(e.id)}` }, e.topic) },
+          { label: "Time", cell: ({ e }) => h("time", { datetime: e.time, title: exact(e.time) }, ago(e.time)) },
+          {
+            label: "Deliveries",
+            cell: ({ states }) =>
+              states.length
+                ? h("span", { class: "chips" }, states.map((s) => badge(`${name(s.dest)}: ${s.state}`, s.state === "delivered" ? "ok" : s.state === "failed" ? "bad" : "neutral")))
+                : h("span", { class: "muted" }, "No matching destination"),
+          },
+          { label: "Id", cell: ({ e }) => h("code", { class: "muted" }, e.id) },
+        ],
+        rows,
+        {
+          caption: "Events",
+          empty: "No events match.",
+          onRow: ({ e }) => (window.location.hash = `#/events/${encodeURIComponent(e.id)}`),
+        },
+      ),
+      page.pagination && page.pagination.next
+        ? h("div", { class: "actions end" }, h("button", { type: "button", class: "button", onclick: () => load(page.pagination.next) }, "Older events"))
+        : null,
+    );
+  };
+  const refresh = () => {
+    const p = new URLSearchParams();
+    for (const [k, el] of [["topic", topic], ["status", status], ["destination", dest], ["since", since]]) if (el.value) p.set(k, el.value);
+    history.replaceState(null, "", `#/events${p.toString() ? `?${p}` : ""}`);
+    load().catch((err) => mount(results, errorBox(err)));
+  };
+  for (const c of [topic, status, dest, since]) c.addEventListener("change", refresh);
+  mount(
+    outlet,
+    h("div", { class: "page-head" }, h("h1", null, "Events"), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
+    h("div", { class: "filters" }, topic, status, dest, since),
+    results,
+  );
+  await load();
+}
+
+async function detail(outlet, ctx, id) {
+  let e;
+  try {
+    e = await api("GET", `/events/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err.status === 404) {
+      mount(outlet, h("section", { class: "card", "data-screen": "not-found" }, h("h1", null, "Event not found"), h("p", null, "There is no such event in this account, or it has expired."), h("a", { class: "button", href: "#/events" }, "All events")));
+      return;
+    }
+    throw err;
+  }
+  const [attempts, destinations] = await Promise.all([
+    api("GET", `/attempts${query({ event_id: e.id, include: ["event.data", "response_data"], dir: "asc", limit: 1000 })}`),
+    api("GET", own("/destinations")),
+  ]);
+  const rows = attempts.models || [];
+  const dest = (id2) => destinations.find((d) => d.id === id2);
+  const last = latest(rows);
+  const refresh = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  mount(
+    outlet,
+    h("div", { class: "page-head" }, h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/events" }, "Events"), " / ", e.id), h("h1", null, e.topic)), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
+    h("p", { class: "muted" }, h("time", { datetime: e.time }, exact(e.time))),
+    h(
+      "section",
+      { class: "card" },
+      h("h2", null, "Deliveries"),
+      e.matched_destination_ids.length
+        ? h(
+            "ul",
+            { class: "delivery-list" },
+            e.matched_destination_ids.map((d) => {
+              const a = last.get(`${e.id} ${d}`);
+              return h(
+                "li",
+                null,
+                h("a", { href: `#/destinations/${encodeURIComponent(d)}` }, dest(d) ? label(dest(d)) : d),
+                " ",
+                a ? attemptStatus(a) : badge("Pending", "neutral"),
+                a && a.status === "failed" ? retryButton(a, refresh) : null,
+              );
+            }),
+          )
+        : h("p", { class: "muted" }, "No destination matched this event."),
+    ),
+    h("section", { class: "card" }, h("h2", null, "Payload"), jsonView(e.data, "payload")),
+    h("section", { class: "card" }, h("h2", null, "Metadata"), jsonView(e.metadata || {}, "metadata")),
+    h(
+      "section",
+      { class: "card" },
+      h("h2", null, "Attempts"),
+      table(
+        [
+          { label: "Destination", cell: (a) => (dest(a.destination_id) ? label(dest(a.destination_id)) : a.destination_id) },
+          { label: "Status", cell: (a) => attemptStatus(a) },
+          { label: "Code", cell: (a) => a.code },
+          { label: "Attempt", cell: (a) => `#${a.attempt_number}${a.manual ? " (manual)" : ""}` },
+          { label: "Time", cell: (a) => h("time", { datetime: a.time, title: exact(a.time) }, ago(a.time)) },
+          { label: "Duration", cell: (a) => duration(a.duration_ms) },
+        ],
+        rows,
+        { caption: "Attempts", empty: "No attempt yet.", onRow: (a) => attemptDrawer(a, dest(a.destination_id)) },
+      ),
+    ),
+  );
+}

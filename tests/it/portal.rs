@@ -1,0 +1,158 @@
+//! The portal in a real browser: Debian's headless Chromium, driven by
+//! playwright-core (`tests/portal/journey.mjs`), against a real `outbound
+//! serve` and a real receiver, through a tenant administrator's whole
+//! journey. `.ci/run` installs Chromium and the node module; locally:
+//! `apt-get install chromium` and `npm ci --prefix tests/portal`.
+//! `OUTBOUND_SCREENSHOTS=docs/screenshots cargo test portal` refreshes the
+//! README's screenshots.
+
+use std::process::Stdio;
+
+use chrono::Utc;
+use outbound::api::auth;
+use outbound::domain::ids::TenantId;
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+use crate::helpers::app::{API_KEY, JWT_SECRET};
+use crate::helpers::db::TestDb;
+use crate::helpers::receiver::TestReceiver;
+use crate::serve::start_serve;
+
+const REFERER: &str = "https://app.example.com/settings";
+const REFRESH: &str = "https://app.example.com/settings/webhooks";
+
+async fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}/api/v1{path}"))
+        .header("authorization", format!("Bearer {API_KEY}"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        )))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn a_tenant_administrators_journey_in_a_real_browser() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let driver = format!("{root}/tests/portal/node_modules/playwright-core");
+    if !std::path::Path::new(&driver).exists() {
+        // npm is one of the registries this project may use; the version is
+        // pinned by tests/portal/package-lock.json.
+        let _ = std::process::Command::new("npm")
+            .args(["ci", "--prefix", "tests/portal", "--no-audit", "--no-fund"])
+            .current_dir(root)
+            .status();
+    }
+    assert!(
+        std::path::Path::new(&driver).exists(),
+        "the browser test needs node and `npm ci --prefix tests/portal`"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "the browser test needs Chromium: apt-get install chromium (or set CHROMIUM)"
+    );
+    let db = TestDb::new().await;
+    let rx = TestReceiver::start().await;
+    let catalog = format!("{root}/examples/topics.yaml");
+    let (_serve, addr) = start_serve(
+        &db,
+        &[
+            ("TOPICS_CATALOG", catalog.as_str()),
+            ("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            ("PORTAL_REFERER_URL", REFERER),
+            ("PORTAL_REFRESH_URL", REFRESH),
+            ("PORTAL_ORGANIZATION_NAME", "Acme Cloud"),
+            ("RETRY_INTERVAL_SECONDS", "300"),
+        ],
+    )
+    .await;
+
+    // Another tenant, whose ids the browser will type into the address bar.
+    assert_eq!(call(&addr, "PUT", "/tenants/othercorp", None).await.0, 201);
+    let (s, _) = call(
+        &addr,
+        "POST",
+        "/tenants/othercorp/destinations",
+        Some(json!({"id": "d_other", "type": "webhook", "topics": ["*"],
+                    "config": {"url": rx.url("/other")}})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, other_event) = call(
+        &addr,
+        "POST",
+        "/publish",
+        Some(json!({"tenant_id": "othercorp", "topic": "user.created", "data": {"x": 1}})),
+    )
+    .await;
+    assert_eq!(s, 202);
+
+    // A link for a tenant that does not exist yet (the set-up extension);
+    // without `setup=true` the same request is a 404, as in Outpost.
+    assert_eq!(
+        call(&addr, "GET", "/tenants/newco/portal", None).await.0,
+        404
+    );
+    let (s, link) = call(&addr, "GET", "/tenants/newco/portal?setup=true", None).await;
+    assert_eq!(s, 200, "{link}");
+    let expired = auth::issue(
+        JWT_SECRET,
+        &TenantId::parse("newco").unwrap(),
+        Utc::now().timestamp() - 25 * 3600,
+    );
+
+    let mut journey = Command::new("node");
+    journey
+        .arg("tests/portal/journey.mjs")
+        .current_dir(root)
+        .env("NODE_PATH", format!("{root}/tests/portal/node_modules"))
+        .env("CHROMIUM", &chromium)
+        .env("PORTAL_LINK", link["redirect_url"].as_str().unwrap())
+        .env(
+            "EXPIRED_LINK",
+            format!("http://{addr}/?token={expired}&tenant_id=newco"),
+        )
+        .env("API", format!("http://{addr}/api/v1"))
+        .env("API_KEY", API_KEY)
+        .env("RECEIVER", format!("http://{}", rx.addr))
+        .env("OTHER_DESTINATION", "d_other")
+        .env("OTHER_EVENT", other_event["id"].as_str().unwrap())
+        .env("REFERER", REFERER)
+        .env("REFRESH", REFRESH)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Ok(dir) = std::env::var("OUTBOUND_SCREENSHOTS") {
+        journey.env("SCREENSHOTS", dir);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(240), journey.output())
+        .await
+        .expect("the journey finishes within 4 minutes")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in stdout.lines().filter(|l| l.starts_with("measure:")) {
+        println!("{line}");
+    }
+    assert!(
+        out.status.success(),
+        "the journey failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("journey: ok"), "{stdout}");
+}
