@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
-use super::parse::{boolean, item, non_empty, seconds_item, text, webhook_mode, whole};
+use super::parse::{boolean, http_url, item, non_empty, seconds_item, text, webhook_mode, whole};
 use super::{
     ApiSettings, DatabaseSettings, DeliverySettings, RetentionSettings, Settings, TopicSettings,
 };
@@ -157,6 +157,14 @@ pub struct SettingsArgs {
     )]
     #[arg(value_parser = text)]
     destinations_webhook_header_prefix: String,
+    /// Base URL of Hookdeck's ingest endpoint (a stand-in for tests)
+    #[arg(
+        long,
+        env = "DESTINATIONS_HOOKDECK_INGEST_URL",
+        default_value = "https://hkdk.events"
+    )]
+    #[arg(value_parser = http_url)]
+    destinations_hookdeck_ingest_url: String,
 
     /// How long events and attempts are kept, in days
     #[arg(long, env = "LOG_RETENTION_DAYS", default_value_t = 7)]
@@ -228,6 +236,7 @@ impl SettingsArgs {
                 signature_content_template: self.destinations_webhook_signature_content_template,
                 signature_header_template: self.destinations_webhook_signature_header_template,
                 header_prefix: self.destinations_webhook_header_prefix.to_ascii_lowercase(),
+                hookdeck_ingest_url: self.destinations_hookdeck_ingest_url,
             },
             retention: RetentionSettings {
                 days: self.log_retention_days,
