@@ -487,4 +487,19 @@ mod tests {
             assert!(vars.iter().any(|v| v == var), "{var} is missing");
         }
     }
+
+    #[test]
+    fn the_hookdeck_ingest_url_is_an_http_url() {
+        assert_eq!(
+            parse(&[]).delivery.hookdeck_ingest_url,
+            "https://hkdk.events"
+        );
+        let s = parse(&[
+            "--destinations-hookdeck-ingest-url",
+            "http://127.0.0.1:9000/",
+        ]);
+        assert_eq!(s.delivery.hookdeck_ingest_url, "http://127.0.0.1:9000");
+        let err = error(&["--destinations-hookdeck-ingest-url", "hkdk.events"]);
+        assert!(err.contains("DESTINATIONS_HOOKDECK_INGEST_URL"), "{err}");
+    }
 }
