@@ -374,6 +374,7 @@ fn senders(settings: &Settings) -> anyhow::Result<Senders> {
             templates,
             header_prefix: d.header_prefix.clone(),
         },
+        hookdeck_ingest_url: d.hookdeck_ingest_url.clone(),
     }))
 }
 

@@ -8,7 +8,8 @@ use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
 use super::parse::{
-    boolean, hex_color, item, link, non_empty, seconds_item, text, theme, webhook_mode, whole,
+    boolean, hex_color, http_url, item, link, non_empty, seconds_item, text, theme, webhook_mode,
+    whole,
 };
 use super::{
     ApiSettings, DatabaseSettings, DeliverySettings, PortalSettings, RetentionSettings, Settings,
@@ -160,6 +161,14 @@ pub struct SettingsArgs {
     )]
     #[arg(value_parser = text)]
     destinations_webhook_header_prefix: String,
+    /// Base URL of Hookdeck's ingest endpoint (a stand-in for tests)
+    #[arg(
+        long,
+        env = "DESTINATIONS_HOOKDECK_INGEST_URL",
+        default_value = "https://hkdk.events"
+    )]
+    #[arg(value_parser = http_url)]
+    destinations_hookdeck_ingest_url: String,
 
     /// How long events and attempts are kept, in days
     #[arg(long, env = "LOG_RETENTION_DAYS", default_value_t = 7)]
@@ -280,6 +289,7 @@ impl SettingsArgs {
                 signature_content_template: self.destinations_webhook_signature_content_template,
                 signature_header_template: self.destinations_webhook_signature_header_template,
                 header_prefix: self.destinations_webhook_header_prefix.to_ascii_lowercase(),
+                hookdeck_ingest_url: self.destinations_hookdeck_ingest_url,
             },
             retention: RetentionSettings {
                 days: self.log_retention_days,
@@ -542,5 +552,20 @@ mod tests {
         ] {
             assert!(vars.iter().any(|v| v == var), "{var} is missing");
         }
+    }
+
+    #[test]
+    fn the_hookdeck_ingest_url_is_an_http_url() {
+        assert_eq!(
+            parse(&[]).delivery.hookdeck_ingest_url,
+            "https://hkdk.events"
+        );
+        let s = parse(&[
+            "--destinations-hookdeck-ingest-url",
+            "http://127.0.0.1:9000/",
+        ]);
+        assert_eq!(s.delivery.hookdeck_ingest_url, "http://127.0.0.1:9000");
+        let err = error(&["--destinations-hookdeck-ingest-url", "hkdk.events"]);
+        assert!(err.contains("DESTINATIONS_HOOKDECK_INGEST_URL"), "{err}");
     }
 }

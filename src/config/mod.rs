@@ -118,6 +118,10 @@ pub struct DeliverySettings {
     /// `DESTINATIONS_WEBHOOK_HEADER_PREFIX`: prefix of identity and metadata
     /// headers. Default `x-outpost-`.
     pub header_prefix: String,
+    /// `DESTINATIONS_HOOKDECK_INGEST_URL`: base of the URLs Hookdeck
+    /// destinations are sent to (`<base>/<source id>`), no trailing `/`.
+    /// Default `https://hkdk.events`.
+    pub hookdeck_ingest_url: String,
 }
 
 /// The portal's run-time settings, with Outpost's names. URLs may be

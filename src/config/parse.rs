@@ -35,6 +35,17 @@ pub(super) fn text(raw: &str) -> Result<String, String> {
     }
 }
 
+/// An absolute http(s) URL with a host, without its trailing `/`.
+pub(super) fn http_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    match url::Url::parse(raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(raw.trim_end_matches('/').to_string())
+        }
+        _ => Err("expected an http or https URL".into()),
+    }
+}
+
 /// One item of a comma list; empty items are dropped by [`non_empty`].
 pub(super) fn item(raw: &str) -> Result<String, String> {
     Ok(raw.trim().to_string())

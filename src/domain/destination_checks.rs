@@ -9,14 +9,22 @@
 //!   after DNS resolution at send time: what a name resolves to can change.
 //! - webhook custom headers that are not valid HTTP (a CR/LF in a value, a
 //!   name with spaces) or that outbound sets itself;
-//! - a GCP service account key that is not one.
+//! - a GCP service account key that is not one, a Pub/Sub project or topic
+//!   that cannot be, an emulator endpoint that is no URL or is blocked;
+//! - an Azure Service Bus connection string with a part missing, or scoped
+//!   to another queue or topic (`EntityPath`), or a blocked endpoint;
+//! - a Hookdeck token that is not one.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Map, Value};
 
+use super::azure_connection::ConnectionString;
 use super::destination_kind::DestinationKind;
 use super::destination_type::FieldError;
+use super::gcp_key::ServiceAccountKey;
+use super::hookdeck_token::HookdeckToken;
+use super::pubsub_target::PubsubTarget;
 use super::ssrf::NetworkPolicy;
 
 /// What the checks need to know about the deployment.
@@ -63,21 +71,12 @@ pub fn check(
             }
             custom_headers(config.get("custom_headers"), ctx, &mut errors);
         }
-        DestinationKind::GcpPubsub => {
-            // An emulator (a custom endpoint) takes any credentials, as in
-            // Outpost.
-            let emulated = config
-                .get("endpoint")
-                .and_then(Value::as_str)
-                .is_some_and(|e| !e.is_empty());
-            if let (false, Some(key)) = (
-                emulated,
-                credentials
-                    .get("service_account_json")
-                    .and_then(Value::as_str),
-            ) {
-                if let Err(message) = service_account(key) {
-                    errors.push(error("credentials.service_account_json", message));
+        DestinationKind::GcpPubsub => gcp_pubsub(config, credentials, ctx, &mut errors),
+        DestinationKind::AzureServicebus => azure_servicebus(config, credentials, ctx, &mut errors),
+        DestinationKind::Hookdeck => {
+            if let Some(token) = credentials.get("token").and_then(Value::as_str) {
+                if let Err(message) = HookdeckToken::parse(token) {
+                    errors.push(error("credentials.token", message));
                 }
             }
         }
@@ -85,9 +84,7 @@ pub fn check(
         | DestinationKind::AwsS3
         | DestinationKind::AwsKinesis
         | DestinationKind::Rabbitmq
-        | DestinationKind::AzureServicebus
-        | DestinationKind::Kafka
-        | DestinationKind::Hookdeck => {}
+        | DestinationKind::Kafka => {}
     }
     errors
 }
@@ -188,47 +185,71 @@ fn is_field_value(s: &str) -> bool {
     s.chars().all(|c| c == '\t' || !c.is_control())
 }
 
-/// A service account key as Google issues it: a JSON object with `type`,
-/// `client_email` and `private_key`, a PEM RSA key (what the JWT-bearer
-/// token exchange is signed with).
-fn service_account(text: &str) -> Result<(), String> {
-    let Ok(Value::Object(key)) = serde_json::from_str::<Value>(text) else {
-        return Err("must be the service account's JSON key file (a JSON object)".into());
+/// Pub/Sub: the project and topic make a valid resource name, the
+/// endpoint (an emulator or a private endpoint) is a URL the network policy
+/// allows, and the credentials are a service account key — except with an
+/// endpoint, where any credentials are accepted as in Outpost (an emulator
+/// needs none).
+fn gcp_pubsub(
+    config: &Value,
+    credentials: &Value,
+    ctx: &CheckContext<'_>,
+    errors: &mut Vec<FieldError>,
+) {
+    let target = match PubsubTarget::parse(config) {
+        Ok(target) => target,
+        Err(problems) => {
+            errors.extend(problems);
+            return;
+        }
     };
-    let field = |name: &str| {
-        key.get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let missing: Vec<&str> = ["type", "client_email", "private_key"]
-        .into_iter()
-        .filter(|k| field(k).is_none())
-        .collect();
-    if !missing.is_empty() {
-        return Err(format!("has no {}", missing.join(", ")));
+    if let Some(endpoint) = &target.endpoint {
+        if let Err(message) = reachable_url(endpoint, ctx.network) {
+            errors.push(error("config.endpoint", message));
+        }
+        return;
     }
-    if field("type") != Some("service_account") {
-        return Err("type must be \"service_account\"".into());
+    if let Some(key) = credentials
+        .get("service_account_json")
+        .and_then(Value::as_str)
+    {
+        if let Err(e) = ServiceAccountKey::parse(key) {
+            errors.push(error("credentials.service_account_json", e.to_string()));
+        }
     }
-    let pem = field("private_key").unwrap_or_default();
-    if !is_rsa_private_key(pem) {
-        return Err("private_key must be a PEM RSA private key".into());
-    }
-    Ok(())
 }
 
-/// Whether `pem` holds an RSA private key (PKCS#8, or PKCS#1).
-pub fn is_rsa_private_key(pem: &str) -> bool {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::PrivateKeyDer;
-    match PrivateKeyDer::from_pem_slice(pem.as_bytes()) {
-        Ok(PrivateKeyDer::Pkcs8(der)) => {
-            ring::rsa::KeyPair::from_pkcs8(der.secret_pkcs8_der()).is_ok()
+/// Service Bus: a connection string with every part, for the entity named
+/// (a key scoped with `EntityPath` to another queue cannot send here), at
+/// an endpoint the network policy allows.
+fn azure_servicebus(
+    config: &Value,
+    credentials: &Value,
+    ctx: &CheckContext<'_>,
+    errors: &mut Vec<FieldError>,
+) {
+    let Some(text) = credentials.get("connection_string").and_then(Value::as_str) else {
+        return; // the schema reports it
+    };
+    let field = "credentials.connection_string";
+    let connection = match ConnectionString::parse(text) {
+        Ok(c) => c,
+        Err(message) => {
+            errors.push(error(field, message));
+            return;
         }
-        Ok(PrivateKeyDer::Pkcs1(der)) => {
-            ring::rsa::KeyPair::from_der(der.secret_pkcs1_der()).is_ok()
+    };
+    if let Err(message) = reachable_url(&connection.base_url(), ctx.network) {
+        errors.push(error(field, format!("Endpoint {message}")));
+    }
+    let name = config.get("name").and_then(Value::as_str);
+    if let (Some(path), Some(name)) = (&connection.entity_path, name) {
+        if path != name {
+            errors.push(error(
+                "config.name",
+                format!("must be {path:?}, the EntityPath the connection string is scoped to"),
+            ));
         }
-        _ => false,
     }
 }
 
@@ -361,7 +382,96 @@ mod tests {
             assert_eq!(errors[0].field, "credentials.service_account_json");
             assert!(errors[0].message.contains(says), "{}", errors[0].message);
         }
+        // With an endpoint any credentials go, as in Outpost; the endpoint
+        // itself must be reachable under the network policy.
         let emulated = json!({"project_id": "p", "topic": "t", "endpoint": "localhost:8085"});
-        assert!(run(emulated, "not-valid-json").is_empty());
+        let errors = run(emulated.clone(), "not-valid-json");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field, "config.endpoint");
+        assert!(
+            errors[0].message.contains("loopback"),
+            "{}",
+            errors[0].message
+        );
+        let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
+        let errors = check(
+            DestinationKind::GcpPubsub,
+            &emulated,
+            &json!({"service_account_json": "not-valid-json"}),
+            &ctx(&loopback),
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let errors = run(json!({"project_id": "p/x", "topic": "goog"}), &good);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["config.project_id", "config.topic"]);
+    }
+
+    fn azure(name: &str, connection_string: &str, policy: &NetworkPolicy) -> Vec<String> {
+        check(
+            DestinationKind::AzureServicebus,
+            &json!({ "name": name }),
+            &json!({ "connection_string": connection_string }),
+            &ctx(policy),
+        )
+        .into_iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect()
+    }
+
+    #[test]
+    fn azure_connection_strings_need_every_part_and_the_right_entity() {
+        let policy = NetworkPolicy::default();
+        let ns = "Endpoint=sb://acme.servicebus.windows.net/";
+        assert!(azure(
+            "orders",
+            &format!("{ns};SharedAccessKeyName=send;SharedAccessKey=k"),
+            &policy
+        )
+        .is_empty());
+        assert_eq!(
+            azure("orders", &format!("{ns};SharedAccessKeyName=send"), &policy),
+            ["credentials.connection_string: has no SharedAccessKey"]
+        );
+        assert_eq!(
+            azure("orders", "SharedAccessKeyName=send;SharedAccessKey=k", &policy)[0],
+            "credentials.connection_string: has no Endpoint (Endpoint=sb://<namespace>.servicebus.windows.net/)"
+        );
+        assert_eq!(
+            azure("orders", &format!("{ns};SharedAccessKeyName=s;SharedAccessKey=k;EntityPath=invoices"), &policy),
+            ["config.name: must be \"invoices\", the EntityPath the connection string is scoped to"]
+        );
+        let local = "Endpoint=sb://127.0.0.1:5300;SharedAccessKeyName=s;SharedAccessKey=k;UseDevelopmentEmulator=true";
+        let errors = azure("orders", local, &policy);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("credentials.connection_string: Endpoint host 127.0.0.1"),
+            "{errors:?}"
+        );
+        assert!(azure(
+            "orders",
+            local,
+            &NetworkPolicy::parse("127.0.0.0/8").unwrap()
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn hookdeck_tokens_must_be_tokens() {
+        use base64::Engine;
+        let policy = NetworkPolicy::default();
+        let run = |token: &str| {
+            check(
+                DestinationKind::Hookdeck,
+                &json!({}),
+                &json!({ "token": token }),
+                &ctx(&policy),
+            )
+        };
+        let good = base64::engine::general_purpose::STANDARD.encode("src_1:secret");
+        assert!(run(&good).is_empty());
+        let errors = run("t");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].field, "credentials.token");
+        assert!(errors[0].message.starts_with("is not a Hookdeck token"));
     }
 }

@@ -3,6 +3,7 @@
 //! addresses destinations may reach (SSRF).
 //! No database, no HTTP.
 
+pub mod azure_connection;
 pub mod catalog;
 pub mod credentials;
 pub mod destination_checks;
@@ -10,8 +11,11 @@ pub mod destination_kind;
 pub mod destination_type;
 pub mod event_data;
 pub mod filter;
+pub mod gcp_key;
+pub mod hookdeck_token;
 pub mod ids;
 pub mod metadata;
+pub mod pubsub_target;
 pub mod retry;
 pub mod signature;
 pub mod ssrf;

@@ -16,6 +16,10 @@
 //! credential: messages name the service and what it said, never a key,
 //! password, token or a URL carrying one.
 
+pub mod azure_servicebus;
+pub mod gcp_pubsub;
+pub mod hookdeck;
+mod rest;
 pub mod webhook;
 
 use std::future::Future;
@@ -31,6 +35,9 @@ use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::ssrf::NetworkPolicy;
+use azure_servicebus::AzureServicebusSender;
+use gcp_pubsub::GcpPubsubSender;
+use hookdeck::HookdeckSender;
 
 /// A boxed future, as a `dyn Sender` returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -132,6 +139,8 @@ pub struct SenderContext {
     /// The per-attempt timeout (`DELIVERY_TIMEOUT_SECONDS`).
     pub timeout: Duration,
     pub webhook: webhook::WebhookSettings,
+    /// Base of Hookdeck's ingest URLs (`DESTINATIONS_HOOKDECK_INGEST_URL`).
+    pub hookdeck_ingest_url: String,
 }
 
 /// The senders of this build, one per deliverable type.
@@ -147,6 +156,12 @@ impl Senders {
             by_kind: Default::default(),
         };
         senders.register(DestinationKind::Webhook, webhook::WebhookSender::new(ctx));
+        senders.register(DestinationKind::GcpPubsub, GcpPubsubSender::new(ctx));
+        senders.register(
+            DestinationKind::AzureServicebus,
+            AzureServicebusSender::new(ctx),
+        );
+        senders.register(DestinationKind::Hookdeck, HookdeckSender::new(ctx));
         senders
     }
 

@@ -1,6 +1,8 @@
 pub mod app;
+pub mod cloud;
 pub mod db;
 pub mod factory;
+pub mod fake_service;
 pub mod receiver;
 
 use std::time::Duration;
