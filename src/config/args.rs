@@ -7,9 +7,12 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
-use super::parse::{boolean, item, non_empty, seconds_item, text, webhook_mode, whole};
+use super::parse::{
+    aws_region, boolean, endpoint_url, item, non_empty, seconds_item, text, webhook_mode, whole,
+};
 use super::{
-    ApiSettings, DatabaseSettings, DeliverySettings, RetentionSettings, Settings, TopicSettings,
+    ApiSettings, AwsSettings, DatabaseSettings, DeliverySettings, RetentionSettings, Settings,
+    TopicSettings,
 };
 use crate::domain::signature::WebhookMode;
 
@@ -157,6 +160,37 @@ pub struct SettingsArgs {
     )]
     #[arg(value_parser = text)]
     destinations_webhook_header_prefix: String,
+    /// Kinesis records carry `{"metadata": …, "data": …}` (true) or the
+    /// event's data alone (false): true, false, 1 or 0
+    #[arg(
+        long,
+        env = "DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD",
+        default_value_t = true
+    )]
+    #[arg(action = ArgAction::Set, value_parser = boolean)]
+    destinations_aws_kinesis_metadata_in_payload: bool,
+    /// Endpoint of every AWS service (an emulator such as moto or
+    /// LocalStack); unset: AWS itself
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url: Option<String>,
+    /// Endpoint of SQS; wins over AWS_ENDPOINT_URL and the queue URL's host
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url_sqs: Option<String>,
+    /// Endpoint of S3 (path-style addressing); wins over AWS_ENDPOINT_URL
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url_s3: Option<String>,
+    /// Endpoint of Kinesis; wins over AWS_ENDPOINT_URL, a destination's
+    /// own `endpoint` wins over it
+    #[arg(long, env = "AWS_ENDPOINT_URL_KINESIS")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url_kinesis: Option<String>,
+    /// Region of SQS queues whose URL names none (an emulator's)
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    #[arg(value_parser = aws_region)]
+    aws_region: String,
 
     /// How long events and attempts are kept, in days
     #[arg(long, env = "LOG_RETENTION_DAYS", default_value_t = 7)]
@@ -228,6 +262,14 @@ impl SettingsArgs {
                 signature_content_template: self.destinations_webhook_signature_content_template,
                 signature_header_template: self.destinations_webhook_signature_header_template,
                 header_prefix: self.destinations_webhook_header_prefix.to_ascii_lowercase(),
+                aws: AwsSettings {
+                    endpoint: self.aws_endpoint_url,
+                    sqs_endpoint: self.aws_endpoint_url_sqs,
+                    s3_endpoint: self.aws_endpoint_url_s3,
+                    kinesis_endpoint: self.aws_endpoint_url_kinesis,
+                    region: self.aws_region,
+                    kinesis_metadata_in_payload: self.destinations_aws_kinesis_metadata_in_payload,
+                },
             },
             retention: RetentionSettings {
                 days: self.log_retention_days,
@@ -315,6 +357,35 @@ mod tests {
         assert_eq!(s.delivery.lease, Duration::from_secs(30));
         assert_eq!(s.delivery.header_prefix, "x-outpost-");
         assert!(!s.topics.validate_schema);
+        assert!(s.delivery.aws.kinesis_metadata_in_payload);
+        assert_eq!(s.delivery.aws.region, "us-east-1");
+        assert_eq!(s.delivery.aws.endpoint, None);
+    }
+
+    #[test]
+    fn aws_endpoints_and_kinesis_payload() {
+        let s = parse(&[
+            "--aws-endpoint-url",
+            "http://127.0.0.1:5000/",
+            "--aws-endpoint-url-s3",
+            "http://s3.local:9000",
+            "--aws-region",
+            "eu-west-1",
+            "--destinations-aws-kinesis-metadata-in-payload",
+            "false",
+        ]);
+        let aws = &s.delivery.aws;
+        assert_eq!(aws.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(aws.s3_endpoint.as_deref(), Some("http://s3.local:9000"));
+        assert_eq!(aws.sqs_endpoint, None);
+        assert_eq!(aws.region, "eu-west-1");
+        assert!(!aws.kinesis_metadata_in_payload);
+        let err = error(&["--aws-endpoint-url-sqs", "localhost:4566"]);
+        assert!(err.contains("AWS_ENDPOINT_URL_SQS"), "{err}");
+        let err = error(&["--aws-endpoint-url", "http://h/path"]);
+        assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
+        let err = error(&["--aws-region", "Europe"]);
+        assert!(err.contains("AWS_REGION"), "{err}");
     }
 
     #[test]

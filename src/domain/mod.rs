@@ -1,8 +1,10 @@
 //! Pure types and rules: ids, destination kinds and their schemas, topics,
 //! filters, retry schedule, signatures, webhook secrets, and which network
-//! addresses destinations may reach (SSRF).
+//! addresses destinations may reach (SSRF), the AWS types' rules and their
+//! JMESPath templates.
 //! No database, no HTTP.
 
+pub mod aws;
 pub mod catalog;
 pub mod credentials;
 pub mod destination_checks;
@@ -11,6 +13,7 @@ pub mod destination_type;
 pub mod event_data;
 pub mod filter;
 pub mod ids;
+pub mod jmespath_template;
 pub mod metadata;
 pub mod retry;
 pub mod signature;

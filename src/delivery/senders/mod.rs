@@ -16,6 +16,7 @@
 //! credential: messages name the service and what it said, never a key,
 //! password, token or a URL carrying one.
 
+pub mod aws;
 pub mod webhook;
 
 use std::future::Future;
@@ -132,6 +133,7 @@ pub struct SenderContext {
     /// The per-attempt timeout (`DELIVERY_TIMEOUT_SECONDS`).
     pub timeout: Duration,
     pub webhook: webhook::WebhookSettings,
+    pub aws: aws::AwsSettings,
 }
 
 /// The senders of this build, one per deliverable type.
@@ -147,6 +149,12 @@ impl Senders {
             by_kind: Default::default(),
         };
         senders.register(DestinationKind::Webhook, webhook::WebhookSender::new(ctx));
+        senders.register(DestinationKind::AwsSqs, aws::sqs::SqsSender::new(ctx));
+        senders.register(DestinationKind::AwsS3, aws::s3::S3Sender::new(ctx));
+        senders.register(
+            DestinationKind::AwsKinesis,
+            aws::kinesis::KinesisSender::new(ctx),
+        );
         senders
     }
 
