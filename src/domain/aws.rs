@@ -101,7 +101,8 @@ pub struct QueueUrl {
 }
 
 /// Reads a queue URL: an http(s) URL whose path is `/<account>/<queue>`,
-/// the account 12 digits and the queue name at most 80 letters, digits,
+/// the account id digits (12 on AWS; fewer are let through for hand-made
+/// emulator URLs) and the queue name at most 80 letters, digits,
 /// `-` and `_` (the last five may be `.fifo`). On an AWS host the region is
 /// the host's label that is a region (`sqs.eu-west-1.amazonaws.com`, or
 /// the legacy `eu-west-1.queue.amazonaws.com`); the legacy
@@ -124,9 +125,9 @@ pub fn parse_queue_url(text: &str) -> Result<QueueUrl, String> {
     let [account, name] = segments[..] else {
         return Err("must end in /<account id>/<queue name>".into());
     };
-    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+    if account.is_empty() || account.len() > 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "account id {account:?} must be 12 digits (the URL ends in /<account id>/<queue name>)"
+            "account id {account:?} must be the 12-digit AWS account id (the URL ends in /<account id>/<queue name>)"
         ));
     }
     let stem = name.strip_suffix(".fifo").unwrap_or(name);
@@ -292,7 +293,11 @@ mod tests {
                 "https://sqs.us-east-1.amazonaws.com/123456789012/q/x",
                 "/<account id>",
             ),
-            ("https://sqs.us-east-1.amazonaws.com/12345/q", "12 digits"),
+            (
+                "https://sqs.us-east-1.amazonaws.com/1234567890123/q",
+                "12-digit",
+            ),
+            ("https://sqs.us-east-1.amazonaws.com/acct/q", "12-digit"),
             (
                 "https://sqs.us-east-1.amazonaws.com/123456789012/a%20b",
                 "queue name",

@@ -432,7 +432,10 @@ async fn s3_objects_are_the_data_with_metadata_under_the_templated_key() {
     assert_eq!(a.len(), 2);
     assert_eq!(a[1]["code"], "rejected", "{}", a[1]);
     let message = a[1]["response_data"]["message"].as_str().unwrap();
-    assert!(message.contains("the key template failed on this event"), "{message}");
+    assert!(
+        message.contains("the key template failed on this event"),
+        "{message}"
+    );
     let (_, d) = api
         .admin(
             "GET",
