@@ -19,6 +19,7 @@ use crate::api::{self, server, AppState, Components};
 use crate::config::Settings;
 use crate::delivery::attempt::Attempter;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
+use crate::delivery::senders::aws::AwsSettings;
 use crate::delivery::senders::webhook::WebhookSettings;
 use crate::delivery::senders::{SenderContext, Senders};
 use crate::delivery::worker::{Worker, WorkerConfig};
@@ -375,6 +376,14 @@ fn senders(settings: &Settings) -> anyhow::Result<Senders> {
             header_prefix: d.header_prefix.clone(),
         },
         hookdeck_ingest_url: d.hookdeck_ingest_url.clone(),
+        aws: AwsSettings {
+            endpoint: d.aws.endpoint.clone(),
+            sqs_endpoint: d.aws.sqs_endpoint.clone(),
+            s3_endpoint: d.aws.s3_endpoint.clone(),
+            kinesis_endpoint: d.aws.kinesis_endpoint.clone(),
+            region: d.aws.region.clone(),
+            kinesis_metadata_in_payload: d.aws.kinesis_metadata_in_payload,
+        },
     }))
 }
 

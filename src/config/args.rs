@@ -8,12 +8,12 @@ use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
 use super::parse::{
-    boolean, hex_color, http_url, item, link, non_empty, seconds_item, text, theme, webhook_mode,
-    whole,
+    aws_region, boolean, endpoint_url, hex_color, http_url, item, link, non_empty, seconds_item,
+    text, theme, webhook_mode, whole,
 };
 use super::{
-    ApiSettings, DatabaseSettings, DeliverySettings, PortalSettings, RetentionSettings, Settings,
-    TopicSettings,
+    ApiSettings, AwsSettings, DatabaseSettings, DeliverySettings, PortalSettings,
+    RetentionSettings, Settings, TopicSettings,
 };
 use crate::domain::signature::WebhookMode;
 
@@ -169,6 +169,37 @@ pub struct SettingsArgs {
     )]
     #[arg(value_parser = http_url)]
     destinations_hookdeck_ingest_url: String,
+    /// Kinesis records carry `{"metadata": …, "data": …}` (true) or the
+    /// event's data alone (false): true, false, 1 or 0
+    #[arg(
+        long,
+        env = "DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD",
+        default_value_t = true
+    )]
+    #[arg(action = ArgAction::Set, value_parser = boolean)]
+    destinations_aws_kinesis_metadata_in_payload: bool,
+    /// Endpoint of every AWS service (an emulator such as moto or
+    /// LocalStack); unset: AWS itself
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url: Option<String>,
+    /// Endpoint of SQS; wins over AWS_ENDPOINT_URL and the queue URL's host
+    #[arg(long, env = "AWS_ENDPOINT_URL_SQS")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url_sqs: Option<String>,
+    /// Endpoint of S3 (path-style addressing); wins over AWS_ENDPOINT_URL
+    #[arg(long, env = "AWS_ENDPOINT_URL_S3")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url_s3: Option<String>,
+    /// Endpoint of Kinesis; wins over AWS_ENDPOINT_URL, a destination's
+    /// own `endpoint` wins over it
+    #[arg(long, env = "AWS_ENDPOINT_URL_KINESIS")]
+    #[arg(value_parser = endpoint_url)]
+    aws_endpoint_url_kinesis: Option<String>,
+    /// Region of SQS queues whose URL names none (an emulator's)
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    #[arg(value_parser = aws_region)]
+    aws_region: String,
 
     /// How long events and attempts are kept, in days
     #[arg(long, env = "LOG_RETENTION_DAYS", default_value_t = 7)]
@@ -290,6 +321,14 @@ impl SettingsArgs {
                 signature_header_template: self.destinations_webhook_signature_header_template,
                 header_prefix: self.destinations_webhook_header_prefix.to_ascii_lowercase(),
                 hookdeck_ingest_url: self.destinations_hookdeck_ingest_url,
+                aws: AwsSettings {
+                    endpoint: self.aws_endpoint_url,
+                    sqs_endpoint: self.aws_endpoint_url_sqs,
+                    s3_endpoint: self.aws_endpoint_url_s3,
+                    kinesis_endpoint: self.aws_endpoint_url_kinesis,
+                    region: self.aws_region,
+                    kinesis_metadata_in_payload: self.destinations_aws_kinesis_metadata_in_payload,
+                },
             },
             retention: RetentionSettings {
                 days: self.log_retention_days,
@@ -390,6 +429,35 @@ mod tests {
         assert_eq!(s.delivery.lease, Duration::from_secs(30));
         assert_eq!(s.delivery.header_prefix, "x-outpost-");
         assert!(!s.topics.validate_schema);
+        assert!(s.delivery.aws.kinesis_metadata_in_payload);
+        assert_eq!(s.delivery.aws.region, "us-east-1");
+        assert_eq!(s.delivery.aws.endpoint, None);
+    }
+
+    #[test]
+    fn aws_endpoints_and_kinesis_payload() {
+        let s = parse(&[
+            "--aws-endpoint-url",
+            "http://127.0.0.1:5000/",
+            "--aws-endpoint-url-s3",
+            "http://s3.local:9000",
+            "--aws-region",
+            "eu-west-1",
+            "--destinations-aws-kinesis-metadata-in-payload",
+            "false",
+        ]);
+        let aws = &s.delivery.aws;
+        assert_eq!(aws.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(aws.s3_endpoint.as_deref(), Some("http://s3.local:9000"));
+        assert_eq!(aws.sqs_endpoint, None);
+        assert_eq!(aws.region, "eu-west-1");
+        assert!(!aws.kinesis_metadata_in_payload);
+        let err = error(&["--aws-endpoint-url-sqs", "localhost:4566"]);
+        assert!(err.contains("AWS_ENDPOINT_URL_SQS"), "{err}");
+        let err = error(&["--aws-endpoint-url", "http://h/path"]);
+        assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
+        let err = error(&["--aws-region", "Europe"]);
+        assert!(err.contains("AWS_REGION"), "{err}");
     }
 
     #[test]

@@ -122,6 +122,8 @@ pub struct DeliverySettings {
     /// destinations are sent to (`<base>/<source id>`), no trailing `/`.
     /// Default `https://hkdk.events`.
     pub hookdeck_ingest_url: String,
+    /// Where the AWS types send, and how Kinesis records are shaped.
+    pub aws: AwsSettings,
 }
 
 /// The portal's run-time settings, with Outpost's names. URLs may be
@@ -152,6 +154,31 @@ pub struct PortalSettings {
     /// `PORTAL_ENABLE_WEBHOOK_CUSTOM_HEADERS`: show custom headers on
     /// webhook destinations. Default true.
     pub enable_webhook_custom_headers: bool,
+}
+
+/// The AWS destination types' deployment settings. Endpoint overrides use
+/// the AWS SDKs' own variable names, so a deployment already pointed at an
+/// emulator (moto, LocalStack) needs nothing new. Each is a base URL
+/// (`scheme://host[:port]`), checked at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// `AWS_ENDPOINT_URL`: every AWS service. Default: AWS itself.
+    pub endpoint: Option<String>,
+    /// `AWS_ENDPOINT_URL_SQS`: SQS, instead of each queue URL's host.
+    pub sqs_endpoint: Option<String>,
+    /// `AWS_ENDPOINT_URL_S3`: S3, addressed path-style
+    /// (`<endpoint>/<bucket>/<key>`), as emulators need.
+    pub s3_endpoint: Option<String>,
+    /// `AWS_ENDPOINT_URL_KINESIS`: Kinesis, unless a destination sets its
+    /// own `endpoint`.
+    pub kinesis_endpoint: Option<String>,
+    /// `AWS_REGION`: the region of an SQS queue whose URL names none (an
+    /// emulator's queue URL). Default `us-east-1`.
+    pub region: String,
+    /// `DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD`: a Kinesis record is
+    /// `{"data": …, "metadata": {…}}` (true, Outpost's default) or the
+    /// event's data alone (false).
+    pub kinesis_metadata_in_payload: bool,
 }
 
 #[derive(Debug, Clone)]

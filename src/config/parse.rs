@@ -117,3 +117,27 @@ pub(super) fn theme(raw: &str) -> Result<String, String> {
         _ => Err("expected `light` or `dark`".into()),
     }
 }
+
+/// An AWS endpoint override: an absolute http(s) URL with a host and no
+/// path, query or credentials, returned without a trailing slash.
+pub(super) fn endpoint_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim().trim_end_matches('/');
+    let url = url::Url::parse(raw).map_err(|e| format!("expected a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("expected an http:// or https:// URL with a host".into());
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err("expected a base URL, without a path or query".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry credentials".into());
+    }
+    Ok(raw.to_string())
+}
+
+/// `AWS_REGION`: a region name such as `eu-west-1`.
+pub(super) fn aws_region(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    crate::domain::aws::check_region(raw)?;
+    Ok(raw.to_string())
+}

@@ -13,7 +13,12 @@
 //!   that cannot be, an emulator endpoint that is no URL or is blocked;
 //! - an Azure Service Bus connection string with a part missing, or scoped
 //!   to another queue or topic (`EntityPath`), or a blocked endpoint;
-//! - a Hookdeck token that is not one.
+//! - a Hookdeck token that is not one;
+//! - for the AWS types: a queue URL that is not an SQS queue's, a region
+//!   that is not plausibly an AWS region (see [`super::aws`]), a bucket name
+//!   or storage class S3 would refuse, a JMESPath template that does not
+//!   compile, a Kinesis endpoint that is not a URL or that outbound may not
+//!   reach.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -25,6 +30,7 @@ use super::destination_type::FieldError;
 use super::gcp_key::ServiceAccountKey;
 use super::hookdeck_token::HookdeckToken;
 use super::pubsub_target::PubsubTarget;
+use super::{aws, jmespath_template};
 use super::ssrf::NetworkPolicy;
 
 /// What the checks need to know about the deployment.
@@ -80,13 +86,70 @@ pub fn check(
                 }
             }
         }
-        DestinationKind::AwsSqs
-        | DestinationKind::AwsS3
-        | DestinationKind::AwsKinesis
-        | DestinationKind::Rabbitmq
-        | DestinationKind::Kafka => {}
+        DestinationKind::AwsSqs => {
+            if let Some(url) = given(config, "queue_url") {
+                let checked = aws::parse_queue_url(url)
+                    .map(drop)
+                    .and_then(|()| reachable_url(url, ctx.network));
+                if let Err(message) = checked {
+                    errors.push(error("config.queue_url", message));
+                }
+            }
+        }
+        DestinationKind::AwsS3 => {
+            if let Some(bucket) = given(config, "bucket") {
+                if let Err(message) = aws::check_bucket(bucket) {
+                    errors.push(error("config.bucket", message));
+                }
+            }
+            region(config, &mut errors);
+            template(config, "key_template", &mut errors);
+            if let Err(message) = aws::storage_class(given(config, "storage_class")) {
+                errors.push(error("config.storage_class", message));
+            }
+        }
+        DestinationKind::AwsKinesis => {
+            region(config, &mut errors);
+            if let Some(endpoint) = given(config, "endpoint") {
+                let checked = aws::check_endpoint(endpoint)
+                    .and_then(|()| reachable_url(endpoint, ctx.network));
+                if let Err(message) = checked {
+                    errors.push(error("config.endpoint", message));
+                }
+            }
+            template(config, "partition_key_template", &mut errors);
+        }
+        DestinationKind::Rabbitmq | DestinationKind::Kafka => {}
     }
     errors
+}
+
+/// A config field's text, unless blank.
+fn given<'a>(config: &'a Value, key: &str) -> Option<&'a str> {
+    config
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// `config.region`: the schema checked its shape; this checks that it is
+/// plausibly an AWS region.
+fn region(config: &Value, errors: &mut Vec<FieldError>) {
+    if let Some(region) = given(config, "region") {
+        if let Err(message) = aws::check_region(region) {
+            errors.push(error("config.region", message));
+        }
+    }
+}
+
+/// A JMESPath template field, when set, must compile.
+fn template(config: &Value, key: &str, errors: &mut Vec<FieldError>) {
+    if let Some(text) = given(config, key) {
+        if let Err(message) = jmespath_template::check(text) {
+            errors.push(error(&format!("config.{key}"), message));
+        }
+    }
 }
 
 fn error(field: &str, message: String) -> FieldError {
@@ -338,6 +401,102 @@ mod tests {
         assert!(errors.iter().any(
             |e| e.starts_with("config.custom_headers.Content-Type: is a header outbound sets")
         ));
+    }
+
+    fn aws(kind: DestinationKind, config: Value, policy: &NetworkPolicy) -> Vec<String> {
+        check(
+            kind,
+            &config,
+            &json!({"key": "k", "secret": "s"}),
+            &ctx(policy),
+        )
+        .into_iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect()
+    }
+
+    #[test]
+    fn sqs_queue_urls_must_be_queues_outbound_may_reach() {
+        let strict = NetworkPolicy::default();
+        let ok =
+            json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo"});
+        assert!(aws(DestinationKind::AwsSqs, ok, &strict).is_empty());
+        for (url, says) in [
+            (
+                "https://sqs.eu-west-1.amazonaws.com/orders",
+                "config.queue_url: must end in",
+            ),
+            (
+                "https://sqs.eu-wset-1.amazonaws.com/123456789012/q",
+                "config.queue_url: host",
+            ),
+            (
+                "http://127.0.0.1:5000/123456789012/q",
+                "config.queue_url: host 127.0.0.1",
+            ),
+            (
+                "http://169.254.169.254/123456789012/q",
+                "config.queue_url: host 169.254",
+            ),
+        ] {
+            let errors = aws(DestinationKind::AwsSqs, json!({"queue_url": url}), &strict);
+            assert_eq!(errors.len(), 1, "{url}: {errors:?}");
+            assert!(errors[0].starts_with(says), "{url}: {errors:?}");
+        }
+        let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
+        let local = json!({"queue_url": "http://127.0.0.1:5000/123456789012/q"});
+        assert!(aws(DestinationKind::AwsSqs, local, &loopback).is_empty());
+    }
+
+    #[test]
+    fn s3_buckets_regions_templates_and_storage_classes() {
+        let policy = NetworkPolicy::default();
+        let ok = json!({"bucket": "events.example.com", "region": "eu-central-1",
+                        "key_template": "join('/', [time.year, metadata.\"event-id\"])",
+                        "storage_class": "standard_ia"});
+        assert!(aws(DestinationKind::AwsS3, ok, &policy).is_empty());
+        let bad = json!({"bucket": "a/b", "region": "eu-middle-1",
+                         "key_template": "join('', [data.a", "storage_class": "COLD"});
+        let errors = aws(DestinationKind::AwsS3, bad, &policy);
+        let fields: Vec<&str> = errors
+            .iter()
+            .map(|e| e.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "config.bucket",
+                "config.region",
+                "config.key_template",
+                "config.storage_class"
+            ],
+            "{errors:?}"
+        );
+        assert!(errors[2].contains("JMESPath"), "{errors:?}");
+    }
+
+    #[test]
+    fn kinesis_regions_endpoints_and_templates() {
+        let strict = NetworkPolicy::default();
+        let ok = json!({"stream_name": "s", "region": "us-west-2",
+                        "endpoint": "https://kinesis.example.com", "partition_key_template": "data.user_id"});
+        assert!(aws(DestinationKind::AwsKinesis, ok, &strict).is_empty());
+        let bad = json!({"stream_name": "s", "region": "us-west-0",
+                         "endpoint": "http://10.0.0.5:4566", "partition_key_template": "data.["});
+        let errors = aws(DestinationKind::AwsKinesis, bad, &strict);
+        let fields: Vec<&str> = errors
+            .iter()
+            .map(|e| e.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "config.region",
+                "config.endpoint",
+                "config.partition_key_template"
+            ],
+            "{errors:?}"
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Pure types and rules: ids, destination kinds and their schemas, topics,
 //! filters, retry schedule, signatures, webhook secrets, and which network
-//! addresses destinations may reach (SSRF).
+//! addresses destinations may reach (SSRF), the AWS types' rules and their
+//! JMESPath templates.
 //! No database, no HTTP.
 
 pub mod azure_connection;
+pub mod aws;
 pub mod catalog;
 pub mod credentials;
 pub mod destination_checks;
@@ -14,6 +16,7 @@ pub mod filter;
 pub mod gcp_key;
 pub mod hookdeck_token;
 pub mod ids;
+pub mod jmespath_template;
 pub mod metadata;
 pub mod pubsub_target;
 pub mod retry;

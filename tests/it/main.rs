@@ -9,6 +9,7 @@ mod api_destinations;
 mod api_logs;
 mod api_metrics;
 mod api_tenants;
+mod aws;
 mod delivery;
 mod dest_azure_servicebus;
 mod dest_gcp_pubsub;

@@ -20,6 +20,7 @@ pub mod azure_servicebus;
 pub mod gcp_pubsub;
 pub mod hookdeck;
 mod rest;
+pub mod aws;
 pub mod webhook;
 
 use std::future::Future;
@@ -141,6 +142,7 @@ pub struct SenderContext {
     pub webhook: webhook::WebhookSettings,
     /// Base of Hookdeck's ingest URLs (`DESTINATIONS_HOOKDECK_INGEST_URL`).
     pub hookdeck_ingest_url: String,
+    pub aws: aws::AwsSettings,
 }
 
 /// The senders of this build, one per deliverable type.
@@ -162,6 +164,12 @@ impl Senders {
             AzureServicebusSender::new(ctx),
         );
         senders.register(DestinationKind::Hookdeck, HookdeckSender::new(ctx));
+        senders.register(DestinationKind::AwsSqs, aws::sqs::SqsSender::new(ctx));
+        senders.register(DestinationKind::AwsS3, aws::s3::S3Sender::new(ctx));
+        senders.register(
+            DestinationKind::AwsKinesis,
+            aws::kinesis::KinesisSender::new(ctx),
+        );
         senders
     }
 
