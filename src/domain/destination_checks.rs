@@ -9,12 +9,14 @@
 //!   after DNS resolution at send time: what a name resolves to can change.
 //! - webhook custom headers that are not valid HTTP (a CR/LF in a value, a
 //!   name with spaces) or that outbound sets itself;
-//! - a GCP service account key that is not one.
+//! - a GCP service account key that is not one;
+//! - a RabbitMQ address that is not `host[:port][/vhost]` (`amqp_server`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Map, Value};
 
+use super::amqp_server;
 use super::destination_kind::DestinationKind;
 use super::destination_type::FieldError;
 use super::ssrf::NetworkPolicy;
@@ -81,10 +83,12 @@ pub fn check(
                 }
             }
         }
+        DestinationKind::Rabbitmq => {
+            errors.extend(amqp_server::check(config, credentials, ctx.network));
+        }
         DestinationKind::AwsSqs
         | DestinationKind::AwsS3
         | DestinationKind::AwsKinesis
-        | DestinationKind::Rabbitmq
         | DestinationKind::AzureServicebus
         | DestinationKind::Kafka
         | DestinationKind::Hookdeck => {}

@@ -3,6 +3,7 @@
 //! addresses destinations may reach (SSRF).
 //! No database, no HTTP.
 
+pub mod amqp_server;
 pub mod catalog;
 pub mod credentials;
 pub mod destination_checks;
