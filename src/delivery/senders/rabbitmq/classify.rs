@@ -26,23 +26,24 @@ pub fn open_failed(err: &Error, login: &Login) -> Failure {
                     "connection_refused",
                     format!("connecting to {server} failed: connection refused"),
                 )
-            } else if lower.contains("reset") {
-                (
-                    "connection_reset",
-                    format!("connecting to {server} failed: connection reset"),
-                )
             } else if lower.contains("timed out") {
                 ("timeout", format!("connecting to {server} timed out"))
-            } else if lower.contains("peer shutdown") || lower.contains("interrupted") {
-                // RabbitMQ refuses a login by closing the connection,
+            } else if ["reset", "peer shutdown", "interrupted", "broken pipe"]
+                .iter()
+                .any(|w| lower.contains(w))
+            {
+                // The TCP connection was up (a refused one is refused) and
+                // the broker dropped it during the AMQP handshake: that is
+                // how RabbitMQ refuses a login — after a 3 s delay, and
                 // without a reason, to clients that do not announce the
                 // `authentication_failure_close` capability (amqprs does
-                // not), as the AMQP 0-9-1 specification has it.
+                // not) — as the AMQP 0-9-1 specification has it.
                 (
                     "auth_failed",
                     format!(
-                        "RabbitMQ at {server} closed the connection at login: the username or \
-                         password is wrong, or user {:?} may not log in",
+                        "RabbitMQ at {server} dropped the connection at login, which is how it \
+                         refuses one: check the username and password, and that user {:?} may \
+                         log in",
                         login.username
                     ),
                 )
@@ -158,7 +159,7 @@ mod tests {
                     "network io error: Connection reset by peer (os error 104)".into(),
                 ),
                 false,
-                "connection_reset",
+                "auth_failed",
             ),
             (
                 Error::NetworkError("peer shutdown".into()),
@@ -194,7 +195,7 @@ mod tests {
         }
         let f = open_failed(&Error::NetworkError("peer shutdown".into()), &login(false));
         assert!(
-            f.message.contains("username or password is wrong"),
+            f.message.contains("check the username and password"),
             "{}",
             f.message
         );
