@@ -18,5 +18,6 @@ mod maintenance;
 mod openapi;
 mod publish;
 mod queries;
+mod rabbitmq;
 mod sdk;
 mod serve;

@@ -1,6 +1,7 @@
 pub mod app;
 pub mod db;
 pub mod factory;
+pub mod rabbitmq;
 pub mod receiver;
 
 use std::time::Duration;
