@@ -19,11 +19,13 @@
 //!   or storage class S3 would refuse, a JMESPath template that does not
 //!   compile, a Kinesis endpoint that is not a URL or that outbound may not
 //!   reach.
+//! - a RabbitMQ address that is not `host[:port][/vhost]` (`amqp_server`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde_json::{Map, Value};
 
+use super::amqp_server;
 use super::azure_connection::ConnectionString;
 use super::destination_kind::DestinationKind;
 use super::destination_type::FieldError;
@@ -119,7 +121,10 @@ pub fn check(
             }
             template(config, "partition_key_template", &mut errors);
         }
-        DestinationKind::Rabbitmq | DestinationKind::Kafka => {}
+        DestinationKind::Kafka => {}
+        DestinationKind::Rabbitmq => {
+            errors.extend(amqp_server::check(config, credentials, ctx.network));
+        }
     }
     errors
 }

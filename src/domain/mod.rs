@@ -6,6 +6,7 @@
 
 pub mod azure_connection;
 pub mod aws;
+pub mod amqp_server;
 pub mod catalog;
 pub mod credentials;
 pub mod destination_checks;

@@ -23,6 +23,7 @@ mod openapi;
 mod portal;
 mod publish;
 mod queries;
+mod rabbitmq;
 mod sdk;
 mod serve;
 mod standard_webhooks;

@@ -16,11 +16,12 @@
 //! credential: messages name the service and what it said, never a key,
 //! password, token or a URL carrying one.
 
+pub mod aws;
 pub mod azure_servicebus;
 pub mod gcp_pubsub;
 pub mod hookdeck;
+pub mod rabbitmq;
 mod rest;
-pub mod aws;
 pub mod webhook;
 
 use std::future::Future;
@@ -169,6 +170,10 @@ impl Senders {
         senders.register(
             DestinationKind::AwsKinesis,
             aws::kinesis::KinesisSender::new(ctx),
+        );
+        senders.register(
+            DestinationKind::Rabbitmq,
+            rabbitmq::RabbitmqSender::new(ctx),
         );
         senders
     }

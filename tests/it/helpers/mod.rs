@@ -4,6 +4,7 @@ pub mod db;
 pub mod factory;
 pub mod fake_service;
 pub mod moto;
+pub mod rabbitmq;
 pub mod receiver;
 
 use std::time::Duration;
