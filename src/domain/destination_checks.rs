@@ -32,8 +32,8 @@ use super::destination_type::FieldError;
 use super::gcp_key::ServiceAccountKey;
 use super::hookdeck_token::HookdeckToken;
 use super::pubsub_target::PubsubTarget;
-use super::{aws, jmespath_template};
 use super::ssrf::NetworkPolicy;
+use super::{aws, jmespath_template};
 
 /// What the checks need to know about the deployment.
 #[derive(Debug, Clone, Copy)]

@@ -4,9 +4,9 @@
 //! JMESPath templates.
 //! No database, no HTTP.
 
-pub mod azure_connection;
-pub mod aws;
 pub mod amqp_server;
+pub mod aws;
+pub mod azure_connection;
 pub mod catalog;
 pub mod credentials;
 pub mod destination_checks;
