@@ -407,6 +407,9 @@ fn delivery(
         send_timeout: d.timeout,
         grace: d.timeout + Duration::from_secs(2),
         disable_after: d.disable_after_failures,
+        destination_cap: d.destination_concurrency,
+        circuit_after: d.circuit_breaker_failures,
+        circuit_cooldown: d.circuit_breaker_cooldown,
         ..WorkerConfig::default()
     };
     let attempter = Attempter {

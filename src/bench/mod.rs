@@ -5,6 +5,7 @@
 mod delivery;
 mod fanout;
 mod http;
+mod isolation;
 mod sql;
 mod support;
 
@@ -26,6 +27,8 @@ pub enum Which {
     Delivery(delivery::DeliveryArgs),
     /// POST /publish end to end: accepted/s, delivered/s, latency.
     Http(http::HttpArgs),
+    /// One tenant's slow or dead endpoint next to another's fast one.
+    Isolation(isolation::IsolationArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -33,5 +36,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Fanout(a) => fanout::run(settings, a).await,
         Which::Delivery(a) => delivery::run(settings, a).await,
         Which::Http(a) => http::run(settings, a).await,
+        Which::Isolation(a) => isolation::run(settings, a).await,
     }
 }

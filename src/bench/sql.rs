@@ -25,4 +25,6 @@ bench_sql! {
     DELIVERIES_PER_EVENT => "deliveries_per_event.sql",
     QUEUE_LENGTH => "queue_length.sql",
     EMPTY => "empty.sql",
+    ISOLATION_SETUP => "isolation_setup.sql",
+    ISOLATION_PUBLISH => "isolation_publish.sql",
 }

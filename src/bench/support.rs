@@ -21,6 +21,13 @@ const BENCH_DB: &str = "outbound_bench";
 
 impl BenchDb {
     pub async fn create(settings: &Settings) -> anyhow::Result<BenchDb> {
+        let bench = Self::create_empty(settings).await?;
+        crate::store::migrate::migrate(&bench.url).await?;
+        Ok(bench)
+    }
+
+    /// A fresh database without the schema (for another build to migrate).
+    pub async fn create_empty(settings: &Settings) -> anyhow::Result<BenchDb> {
         let db = Database::open(settings)?;
         let admin = connect(&db.url).await?;
         admin
@@ -31,7 +38,6 @@ impl BenchDb {
             .await?;
         let server_version: String = admin.query_one("SHOW server_version", &[]).await?.get(0);
         let url = crate::store::pool::with_database(&db.url, BENCH_DB);
-        crate::store::migrate::migrate(&url).await?;
         Ok(BenchDb {
             db,
             url,

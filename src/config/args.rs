@@ -136,6 +136,25 @@ pub struct SettingsArgs {
     #[arg(long, env = "DELIVERY_CONCURRENCY", default_value_t = 64)]
     #[arg(value_parser = whole(1, 10_000usize))]
     delivery_concurrency: usize,
+    /// Most deliveries one process holds (waiting or in flight) for one
+    /// slow (or not yet measured) destination
+    #[arg(long, env = "DELIVERY_DESTINATION_CONCURRENCY", default_value_t = 16)]
+    #[arg(value_parser = whole(1, 10_000usize))]
+    delivery_destination_concurrency: usize,
+    /// Attempts in a row without an answer (timeouts, refused connections)
+    /// that open a destination's circuit; 0 = no circuit breaker
+    #[arg(long, env = "DELIVERY_CIRCUIT_BREAKER_FAILURES", default_value_t = 5)]
+    #[arg(value_parser = whole(0, 1_000_000u32))]
+    delivery_circuit_breaker_failures: u32,
+    /// How long an opened circuit first stays open, in seconds (doubles
+    /// with each reopening, up to 16×)
+    #[arg(
+        long,
+        env = "DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS",
+        default_value_t = 30
+    )]
+    #[arg(value_parser = whole(1, 86_400u64))]
+    delivery_circuit_breaker_cooldown_seconds: u64,
     /// Async runtime threads of `outbound worker` (more processes scale out too)
     #[arg(long, env = "WORKER_THREADS", default_value_t = 1)]
     #[arg(value_parser = whole(1, 1024usize))]
@@ -315,6 +334,11 @@ impl SettingsArgs {
                 webhook_mode: self.destinations_webhook_mode,
                 allowed_networks: non_empty(self.destinations_webhook_allowed_networks),
                 concurrency: self.delivery_concurrency,
+                destination_concurrency: self.delivery_destination_concurrency,
+                circuit_breaker_failures: self.delivery_circuit_breaker_failures,
+                circuit_breaker_cooldown: Duration::from_secs(
+                    self.delivery_circuit_breaker_cooldown_seconds,
+                ),
                 worker_threads: self.worker_threads,
                 lease: Duration::from_secs(lease),
                 signature_content_template: self.destinations_webhook_signature_content_template,

@@ -103,6 +103,15 @@ pub struct DeliverySettings {
     pub allowed_networks: Vec<String>,
     /// `DELIVERY_CONCURRENCY`: in-flight sends per process. Default 64.
     pub concurrency: usize,
+    /// `DELIVERY_DESTINATION_CONCURRENCY`: the most deliveries one process
+    /// holds for one slow or not yet measured destination. Default 16.
+    pub destination_concurrency: usize,
+    /// `DELIVERY_CIRCUIT_BREAKER_FAILURES`: unanswered attempts in a row that
+    /// open a destination's circuit, 0 = no breaker. Default 5.
+    pub circuit_breaker_failures: u32,
+    /// `DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS`: how long a circuit first
+    /// stays open. Default 30 s.
+    pub circuit_breaker_cooldown: Duration,
     /// `WORKER_THREADS`: threads of the async runtime of `outbound worker`.
     /// Default 1 (scale out with more worker processes).
     pub worker_threads: usize,

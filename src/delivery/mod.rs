@@ -2,6 +2,7 @@
 //!
 //! - [`worker`]: the claim → send → record loop, idle flag, shutdown.
 //! - [`sending`]: send slots and the claimed deliveries waiting for one.
+//! - [`fairness`]: how much of each destination a worker may take.
 //! - [`attempt`]: one attempt of one delivery, and its outcome.
 //! - [`recorder`]: batched, lease-checked recording of outcomes.
 //! - [`senders`]: one sender per destination type behind one trait, and
@@ -11,6 +12,7 @@
 //! - [`net`]: vetted TCP connections for the senders that are not HTTP.
 
 pub mod attempt;
+pub mod fairness;
 pub mod http_client;
 pub mod net;
 pub mod recorder;

@@ -1,7 +1,8 @@
 //! Recording outcomes: one transaction per batch writes the attempts, moves
-//! the queue rows on, keeps the destinations' consecutive-failure counts,
-//! auto-disables, holds the deliveries of disabled destinations, and holds
-//! or drops the claimed deliveries that were not sent.
+//! the queue rows on, keeps the destinations' consecutive-failure counts and
+//! circuit breakers, auto-disables, holds the deliveries of disabled
+//! destinations, and holds or drops the claimed deliveries that were not
+//! sent.
 //!
 //! These writes use `synchronous_commit = off` (set for the worker's
 //! sessions by `store::connect_worker_pool`): if Postgres crashes before
@@ -15,9 +16,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use super::attempt::Outcome;
+use super::attempt::{Outcome, CIRCUIT_OPEN};
 use crate::domain::ids::{DestinationId, EventId};
-use crate::store::deliveries::{self, AttemptRecord, ClaimKey};
+use crate::store::deliveries::{self, AttemptRecord, ClaimKey, DestinationOutcome, Thresholds};
 use crate::store::{Pool, StoreError};
 
 /// Largest batch written in one transaction. Measured under load (`bench
@@ -30,12 +31,30 @@ const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// How long the recorder waits to fill a batch.
 const GATHER: Duration = Duration::from_millis(5);
 
+/// Failure codes of attempts that got no answer at all: what the circuit
+/// breaker counts. An HTTP error status is an answer (the endpoint is up
+/// and quick to say no), and so is anything a sender reports after
+/// talking to the service.
+pub fn unanswered(code: &str) -> bool {
+    matches!(
+        code,
+        "timeout"
+            | "connection_refused"
+            | "connection_reset"
+            | "dns_error"
+            | "tls_error"
+            | "network_error"
+    )
+}
+
 /// What a recorded batch changed, for alerts and tests.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Recorded {
     pub accepted: usize,
     pub refused: usize,
     pub newly_disabled: Vec<DestinationId>,
+    /// Destinations whose circuit this batch opened.
+    pub circuits_opened: Vec<DestinationId>,
 }
 
 /// Writes one batch of outcomes. Outcomes from lost leases are refused,
@@ -43,7 +62,7 @@ pub struct Recorded {
 pub async fn write(
     pool: &Pool,
     batch: &[Outcome],
-    disable_after: u32,
+    thresholds: Thresholds,
     now: Option<DateTime<Utc>>,
 ) -> Result<Recorded, StoreError> {
     let mut attempts = Vec::with_capacity(batch.len());
@@ -70,8 +89,9 @@ pub async fn write(
     }
     let accepted = deliveries::record(&tx, &attempts).await?;
 
-    // Consecutive failures per destination, in attempt order: a success
-    // resets the count, then later failures add to it.
+    // Consecutive failures and unanswered attempts per destination, in
+    // attempt order: a success resets the first, any answer the second.
+    // Attempts not made because the circuit was open count for neither.
     let accepted_keys: std::collections::HashSet<(&EventId, &DestinationId)> =
         accepted.iter().map(|(e, d)| (e, d)).collect();
     let mut order: Vec<&AttemptRecord> = attempts
@@ -80,23 +100,34 @@ pub async fn write(
         .filter(|a| accepted_keys.contains(&(&a.event_id, &a.destination_id)))
         .collect();
     order.sort_by_key(|a| a.attempted_at);
-    let mut changes: HashMap<&DestinationId, (bool, i32)> = HashMap::new();
-    for a in &order {
-        let entry = changes.entry(&a.destination_id).or_insert((false, 0));
+    let mut changes: HashMap<&DestinationId, DestinationOutcome> = HashMap::new();
+    for a in order.iter().filter(|a| a.code != CIRCUIT_OPEN) {
+        let entry = changes
+            .entry(&a.destination_id)
+            .or_insert_with(|| DestinationOutcome {
+                id: a.destination_id.clone(),
+                reset: false,
+                failures: 0,
+                answered: false,
+                unanswered: 0,
+            });
         if a.success {
-            *entry = (true, 0);
+            entry.reset = true;
+            entry.failures = 0;
         } else {
-            entry.1 += 1;
+            entry.failures += 1;
+        }
+        if a.success || !unanswered(&a.code) {
+            entry.answered = true;
+            entry.unanswered = 0;
+        } else {
+            entry.unanswered += 1;
         }
     }
     // (The statement locks the rows in id order itself: no deadlock between
     // two workers' recorders, whatever order these come in.)
-    let changes: Vec<(DestinationId, bool, i32)> = changes
-        .into_iter()
-        .map(|(id, (reset, n))| (id.clone(), reset, n))
-        .collect();
-    let threshold = i32::try_from(disable_after).unwrap_or(i32::MAX);
-    let counts = deliveries::record_destination_outcomes(&tx, &changes, threshold, now).await?;
+    let changes: Vec<DestinationOutcome> = changes.into_values().collect();
+    let counts = deliveries::record_destination_outcomes(&tx, &changes, thresholds, now).await?;
     let disabled: Vec<&DestinationId> = counts
         .iter()
         .filter(|c| c.disabled)
@@ -120,6 +151,17 @@ pub async fn write(
             );
         }
     }
+    let mut circuits_opened = Vec::new();
+    for c in counts.iter().filter(|c| c.circuit_opened) {
+        tracing::warn!(
+            tenant_id = %c.tenant_id,
+            destination_id = %c.id,
+            unanswered = c.circuit_failures,
+            open_until = ?c.circuit_open_until,
+            "attempts get no answer: circuit opened, deliveries wait until it closes"
+        );
+        circuits_opened.push(c.id.clone());
+    }
     let mut newly_disabled = Vec::new();
     for c in counts.iter().filter(|c| c.newly_disabled) {
         tracing::warn!(
@@ -135,6 +177,7 @@ pub async fn write(
         accepted: accepted.len(),
         refused: attempts.len() - accepted.len(),
         newly_disabled,
+        circuits_opened,
     })
 }
 
@@ -145,7 +188,7 @@ pub async fn write(
 pub async fn run(
     pool: Pool,
     mut rx: mpsc::Receiver<Outcome>,
-    disable_after: u32,
+    thresholds: Thresholds,
     give_up: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<Outcome> = Vec::with_capacity(MAX_BATCH);
@@ -175,7 +218,7 @@ pub async fn run(
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match write(&pool, &batch, disable_after, None).await {
+            match write(&pool, &batch, thresholds, None).await {
                 Ok(r) => {
                     if r.refused > 0 {
                         tracing::info!(

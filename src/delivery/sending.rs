@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::attempt::{log_span, Attempter, Outcome};
+use super::attempt::{log_span, Attempter, Outcome, CIRCUIT_OPEN};
+use super::fairness::{self, Fairness};
 use crate::store::deliveries::Claimed;
 
 /// Time allowed for recording an outcome after its send, within the lease.
@@ -49,6 +50,10 @@ pub struct Sending {
     waiting: VecDeque<Waiting>,
     attempter: Arc<Attempter>,
     outcomes: mpsc::Sender<Outcome>,
+    /// Counts what the worker holds per destination (see `fairness`).
+    fairness: Arc<Fairness>,
+    /// Wakes the claim loop when a slow destination has room again.
+    wake: Arc<Notify>,
 }
 
 impl Sending {
@@ -56,6 +61,8 @@ impl Sending {
         concurrency: usize,
         attempter: Arc<Attempter>,
         outcomes: mpsc::Sender<Outcome>,
+        fairness: Arc<Fairness>,
+        wake: Arc<Notify>,
     ) -> Sending {
         Sending {
             slots: Arc::new(Semaphore::new(concurrency)),
@@ -64,6 +71,8 @@ impl Sending {
             waiting: VecDeque::new(),
             attempter,
             outcomes,
+            fairness,
+            wake,
         }
     }
 
@@ -76,10 +85,12 @@ impl Sending {
         !self.waiting.is_empty()
     }
 
-    /// Queues claimed deliveries, each to start sending by `start_by`.
+    /// Queues claimed deliveries, each to start sending by `start_by`,
+    /// round-robin by destination.
     pub fn queue(&mut self, claimed: Vec<Claimed>, start_by: Instant) {
+        self.fairness.claimed(&claimed);
         self.waiting.extend(
-            claimed
+            fairness::interleave(claimed)
                 .into_iter()
                 .map(|claimed| Waiting { claimed, start_by }),
         );
@@ -125,14 +136,22 @@ impl Sending {
     /// Sends the next waiting delivery that can still start within its
     /// lease, holding `slot` until its outcome is handed to the recorder.
     fn start_next(&mut self, slot: OwnedSemaphorePermit) {
-        let Some(c) = next_sendable(&mut self.waiting) else {
+        let Some(c) = next_sendable(&mut self.waiting, &self.fairness) else {
             return;
         };
         let (attempter, outcomes) = (self.attempter.clone(), self.outcomes.clone());
+        let (fairness, wake) = (self.fairness.clone(), self.wake.clone());
         self.tasks.spawn(async move {
+            let destination = c.destination_id.clone();
+            let started = Instant::now();
             let outcome = attempter.attempt(c, Utc::now()).await;
+            // Only a send says how fast the destination is.
+            let sent = matches!(&outcome, Outcome::Attempted(a) if a.code != CIRCUIT_OPEN);
             let _ = outcomes.send(outcome).await;
             drop(slot);
+            if fairness.finished(&destination, sent.then(|| started.elapsed())) {
+                wake.notify_one();
+            }
         });
     }
 
@@ -159,12 +178,13 @@ impl Sending {
 /// The next waiting delivery that can still be sent within its lease.
 /// Those that waited too long are let go: their lease expires and any
 /// worker claims them again.
-fn next_sendable(waiting: &mut VecDeque<Waiting>) -> Option<Claimed> {
+fn next_sendable(waiting: &mut VecDeque<Waiting>, fairness: &Fairness) -> Option<Claimed> {
     let now = Instant::now();
     while let Some(w) = waiting.pop_front() {
         if now <= w.start_by {
             return Some(w.claimed);
         }
+        fairness.finished(&w.claimed.destination_id, None);
         log_span(&w.claimed).in_scope(|| {
             tracing::info!("waited too long for a send slot; left for the lease to expire")
         });

@@ -49,9 +49,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::Attempter;
+use super::fairness::Fairness;
 use super::recorder::{self, Recorded};
 use super::sending::{start_within, Sending};
-use crate::store::deliveries::{self, Claimed};
+use crate::store::deliveries::{self, Claimed, Thresholds};
 use crate::store::{self, wakeups, workers, Pool, StoreError};
 
 /// How often a worker refreshes its row while running.
@@ -89,6 +90,26 @@ pub struct WorkerConfig {
     pub grace: Duration,
     /// Auto-disable threshold (`ALERT_CONSECUTIVE_FAILURE_COUNT`), 0 = never.
     pub disable_after: u32,
+    /// Most deliveries this process holds for one slow or new destination
+    /// (`DELIVERY_DESTINATION_CONCURRENCY`; see `fairness`).
+    pub destination_cap: usize,
+    /// Unanswered attempts in a row that open a destination's circuit
+    /// (`DELIVERY_CIRCUIT_BREAKER_FAILURES`), 0 = no breaker.
+    pub circuit_after: u32,
+    /// How long a circuit first stays open
+    /// (`DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS`); doubles per reopening.
+    pub circuit_cooldown: Duration,
+}
+
+impl WorkerConfig {
+    fn thresholds(&self) -> Thresholds {
+        Thresholds {
+            disable_after: i32::try_from(self.disable_after).unwrap_or(i32::MAX),
+            circuit_after: i32::try_from(self.circuit_after).unwrap_or(i32::MAX),
+            circuit_cooldown_ms: i64::try_from(self.circuit_cooldown.as_millis())
+                .unwrap_or(i64::MAX),
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -101,6 +122,9 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(250),
             grace: Duration::from_secs(10),
             disable_after: 20,
+            destination_cap: 16,
+            circuit_after: 5,
+            circuit_cooldown: Duration::from_secs(30),
         }
     }
 }
@@ -120,9 +144,11 @@ struct Inner {
     cfg: WorkerConfig,
     attempter: Arc<Attempter>,
     healthy: Arc<AtomicBool>,
-    /// Wakes the claim loop: notifications from Postgres, and publishes made
-    /// by this same process (which need no round trip through NOTIFY).
+    /// Wakes the claim loop: notifications from Postgres, publishes made
+    /// by this same process (which need no round trip through NOTIFY), and
+    /// sends to slow destinations that end (their parked deliveries may go).
     wake: Arc<Notify>,
+    fairness: Arc<Fairness>,
 }
 
 /// The loop's bookkeeping between steps.
@@ -187,6 +213,12 @@ impl Worker {
             std::process::id(),
             rand::random::<u32>()
         );
+        let fairness = Arc::new(Fairness::new(
+            cfg.destination_cap,
+            cfg.concurrency,
+            LoopState::new(&cfg).capacity,
+            cfg.circuit_after,
+        ));
         Ok(Worker {
             inner: Arc::new(Inner {
                 id,
@@ -197,6 +229,7 @@ impl Worker {
                 attempter: Arc::new(attempter),
                 healthy,
                 wake: Arc::new(Notify::new()),
+                fairness,
             }),
         })
     }
@@ -215,10 +248,18 @@ impl Worker {
     /// call this to step through time without sleeping.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<Recorded, StoreError> {
         let claimed = self.claim(Some(now), self.inner.cfg.batch_size).await?;
+        let fairness = self.inner.fairness.clone();
+        fairness.claimed(&claimed);
         let mut sends = JoinSet::new();
         for c in claimed {
             let attempter = self.inner.attempter.clone();
-            sends.spawn(async move { attempter.attempt(c, now).await });
+            let fairness = fairness.clone();
+            sends.spawn(async move {
+                let destination = c.destination_id.clone();
+                let outcome = attempter.attempt(c, now).await;
+                fairness.finished(&destination, None);
+                outcome
+            });
         }
         let mut outcomes = Vec::new();
         while let Some(done) = sends.join_next().await {
@@ -232,7 +273,7 @@ impl Worker {
         recorder::write(
             &self.inner.pool,
             &outcomes,
-            self.inner.cfg.disable_after,
+            self.inner.cfg.thresholds(),
             Some(now),
         )
         .await
@@ -245,8 +286,16 @@ impl Worker {
     ) -> Result<Vec<Claimed>, StoreError> {
         let client = self.inner.pool.get().await?;
         let lease_ms = i64::try_from(self.inner.cfg.lease.as_millis()).unwrap_or(i64::MAX);
-        let mut claimed =
-            deliveries::claim(&client, now, limit as i64, &self.inner.id, lease_ms).await?;
+        let limits = self.inner.fairness.limits();
+        let mut claimed = deliveries::claim(
+            &client,
+            now,
+            limit as i64,
+            &self.inner.id,
+            lease_ms,
+            &limits,
+        )
+        .await?;
         drop(client);
         self.inner.attempter.decrypt_credentials(&mut claimed);
         Ok(claimed)
@@ -266,10 +315,16 @@ impl Worker {
         let mut recorder = tokio::spawn(recorder::run(
             self.inner.pool.clone(),
             rx,
-            cfg.disable_after,
+            cfg.thresholds(),
             recorder_stop.clone(),
         ));
-        let mut sending = Sending::new(cfg.concurrency, self.inner.attempter.clone(), tx);
+        let mut sending = Sending::new(
+            cfg.concurrency,
+            self.inner.attempter.clone(),
+            tx,
+            self.inner.fairness.clone(),
+            self.inner.wake.clone(),
+        );
         let mut state = LoopState::new(cfg);
 
         while !cancel.is_cancelled() {

@@ -54,6 +54,23 @@ pub struct ClaimedDestination {
     pub credentials: serde_json::Value,
     pub delivery_metadata: Option<serde_json::Value>,
     pub disabled: bool,
+    /// Set while the destination's circuit is (or was last) open: until
+    /// then nothing is sent to it.
+    pub circuit_open_until: Option<DateTime<Utc>>,
+}
+
+/// How much of a claim each destination may take (see `claim.sql`).
+#[derive(Debug, Clone, Default)]
+pub struct ClaimLimits {
+    /// The most deliveries the worker may hold for a destination it has
+    /// no figures for.
+    pub default_cap: i32,
+    /// Per destination the worker knows: how many it holds, and may hold.
+    pub destinations: Vec<DestinationId>,
+    pub held: Vec<i32>,
+    pub caps: Vec<i32>,
+    /// Unanswered attempts in a row that open a circuit (0 = no breaker).
+    pub circuit_threshold: i32,
 }
 
 impl Claimed {
@@ -77,10 +94,25 @@ pub async fn claim(
     limit: i64,
     worker_id: &str,
     lease_ms: i64,
+    limits: &ClaimLimits,
 ) -> Result<Vec<Claimed>, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_CLAIM).await?;
+    let known = strs(&limits.destinations);
     let rows = client
-        .query(&stmt, &[&now, &limit, &worker_id, &lease_ms])
+        .query(
+            &stmt,
+            &[
+                &now,
+                &limit,
+                &worker_id,
+                &lease_ms,
+                &limits.default_cap,
+                &known,
+                &limits.held,
+                &limits.caps,
+                &limits.circuit_threshold,
+            ],
+        )
         .await?;
     // A batch usually holds many deliveries to few destinations: decode each
     // destination once.
@@ -101,6 +133,7 @@ pub async fn claim(
                             disabled: r
                                 .try_get::<_, Option<DateTime<Utc>>>("disabled_at")?
                                 .is_some(),
+                            circuit_open_until: r.try_get("circuit_open_until")?,
                         });
                         destinations.insert(destination_id.clone(), d.clone());
                         d
@@ -213,24 +246,66 @@ pub struct DestinationCount {
     pub consecutive_failures: i32,
     pub disabled: bool,
     pub newly_disabled: bool,
+    /// This batch opened the destination's circuit, until then.
+    pub circuit_opened: bool,
+    pub circuit_open_until: Option<DateTime<Utc>>,
+    pub circuit_failures: i32,
 }
 
-/// Updates consecutive-failure counts (and auto-disables) for a batch.
-/// `changes` holds (destination id, reset, failures) as described in the query.
+/// What one recorded batch says about one destination, in attempt order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationOutcome {
+    pub id: DestinationId,
+    /// A success was in the batch; `failures` counts those after the last.
+    pub reset: bool,
+    pub failures: i32,
+    /// An attempt got an answer; `unanswered` counts those after the last.
+    pub answered: bool,
+    pub unanswered: i32,
+}
+
+/// When destinations are disabled, and when their circuits open.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Thresholds {
+    /// Consecutive failures that disable a destination (0 = never).
+    pub disable_after: i32,
+    /// Unanswered attempts in a row that open its circuit (0 = never).
+    pub circuit_after: i32,
+    /// How long the circuit first stays open.
+    pub circuit_cooldown_ms: i64,
+}
+
+/// Updates consecutive-failure counts (and auto-disables) and the circuit
+/// breakers for a batch, as described in the query.
 pub async fn record_destination_outcomes(
     client: &impl GenericClient,
-    changes: &[(DestinationId, bool, i32)],
-    threshold: i32,
+    changes: &[DestinationOutcome],
+    thresholds: Thresholds,
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<DestinationCount>, StoreError> {
     let stmt = client
         .prepare_cached(queries::DESTINATIONS_RECORD_OUTCOMES)
         .await?;
-    let ids: Vec<&str> = changes.iter().map(|c| c.0.as_str()).collect();
-    let resets: Vec<bool> = changes.iter().map(|c| c.1).collect();
-    let failures: Vec<i32> = changes.iter().map(|c| c.2).collect();
+    let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
+    let resets: Vec<bool> = changes.iter().map(|c| c.reset).collect();
+    let failures: Vec<i32> = changes.iter().map(|c| c.failures).collect();
+    let answered: Vec<bool> = changes.iter().map(|c| c.answered).collect();
+    let unanswered: Vec<i32> = changes.iter().map(|c| c.unanswered).collect();
     let rows = client
-        .query(&stmt, &[&ids, &resets, &failures, &threshold, &now])
+        .query(
+            &stmt,
+            &[
+                &ids,
+                &resets,
+                &failures,
+                &thresholds.disable_after,
+                &now,
+                &answered,
+                &unanswered,
+                &thresholds.circuit_after,
+                &thresholds.circuit_cooldown_ms,
+            ],
+        )
         .await?;
     rows.iter()
         .map(|r| {
@@ -240,6 +315,9 @@ pub async fn record_destination_outcomes(
                 consecutive_failures: r.try_get("consecutive_failures")?,
                 disabled: r.try_get("disabled")?,
                 newly_disabled: r.try_get("newly_disabled")?,
+                circuit_opened: r.try_get("circuit_opened")?,
+                circuit_open_until: r.try_get("circuit_open_until")?,
+                circuit_failures: r.try_get("circuit_failures")?,
             })
         })
         .collect()

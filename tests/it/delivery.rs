@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use outbound::delivery::attempt::Outcome;
 use outbound::domain::ids::{DestinationId, EventId, TenantId};
+use outbound::store::deliveries::Thresholds;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
@@ -682,7 +683,19 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
 async fn two_workers_recording_failures_at_once_both_count() {
     // Two workers' recorders write the same destination's failures at the
     // same moment; the second waits for the first's row and adds to it.
-    use outbound::store::deliveries::record_destination_outcomes;
+    use outbound::store::deliveries::{record_destination_outcomes, DestinationOutcome};
+    let outcome = |reset, failures| DestinationOutcome {
+        id: DestinationId::parse("d").unwrap(),
+        reset,
+        failures,
+        answered: true,
+        unanswered: 0,
+    };
+    let thresholds = Thresholds {
+        disable_after: 7,
+        circuit_after: 5,
+        circuit_cooldown_ms: 30_000,
+    };
     let db = TestDb::new().await;
     let c = db.client().await;
     let acme = tenant(&c, "acme").await;
@@ -697,25 +710,15 @@ async fn two_workers_recording_failures_at_once_both_count() {
     .await;
     let mut first = db.client().await;
     let t1 = first.transaction().await.unwrap();
-    record_destination_outcomes(
-        &t1,
-        &[(DestinationId::parse("d").unwrap(), false, 5)],
-        7,
-        None,
-    )
-    .await
-    .unwrap();
+    record_destination_outcomes(&t1, &[outcome(false, 5)], thresholds, None)
+        .await
+        .unwrap();
     let mut second = db.client().await;
     let other = tokio::spawn(async move {
         let t2 = second.transaction().await.unwrap();
-        let counts = record_destination_outcomes(
-            &t2,
-            &[(DestinationId::parse("d").unwrap(), false, 3)],
-            7,
-            None,
-        )
-        .await
-        .unwrap();
+        let counts = record_destination_outcomes(&t2, &[outcome(false, 3)], thresholds, None)
+            .await
+            .unwrap();
         t2.commit().await.unwrap();
         counts
     });
@@ -775,7 +778,11 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
     .await
     .unwrap();
     let t0 = Utc::now();
-    let first = outbound::store::deliveries::claim(&c, Some(t0), 10, "w1", 1000)
+    let limits = outbound::store::deliveries::ClaimLimits {
+        default_cap: 16,
+        ..Default::default()
+    };
+    let first = outbound::store::deliveries::claim(&c, Some(t0), 10, "w1", 1000, &limits)
         .await
         .unwrap();
     // The lease expires; another worker claims it.
@@ -785,6 +792,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         10,
         "w2",
         1000,
+        &limits,
     )
     .await
     .unwrap();
@@ -810,7 +818,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
     let stale = outbound::delivery::recorder::write(
         &db.pool,
         &[Outcome::Attempted(record(first[0].claims, "timeout"))],
-        20,
+        Thresholds::default(),
         None,
     )
     .await
@@ -819,7 +827,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
     let fresh = outbound::delivery::recorder::write(
         &db.pool,
         &[Outcome::Attempted(record(second[0].claims, "200"))],
-        20,
+        Thresholds::default(),
         None,
     )
     .await

@@ -14,6 +14,7 @@ mod delivery;
 mod dest_azure_servicebus;
 mod dest_gcp_pubsub;
 mod dest_hookdeck;
+mod fairness;
 mod fanout;
 mod faults;
 mod filter_sql;

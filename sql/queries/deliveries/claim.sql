@@ -1,9 +1,22 @@
--- deliveries/claim: $1 now (null = now()), $2 batch size, $3 worker id, $4 lease in milliseconds.
+-- deliveries/claim: $1 now (null = now()), $2 batch size, $3 worker id, $4 lease in milliseconds,
+-- $5 the most deliveries this worker may hold for a destination it knows nothing about,
+-- $6 destination_id[], $7 held[], $8 cap[]: per destination this worker knows, how many
+-- of its deliveries it holds (claimed, not yet recorded) and how many it may hold,
+-- $9 circuit breaker threshold (0 = no breaker).
 --
 -- Claims up to $2 due deliveries for one worker, and returns everything
 -- needed to send them: the event (found in its partition by id and time)
 -- and the destination. Rows locked by another claimer are skipped, not
 -- waited for, so any number of workers can claim concurrently.
+--
+-- Fair between destinations. A destination gets at most its room (cap −
+-- held) of a claim; a destination whose circuit is half-open gets one
+-- probe at a time. Due deliveries over a destination's room are *parked*:
+-- they leave the claim index, so a slow destination's backlog never stands
+-- in front of anyone else's work, and nobody holds them waiting for a
+-- slot. Parked deliveries come back oldest first, straight from the parked
+-- index, as soon as a claim finds room for their destination. The batch is
+-- ordered round-robin (each destination's first, then each one's second…).
 --
 -- A leased row's next_attempt_at is its lease expiry: if the worker dies,
 -- the row simply becomes due again and another worker claims it. `claims`
@@ -11,7 +24,71 @@
 --
 -- The statement commits on its own, before any network call: no
 -- transaction or lock is held while sending.
-WITH claimed AS (
+WITH RECURSIVE known AS (
+    SELECT * FROM unnest($6::text[], $7::int[], $8::int[]) AS k(destination_id, held, cap)
+), head AS (
+    -- The oldest due rows, from the claim index.
+    SELECT ctid AS tid, destination_id, next_attempt_at
+    FROM outbound.deliveries
+    WHERE state IN ('pending', 'leased')
+      AND next_attempt_at <= coalesce($1, now())
+    ORDER BY next_attempt_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), parked_destinations (id, n) AS (
+    -- The destinations with parked rows: a skip scan of deliveries_parked,
+    -- one index probe per destination, at most 1,000 per claim.
+    (SELECT destination_id, 1 FROM outbound.deliveries
+     WHERE state = 'parked' ORDER BY destination_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.destination_id FROM outbound.deliveries d
+            WHERE d.state = 'parked' AND d.destination_id > p.id
+            ORDER BY d.destination_id LIMIT 1),
+           p.n + 1
+    FROM parked_destinations p
+    WHERE p.id IS NOT NULL AND p.n < 1000
+), room AS (
+    SELECT ids.id AS destination_id,
+           greatest(0, CASE
+               WHEN $9 > 0 AND dst.circuit_failures >= $9
+                    AND coalesce(dst.circuit_open_until <= coalesce($1, now()), true) THEN 1
+               ELSE coalesce(k.cap, $5)
+           END - coalesce(k.held, 0)) AS room
+    FROM (SELECT destination_id AS id FROM head
+          UNION
+          SELECT id FROM parked_destinations WHERE id IS NOT NULL) ids
+    LEFT JOIN LATERAL (SELECT circuit_failures, circuit_open_until
+                       FROM outbound.destinations WHERE id = ids.id) dst ON true
+    LEFT JOIN known k ON k.destination_id = ids.id
+), unparked AS (
+    -- Parked rows of destinations with room, oldest first.
+    SELECT u.tid, r.destination_id, u.next_attempt_at,
+           row_number() OVER (PARTITION BY r.destination_id ORDER BY u.next_attempt_at) AS rank
+    FROM room r
+    CROSS JOIN LATERAL (
+        SELECT d.ctid AS tid, d.next_attempt_at
+        FROM outbound.deliveries d
+        WHERE d.state = 'parked' AND d.destination_id = r.destination_id
+          AND d.next_attempt_at <= coalesce($1, now())
+        ORDER BY d.next_attempt_at
+        LIMIT r.room
+        FOR UPDATE SKIP LOCKED) u
+    WHERE r.room > 0
+), ranked AS (
+    -- The head's rows per destination, after what was unparked for it.
+    SELECT h.tid, h.destination_id, h.next_attempt_at,
+           row_number() OVER (PARTITION BY h.destination_id ORDER BY h.next_attempt_at)
+               + coalesce((SELECT count(*) FROM unparked u
+                           WHERE u.destination_id = h.destination_id), 0) AS rank,
+           r.room
+    FROM head h
+    JOIN room r ON r.destination_id = h.destination_id
+), parked AS (
+    UPDATE outbound.deliveries d
+    SET state = 'parked', lease_owner = NULL
+    WHERE d.ctid = ANY (ARRAY(SELECT tid FROM ranked WHERE rank > room))
+)
+, claimed AS (
     UPDATE outbound.deliveries d
     SET state = 'leased',
         lease_owner = $3,
@@ -19,15 +96,16 @@ WITH claimed AS (
         next_attempt_at = coalesce($1, now()) + $4::bigint * interval '1 millisecond'
     -- The rows are found by ctid (a TID scan): joining on the key instead
     -- lets a generic plan hash the whole queue on every claim. The rows are
-    -- locked by the subquery, so their ctids cannot change before the UPDATE.
+    -- locked by the subqueries, so their ctids cannot change before the UPDATE.
+    -- Rows of the head left out by the batch size stay pending, unchanged.
     WHERE d.ctid = ANY (ARRAY(
-        SELECT ctid
-        FROM outbound.deliveries
-        WHERE state IN ('pending', 'leased')
-          AND next_attempt_at <= coalesce($1, now())
-        ORDER BY next_attempt_at
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED))
+        SELECT tid FROM (
+            SELECT tid, rank, next_attempt_at FROM unparked
+            UNION ALL
+            SELECT tid, rank, next_attempt_at FROM ranked WHERE rank <= room
+        ) chosen
+        ORDER BY rank, next_attempt_at
+        LIMIT $2))
     RETURNING d.event_id, d.destination_id, d.tenant_id, d.event_time, d.claims, d.attempts,
               d.retry, d.manual
 )
@@ -35,6 +113,7 @@ SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.atte
        c.retry, c.manual,
        e.topic, e.metadata, e.data::text AS data,
        dst.type, dst.config, dst.credentials, dst.delivery_metadata, dst.disabled_at,
+       dst.circuit_open_until,
        (e.id IS NOT NULL) AS event_found, (dst.id IS NOT NULL) AS destination_found
 FROM claimed c
 LEFT JOIN outbound.events e ON e.id = c.event_id AND e.time = c.event_time

@@ -1,13 +1,17 @@
 -- destinations/set_disabled: $1 destination id, $2 tenant id, $3 disabled (bool), $4 now (null = now()).
 --
--- Disabling holds the destination's pending deliveries; enabling resets the
--- failure count and makes held deliveries due now. One statement, so the
+-- Disabling holds the destination's pending and parked deliveries;
+-- enabling resets the failure count and the circuit breaker and makes held
+-- deliveries due now. One statement, so the
 -- destination and its queue never disagree.
 WITH d AS (
     UPDATE outbound.destinations
     SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, coalesce($4, now())) ELSE NULL END,
         disabled_reason = CASE WHEN $3 THEN coalesce(disabled_reason, 'manual') ELSE NULL END,
         consecutive_failures = CASE WHEN $3 THEN consecutive_failures ELSE 0 END,
+        circuit_failures = CASE WHEN $3 THEN circuit_failures ELSE 0 END,
+        circuit_open_until = CASE WHEN $3 THEN circuit_open_until END,
+        circuit_opens = CASE WHEN $3 THEN circuit_opens ELSE 0 END,
         updated_at = coalesce($4, now())
     WHERE id = $1 AND tenant_id = $2
     RETURNING id, disabled_at
@@ -16,6 +20,6 @@ WITH d AS (
     SET state = CASE WHEN $3 THEN 'held' ELSE 'pending' END::outbound.delivery_state,
         next_attempt_at = CASE WHEN $3 THEN next_attempt_at ELSE coalesce($4, now()) END
     WHERE destination_id IN (SELECT id FROM d)
-      AND state = CASE WHEN $3 THEN 'pending' ELSE 'held' END::outbound.delivery_state
+      AND CASE WHEN $3 THEN state IN ('pending', 'parked') ELSE state = 'held' END
 )
 SELECT id, disabled_at FROM d

@@ -250,6 +250,7 @@ mod tests {
             credentials,
             delivery_metadata: Some(json!({"region": "eu"})),
             disabled: false,
+            circuit_open_until: None,
         }
     }
 
