@@ -6,6 +6,7 @@ mod delivery;
 mod fanout;
 mod http;
 mod isolation;
+mod senders;
 mod sql;
 mod support;
 
@@ -29,6 +30,8 @@ pub enum Which {
     Http(http::HttpArgs),
     /// One tenant's slow or dead endpoint next to another's fast one.
     Isolation(isolation::IsolationArgs),
+    /// Deliveries per second per destination type (webhook, SQS, RabbitMQ).
+    Senders(senders::SendersArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -37,5 +40,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Delivery(a) => delivery::run(settings, a).await,
         Which::Http(a) => http::run(settings, a).await,
         Which::Isolation(a) => isolation::run(settings, a).await,
+        Which::Senders(a) => senders::run(settings, a).await,
     }
 }

@@ -27,4 +27,7 @@ bench_sql! {
     EMPTY => "empty.sql",
     ISOLATION_SETUP => "isolation_setup.sql",
     ISOLATION_PUBLISH => "isolation_publish.sql",
+    SENDERS_SETUP => "senders_setup.sql",
+    SENDERS_BACKLOG => "senders_backlog.sql",
+    SENDERS_RESULT => "senders_result.sql",
 }

@@ -85,7 +85,7 @@ impl KinesisSender {
     async fn send_one(&self, target: Target<'_>, message: Message<'_>) -> Sent {
         let credentials = match credentials(&target) {
             Ok(c) => c,
-            Err(sent) => return sent,
+            Err(sent) => return *sent,
         };
         let config = target.config;
         let (Some(stream), Some(region)) = (field(config, "stream_name"), field(config, "region"))

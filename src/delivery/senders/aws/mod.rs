@@ -146,10 +146,11 @@ fn unusable(message: impl Into<String>) -> Sent {
     ))
 }
 
-/// The destination's credentials, or the failure their absence means.
-fn credentials(target: &super::Target<'_>) -> Result<Credentials, Sent> {
+/// The destination's credentials, or the failure their absence means
+/// (boxed: a `Sent` is large, and this is the rare path).
+fn credentials(target: &super::Target<'_>) -> Result<Credentials, Box<Sent>> {
     Credentials::from_destination(target.credentials)
-        .ok_or_else(|| unusable("the destination has no AWS access key and secret"))
+        .ok_or_else(|| Box::new(unusable("the destination has no AWS access key and secret")))
 }
 
 /// A config field's text, unless blank.

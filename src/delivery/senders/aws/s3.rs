@@ -159,7 +159,7 @@ impl S3Sender {
     async fn send_one(&self, target: Target<'_>, message: Message<'_>) -> Sent {
         let credentials = match credentials(&target) {
             Ok(c) => c,
-            Err(sent) => return sent,
+            Err(sent) => return *sent,
         };
         let config = target.config;
         let (Some(bucket), Some(region)) = (field(config, "bucket"), field(config, "region"))

@@ -62,7 +62,7 @@ impl SqsSender {
     async fn send_one(&self, target: Target<'_>, message: Message<'_>) -> Sent {
         let credentials = match credentials(&target) {
             Ok(c) => c,
-            Err(sent) => return sent,
+            Err(sent) => return *sent,
         };
         let Some(queue_url) = field(target.config, "queue_url") else {
             return unusable("the destination has no queue_url");
