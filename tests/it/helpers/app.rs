@@ -42,6 +42,11 @@ pub fn settings(db: &TestDb) -> Settings {
         "127.0.0.0/8",
         "--delivery-timeout-seconds",
         "2",
+        // Tests step the worker one claim at a time (`run_once`) and expect
+        // a claim to take every due delivery; the per-destination caps are
+        // tested where they are set (tests/it/fairness.rs).
+        "--delivery-destination-concurrency",
+        "10000",
     ])
     .expect("test settings")
 }
