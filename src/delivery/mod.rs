@@ -9,11 +9,14 @@
 //! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
 //!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
 //! - [`net`]: vetted TCP connections for the senders that are not HTTP.
+//! - [`socks`]: a loopback SOCKS5 relay through [`net`], for client crates
+//!   that dial their own connections.
 
 pub mod attempt;
 pub mod http_client;
 pub mod net;
 pub mod recorder;
 pub mod senders;
+pub mod socks;
 pub mod sending;
 pub mod worker;

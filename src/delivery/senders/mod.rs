@@ -16,6 +16,7 @@
 //! credential: messages name the service and what it said, never a key,
 //! password, token or a URL carrying one.
 
+pub mod kafka;
 pub mod webhook;
 
 use std::future::Future;
@@ -147,6 +148,7 @@ impl Senders {
             by_kind: Default::default(),
         };
         senders.register(DestinationKind::Webhook, webhook::WebhookSender::new(ctx));
+        senders.register(DestinationKind::Kafka, kafka::KafkaSender::new(ctx));
         senders
     }
 
