@@ -14,6 +14,7 @@ mod fanout;
 mod faults;
 mod filter_sql;
 mod hardening;
+mod kafka;
 mod maintenance;
 mod openapi;
 mod publish;

@@ -1,6 +1,7 @@
 pub mod app;
 pub mod db;
 pub mod factory;
+pub mod kafka;
 pub mod receiver;
 
 use std::time::Duration;
