@@ -17,6 +17,6 @@ pub mod http_client;
 pub mod net;
 pub mod recorder;
 pub mod senders;
-pub mod socks;
 pub mod sending;
+pub mod socks;
 pub mod worker;

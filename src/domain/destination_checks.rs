@@ -188,9 +188,9 @@ fn kafka(config: &Value, ctx: &CheckContext<'_>, errors: &mut Vec<FieldError>) {
             Err(message) => errors.push(error("config.brokers", message)),
             Ok(brokers) => {
                 // The first refused broker is enough to say what is wrong.
-                let refused = brokers.iter().find_map(|b| {
-                    reachable_url(&format!("http://{b}/"), ctx.network).err()
-                });
+                let refused = brokers
+                    .iter()
+                    .find_map(|b| reachable_url(&format!("http://{b}/"), ctx.network).err());
                 if let Some(message) = refused {
                     errors.push(error("config.brokers", message));
                 }
@@ -432,13 +432,21 @@ mod tests {
         assert!(errors[0].starts_with("config.brokers: \"b1.example.com\" has no port"));
         assert!(errors[1].starts_with("config.topic: is not a valid Kafka topic name"));
         assert!(errors[2].starts_with("config.partition_key_template: is not a valid JMESPath"));
-        for brokers in ["10.0.0.5:9092", "ok.example.com:9092,localhost:9092", "127.1:9092"] {
+        for brokers in [
+            "10.0.0.5:9092",
+            "ok.example.com:9092,localhost:9092",
+            "127.1:9092",
+        ] {
             let errors = run(json!({ "brokers": brokers, "topic": "t" }), &strict);
             assert_eq!(errors.len(), 1, "{brokers}: {errors:?}");
             assert!(errors[0].starts_with("config.brokers: host "), "{errors:?}");
         }
         let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
-        assert!(run(json!({"brokers": "127.0.0.1:9092", "topic": "t"}), &loopback).is_empty());
+        assert!(run(
+            json!({"brokers": "127.0.0.1:9092", "topic": "t"}),
+            &loopback
+        )
+        .is_empty());
         for topic in [".", "..", "", &"t".repeat(250)] {
             assert_eq!(run(json!({ "topic": topic }), &strict).len(), 1, "{topic}");
         }

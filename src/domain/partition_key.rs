@@ -113,13 +113,8 @@ mod tests {
 
     fn doc() -> Value {
         let at = Utc.with_ymd_and_hms(2024, 1, 2, 3, 4, 5).unwrap();
-        let meta = MessageMetadata::new(
-            "evt_1",
-            "user.created",
-            at,
-            None,
-            &json!({"region": "eu"}),
-        );
+        let meta =
+            MessageMetadata::new("evt_1", "user.created", at, None, &json!({"region": "eu"}));
         document(
             &meta,
             &json!({"user": {"id": "u_7", "n": 42, "f": 1.5, "ok": true, "tags": ["a"]}, "empty": ""}),
@@ -157,7 +152,10 @@ mod tests {
         assert!(check("data.user.id").is_ok());
         assert!(check("metadata.\"event-id\"").is_ok());
         let err = check("data.[").unwrap_err();
-        assert!(err.to_string().starts_with("is not a valid JMESPath"), "{err}");
+        assert!(
+            err.to_string().starts_with("is not a valid JMESPath"),
+            "{err}"
+        );
         assert!(check("join(").is_err());
     }
 

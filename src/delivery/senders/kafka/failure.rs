@@ -110,7 +110,10 @@ fn connection_error(text: &str, s: &Settings<'_>) -> Classified {
         || lower.contains("handshake")
         || lower.contains("invalid dns name")
     {
-        ("tls_error", format!("TLS with the brokers failed: {}", innermost(text)))
+        (
+            "tls_error",
+            format!("TLS with the brokers failed: {}", innermost(text)),
+        )
     } else if lower.contains("connection refused") {
         ("connection_refused", innermost(text).to_string())
     } else if lower.contains("connection reset") || lower.contains("broken pipe") {
@@ -192,9 +195,17 @@ mod tests {
         assert!(!c.failure.message.contains("hunter2-secret"));
         let tls = "error connecting to broker \"b:9092\": IO Error: invalid peer certificate: UnknownIssuer";
         assert_eq!(connection_error(tls, &s).failure.code, "tls_error");
-        let refused = "error connecting to broker \"b:9092\": IO Error: Connection refused (os error 111)";
-        assert_eq!(connection_error(refused, &s).failure.code, "connection_refused");
+        let refused =
+            "error connecting to broker \"b:9092\": IO Error: Connection refused (os error 111)";
+        assert_eq!(
+            connection_error(refused, &s).failure.code,
+            "connection_refused"
+        );
         assert_eq!(connection_error("odd", &s).failure.code, "kafka_error");
-        assert_eq!(scrub("pw abc".into(), "abc"), "pw abc", "too short to scrub");
+        assert_eq!(
+            scrub("pw abc".into(), "abc"),
+            "pw abc",
+            "too short to scrub"
+        );
     }
 }

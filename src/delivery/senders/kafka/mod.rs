@@ -31,8 +31,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::client::error::Error as ClientError;
+use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 use rskafka::BackoffConfig;
 use rustls::pki_types::CertificateDer;
@@ -314,11 +314,7 @@ impl Connection {
     }
 
     /// The handle that writes to `partition` of `topic`.
-    async fn writer(
-        &self,
-        topic: &str,
-        partition: i32,
-    ) -> Result<Arc<PartitionClient>, Problem> {
+    async fn writer(&self, topic: &str, partition: i32) -> Result<Arc<PartitionClient>, Problem> {
         let mut writers = self.writers.lock().await;
         if let Some(w) = writers.get(&(topic.to_string(), partition)) {
             return Ok(w.clone());
@@ -366,7 +362,7 @@ impl Sender for KafkaSender {
         Box::pin(async move {
             let settings = match Settings::read(target) {
                 Ok(s) => s,
-                Err(failure) => return Sent::Failed(failure),
+                Err(message) => return Sent::Failed(Settings::unusable(message)),
             };
             match self.produce(&settings, message).await {
                 Ok(()) => Sent::Delivered(None),

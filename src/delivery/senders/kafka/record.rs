@@ -53,26 +53,27 @@ pub struct Settings<'a> {
 
 impl<'a> Settings<'a> {
     /// Reads `target`'s settings. Creation validated them, so a failure
-    /// here means the stored destination predates a rule: permanent.
-    pub fn read(target: Target<'a>) -> Result<Settings<'a>, Failure> {
+    /// here means the stored destination predates a rule: permanent
+    /// (`invalid_destination_config`, see [`Settings::unusable`]). The
+    /// error is the message only, to keep the result small.
+    pub fn read(target: Target<'a>) -> Result<Settings<'a>, String> {
         let config = |k: &str| target.config.get(k).and_then(Value::as_str);
         let credential = |k: &str| target.credentials.get(k).and_then(Value::as_str);
-        let bad = |m: String| Failure::permanent("invalid_destination_config", m);
         let brokers = parse_brokers(config("brokers").unwrap_or(""))
-            .map_err(|e| bad(format!("config.brokers {e}")))?;
+            .map_err(|e| format!("config.brokers {e}"))?;
         let topic = config("topic")
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| bad("config.topic is missing".into()))?;
+            .ok_or_else(|| "config.topic is missing".to_string())?;
         // As Outpost: TLS only when the stored value says so; an absent or
         // empty value is a plain connection.
         let tls = config("tls").and_then(parse_checkbox).unwrap_or(false);
         let mechanism = config("sasl_mechanism")
             .and_then(Mechanism::parse)
-            .ok_or_else(|| bad("config.sasl_mechanism is missing or unknown".into()))?;
+            .ok_or_else(|| "config.sasl_mechanism is missing or unknown".to_string())?;
         let username = credential("username").unwrap_or("");
         let password = credential("password").unwrap_or("");
         if username.is_empty() || password.is_empty() {
-            return Err(bad("credentials.username and credentials.password are required".into()));
+            return Err("credentials.username and credentials.password are required".into());
         }
         Ok(Settings {
             brokers,
@@ -83,6 +84,11 @@ impl<'a> Settings<'a> {
             username,
             password,
         })
+    }
+
+    /// The failure for settings [`read`](Self::read) refused.
+    pub fn unusable(message: String) -> Failure {
+        Failure::permanent("invalid_destination_config", message)
     }
 }
 
@@ -139,25 +145,32 @@ mod tests {
     fn settings_are_read_as_outpost_reads_them() {
         let id = DestinationId::parse("d1").unwrap();
         let creds = json!({"username": "u", "password": "p"});
-        let config = json!({"brokers": "a:9092, b:9093", "topic": "t", "sasl_mechanism": "scram-sha-512"});
+        let config =
+            json!({"brokers": "a:9092, b:9093", "topic": "t", "sasl_mechanism": "scram-sha-512"});
         let s = Settings::read(target(&id, &config, &creds)).unwrap();
         assert_eq!(s.brokers.len(), 2);
-        assert_eq!((s.topic, s.tls, s.mechanism), ("t", false, Mechanism::ScramSha512));
+        assert_eq!(
+            (s.topic, s.tls, s.mechanism),
+            ("t", false, Mechanism::ScramSha512)
+        );
         assert_eq!(s.template, None);
         for (tls, want) in [("true", true), ("on", true), ("false", false), ("", false)] {
-            let config = json!({"brokers": "a:1", "topic": "t", "sasl_mechanism": "plain", "tls": tls});
-            assert_eq!(Settings::read(target(&id, &config, &creds)).unwrap().tls, want);
+            let config =
+                json!({"brokers": "a:1", "topic": "t", "sasl_mechanism": "plain", "tls": tls});
+            assert_eq!(
+                Settings::read(target(&id, &config, &creds)).unwrap().tls,
+                want
+            );
         }
         let config = json!({"brokers": "a", "topic": "t", "sasl_mechanism": "plain"});
-        let err = Settings::read(target(&id, &config, &creds)).err().unwrap();
+        let err = Settings::unusable(Settings::read(target(&id, &config, &creds)).err().unwrap());
         assert!(err.permanent);
         assert_eq!(err.code, "invalid_destination_config");
         let config = json!({"brokers": "a:1", "topic": "t", "sasl_mechanism": "plain"});
         let err = Settings::read(target(&id, &config, &json!({"username": "u"})))
             .err()
             .unwrap();
-        assert_eq!(err.code, "invalid_destination_config");
-        assert!(err.message.contains("credentials.password"), "{}", err.message);
+        assert!(err.contains("credentials.password"), "{err}");
     }
 
     #[test]
