@@ -10,7 +10,8 @@
 //! that SQLite file:
 //!
 //! - [`broker`]: the one the tests produce to, plain TCP;
-//! - [`tls_broker`]: the same, over TLS with `tests/data`'s certificate;
+//! - [`tls_broker`]: the same, over TLS with `tests/data`'s certificate
+//!   (ended in this process: see there);
 //! - [`misadvertising_broker`]: one that tells clients to reconnect to
 //!   127.0.0.2, to show that addresses learned from a cluster are vetted
 //!   like configured ones.
@@ -30,6 +31,9 @@ use rskafka::client::{Client, ClientBuilder, Credentials, SaslConfig};
 /// The SASL user every broker knows, for both SCRAM mechanisms.
 pub const USER: &str = "outbound";
 pub const PASSWORD: &str = "kafka-test-password";
+
+/// A topic (one partition) that every broker has when it starts.
+pub const SEEDED_TOPIC: &str = "seeded";
 
 /// A running broker.
 pub struct Broker {
@@ -51,22 +55,69 @@ pub fn broker() -> &'static Broker {
 }
 
 /// A broker that accepts only TLS (certificate for localhost/127.0.0.1).
+///
+/// tansu 0.6.0's command line refuses `--cert` together with `--key` (they
+/// share one argument group), so it cannot serve TLS itself: a TLS
+/// terminator in this process, with `tests/data`'s certificate, forwards to
+/// a plain broker that advertises the terminator's address, so that every
+/// connection a client makes, bootstrap or learned, is TLS.
 pub fn tls_broker() -> &'static Broker {
     TLS.get_or_init(|| {
-        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-        let cert = data.join("kafka-test-broker.pem");
-        let key = data.join("kafka-test-broker-key.pem");
-        start(
-            "tls",
-            None,
-            &[
-                "--cert".into(),
-                cert.display().to_string(),
-                "--key".into(),
-                key.display().to_string(),
-            ],
-        )
+        let front = TcpListener::bind("127.0.0.1:0").expect("a TLS port");
+        let front_addr = front.local_addr().expect("address").to_string();
+        let inner = start("tls", Some(&front_addr), &[]);
+        let upstream = inner.addr.clone();
+        std::thread::spawn(move || terminate_tls(front, upstream));
+        Broker {
+            addr: front_addr,
+            _stop: inner._stop,
+        }
     })
+}
+
+/// Accepts TLS on `front` and relays the plain bytes to `upstream`, for
+/// the life of the test process.
+fn terminate_tls(front: TcpListener, upstream: String) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(include_bytes!("../../data/kafka-test-broker.pem"))
+            .collect::<Result<_, _>>()
+            .expect("broker certificate");
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../../data/kafka-test-broker-key.pem"))
+        .expect("broker key");
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("TLS server config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        front.set_nonblocking(true).expect("non-blocking");
+        let front = tokio::net::TcpListener::from_std(front).expect("listener");
+        loop {
+            let Ok((tcp, _)) = front.accept().await else {
+                continue;
+            };
+            let (acceptor, upstream) = (acceptor.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
 }
 
 /// A broker that advertises 127.0.0.2 (where nothing listens) as its
@@ -156,6 +207,17 @@ fn users_db() -> &'static Path {
                 .expect("tansu user create");
             assert!(status.success(), "tansu user create: {status}");
         }
+        // A topic every broker has from the start: the misadvertising
+        // broker's test needs one, and its clients could not create it
+        // (the controller is at the advertised address).
+        let status = Command::new(tansu())
+            .current_dir(&dir)
+            .args(["topic", "create", "--broker", &format!("tcp://{addr}")])
+            .args([SEEDED_TOPIC, "--partitions", "1"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("tansu topic create");
+        assert!(status.success(), "tansu topic create: {status}");
         // SIGTERM, so that it closes its database properly.
         let _ = Command::new("kill").arg(open.id().to_string()).status();
         let _ = open.wait();
@@ -189,7 +251,8 @@ fn broker_command(
 }
 
 /// Starts an authenticating broker named `name` on a copy of the users'
-/// file; `advertise` replaces the host it tells clients to use.
+/// file; `advertise` replaces the host (or `host:port`) it tells clients
+/// to use.
 fn start(name: &str, advertise: Option<&str>, extra: &[String]) -> Broker {
     let users = users_db();
     let dir = run_dir().join(name);
@@ -200,7 +263,11 @@ fn start(name: &str, advertise: Option<&str>, extra: &[String]) -> Broker {
     }
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
-    let advertised = format!("{}:{port}", advertise.unwrap_or("127.0.0.1"));
+    let advertised = match advertise {
+        Some(a) if a.contains(':') => a.to_string(),
+        Some(host) => format!("{host}:{port}"),
+        None => addr.clone(),
+    };
     let broker = broker_command(&dir, &addr, &advertised, true, extra);
     // `sh` runs the broker in the background (its stdin is then
     // /dev/null) and kills it once its own stdin closes.
@@ -268,18 +335,23 @@ impl Broker {
     }
 
     /// Every record on `topic`, partition by partition.
-    pub async fn records(&self, topic: &str, partitions: i32) -> Vec<(i32, rskafka::record::Record)> {
+    pub async fn records(
+        &self,
+        topic: &str,
+        partitions: i32,
+    ) -> Vec<(i32, rskafka::record::Record)> {
         let client = self.client().await;
         let mut out = Vec::new();
         for p in 0..partitions {
             let pc = client
-                .partition_client(topic, p, rskafka::client::partition::UnknownTopicHandling::Retry)
+                .partition_client(
+                    topic,
+                    p,
+                    rskafka::client::partition::UnknownTopicHandling::Retry,
+                )
                 .await
                 .expect("partition client");
-            let (records, _) = pc
-                .fetch_records(0, 1..1_000_000, 100)
-                .await
-                .expect("fetch");
+            let (records, _) = pc.fetch_records(0, 1..1_000_000, 100).await.expect("fetch");
             out.extend(records.into_iter().map(|r| (p, r.record)));
         }
         out
