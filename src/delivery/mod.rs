@@ -10,6 +10,8 @@
 //! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
 //!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
 //! - [`net`]: vetted TCP connections for the senders that are not HTTP.
+//! - [`socks`]: a loopback SOCKS5 relay through [`net`], for client crates
+//!   that dial their own connections.
 
 pub mod attempt;
 pub mod fairness;
@@ -18,4 +20,5 @@ pub mod net;
 pub mod recorder;
 pub mod senders;
 pub mod sending;
+pub mod socks;
 pub mod worker;

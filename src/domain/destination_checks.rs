@@ -20,6 +20,9 @@
 //!   compile, a Kinesis endpoint that is not a URL or that outbound may not
 //!   reach.
 //! - a RabbitMQ address that is not `host[:port][/vhost]` (`amqp_server`).
+//! - Kafka brokers that are not a `host:port` list (or are literal
+//!   addresses outbound never connects to), a topic name Kafka would
+//!   refuse, a partition key template that is not JMESPath.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -31,6 +34,7 @@ use super::destination_kind::DestinationKind;
 use super::destination_type::FieldError;
 use super::gcp_key::ServiceAccountKey;
 use super::hookdeck_token::HookdeckToken;
+use super::kafka::parse_brokers;
 use super::pubsub_target::PubsubTarget;
 use super::ssrf::NetworkPolicy;
 use super::{aws, jmespath_template};
@@ -121,10 +125,10 @@ pub fn check(
             }
             template(config, "partition_key_template", &mut errors);
         }
-        DestinationKind::Kafka => {}
         DestinationKind::Rabbitmq => {
             errors.extend(amqp_server::check(config, credentials, ctx.network));
         }
+        DestinationKind::Kafka => kafka(config, ctx, &mut errors),
     }
     errors
 }
@@ -238,6 +242,48 @@ fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Ve
             }
         }
     }
+}
+
+/// Kafka: brokers, topic, partition key template.
+fn kafka(config: &Value, ctx: &CheckContext<'_>, errors: &mut Vec<FieldError>) {
+    let field = |k: &str| config.get(k).and_then(Value::as_str);
+    if let Some(brokers) = field("brokers") {
+        match parse_brokers(brokers) {
+            Err(message) => errors.push(error("config.brokers", message)),
+            Ok(brokers) => {
+                // The first refused broker is enough to say what is wrong.
+                let refused = brokers
+                    .iter()
+                    .find_map(|b| reachable_url(&format!("http://{b}/"), ctx.network).err());
+                if let Some(message) = refused {
+                    errors.push(error("config.brokers", message));
+                }
+            }
+        }
+    }
+    if let Some(topic) = field("topic") {
+        if !is_kafka_topic(topic) {
+            errors.push(error(
+                "config.topic",
+                "is not a valid Kafka topic name (1-249 letters, digits, '.', '_' or '-'; not \".\" or \"..\")".into(),
+            ));
+        }
+    }
+    if let Some(template) = field("partition_key_template").filter(|t| !t.is_empty()) {
+        if let Err(message) = jmespath_template::check(template) {
+            errors.push(error("config.partition_key_template", message));
+        }
+    }
+}
+
+/// A topic name Kafka accepts (its `Topic.validate`).
+fn is_kafka_topic(name: &str) -> bool {
+    (1..=249).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
 /// RFC 9110 `token`.
@@ -637,5 +683,45 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert_eq!(errors[0].field, "credentials.token");
         assert!(errors[0].message.starts_with("is not a Hookdeck token"));
+    }
+
+    #[test]
+    fn kafka_brokers_topics_and_templates_are_checked() {
+        let strict = NetworkPolicy::default();
+        let run = |config: Value, policy: &NetworkPolicy| -> Vec<String> {
+            check(DestinationKind::Kafka, &config, &json!({}), &ctx(policy))
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect()
+        };
+        let good = json!({"brokers": "b1.example.com:9092, b2.example.com:9093", "topic": "orders.v1",
+                          "partition_key_template": "data.customer_id", "sasl_mechanism": "plain"});
+        assert!(run(good, &strict).is_empty());
+        let errors = run(
+            json!({"brokers": "b1.example.com", "topic": "bad topic", "partition_key_template": "data.["}),
+            &strict,
+        );
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].starts_with("config.brokers: \"b1.example.com\" has no port"));
+        assert!(errors[1].starts_with("config.topic: is not a valid Kafka topic name"));
+        assert!(errors[2].starts_with("config.partition_key_template: is not a valid JMESPath"));
+        for brokers in [
+            "10.0.0.5:9092",
+            "ok.example.com:9092,localhost:9092",
+            "127.1:9092",
+        ] {
+            let errors = run(json!({ "brokers": brokers, "topic": "t" }), &strict);
+            assert_eq!(errors.len(), 1, "{brokers}: {errors:?}");
+            assert!(errors[0].starts_with("config.brokers: host "), "{errors:?}");
+        }
+        let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
+        assert!(run(
+            json!({"brokers": "127.0.0.1:9092", "topic": "t"}),
+            &loopback
+        )
+        .is_empty());
+        for topic in [".", "..", "", &"t".repeat(250)] {
+            assert_eq!(run(json!({ "topic": topic }), &strict).len(), 1, "{topic}");
+        }
     }
 }

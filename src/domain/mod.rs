@@ -18,6 +18,7 @@ pub mod gcp_key;
 pub mod hookdeck_token;
 pub mod ids;
 pub mod jmespath_template;
+pub mod kafka;
 pub mod metadata;
 pub mod pubsub_target;
 pub mod retry;

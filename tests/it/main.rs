@@ -19,6 +19,7 @@ mod fanout;
 mod faults;
 mod filter_sql;
 mod hardening;
+mod kafka;
 mod maintenance;
 mod openapi;
 mod portal;

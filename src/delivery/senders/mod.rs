@@ -20,6 +20,7 @@ pub mod aws;
 pub mod azure_servicebus;
 pub mod gcp_pubsub;
 pub mod hookdeck;
+pub mod kafka;
 pub mod rabbitmq;
 mod rest;
 pub mod webhook;
@@ -175,6 +176,7 @@ impl Senders {
             DestinationKind::Rabbitmq,
             rabbitmq::RabbitmqSender::new(ctx),
         );
+        senders.register(DestinationKind::Kafka, kafka::KafkaSender::new(ctx));
         senders
     }
 

@@ -3,6 +3,7 @@ pub mod cloud;
 pub mod db;
 pub mod factory;
 pub mod fake_service;
+pub mod kafka;
 pub mod moto;
 pub mod rabbitmq;
 pub mod receiver;
