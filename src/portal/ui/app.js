@@ -150,9 +150,17 @@ const ctx = {
   },
 };
 
-async function route() {
+/** The route the address names, and its parameters. */
+function current() {
   const path = (window.location.hash || "#/destinations").slice(1).split("?")[0] || "/destinations";
-  const match = ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
+  return ROUTES.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
+}
+
+/** The first screen's data, fetched during boot (see `boot`). */
+let early = null;
+
+async function route() {
+  const match = current();
   if (!match) {
     window.location.hash = "#/destinations";
     return;
@@ -162,7 +170,14 @@ async function route() {
   try {
     await ctx.load();
     const screen = await match.r.load();
-    await screen.render(outlet, ctx, ...match.m.slice(1).map(decodeURIComponent));
+    const args = match.m.slice(1).map(decodeURIComponent);
+    const prefetched = early;
+    early = null;
+    if (prefetched && screen.prefetch && args.length === 0) {
+      await screen.render(outlet, ctx, prefetched);
+    } else {
+      await screen.render(outlet, ctx, ...args);
+    }
     document.body.dataset.ready = "true";
     // Milliseconds from the start of navigation to the first usable screen
     // (the browser tests print it).
@@ -177,8 +192,18 @@ async function boot() {
   applyTheme();
   const session = startSession();
   if (!session) return sessionExpired();
-  // The shared data loads while the tenant is checked.
+  // The shared data, the first screen's module and its data all load
+  // while the tenant is checked: one round trip to a usable screen, not
+  // three. (A failed prefetch is simply fetched again by the screen.)
   const shared = ctx.load().catch(() => {});
+  const first = current();
+  if (first && first.m.length === 1) {
+    early = first.r
+      .load()
+      .then((screen) => (screen.prefetch ? screen.prefetch() : null))
+      .then((p) => p && p.catch(() => null));
+    early.catch(() => {});
+  }
   try {
     await api("GET", `/tenants/${encodeURIComponent(session.tenant)}`);
     await shared;

@@ -63,8 +63,14 @@ async function lastDay() {
   return by;
 }
 
-export async function render(outlet, ctx) {
-  const [rows, day] = await Promise.all([api("GET", own("/destinations")), lastDay().catch(() => new Map())]);
+/** The list's data; the portal starts this while it checks the session,
+ * so that the first screen does not wait for one round trip after another. */
+export function prefetch() {
+  return Promise.all([api("GET", own("/destinations")), lastDay().catch(() => new Map())]);
+}
+
+export async function render(outlet, ctx, early) {
+  const [rows, day] = (early && (await early)) || (await prefetch());
   const kinds = [...new Set(rows.map((d) => d.type))];
   const topics = [...new Set(rows.flatMap((d) => d.topics))].sort();
   const byType = h("select", { id: "filter-type", "aria-label": "Filter by type" }, h("option", { value: "" }, "All types"), kinds.map((k) => h("option", { value: k }, ctx.type(k)?.label || k)));
