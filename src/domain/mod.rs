@@ -19,6 +19,7 @@ pub mod hookdeck_token;
 pub mod ids;
 pub mod jmespath_template;
 pub mod metadata;
+pub mod operator_event;
 pub mod pubsub_target;
 pub mod retry;
 pub mod signature;
