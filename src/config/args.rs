@@ -321,6 +321,15 @@ impl SettingsArgs {
             Some(lease) => lease,
             None => (3 * timeout).max(30),
         };
+        let operator_topics = OperatorTopics::parse(&self.operator_events_topics)
+            .map_err(|e| clap::Error::raw(ErrorKind::ValueValidation, e))?;
+        if operator_topics.any() && self.operator_events_http_url.is_none() {
+            return Err(clap::Error::raw(
+                ErrorKind::ValueValidation,
+                "OPERATOR_EVENTS_TOPICS is set but OPERATOR_EVENTS_HTTP_URL is not: \
+                 the operator events would have nowhere to go\n",
+            ));
+        }
         Ok(Settings {
             database: DatabaseSettings {
                 url: self.database_url.or(self.postgres_url),
@@ -397,8 +406,7 @@ impl SettingsArgs {
                 enable_webhook_custom_headers: self.portal_enable_webhook_custom_headers,
             },
             operator_events: OperatorEventSettings {
-                // Each item was checked by its value parser.
-                topics: OperatorTopics::parse(&self.operator_events_topics).unwrap_or_default(),
+                topics: operator_topics,
                 http_url: self.operator_events_http_url,
                 signing_secret: self.operator_events_http_signing_secret,
                 auto_disable: self.alert_auto_disable_destination,
@@ -680,6 +688,29 @@ mod tests {
         ] {
             assert!(vars.iter().any(|v| v == var), "{var} is missing");
         }
+    }
+
+    #[test]
+    fn operator_event_topics_need_a_sink_and_known_names() {
+        let base = ["--operator-events-topics", "*"];
+        assert!(Settings::from_args(base).is_err(), "no sink");
+        let s = Settings::from_args([
+            "--operator-events-topics",
+            "alert.destination.disabled, tenant.subscription.updated",
+            "--operator-events-http-url",
+            "http://ops.internal/events",
+        ])
+        .unwrap();
+        assert!(s.operator_events.topics.disabled && s.operator_events.topics.subscription_updated);
+        assert!(!s.operator_events.topics.exhausted_retries);
+        assert!(s.operator_events.auto_disable, "on by default");
+        assert!(Settings::from_args([
+            "--operator-events-topics",
+            "alert.nope",
+            "--operator-events-http-url",
+            "http://ops.internal/events",
+        ])
+        .is_err());
     }
 
     #[test]
