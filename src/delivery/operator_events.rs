@@ -19,6 +19,7 @@ use hyper::body::Bytes;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::attempt::CIRCUIT_OPEN;
 use super::http_client::{HttpClientConfig, HttpClientError, HttpSender};
 use crate::domain::operator_event::{self as op, crossed_level, Alerts};
 use crate::domain::ssrf::NetworkPolicy;
@@ -32,10 +33,11 @@ pub const MAX_ATTEMPTS: i32 = 20;
 /// The first retry's delay; it doubles per try, up to `MAX_DELAY`.
 const FIRST_DELAY: Duration = Duration::from_secs(5);
 const MAX_DELAY: Duration = Duration::from_secs(2 * 3600);
-/// Events claimed per round.
-const BATCH: i64 = 50;
-/// How long a claimed event is this sender's: longer than a send.
-const LEASE: Duration = Duration::from_secs(60);
+/// Events claimed per round. They are sent one after the other (operator
+/// events are rare), so the lease must outlast this many timeouts.
+const BATCH: i64 = 10;
+/// Added to the batch's worst-case send time to make its lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How often the sender looks for due events.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -56,7 +58,11 @@ pub async fn emit_alerts(
     }
     // The alert is about the destination's latest failed attempt.
     let mut last_failed: HashMap<&str, &AttemptRecord> = HashMap::new();
-    for a in order.iter().filter(|a| !a.success) {
+    // (An attempt not made because the circuit was open counts for nothing.)
+    for a in order
+        .iter()
+        .filter(|a| !a.success && a.code != CIRCUIT_OPEN)
+    {
         last_failed.insert(a.destination_id.as_str(), a);
     }
     let failures: HashMap<&str, &DestinationOutcome> =
@@ -147,6 +153,10 @@ struct Inner {
     url: String,
     secret: Option<String>,
     worker_id: String,
+    /// How long a claimed batch is this sender's: every send in it timing
+    /// out, and a margin, so no other worker claims an event still being
+    /// sent.
+    lease: Duration,
 }
 
 impl OperatorEventSender {
@@ -175,6 +185,7 @@ impl OperatorEventSender {
                 url,
                 secret,
                 worker_id,
+                lease: timeout * BATCH as u32 + LEASE_MARGIN,
             }),
         })
     }
@@ -183,9 +194,13 @@ impl OperatorEventSender {
     /// are rare), each answered 2xx deleted, the others rescheduled.
     pub async fn run_once(&self, now: Option<DateTime<Utc>>) -> Result<SendRound, StoreError> {
         let inner = &self.inner;
-        let lease_ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
-        let client = inner.pool.get().await?;
-        let claimed = outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms).await?;
+        let lease_ms = i64::try_from(inner.lease.as_millis()).unwrap_or(i64::MAX);
+        // The claim commits before anything is sent, and no connection is
+        // held across a POST: a slow sink never ties up the pool.
+        let claimed = {
+            let client = inner.pool.get().await?;
+            outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms).await?
+        };
         let mut round = SendRound::default();
         for e in claimed {
             let body = Bytes::from(envelope(&e).to_string());
@@ -202,6 +217,7 @@ impl OperatorEventSender {
                 Ok(r) => Some(format!("HTTP {}", r.status)),
                 Err(f) => Some(format!("{}: {}", f.code.as_str(), f.detail)),
             };
+            let client = inner.pool.get().await?;
             match error {
                 None => {
                     outbox::delete(&client, &e.id, &inner.worker_id).await?;
