@@ -19,12 +19,14 @@ use crate::api::{self, server, AppState, Components};
 use crate::config::Settings;
 use crate::delivery::attempt::Attempter;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
+use crate::delivery::operator_events::OperatorEventSender;
 use crate::delivery::senders::aws::AwsSettings;
 use crate::delivery::senders::webhook::WebhookSettings;
 use crate::delivery::senders::{SenderContext, Senders};
 use crate::delivery::worker::{Worker, WorkerConfig};
 use crate::domain::catalog::Catalog;
 use crate::domain::credentials::Cipher;
+use crate::domain::operator_event;
 use crate::domain::retry::RetryPolicy;
 use crate::domain::signature::SignatureTemplates;
 use crate::domain::ssrf::NetworkPolicy;
@@ -191,6 +193,8 @@ pub struct Application {
     pool: Pool,
     state: AppState,
     worker: Worker,
+    /// Delivers the operator-event outbox, where a sink is configured.
+    operator_events: Option<OperatorEventSender>,
     listener: Option<TcpListener>,
     limits: server::Limits,
 }
@@ -224,6 +228,16 @@ impl Application {
         let deliverable = senders.kinds();
         let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders)?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
+        let operator_events = match &settings.operator_events.http_url {
+            Some(url) => Some(OperatorEventSender::new(
+                pool.clone(),
+                url.clone(),
+                settings.operator_events.signing_secret.clone(),
+                settings.delivery.timeout,
+                format!("{}/operator-events", worker.id()),
+            )?),
+            None => None,
+        };
         let state = api_state(settings, &secrets, pool.clone(), components)?;
         let state = AppState {
             wake_worker: parts.worker.then(|| worker.waker()),
@@ -250,6 +264,7 @@ impl Application {
             pool,
             state,
             worker,
+            operator_events,
             listener,
             limits: server::Limits {
                 header_read_timeout: settings.api.header_read_timeout,
@@ -268,6 +283,11 @@ impl Application {
         &self.worker
     }
 
+    /// The operator-event sender (tests step it with `run_once`).
+    pub fn operator_events(&self) -> Option<&OperatorEventSender> {
+        self.operator_events.as_ref()
+    }
+
     /// The API's shared state.
     pub fn state(&self) -> &AppState {
         &self.state
@@ -279,6 +299,11 @@ impl Application {
         let mut tasks = tokio::task::JoinSet::new();
         if self.parts.worker {
             tasks.spawn(self.worker.clone().run(cancel.clone()));
+            // The workers deliver the operator events too: any process
+            // that delivers may pick up an event another one left behind.
+            if let Some(sender) = self.operator_events.clone() {
+                tasks.spawn(sender.run(cancel.clone()));
+            }
         }
         if self.parts.maintenance {
             let pg_cron = match self.pool.get().await {
@@ -331,6 +356,7 @@ fn api_state(
     Ok(AppState {
         network: Arc::new(network),
         header_prefix: settings.delivery.header_prefix.clone(),
+        operator_topics: settings.operator_events.topics,
         webhook_mode: settings.delivery.webhook_mode,
         publisher: store::publisher::Publisher::new(pool.clone()),
         pool,
@@ -406,7 +432,21 @@ fn delivery(
         lease: d.lease,
         send_timeout: d.timeout,
         grace: d.timeout + Duration::from_secs(2),
-        disable_after: d.disable_after_failures,
+        disable_after: match settings.operator_events.auto_disable {
+            true => d.disable_after_failures,
+            false => 0,
+        },
+        alerts: operator_event::Alerts {
+            topics: settings.operator_events.topics,
+            threshold: i32::try_from(d.disable_after_failures).unwrap_or(i32::MAX),
+            exhausted_window_ms: i64::try_from(
+                settings
+                    .operator_events
+                    .exhausted_retries_window
+                    .as_millis(),
+            )
+            .unwrap_or(i64::MAX),
+        },
         destination_cap: d.destination_concurrency,
         circuit_after: d.circuit_breaker_failures,
         circuit_cooldown: d.circuit_breaker_cooldown,

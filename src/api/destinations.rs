@@ -18,6 +18,7 @@ use super::destination_view::render;
 use super::error::ApiError;
 use super::extract::{Body, Db, DestinationScope, OptionalBody, TenantScope};
 use super::query::QueryMap;
+use super::subscription;
 use super::tenants::ensure_tenant;
 use super::AppState;
 use crate::domain::destination_kind::DestinationKind;
@@ -84,7 +85,7 @@ async fn show(
 async fn create(
     State(state): State<AppState>,
     s: TenantScope,
-    Db(db): Db,
+    Db(mut db): Db,
     Body(body): Body<CreateDestination>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     ensure_tenant(&db, &s.tenant).await?;
@@ -95,7 +96,9 @@ async fn create(
             state.max_destinations_per_tenant
         )));
     }
-    match store::insert(&db, &new).await {
+    let tx = db.transaction().await.map_err(StoreError::from)?;
+    let watch = subscription::watch(&state, &tx, &s.tenant).await?;
+    match store::insert(&tx, &new).await {
         Err(StoreError::Conflict { .. }) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -104,7 +107,9 @@ async fn create(
         }
         other => other?,
     };
-    let row = store::get(&db, &s.tenant, &new.id).await?;
+    watch.emit(&tx, &s.tenant).await?;
+    let row = store::get(&tx, &s.tenant, &new.id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok((StatusCode::CREATED, Json(render(&state, &row)?)))
 }
 
@@ -112,22 +117,34 @@ async fn create(
 async fn patch(
     State(state): State<AppState>,
     d: DestinationScope,
-    Db(db): Db,
+    Db(mut db): Db,
     Body(body): Body<PatchDestination>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = &d.scope.tenant;
     let row = store::get(&db, tenant, &d.id).await?;
     let patched = body.apply(&state, &d.scope.principal, &row, Utc::now())?;
-    store::update(&db, tenant, &d.id, &patched.update).await?;
+    let tx = db.transaction().await.map_err(StoreError::from)?;
+    let watch = subscription::watch(&state, &tx, tenant).await?;
+    store::update(&tx, tenant, &d.id, &patched.update).await?;
     if let Some(disable) = patched.disable {
-        store::set_disabled(&db, tenant, &d.id, disable, None).await?;
+        store::set_disabled(&tx, tenant, &d.id, disable, None).await?;
     }
-    let row = store::get(&db, tenant, &d.id).await?;
+    watch.emit(&tx, tenant).await?;
+    let row = store::get(&tx, tenant, &d.id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(render(&state, &row)?))
 }
 
-async fn remove(d: DestinationScope, Db(db): Db) -> Result<Json<Value>, ApiError> {
-    store::delete(&db, &d.scope.tenant, &d.id).await?;
+async fn remove(
+    State(state): State<AppState>,
+    d: DestinationScope,
+    Db(mut db): Db,
+) -> Result<Json<Value>, ApiError> {
+    let tx = db.transaction().await.map_err(StoreError::from)?;
+    let watch = subscription::watch(&state, &tx, &d.scope.tenant).await?;
+    store::delete(&tx, &d.scope.tenant, &d.id).await?;
+    watch.emit(&tx, &d.scope.tenant).await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -136,7 +153,7 @@ async fn enable(
     d: DestinationScope,
     Db(db): Db,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(&state, &d, &db, false).await
+    set_disabled(&state, &d, db, false).await
 }
 
 async fn disable(
@@ -144,17 +161,21 @@ async fn disable(
     d: DestinationScope,
     Db(db): Db,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(&state, &d, &db, true).await
+    set_disabled(&state, &d, db, true).await
 }
 
 async fn set_disabled(
     state: &AppState,
     d: &DestinationScope,
-    db: &impl GenericClient,
+    mut db: deadpool_postgres::Object,
     disabled: bool,
 ) -> Result<Json<Value>, ApiError> {
-    store::set_disabled(db, &d.scope.tenant, &d.id, disabled, None).await?;
-    let row = store::get(db, &d.scope.tenant, &d.id).await?;
+    let tx = db.transaction().await.map_err(StoreError::from)?;
+    let watch = subscription::watch(state, &tx, &d.scope.tenant).await?;
+    store::set_disabled(&tx, &d.scope.tenant, &d.id, disabled, None).await?;
+    watch.emit(&tx, &d.scope.tenant).await?;
+    let row = store::get(&tx, &d.scope.tenant, &d.id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
     Ok(Json(render(state, &row)?))
 }
 

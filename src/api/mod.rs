@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod publish;
 pub mod query;
 pub mod server;
+pub mod subscription;
 pub mod tenants;
 
 use std::sync::Arc;
@@ -96,6 +97,9 @@ pub struct AppState {
     /// Prefix of the headers outbound sets on webhooks, which custom
     /// headers may not use (`DESTINATIONS_WEBHOOK_HEADER_PREFIX`).
     pub header_prefix: String,
+    /// Which operator events are emitted (`OPERATOR_EVENTS_TOPICS`): the
+    /// destination writes emit tenant.subscription.updated.
+    pub operator_topics: crate::domain::operator_event::OperatorTopics,
 }
 
 /// outbound's own OpenAPI document, maintained beside the code in

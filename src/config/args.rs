@@ -8,13 +8,14 @@ use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
 use super::parse::{
-    aws_region, boolean, endpoint_url, hex_color, http_url, item, link, non_empty, seconds_item,
-    text, theme, webhook_mode, whole,
+    aws_region, boolean, endpoint_url, hex_color, http_url, item, link, non_empty, operator_topic,
+    seconds_item, text, theme, webhook_mode, whole,
 };
 use super::{
-    ApiSettings, AwsSettings, DatabaseSettings, DeliverySettings, PortalSettings,
-    RetentionSettings, Settings, TopicSettings,
+    ApiSettings, AwsSettings, DatabaseSettings, DeliverySettings, OperatorEventSettings,
+    PortalSettings, RetentionSettings, Settings, TopicSettings,
 };
+use crate::domain::operator_event::OperatorTopics;
 use crate::domain::signature::WebhookMode;
 
 /// Every setting, one field per environment variable. Each is also a flag
@@ -273,6 +274,31 @@ pub struct SettingsArgs {
     )]
     #[arg(value_parser = boolean)]
     portal_enable_webhook_custom_headers: bool,
+
+    /// Operator events to emit, comma separated; `*` for all; empty: none
+    #[arg(long, env = "OPERATOR_EVENTS_TOPICS")]
+    #[arg(value_delimiter = ',', value_parser = operator_topic)]
+    operator_events_topics: Vec<String>,
+    /// Where operator events are POSTed
+    #[arg(long, env = "OPERATOR_EVENTS_HTTP_URL")]
+    #[arg(value_parser = http_url)]
+    operator_events_http_url: Option<String>,
+    /// Key of the operator events' X-Outpost-Signature (HMAC-SHA256)
+    #[arg(long, env = "OPERATOR_EVENTS_HTTP_SIGNING_SECRET")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    operator_events_http_signing_secret: Option<String>,
+    /// Disable a destination at ALERT_CONSECUTIVE_FAILURE_COUNT failures
+    #[arg(long, env = "ALERT_AUTO_DISABLE_DESTINATION", default_value = "true")]
+    #[arg(value_parser = boolean)]
+    alert_auto_disable_destination: bool,
+    /// At most one alert.attempt.exhausted_retries per destination per this many seconds
+    #[arg(
+        long,
+        env = "ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS",
+        default_value_t = 3600
+    )]
+    #[arg(value_parser = whole(0, 30 * 86_400u64))]
+    alert_exhausted_retries_window_seconds: u64,
 }
 
 impl SettingsArgs {
@@ -295,6 +321,15 @@ impl SettingsArgs {
             Some(lease) => lease,
             None => (3 * timeout).max(30),
         };
+        let operator_topics = OperatorTopics::parse(&self.operator_events_topics)
+            .map_err(|e| clap::Error::raw(ErrorKind::ValueValidation, e))?;
+        if operator_topics.any() && self.operator_events_http_url.is_none() {
+            return Err(clap::Error::raw(
+                ErrorKind::ValueValidation,
+                "OPERATOR_EVENTS_TOPICS is set but OPERATOR_EVENTS_HTTP_URL is not: \
+                 the operator events would have nowhere to go\n",
+            ));
+        }
         Ok(Settings {
             database: DatabaseSettings {
                 url: self.database_url.or(self.postgres_url),
@@ -369,6 +404,15 @@ impl SettingsArgs {
                 disable_branding: self.portal_disable_outpost_branding,
                 enable_destination_filter: self.portal_enable_destination_filter,
                 enable_webhook_custom_headers: self.portal_enable_webhook_custom_headers,
+            },
+            operator_events: OperatorEventSettings {
+                topics: operator_topics,
+                http_url: self.operator_events_http_url,
+                signing_secret: self.operator_events_http_signing_secret,
+                auto_disable: self.alert_auto_disable_destination,
+                exhausted_retries_window: Duration::from_secs(
+                    self.alert_exhausted_retries_window_seconds,
+                ),
             },
         })
     }
@@ -644,6 +688,29 @@ mod tests {
         ] {
             assert!(vars.iter().any(|v| v == var), "{var} is missing");
         }
+    }
+
+    #[test]
+    fn operator_event_topics_need_a_sink_and_known_names() {
+        let base = ["--operator-events-topics", "*"];
+        assert!(Settings::from_args(base).is_err(), "no sink");
+        let s = Settings::from_args([
+            "--operator-events-topics",
+            "alert.destination.disabled, tenant.subscription.updated",
+            "--operator-events-http-url",
+            "http://ops.internal/events",
+        ])
+        .unwrap();
+        assert!(s.operator_events.topics.disabled && s.operator_events.topics.subscription_updated);
+        assert!(!s.operator_events.topics.exhausted_retries);
+        assert!(s.operator_events.auto_disable, "on by default");
+        assert!(Settings::from_args([
+            "--operator-events-topics",
+            "alert.nope",
+            "--operator-events-http-url",
+            "http://ops.internal/events",
+        ])
+        .is_err());
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub retention: RetentionSettings,
     pub portal: PortalSettings,
+    pub operator_events: OperatorEventSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -194,4 +195,27 @@ pub struct AwsSettings {
 pub struct RetentionSettings {
     /// `LOG_RETENTION_DAYS`: how long events and attempts are kept. Default 7.
     pub days: u32,
+}
+
+/// Operator events (Outpost's names): alerts and subscription changes sent
+/// to the operator's HTTP sink through an outbox (`delivery::operator_events`).
+#[derive(Debug, Clone)]
+pub struct OperatorEventSettings {
+    /// `OPERATOR_EVENTS_TOPICS`: which topics are emitted; `*` all.
+    /// Default: none (off).
+    pub topics: crate::domain::operator_event::OperatorTopics,
+    /// `OPERATOR_EVENTS_HTTP_URL`: where they are POSTed. Unset: emitted
+    /// events wait in the outbox until a sink is configured.
+    pub http_url: Option<String>,
+    /// `OPERATOR_EVENTS_HTTP_SIGNING_SECRET`: when set, each POST carries
+    /// `X-Outpost-Signature: v0=<hex HMAC-SHA256(secret, body)>`.
+    pub signing_secret: Option<String>,
+    /// `ALERT_AUTO_DISABLE_DESTINATION`: disable a destination when its
+    /// consecutive failures reach `ALERT_CONSECUTIVE_FAILURE_COUNT`.
+    /// Default true; false keeps the alerts and never disables.
+    pub auto_disable: bool,
+    /// `ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS`: at most one
+    /// `alert.attempt.exhausted_retries` per destination this often.
+    /// Default 3600 s.
+    pub exhausted_retries_window: Duration,
 }

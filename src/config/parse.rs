@@ -141,3 +141,10 @@ pub(super) fn aws_region(raw: &str) -> Result<String, String> {
     crate::domain::aws::check_region(raw)?;
     Ok(raw.to_string())
 }
+
+/// One item of `OPERATOR_EVENTS_TOPICS`: a known topic or `*`.
+pub(super) fn operator_topic(raw: &str) -> Result<String, String> {
+    let t = raw.trim();
+    crate::domain::operator_event::OperatorTopics::parse(&[t]).map_err(|e| e.to_string())?;
+    Ok(t.to_owned())
+}

@@ -9,6 +9,8 @@
 //!   the registry of the types this build delivers.
 //! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
 //!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
+//! - [`operator_events`]: the alerts a batch raises, and the sender that
+//!   delivers the operator-event outbox to the operator's sink.
 //! - [`net`]: vetted TCP connections for the senders that are not HTTP.
 //! - [`socks`]: a loopback SOCKS5 relay through [`net`], for client crates
 //!   that dial their own connections.
@@ -17,6 +19,7 @@ pub mod attempt;
 pub mod fairness;
 pub mod http_client;
 pub mod net;
+pub mod operator_events;
 pub mod recorder;
 pub mod senders;
 pub mod sending;

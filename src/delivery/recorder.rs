@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use super::attempt::{Outcome, CIRCUIT_OPEN};
+use super::operator_events;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::store::deliveries::{self, AttemptRecord, ClaimKey, DestinationOutcome, Thresholds};
 use crate::store::{Pool, StoreError};
@@ -136,6 +137,8 @@ pub async fn write(
     if !disabled.is_empty() {
         deliveries::hold(&tx, &disabled).await?;
     }
+    // In this transaction: an alert exists exactly when its change does.
+    operator_events::emit_alerts(&tx, &order, &changes, &counts, thresholds.alerts, now).await?;
     tx.commit().await?;
 
     for a in &order {

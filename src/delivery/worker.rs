@@ -52,6 +52,7 @@ use super::attempt::Attempter;
 use super::fairness::Fairness;
 use super::recorder::{self, Recorded};
 use super::sending::{start_within, Sending};
+use crate::domain::operator_event::Alerts;
 use crate::store::deliveries::{self, Claimed, Thresholds};
 use crate::store::{self, wakeups, workers, Pool, StoreError};
 
@@ -99,6 +100,8 @@ pub struct WorkerConfig {
     /// How long a circuit first stays open
     /// (`DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS`); doubles per reopening.
     pub circuit_cooldown: Duration,
+    /// The operator events the recorder raises.
+    pub alerts: Alerts,
 }
 
 impl WorkerConfig {
@@ -108,6 +111,7 @@ impl WorkerConfig {
             circuit_after: i32::try_from(self.circuit_after).unwrap_or(i32::MAX),
             circuit_cooldown_ms: i64::try_from(self.circuit_cooldown.as_millis())
                 .unwrap_or(i64::MAX),
+            alerts: self.alerts,
         }
     }
 }
@@ -125,6 +129,7 @@ impl Default for WorkerConfig {
             destination_cap: 16,
             circuit_after: 5,
             circuit_cooldown: Duration::from_secs(30),
+            alerts: Alerts::default(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod ids;
 pub mod jmespath_template;
 pub mod kafka;
 pub mod metadata;
+pub mod operator_event;
 pub mod pubsub_target;
 pub mod retry;
 pub mod signature;

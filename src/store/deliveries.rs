@@ -273,6 +273,8 @@ pub struct Thresholds {
     pub circuit_after: i32,
     /// How long the circuit first stays open.
     pub circuit_cooldown_ms: i64,
+    /// The operator events the recorder raises (see `delivery::operator_events`).
+    pub alerts: crate::domain::operator_event::Alerts,
 }
 
 /// Updates consecutive-failure counts (and auto-disables) and the circuit

@@ -11,6 +11,7 @@ pub mod logs;
 pub mod maintenance;
 pub mod metrics;
 pub mod migrate;
+pub mod operator_events;
 pub mod pool;
 pub mod publisher;
 pub mod queries;

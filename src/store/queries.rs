@@ -53,6 +53,13 @@ queries! {
     METRICS_EVENTS => "metrics/events.sql",
     WORKERS_DEREGISTER => "workers/deregister.sql",
     WORKERS_LISTEN => "workers/listen.sql",
+    OPERATOR_EVENTS_ALERT => "operator_events/alert.sql",
+    OPERATOR_EVENTS_EXHAUSTED_RETRIES => "operator_events/exhausted_retries.sql",
+    OPERATOR_EVENTS_SUBSCRIPTION => "operator_events/subscription.sql",
+    OPERATOR_EVENTS_SUBSCRIPTION_UPDATED => "operator_events/subscription_updated.sql",
+    OPERATOR_EVENTS_CLAIM => "operator_events/claim.sql",
+    OPERATOR_EVENTS_DELETE => "operator_events/delete.sql",
+    OPERATOR_EVENTS_RESCHEDULE => "operator_events/reschedule.sql",
 }
 
 /// Queries that only prepare where an optional extension exists.

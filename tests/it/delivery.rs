@@ -695,6 +695,7 @@ async fn two_workers_recording_failures_at_once_both_count() {
         disable_after: 7,
         circuit_after: 5,
         circuit_cooldown_ms: 30_000,
+        ..Thresholds::default()
     };
     let db = TestDb::new().await;
     let c = db.client().await;

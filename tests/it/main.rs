@@ -22,6 +22,7 @@ mod hardening;
 mod kafka;
 mod maintenance;
 mod openapi;
+mod operator_events;
 mod portal;
 mod publish;
 mod queries;

@@ -1,0 +1,5 @@
+-- operator_events/delete: $1 id, $2 worker id.
+--
+-- Removes an operator event the sink accepted (or that was given up on),
+-- if this worker still holds its lease.
+DELETE FROM outbound.operator_events WHERE id = $1 AND lease_owner = $2

@@ -1,0 +1,296 @@
+//! Operator events, both halves: which alerts a recorded batch raises
+//! (inserted into the outbox in the recorder's transaction), and the
+//! sender that delivers the outbox to `OPERATOR_EVENTS_HTTP_URL`.
+//!
+//! The outbox makes an operator event exactly as durable as the change
+//! behind it: a destination disabled is an `alert.destination.disabled`
+//! waiting to be sent, in one commit. The sender claims due rows with a
+//! lease, so a process that dies mid-send leaves them due again for any
+//! worker; it deletes a row once the sink answered 2xx and otherwise
+//! retries with a growing delay. Delivery is therefore at least once, and
+//! each envelope carries a stable `id` for the receiver to deduplicate.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use hyper::body::Bytes;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::CIRCUIT_OPEN;
+use super::http_client::{HttpClientConfig, HttpClientError, HttpSender};
+use crate::domain::operator_event::{self as op, crossed_level, Alerts};
+use crate::domain::ssrf::NetworkPolicy;
+use crate::store::deliveries::{AttemptRecord, DestinationCount, DestinationOutcome};
+use crate::store::operator_events::{self as outbox, ClaimedOperatorEvent, NewAlert};
+use crate::store::{GenericClient, Pool, StoreError};
+
+/// Tries per operator event before it is dropped with an error log line.
+/// With the delays below that rides out about a day of sink outage.
+pub const MAX_ATTEMPTS: i32 = 20;
+/// The first retry's delay; it doubles per try, up to `MAX_DELAY`.
+const FIRST_DELAY: Duration = Duration::from_secs(5);
+const MAX_DELAY: Duration = Duration::from_secs(2 * 3600);
+/// Events claimed per round. They are sent one after the other (operator
+/// events are rare), so the lease must outlast this many timeouts.
+const BATCH: i64 = 10;
+/// Added to the batch's worst-case send time to make its lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// How often the sender looks for due events.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Inserts the alerts a recorded batch raises, in its transaction.
+/// `order` is the batch's accepted attempts by time; `changes` and
+/// `counts` what the batch did to each destination's failure count.
+pub async fn emit_alerts(
+    tx: &impl GenericClient,
+    order: &[&AttemptRecord],
+    changes: &[DestinationOutcome],
+    counts: &[DestinationCount],
+    alerts: Alerts,
+    now: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    let t = alerts.topics;
+    if !(t.consecutive_failure || t.disabled || t.exhausted_retries) {
+        return Ok(());
+    }
+    // The alert is about the destination's latest failed attempt.
+    let mut last_failed: HashMap<&str, &AttemptRecord> = HashMap::new();
+    // (An attempt not made because the circuit was open counts for nothing.)
+    for a in order
+        .iter()
+        .filter(|a| !a.success && a.code != CIRCUIT_OPEN)
+    {
+        last_failed.insert(a.destination_id.as_str(), a);
+    }
+    let failures: HashMap<&str, &DestinationOutcome> =
+        changes.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut new = Vec::new();
+    for c in counts {
+        let (Some(a), Some(change)) = (last_failed.get(c.id.as_str()), failures.get(c.id.as_str()))
+        else {
+            continue;
+        };
+        // The count this batch started from: zero after a success in it.
+        let before = if change.reset {
+            0
+        } else {
+            c.consecutive_failures - change.failures
+        };
+        if t.consecutive_failure {
+            if let Some(level) = crossed_level(alerts.threshold, before, c.consecutive_failures) {
+                new.push(alert(
+                    op::CONSECUTIVE_FAILURE,
+                    a,
+                    json!({"consecutive_failures": {
+                        "current": c.consecutive_failures,
+                        "max": alerts.threshold,
+                        "threshold": level,
+                    }}),
+                ));
+            }
+        }
+        if t.disabled && c.newly_disabled {
+            new.push(alert(op::DISABLED, a, json!({})));
+        }
+    }
+    if !new.is_empty() {
+        outbox::insert_alerts(tx, &new, now).await?;
+    }
+    if t.exhausted_retries {
+        let exhausted: Vec<_> = order
+            .iter()
+            .filter(|a| !a.success && a.next_attempt_at.is_none())
+            .map(|a| (&a.destination_id, &a.event_id, a.attempt_number))
+            .collect();
+        if !exhausted.is_empty() {
+            outbox::insert_exhausted(tx, &exhausted, alerts.exhausted_window_ms, now).await?;
+        }
+    }
+    Ok(())
+}
+
+fn alert(topic: &'static str, a: &AttemptRecord, extra: serde_json::Value) -> NewAlert {
+    NewAlert {
+        topic,
+        destination_id: a.destination_id.clone(),
+        event_id: a.event_id.clone(),
+        attempt_number: a.attempt_number,
+        extra,
+    }
+}
+
+/// The envelope the sink receives.
+pub fn envelope(e: &ClaimedOperatorEvent) -> serde_json::Value {
+    json!({
+        "id": e.id,
+        "topic": e.topic,
+        "time": e.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "tenant_id": e.tenant_id,
+        "data": e.data,
+    })
+}
+
+/// What one round of the sender did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SendRound {
+    pub delivered: usize,
+    pub retrying: usize,
+    pub abandoned: usize,
+}
+
+/// Delivers the outbox to the HTTP sink.
+#[derive(Clone)]
+pub struct OperatorEventSender {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    http: HttpSender,
+    url: String,
+    secret: Option<String>,
+    worker_id: String,
+    /// How long a claimed batch is this sender's: every send in it timing
+    /// out, and a margin, so no other worker claims an event still being
+    /// sent.
+    lease: Duration,
+}
+
+impl OperatorEventSender {
+    /// A sender to `url`. The sink is the operator's own setting, not a
+    /// tenant's: it may be on a private network (usually is), so this
+    /// client's SSRF policy allows every address, while the tenants'
+    /// destinations keep the guarded client.
+    pub fn new(
+        pool: Pool,
+        url: String,
+        secret: Option<String>,
+        timeout: Duration,
+        worker_id: String,
+    ) -> Result<Self, HttpClientError> {
+        let everywhere = NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default();
+        let http = HttpSender::new(HttpClientConfig {
+            timeout,
+            connect_timeout: timeout,
+            policy: Arc::new(everywhere),
+            ..HttpClientConfig::default()
+        })?;
+        Ok(OperatorEventSender {
+            inner: Arc::new(Inner {
+                pool,
+                http,
+                url,
+                secret,
+                worker_id,
+                lease: timeout * BATCH as u32 + LEASE_MARGIN,
+            }),
+        })
+    }
+
+    /// Claims the due operator events and sends them, one at a time (they
+    /// are rare), each answered 2xx deleted, the others rescheduled.
+    pub async fn run_once(&self, now: Option<DateTime<Utc>>) -> Result<SendRound, StoreError> {
+        let inner = &self.inner;
+        let lease_ms = i64::try_from(inner.lease.as_millis()).unwrap_or(i64::MAX);
+        // The claim commits before anything is sent, and no connection is
+        // held across a POST: a slow sink never ties up the pool.
+        let claimed = {
+            let client = inner.pool.get().await?;
+            outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms).await?
+        };
+        let mut round = SendRound::default();
+        for e in claimed {
+            let body = Bytes::from(envelope(&e).to_string());
+            let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+            if let Some(secret) = &inner.secret {
+                headers.push((
+                    "x-outpost-signature".to_owned(),
+                    op::signature(secret, &body),
+                ));
+            }
+            let outcome = inner.http.post(&inner.url, &headers, body).await;
+            let error = match outcome.result {
+                Ok(r) if r.is_success() => None,
+                Ok(r) => Some(format!("HTTP {}", r.status)),
+                Err(f) => Some(format!("{}: {}", f.code.as_str(), f.detail)),
+            };
+            let client = inner.pool.get().await?;
+            match error {
+                None => {
+                    outbox::delete(&client, &e.id, &inner.worker_id).await?;
+                    round.delivered += 1;
+                }
+                Some(error) if e.attempts >= MAX_ATTEMPTS => {
+                    tracing::error!(
+                        operator_event_id = %e.id,
+                        topic = %e.topic,
+                        attempts = e.attempts,
+                        %error,
+                        "operator event abandoned: the sink refused it too many times"
+                    );
+                    outbox::delete(&client, &e.id, &inner.worker_id).await?;
+                    round.abandoned += 1;
+                }
+                Some(error) => {
+                    let next = now.unwrap_or_else(Utc::now) + retry_delay(e.attempts);
+                    tracing::warn!(
+                        operator_event_id = %e.id,
+                        topic = %e.topic,
+                        attempts = e.attempts,
+                        %error,
+                        "operator event not accepted by the sink; will retry"
+                    );
+                    outbox::reschedule(&client, &e.id, &inner.worker_id, next, &error).await?;
+                    round.retrying += 1;
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Sends until `cancel` fires. An event being sent at shutdown is
+    /// finished or, if the process dies first, sent again after its lease.
+    pub async fn run(self, cancel: CancellationToken) {
+        tracing::info!(url = %self.inner.url, "operator events sender started");
+        while !cancel.is_cancelled() {
+            let busy = match self.run_once(None).await {
+                Ok(r) => r.delivered + r.retrying + r.abandoned > 0,
+                Err(err) => {
+                    tracing::warn!(error = %err, "sending operator events failed; retrying");
+                    false
+                }
+            };
+            if !busy {
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }
+        }
+    }
+}
+
+/// The delay after the `attempts`-th failed try.
+fn retry_delay(attempts: i32) -> chrono::Duration {
+    let doublings = u32::try_from(attempts.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    let delay = FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY);
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_double_from_five_seconds_up_to_two_hours() {
+        assert_eq!(retry_delay(1).num_seconds(), 5);
+        assert_eq!(retry_delay(2).num_seconds(), 10);
+        assert_eq!(retry_delay(5).num_seconds(), 80);
+        assert_eq!(retry_delay(40).num_seconds(), 7200);
+    }
+}
