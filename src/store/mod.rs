@@ -14,6 +14,7 @@ pub mod migrate;
 pub mod pool;
 pub mod publisher;
 pub mod queries;
+pub mod queue_stats;
 pub mod tenants;
 pub mod wakeups;
 pub mod workers;
