@@ -20,6 +20,7 @@ mod faults;
 mod filter_sql;
 mod hardening;
 mod maintenance;
+mod metrics_endpoint;
 mod openapi;
 mod portal;
 mod publish;
