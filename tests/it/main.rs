@@ -29,3 +29,4 @@ mod rabbitmq;
 mod sdk;
 mod serve;
 mod standard_webhooks;
+mod startup_logs;
