@@ -217,7 +217,7 @@ fn register_database(registry: &mut Registry, depth: QueueDepth, stored: i64) {
     }
     registry.register(
         "outbound_queue_deliveries",
-        "Deliveries in the queue by state (due, lease_expired and parked are waiting to be sent; counted up to 100000 each)",
+        "Deliveries in the queue by state (due, lease_expired and parked are waiting to be sent; counted up to 10000 each)",
         queue,
     );
     let age: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
