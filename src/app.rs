@@ -34,6 +34,7 @@ use crate::domain::topic::TopicList;
 use crate::embedded_pg::{ClusterOptions, PrivateCluster};
 use crate::portal;
 use crate::store::{self, maintenance::Maintainer, Pool};
+use crate::telemetry::exporter::Metrics;
 
 /// How often the built-in scheduler runs maintenance when pg_cron does not.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
@@ -197,6 +198,7 @@ pub struct Application {
     operator_events: Option<OperatorEventSender>,
     listener: Option<TcpListener>,
     limits: server::Limits,
+    metrics: Metrics,
 }
 
 impl Application {
@@ -210,9 +212,10 @@ impl Application {
         secrets: Secrets,
         parts: Parts,
     ) -> anyhow::Result<Application> {
-        store::migrate::migrate(&db.url)
+        let applied = store::migrate::migrate(&db.url)
             .await
             .context("applying migrations")?;
+        crate::telemetry::logs::schema_applied(&applied);
         let pool = store::connect_pool(&db.url, settings.database.pool_size)?;
         if parts.maintenance {
             let client = pool.get().await.context("connecting to the database")?;
@@ -258,6 +261,13 @@ impl Application {
                 Some(listener)
             }
         };
+        let metrics = Metrics::bind(
+            &settings.api.host,
+            settings.api.metrics_port,
+            state.clone(),
+            worker.pool().clone(),
+        )
+        .await?;
         Ok(Application {
             parts,
             portal: settings.portal.clone(),
@@ -270,12 +280,18 @@ impl Application {
                 header_read_timeout: settings.api.header_read_timeout,
                 max_connections: settings.api.max_connections,
             },
+            metrics,
         })
     }
 
     /// Where the API listens (None without the API part).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.listener.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Where `METRICS_PORT` listens, if it is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.local_addr()
     }
 
     /// The delivery worker (tests step it with `run_once`).
@@ -295,8 +311,11 @@ impl Application {
 
     /// Runs the parts until `cancel` fires, then shuts down: the API stops
     /// accepting, the worker finishes its sends, the pools close.
-    pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(mut self, cancel: CancellationToken) -> anyhow::Result<()> {
         let mut tasks = tokio::task::JoinSet::new();
+        if let Some(serve) = self.metrics.serve_apart(self.limits, cancel.clone()) {
+            tasks.spawn(serve);
+        }
         if self.parts.worker {
             tasks.spawn(self.worker.clone().run(cancel.clone()));
             // The workers deliver the operator events too: any process
@@ -321,7 +340,9 @@ impl Application {
         }
         match self.listener {
             Some(listener) => {
-                let router = api::router(self.state).merge(portal::router(&self.portal));
+                let router = api::router(self.state)
+                    .merge(portal::router(&self.portal))
+                    .merge(self.metrics.router());
                 server::serve(listener, router, self.limits, cancel.clone()).await;
             }
             None => cancel.cancelled().await,

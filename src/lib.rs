@@ -18,6 +18,7 @@
 //! - [`api`]: the HTTP server.
 //! - [`delivery`]: workers that claim, send and record deliveries.
 //! - [`portal`]: the tenant portal, a web UI served at `/`.
+//! - [`telemetry`]: the process's counters, `GET /metrics`, and logging.
 //! - [`embedded_pg`]: the private PostgreSQL cluster used when no
 //!   `DATABASE_URL` is set, and by tests and benches.
 //! - [`bench`]: the `outbound bench` command that prints throughput figures.
@@ -31,3 +32,4 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod portal;
 pub mod store;
+pub mod telemetry;

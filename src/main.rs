@@ -33,7 +33,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    if let Err(err) = outbound::telemetry::logs::init() {
+        eprintln!("outbound: {err}");
+        return std::process::ExitCode::from(2);
+    }
     // clap has checked each setting while parsing; this checks the rule that
     // spans two of them, and reports it the same way (exit code 2).
     let settings = match cli.settings.into_settings() {
@@ -75,26 +78,5 @@ fn main() -> std::process::ExitCode {
             eprintln!("outbound: {err:#}");
             std::process::ExitCode::FAILURE
         }
-    }
-}
-
-/// Pretty logs on a terminal, JSON otherwise (`LOG_FORMAT=json|pretty`
-/// overrides); `RUST_LOG` sets the level (default info).
-fn init_tracing() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = match std::env::var("LOG_FORMAT").as_deref() {
-        Ok("json") => true,
-        Ok("pretty") => false,
-        _ => !std::io::stderr().is_terminal(),
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }

@@ -111,6 +111,7 @@ async fn publish(
         }
         other => other.into(),
     })?;
+    crate::telemetry::published_http(1);
     if let (Some(w), false) = (&state.wake_worker, published.destination_ids.is_empty()) {
         w.notify_one();
     }

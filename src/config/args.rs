@@ -49,6 +49,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "API_PORT", default_value_t = 3333)]
     #[arg(value_parser = whole(0, u16::MAX))]
     api_port: u16,
+    /// Port serving GET /metrics without authentication (on API_HOST);
+    /// unset: only on the API's port, for the operator
+    #[arg(long, env = "METRICS_PORT")]
+    #[arg(value_parser = whole(0, u16::MAX))]
+    metrics_port: Option<u16>,
     /// The operator's bearer token; required outside dev mode
     #[arg(long, env = "API_KEY")]
     #[arg(hide_env_values = true, value_parser = text)]
@@ -339,6 +344,7 @@ impl SettingsArgs {
             api: ApiSettings {
                 host: self.api_host,
                 port: self.api_port,
+                metrics_port: self.metrics_port,
                 api_key: self.api_key,
                 jwt_secret: self.api_jwt_secret,
                 aes_secret: self.aes_encryption_secret,

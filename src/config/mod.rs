@@ -48,6 +48,10 @@ pub struct ApiSettings {
     pub host: String,
     /// `API_PORT`: HTTP port of the API and portal. Default 3333.
     pub port: u16,
+    /// `METRICS_PORT`: a port of its own for `GET /metrics`, without
+    /// authentication (for a scraper on a private network, and for
+    /// `outbound worker`). Default: unset, only on the API's port.
+    pub metrics_port: Option<u16>,
     /// `API_KEY`: the operator's bearer token. Required outside dev mode.
     pub api_key: Option<String>,
     /// `API_JWT_SECRET`: HS256 key for tenant tokens. Required outside dev mode.

@@ -131,7 +131,10 @@ impl Attempter {
             event_id = %c.event_id,
             attempt = c.attempt_number()
         );
-        self.attempt_in_span(c, now).instrument(span).await
+        let kind = c.destination.as_ref().map(|d| d.kind);
+        let outcome = self.attempt_in_span(c, now).instrument(span).await;
+        crate::telemetry::attempted(kind, &outcome);
+        outcome
     }
 
     async fn attempt_in_span(&self, c: Claimed, now: DateTime<Utc>) -> Outcome {

@@ -176,12 +176,14 @@ pub async fn write(
         );
         newly_disabled.push(c.id.clone());
     }
-    Ok(Recorded {
+    let recorded = Recorded {
         accepted: accepted.len(),
         refused: attempts.len() - accepted.len(),
         newly_disabled,
         circuits_opened,
-    })
+    };
+    crate::telemetry::recorded(&recorded);
+    Ok(recorded)
 }
 
 /// The recorder task: drains outcomes from the senders in batches. A write

@@ -243,6 +243,11 @@ impl Worker {
         &self.inner.id
     }
 
+    /// The worker's own pool (its gauges are in `/metrics`).
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
     /// A handle that wakes this worker when something was just published.
     pub fn waker(&self) -> Arc<Notify> {
         self.inner.wake.clone()

@@ -15,6 +15,7 @@ pub mod operator_events;
 pub mod pool;
 pub mod publisher;
 pub mod queries;
+pub mod queue_stats;
 pub mod tenants;
 pub mod wakeups;
 pub mod workers;

@@ -51,6 +51,8 @@ queries! {
     WORKERS_UPSERT => "workers/upsert.sql",
     METRICS_ATTEMPTS => "metrics/attempts.sql",
     METRICS_EVENTS => "metrics/events.sql",
+    METRICS_QUEUE_DEPTH => "metrics/queue_depth.sql",
+    METRICS_EVENTS_STORED => "metrics/events_stored.sql",
     WORKERS_DEREGISTER => "workers/deregister.sql",
     WORKERS_LISTEN => "workers/listen.sql",
     OPERATOR_EVENTS_ALERT => "operator_events/alert.sql",

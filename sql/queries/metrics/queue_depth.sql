@@ -1,0 +1,54 @@
+-- metrics/queue_depth: $1 now (null = now()), $2 the most rows counted per index.
+--
+-- The queue as `GET /metrics` shows it, read at scrape time from the two
+-- partial indexes the claim itself uses, never from the whole table:
+--   deliveries_claim (next_attempt_at) WHERE state IN ('pending', 'leased')
+--   deliveries_parked (destination_id, next_attempt_at) WHERE state = 'parked'
+-- Parked deliveries are due (their destination is at its cap), so they are
+-- queued like due pending ones. Held deliveries (disabled destinations) are
+-- in no index and not counted.
+--
+-- The counts walk the claim index in its own order and stop after $2 rows:
+-- the due rows come first, so a count is exact up to $2 and reads $2 beyond
+-- it. The oldest parked row is found per destination (a skip scan of
+-- deliveries_parked, as the claim does), one probe per destination.
+WITH RECURSIVE head AS (
+    SELECT state, next_attempt_at
+    FROM outbound.deliveries
+    WHERE state IN ('pending', 'leased')
+    ORDER BY next_attempt_at
+    LIMIT $2
+), parked_destinations (id, n) AS (
+    (SELECT destination_id, 1 FROM outbound.deliveries
+     WHERE state = 'parked' ORDER BY destination_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT d.destination_id FROM outbound.deliveries d
+            WHERE d.state = 'parked' AND d.destination_id > p.id
+            ORDER BY d.destination_id LIMIT 1),
+           p.n + 1
+    FROM parked_destinations p
+    WHERE p.id IS NOT NULL AND p.n < 1000
+), parked_oldest AS (
+    SELECT min((SELECT d.next_attempt_at FROM outbound.deliveries d
+                WHERE d.state = 'parked' AND d.destination_id = p.id
+                ORDER BY d.next_attempt_at LIMIT 1)) AS at
+    FROM parked_destinations p
+    WHERE p.id IS NOT NULL
+), t AS (
+    SELECT coalesce($1, now()) AS now
+)
+SELECT
+    -- pending and due now
+    (SELECT count(*) FROM head, t WHERE state = 'pending' AND next_attempt_at <= t.now) AS due,
+    -- leased by a worker that did not record in time: due again
+    (SELECT count(*) FROM head, t WHERE state = 'leased' AND next_attempt_at <= t.now) AS lease_expired,
+    -- being sent now (the lease runs)
+    (SELECT count(*) FROM head, t WHERE state = 'leased' AND next_attempt_at > t.now) AS leased,
+    -- waiting for a retry's time
+    (SELECT count(*) FROM head, t WHERE state = 'pending' AND next_attempt_at > t.now) AS scheduled,
+    (SELECT count(*) FROM (SELECT 1 FROM outbound.deliveries
+                           WHERE state = 'parked' LIMIT $2) p) AS parked,
+    -- the oldest delivery that is due and not being sent, parked or not
+    (SELECT least((SELECT min(next_attempt_at) FROM head, t WHERE next_attempt_at <= t.now),
+                  (SELECT at FROM parked_oldest))) AS oldest_due,
+    (SELECT now FROM t) AS now

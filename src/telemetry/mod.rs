@@ -1,0 +1,178 @@
+//! What the process counts for `GET /metrics`, the exporter that serves
+//! it ([`exporter`]), and how the process logs ([`logs`]).
+//!
+//! The counters live in one process-wide set, [`counters`], so that the
+//! code that does the work records it with one call (`telemetry::published`,
+//! `telemetry::attempted`…) and needs no handle passed down to it, the way
+//! `tracing` is used. Gauges (the queue, the pools) are not kept here: the
+//! exporter reads them at scrape time.
+//!
+//! Counters are this process's since it started. Several processes
+//! (`serve` and `worker`s) are summed by Prometheus, each being scraped.
+
+pub mod exporter;
+pub mod logs;
+
+use std::sync::LazyLock;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::delivery::attempt::{Outcome, CIRCUIT_OPEN};
+use crate::delivery::recorder::Recorded;
+use crate::domain::destination_kind::DestinationKind;
+
+type Labels1 = [(&'static str, &'static str); 1];
+type Labels2 = [(&'static str, &'static str); 2];
+
+/// The process's counters (see the README's "Metrics and logs" for each).
+pub struct Counters {
+    events_published: Family<Labels1, Counter>,
+    deliveries: Family<Labels2, Counter>,
+    attempt_duration: Family<Labels1, Histogram, fn() -> Histogram>,
+    lease_expiries: Counter,
+    auto_disables: Counter,
+    circuits_opened: Counter,
+    operator_events: Family<Labels1, Counter>,
+}
+
+/// Attempt durations from 5 ms to ~20 s (a send is cut at the delivery
+/// timeout, 30 s by default; slower ones land in +Inf).
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
+    let c = Counters {
+        events_published: Family::default(),
+        deliveries: Family::default(),
+        attempt_duration: Family::new_with_constructor(duration_histogram),
+        lease_expiries: Counter::default(),
+        auto_disables: Counter::default(),
+        circuits_opened: Counter::default(),
+        operator_events: Family::default(),
+    };
+    // Series that exist from the start, at 0, so that a dashboard or an
+    // alert on them works before the first occurrence.
+    c.events_published
+        .get_or_create(&[("path", "http")])
+        .inc_by(0);
+    c.operator_events
+        .get_or_create(&[("result", "sent")])
+        .inc_by(0);
+    c.operator_events
+        .get_or_create(&[("result", "failed")])
+        .inc_by(0);
+    c
+});
+
+/// The process-wide counters.
+pub fn counters() -> &'static Counters {
+    &COUNTERS
+}
+
+/// `n` events accepted by `POST /publish`. (Events inserted by SQL never
+/// pass through the process: the exporter reads them from Postgres.)
+pub fn published_http(n: usize) {
+    COUNTERS
+        .events_published
+        .get_or_create(&[("path", "http")])
+        .inc_by(n as u64);
+}
+
+/// One claimed delivery's outcome, as its attempt ended (before it is
+/// recorded: an outcome whose lease was lost still counts here, and once
+/// more in `outbound_lease_expiries_total`).
+pub fn attempted(kind: Option<DestinationKind>, outcome: &Outcome) {
+    let destination_type = kind.map_or("unknown", DestinationKind::as_str);
+    let result = match outcome {
+        Outcome::Attempted(a) if a.code == CIRCUIT_OPEN => "circuit_open",
+        Outcome::Attempted(a) if a.success => "success",
+        Outcome::Attempted(a) if a.next_attempt_at.is_some() => "retry",
+        Outcome::Attempted(_) => "failed",
+        Outcome::Hold(_) => "held",
+        Outcome::Drop(_) => "dropped",
+    };
+    COUNTERS
+        .deliveries
+        .get_or_create(&[("outcome", result), ("destination_type", destination_type)])
+        .inc();
+    if let Outcome::Attempted(a) = outcome {
+        if a.code != CIRCUIT_OPEN {
+            COUNTERS
+                .attempt_duration
+                .get_or_create(&[("destination_type", destination_type)])
+                .observe(f64::from(a.duration_ms.max(0)) / 1000.0);
+        }
+    }
+}
+
+/// What one recorded batch changed.
+pub fn recorded(r: &Recorded) {
+    COUNTERS.lease_expiries.inc_by(r.refused as u64);
+    COUNTERS.auto_disables.inc_by(r.newly_disabled.len() as u64);
+    COUNTERS
+        .circuits_opened
+        .inc_by(r.circuits_opened.len() as u64);
+}
+
+/// An operator event delivered to its sink.
+pub fn operator_event_sent() {
+    COUNTERS
+        .operator_events
+        .get_or_create(&[("result", "sent")])
+        .inc();
+}
+
+/// An operator event attempt that failed (it is retried like a delivery;
+/// each failed attempt counts).
+pub fn operator_event_failed() {
+    COUNTERS
+        .operator_events
+        .get_or_create(&[("result", "failed")])
+        .inc();
+}
+
+impl Counters {
+    /// Adds the counters to `registry` (clones share the values).
+    fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "outbound_events_published",
+            "Events accepted by this process, by path (http: POST /publish)",
+            self.events_published.clone(),
+        );
+        registry.register(
+            "outbound_deliveries",
+            "Claimed deliveries by outcome (success, retry, failed, circuit_open, held, dropped) and destination type",
+            self.deliveries.clone(),
+        );
+        registry.register_with_unit(
+            "outbound_attempt_duration",
+            "How long sends took, by destination type",
+            Unit::Seconds,
+            self.attempt_duration.clone(),
+        );
+        registry.register(
+            "outbound_lease_expiries",
+            "Outcomes not recorded because the delivery's lease had expired (it is sent again)",
+            self.lease_expiries.clone(),
+        );
+        registry.register(
+            "outbound_destinations_auto_disabled",
+            "Destinations disabled after consecutive failures",
+            self.auto_disables.clone(),
+        );
+        registry.register(
+            "outbound_circuits_opened",
+            "Destination circuit breakers opened (attempts got no answer)",
+            self.circuits_opened.clone(),
+        );
+        registry.register(
+            "outbound_operator_events",
+            "Operator events sent to their sink, by result (sent, failed)",
+            self.operator_events.clone(),
+        );
+    }
+}
