@@ -21,6 +21,7 @@ mod filter_sql;
 mod hardening;
 mod maintenance;
 mod openapi;
+mod pg_cron;
 mod portal;
 mod publish;
 mod queries;
