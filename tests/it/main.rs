@@ -26,6 +26,7 @@ mod portal;
 mod publish;
 mod queries;
 mod rabbitmq;
+mod scale_out;
 mod sdk;
 mod serve;
 mod standard_webhooks;
