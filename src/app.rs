@@ -443,9 +443,18 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
         let pool = store::connect_pool(&db.url, 1)?;
         let client = pool.get().await.context("connecting to the database")?;
         store::maintenance::apply_settings(&client, settings.retention.days).await?;
-        let pg_cron = store::maintenance::schedule_with_pg_cron(&client)
-            .await
-            .context("scheduling maintenance with pg_cron")?;
+        // Not fatal: the schema is in place, and `serve` falls back to its
+        // own scheduler when pg_cron cannot be used (e.g. the role lacks
+        // USAGE on schema cron).
+        let pg_cron = match store::maintenance::schedule_with_pg_cron(&client).await {
+            Ok(scheduled) => scheduled,
+            Err(err) => {
+                eprintln!(
+                    "outbound: pg_cron is installed but the job could not be scheduled: {err}"
+                );
+                false
+            }
+        };
         drop(client);
         pool.close();
         anyhow::Ok((applied, pg_cron))
