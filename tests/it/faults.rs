@@ -39,6 +39,8 @@ async fn a_worker_killed_mid_send_loses_nothing() {
         .env("DELIVERY_TIMEOUT_SECONDS", "60")
         .env("AES_ENCRYPTION_SECRET", "test-aes-secret")
         .env("DELIVERY_LEASE_SECONDS", "90")
+        // All 20 held open at once: above the per-destination cap's default.
+        .env("DELIVERY_DESTINATION_CONCURRENCY", "32")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -60,7 +62,7 @@ async fn a_worker_killed_mid_send_loses_nothing() {
 
     // Another worker, once the leases have expired (time passed in).
     rx.set_default(Reply::Status(200));
-    let w = worker(&db, |_| {}).await;
+    let w = worker(&db, |s| s.delivery.destination_concurrency = 32).await;
     let after_expiry = Utc::now() + chrono::Duration::seconds(91);
     assert_eq!(
         w.run_once(Utc::now()).await.unwrap().accepted,
