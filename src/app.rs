@@ -325,17 +325,11 @@ impl Application {
             }
         }
         if self.parts.maintenance {
-            let pg_cron = match self.pool.get().await {
-                Ok(client) => store::maintenance::schedule_with_pg_cron(&client)
-                    .await
-                    .unwrap_or(false),
-                Err(_) => false,
-            };
-            if pg_cron {
-                tracing::info!("maintenance scheduled with pg_cron");
-            } else {
-                let maintainer = Maintainer::new(self.pool.clone(), MAINTENANCE_EVERY);
-                tasks.spawn(maintainer.run(cancel.clone()));
+            match built_in_maintainer(&self.pool).await {
+                Some(maintainer) => {
+                    tasks.spawn(maintainer.run(cancel.clone()));
+                }
+                None => tracing::info!("maintenance scheduled with pg_cron"),
             }
         }
         match self.listener {
@@ -352,6 +346,21 @@ impl Application {
         self.pool.close();
         Ok(())
     }
+}
+
+/// The built-in maintenance scheduler, or None when pg_cron runs
+/// maintenance in this database (the job is registered, or updated, here).
+/// Not knowing counts as no pg_cron: an extra run is harmless (the
+/// function's advisory lock lets one caller at a time do the work), a
+/// missing one is not.
+pub async fn built_in_maintainer(pool: &Pool) -> Option<Maintainer> {
+    let pg_cron = match pool.get().await {
+        Ok(client) => store::maintenance::schedule_with_pg_cron(&client)
+            .await
+            .unwrap_or(false),
+        Err(_) => false,
+    };
+    (!pg_cron).then(|| Maintainer::new(pool.clone(), MAINTENANCE_EVERY))
 }
 
 /// The API's state from the settings.
@@ -485,13 +494,44 @@ fn delivery(
 /// `outbound migrate`.
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let db = Database::open(&settings)?;
-    let result = store::migrate::migrate(&db.url).await;
+    let result = async {
+        let applied = store::migrate::migrate(&db.url)
+            .await
+            .context("applying migrations")?;
+        // The retention and pg_cron's job belong to the schema's set-up too:
+        // with pg_cron, maintenance runs in the database from now on, even
+        // before any `serve` starts.
+        let pool = store::connect_pool(&db.url, 1)?;
+        let client = pool.get().await.context("connecting to the database")?;
+        store::maintenance::apply_settings(&client, settings.retention.days).await?;
+        // Not fatal: the schema is in place, and `serve` falls back to its
+        // own scheduler when pg_cron cannot be used (e.g. the role lacks
+        // USAGE on schema cron).
+        let pg_cron = match store::maintenance::schedule_with_pg_cron(&client).await {
+            Ok(scheduled) => scheduled,
+            Err(err) => {
+                eprintln!(
+                    "outbound: pg_cron is installed but the job could not be scheduled: {err}"
+                );
+                false
+            }
+        };
+        drop(client);
+        pool.close();
+        anyhow::Ok((applied, pg_cron))
+    }
+    .await;
     db.close();
-    let applied = result.context("applying migrations")?;
+    let (applied, pg_cron) = result?;
     if applied.is_empty() {
         println!("outbound: schema is up to date");
     } else {
         println!("outbound: applied {}", applied.join(", "));
+    }
+    if pg_cron {
+        println!("outbound: maintenance scheduled with pg_cron (job outbound-maintain)");
+    } else {
+        println!("outbound: no pg_cron here; `outbound serve` runs maintenance itself");
     }
     Ok(())
 }

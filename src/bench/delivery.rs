@@ -11,6 +11,8 @@
 //!   delivered webhooks/s, and ÷ raw 50-row rows/s; worker RSS;
 //! - C: publish→receive latency percentiles at a fixed offered load of half
 //!   of A's rate.
+//!
+//! With `--workers 1,2,4` it measures scale-out instead (see `scale.rs`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -44,6 +46,10 @@ pub struct DeliveryArgs {
     /// Seconds of the fixed-rate latency phase.
     #[arg(long, default_value_t = 10)]
     pub latency_seconds: u64,
+    /// Instead of the phases above: delivered webhooks/s with this many
+    /// worker processes, one row per count (e.g. `--workers 1,2,4`).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: Vec<u16>,
 }
 
 /// Publishers in A and B hold back while more than this many deliveries are
@@ -111,12 +117,37 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     let rx = Arc::new(Receiver::default());
     let hook = start_receiver(rx.clone()).await?;
     setup.execute(sql::POINT_AT, &[&hook]).await?;
-    // A: one destination only (d_topic); the others are disabled for now.
-    setup.batch_execute(sql::ONLY_D_TOPIC).await?;
-
     let secs = Duration::from_secs(args.seconds);
     let warmup = Duration::from_secs(2);
     let conns = args.connections;
+
+    if !args.workers.is_empty() {
+        println!(
+            "outbound bench delivery --workers: {}, PostgreSQL {}, {} s per row, 1 KiB events, \
+             50 per INSERT, 3 of 10 destinations match, DELIVERY_CONCURRENCY={} per worker",
+            machine_summary(),
+            bench.server_version,
+            args.seconds,
+            args.concurrency
+        );
+        let counts: Vec<usize> = args.workers.iter().map(|&n| usize::from(n)).collect();
+        let rows =
+            super::scale::rows(&url, &setup, &rx, &counts, args.concurrency, secs, warmup).await?;
+        println!();
+        println!(
+            "{:<10} {:>22} {:>22}",
+            "workers", "delivered webhooks/s", "events published/s"
+        );
+        for (n, delivered, published) in rows {
+            println!("{n:<10} {delivered:>22.0} {published:>22.0}");
+        }
+        drop(setup);
+        bench.db.close();
+        return Ok(());
+    }
+
+    // A: one destination only (d_topic); the others are disabled for now.
+    setup.batch_execute(sql::ONLY_D_TOPIC).await?;
     println!(
         "outbound bench delivery: {}, PostgreSQL {}, {} publishing connections, {} s per phase, \
          1 KiB events, worker DELIVERY_CONCURRENCY={}",
@@ -182,16 +213,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     setup.batch_execute(sql::DROP_PLAIN).await?;
 
     // The worker, as its own process.
-    let mut worker = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("worker")
-        .env("DATABASE_URL", &url)
-        .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
-        .env("DELIVERY_CONCURRENCY", args.concurrency.to_string())
-        .env("AES_ENCRYPTION_SECRET", "bench")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
+    let mut worker = spawn_worker(&url, args.concurrency, &[])?;
     let worker_pid = worker.id().unwrap_or(0);
 
     // A: publish flat out, measure what the receiver gets.
@@ -286,14 +308,33 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Throughput {
-    delivered: f64,
-    published: f64,
+/// `outbound worker` as its own process, as in production.
+pub(super) fn spawn_worker(
+    url: &str,
+    concurrency: usize,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<tokio::process::Child> {
+    Ok(tokio::process::Command::new(std::env::current_exe()?)
+        .arg("worker")
+        .env("DATABASE_URL", url)
+        .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+        .env("DELIVERY_CONCURRENCY", concurrency.to_string())
+        .env("AES_ENCRYPTION_SECRET", "bench")
+        .env("RUST_LOG", "warn")
+        .envs(extra_env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?)
+}
+
+pub(super) struct Throughput {
+    pub(super) delivered: f64,
+    pub(super) published: f64,
 }
 
 /// Runs `publish` (which measures its own rate over `secs` after `warmup`)
 /// and counts what the receiver gets over the same window.
-async fn measure_delivered<F, Fut>(
+pub(super) async fn measure_delivered<F, Fut>(
     rx: &Receiver,
     secs: Duration,
     warmup: Duration,
@@ -320,7 +361,7 @@ where
 }
 
 /// Waits for the queue to empty, then clears events between phases.
-async fn drain(client: &tokio_postgres::Client, rx: &Receiver) -> anyhow::Result<()> {
+pub(super) async fn drain(client: &tokio_postgres::Client, rx: &Receiver) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let n: i64 = client.query_one(sql::QUEUE_LENGTH, &[]).await?.get(0);

@@ -6,6 +6,7 @@ mod delivery;
 mod fanout;
 mod http;
 mod isolation;
+mod scale;
 mod senders;
 mod sql;
 mod support;

@@ -31,6 +31,27 @@ pub async fn apply_settings(
     Ok(())
 }
 
+/// Deliveries that one maintenance run ended because their event reached
+/// the retention, for one destination.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Expired {
+    pub tenant_id: String,
+    pub destination_id: String,
+    /// How many of the destination's deliveries were ended.
+    pub deliveries: i64,
+    /// One of their events (the first by id), for the alert.
+    pub event_id: String,
+}
+
+/// The `expired` list of a maintenance report (empty when the run did not
+/// run or ended nothing).
+pub fn expired(report: &serde_json::Value) -> Vec<Expired> {
+    report
+        .get("expired")
+        .and_then(|list| serde_json::from_value(list.clone()).ok())
+        .unwrap_or_default()
+}
+
 /// Registers maintenance with pg_cron if it is installed; answers whether it was.
 pub async fn schedule_with_pg_cron(client: &impl GenericClient) -> Result<bool, StoreError> {
     let has: bool = client
@@ -58,12 +79,29 @@ impl Maintainer {
         Maintainer { pool, every }
     }
 
+    /// One run; raises the alerts for deliveries it ended (see [`expired`]).
     pub async fn run_once(
         &self,
         now: Option<DateTime<Utc>>,
     ) -> Result<serde_json::Value, StoreError> {
         let client = self.pool.get().await?;
-        maintain(&client, now).await
+        let report = maintain(&client, now).await?;
+        for e in expired(&report) {
+            // The same alert a last failed attempt raises (delivery/recorder.rs),
+            // once per destination per run. With pg_cron running maintain(),
+            // no process sees the report: a transactional alert belongs in
+            // the function itself, beside the 'expired' attempts it writes.
+            tracing::warn!(
+                alert = "alert.attempt.exhausted_retries",
+                tenant_id = %e.tenant_id,
+                destination_id = %e.destination_id,
+                event_id = %e.event_id,
+                deliveries = e.deliveries,
+                code = "expired",
+                "deliveries ended unsent: their events reached the retention"
+            );
+        }
+        Ok(report)
     }
 
     pub async fn run(self, cancel: CancellationToken) {

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use outbound::store;
 
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::tenant;
+use crate::helpers::factory::{attempts_of, destination, tenant};
 
 async fn partitions(c: &deadpool_postgres::Object, parent: &str) -> Vec<String> {
     c.query(
@@ -104,4 +104,89 @@ async fn retention_drops_whole_partitions_and_moves_strays_from_the_default() {
         ["future"],
         "expired ids are forgotten with their events"
     );
+}
+
+#[tokio::test]
+async fn deliveries_still_waiting_at_the_retention_end_with_an_expired_attempt() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "d1", &["a"], None).await;
+    destination(&c, &acme, "d2", &["a"], None).await;
+    store::maintenance::apply_settings(&c, 7).await.unwrap();
+    // Two events today, one 15 days ahead, each fanned out to both
+    // destinations; deliveries in each state one can wait in: due, parked
+    // behind its cap, leased by a worker.
+    c.batch_execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES
+           ('old', 'acme', 'a', '{}'), ('old2', 'acme', 'a', '{}');
+         INSERT INTO outbound.events (id, tenant_id, topic, data, time)
+           VALUES ('fresh', 'acme', 'a', '{}', now() + interval '15 days');
+         UPDATE outbound.deliveries SET attempts = 2
+           WHERE event_id = 'old' AND destination_id = 'd1';
+         UPDATE outbound.deliveries SET state = 'parked'
+           WHERE event_id = 'old' AND destination_id = 'd2';
+         UPDATE outbound.deliveries SET state = 'leased', lease_owner = 'w1', attempts = 1
+           WHERE event_id = 'old2' AND destination_id = 'd2';",
+    )
+    .await
+    .unwrap();
+
+    // 20 days later (passed in): today's events are past the 7-day retention.
+    let later = Utc::now() + Duration::days(20);
+    let maintainer =
+        store::maintenance::Maintainer::new(db.pool.clone(), std::time::Duration::from_secs(60));
+    let report = maintainer.run_once(Some(later)).await.unwrap();
+    assert_eq!(report["deliveries_expired"], 4, "{report}");
+    let mut alerts = store::maintenance::expired(&report);
+    alerts.sort_by(|a, b| a.destination_id.cmp(&b.destination_id));
+    let summary: Vec<(&str, i64, &str)> = alerts
+        .iter()
+        .map(|a| (a.destination_id.as_str(), a.deliveries, a.event_id.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [("d1", 2, "old"), ("d2", 2, "old")],
+        "one exhausted-retries alert per destination"
+    );
+    assert!(alerts.iter().all(|a| a.tenant_id == "acme"));
+
+    // Each ended delivery has its last attempt in the log, numbered after
+    // the ones it had.
+    let expired = |n: i32| vec![(n, "failed".to_string(), "expired".to_string(), false)];
+    assert_eq!(attempts_of(&c, "old", "d1").await, expired(3));
+    assert_eq!(attempts_of(&c, "old", "d2").await, expired(1));
+    assert_eq!(attempts_of(&c, "old2", "d2").await, expired(2));
+    assert_eq!(attempts_of(&c, "old2", "d1").await, expired(1));
+    assert!(attempts_of(&c, "fresh", "d1").await.is_empty());
+
+    // What is left of the queue points only at events that still exist.
+    let left: Vec<(String, String)> = c
+        .query(
+            "SELECT d.event_id, d.destination_id FROM outbound.deliveries d ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let fresh = |d: &str| ("fresh".to_string(), d.to_string());
+    assert_eq!(left, [fresh("d1"), fresh("d2")]);
+    let dangling: i64 = c
+        .query_one(
+            "SELECT count(*) FROM outbound.deliveries d
+             WHERE NOT EXISTS (SELECT 1 FROM outbound.events e WHERE e.id = d.event_id)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(dangling, 0);
+
+    // A second run finds nothing more to end.
+    let again = maintainer.run_once(Some(later)).await.unwrap();
+    assert_eq!(again["deliveries_expired"], 0, "{again}");
+    assert!(store::maintenance::expired(&again).is_empty());
+    assert_eq!(attempts_of(&c, "old", "d1").await, expired(3));
 }

@@ -23,6 +23,8 @@ async fn api(db: &TestDb) -> TestApp {
         s.topics.catalog =
             Some(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/topics.yaml").into());
         s.delivery.timeout = Duration::from_secs(5);
+        // One worker step sends all 20 of a destination's events.
+        s.delivery.destination_concurrency = 32;
     })
     .await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;

@@ -1,5 +1,6 @@
 pub mod app;
 pub mod cloud;
+pub mod cron_cluster;
 pub mod db;
 pub mod factory;
 pub mod fake_service;
