@@ -204,12 +204,18 @@ async fn start_receiver(received: Arc<AtomicU64>) -> anyhow::Result<String> {
     Ok(format!("http://{addr}/hook"))
 }
 
-/// Creates the queue `outbound-bench` on moto (unsigned: moto checks no
-/// signatures unless told to) and returns its URL.
+/// Creates the queue `outbound-bench` on moto and returns its URL. moto
+/// checks no signatures unless told to, but it picks the service from the
+/// credential scope of the `Authorization` header, so one is sent.
 async fn create_queue(moto: &str) -> anyhow::Result<String> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let req = hyper::Request::post(format!("{}/", moto.trim_end_matches('/')))
         .header("x-amz-target", "AmazonSQS.CreateQueue")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/sqs/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
         .header("content-type", "application/x-amz-json-1.0")
         .body(Full::new(Bytes::from(
             json!({"QueueName": "outbound-bench"}).to_string(),

@@ -201,8 +201,7 @@ async function boot() {
     early = first.r
       .load()
       .then((screen) => (screen.prefetch ? screen.prefetch() : null))
-      .then((p) => p && p.catch(() => null));
-    early.catch(() => {});
+      .catch(() => null);
   }
   try {
     await api("GET", `/tenants/${encodeURIComponent(session.tenant)}`);
