@@ -33,6 +33,11 @@ async fn worker_claim_plan_stays_on_indexes_whatever_the_statistics() {
     for d in ["d1", "d2", "d3"] {
         destination(&c, &acme, d, &["*"], None).await;
     }
+    // Destinations that have nothing queued: the claim must not read them.
+    let other = tenant(&c, "other").await;
+    for i in 0..40 {
+        destination(&c, &other, &format!("idle{i}"), &["never.published"], None).await;
+    }
     c.batch_execute("ANALYZE outbound.deliveries; ANALYZE outbound.events")
         .await
         .unwrap();
@@ -74,6 +79,19 @@ async fn worker_claim_plan_stays_on_indexes_whatever_the_statistics() {
         "the claim scans a table:\n{plan}"
     );
     assert!(plan.contains("Tid Scan on deliveries"), "{plan}");
+    // Destinations are looked up one by one, never scanned as a whole.
+    for line in plan.lines().filter(|l| l.contains("on destinations")) {
+        let rows: u32 = line
+            .split("rows=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(
+            rows <= 3,
+            "the claim reads destinations it has no rows for:\n{plan}"
+        );
+    }
     assert!(plan.contains("rows=50 loops=1"), "50 rows claimed:\n{plan}");
 }
 

@@ -48,17 +48,21 @@ WITH RECURSIVE known AS (
     FROM parked_destinations p
     WHERE p.id IS NOT NULL AND p.n < 1000
 ), room AS (
+    -- Per destination in play: its cap less what this worker holds; one
+    -- probe at a time while its circuit is half-open. The destination row
+    -- is read by a scalar subquery, one primary-key lookup per destination:
+    -- a join here was planned as a scan of every destination.
     SELECT ids.id AS destination_id,
            greatest(0, CASE
-               WHEN $9 > 0 AND dst.circuit_failures >= $9
-                    AND coalesce(dst.circuit_open_until <= coalesce($1, now()), true) THEN 1
+               WHEN $9 > 0 AND coalesce((
+                   SELECT d.circuit_failures >= $9
+                          AND coalesce(d.circuit_open_until <= coalesce($1, now()), true)
+                   FROM outbound.destinations d WHERE d.id = ids.id), false) THEN 1
                ELSE coalesce(k.cap, $5)
            END - coalesce(k.held, 0)) AS room
     FROM (SELECT destination_id AS id FROM head
           UNION
           SELECT id FROM parked_destinations WHERE id IS NOT NULL) ids
-    LEFT JOIN LATERAL (SELECT circuit_failures, circuit_open_until
-                       FROM outbound.destinations WHERE id = ids.id) dst ON true
     LEFT JOIN known k ON k.destination_id = ids.id
 ), unparked AS (
     -- Parked rows of destinations with room, oldest first.
