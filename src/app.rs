@@ -20,6 +20,7 @@ use crate::config::Settings;
 use crate::delivery::attempt::Attempter;
 use crate::delivery::http_client::{HttpClientConfig, HttpSender};
 use crate::delivery::operator_events::OperatorEventSender;
+use crate::delivery::operator_sinks::Sink;
 use crate::delivery::senders::aws::AwsSettings;
 use crate::delivery::senders::webhook::WebhookSettings;
 use crate::delivery::senders::{SenderContext, Senders};
@@ -231,16 +232,21 @@ impl Application {
         let deliverable = senders.kinds();
         let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders)?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
-        let operator_events = match &settings.operator_events.http_url {
-            Some(url) => Some(OperatorEventSender::new(
-                pool.clone(),
-                url.clone(),
-                settings.operator_events.signing_secret.clone(),
-                settings.delivery.timeout,
-                format!("{}/operator-events", worker.id()),
-            )?),
-            None => None,
-        };
+        let operator_events = operator_event_sender(settings, &pool, worker.id())?;
+        {
+            // What maintain() needs to raise alert.attempt.exhausted_retries
+            // for the deliveries it ends (it may run from pg_cron, with no
+            // process around). Every process writes it as it starts: with
+            // processes configured differently, the last one started wins.
+            let ops = &settings.operator_events;
+            let client = pool.get().await.context("connecting to the database")?;
+            store::maintenance::apply_alert_settings(
+                &client,
+                ops.topics.exhausted_retries && ops.has_sink(),
+                exhausted_window_ms(settings),
+            )
+            .await?;
+        }
         let state = api_state(settings, &secrets, pool.clone(), components)?;
         let state = AppState {
             wake_worker: parts.worker.then(|| worker.waker()),
@@ -363,6 +369,39 @@ pub async fn built_in_maintainer(pool: &Pool) -> Option<Maintainer> {
     (!pg_cron).then(|| Maintainer::new(pool.clone(), MAINTENANCE_EVERY))
 }
 
+/// `ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS` in milliseconds.
+fn exhausted_window_ms(settings: &Settings) -> i64 {
+    i64::try_from(
+        settings
+            .operator_events
+            .exhausted_retries_window
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+/// The sender of the operator-event outbox, where a sink is configured.
+fn operator_event_sender(
+    settings: &Settings,
+    pool: &Pool,
+    worker_id: &str,
+) -> anyhow::Result<Option<OperatorEventSender>> {
+    let ops = &settings.operator_events;
+    let timeout = settings.delivery.timeout;
+    let sink = match (&ops.http_url, &ops.queue) {
+        (Some(url), _) => Sink::http(url.clone(), ops.signing_secret.clone(), timeout)?,
+        (None, Some(queue)) => Sink::queue(queue, timeout)?,
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(OperatorEventSender::with_sink(
+        pool.clone(),
+        sink,
+        ops.deployment_id.clone(),
+        timeout,
+        format!("{worker_id}/operator-events"),
+    )))
+}
+
 /// The API's state from the settings.
 fn api_state(
     settings: &Settings,
@@ -469,13 +508,7 @@ fn delivery(
         alerts: operator_event::Alerts {
             topics: settings.operator_events.topics,
             threshold: i32::try_from(d.disable_after_failures).unwrap_or(i32::MAX),
-            exhausted_window_ms: i64::try_from(
-                settings
-                    .operator_events
-                    .exhausted_retries_window
-                    .as_millis(),
-            )
-            .unwrap_or(i64::MAX),
+            exhausted_window_ms: exhausted_window_ms(settings),
         },
         destination_cap: d.destination_concurrency,
         circuit_after: d.circuit_breaker_failures,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction};
 
+use super::operator_sink::{self, SinkVars};
 use super::parse::{
     aws_region, boolean, endpoint_url, hex_color, http_url, item, link, non_empty, operator_topic,
     seconds_item, text, theme, webhook_mode, whole,
@@ -292,6 +293,54 @@ pub struct SettingsArgs {
     #[arg(long, env = "OPERATOR_EVENTS_HTTP_SIGNING_SECRET")]
     #[arg(hide_env_values = true, value_parser = text)]
     operator_events_http_signing_secret: Option<String>,
+    /// Operator events to this SQS queue instead (one sink only)
+    #[arg(long, env = "OPERATOR_EVENTS_AWS_SQS_QUEUE_URL")]
+    #[arg(value_parser = text)]
+    operator_events_aws_sqs_queue_url: Option<String>,
+    /// Access key id of the operator events' SQS queue
+    #[arg(long, env = "OPERATOR_EVENTS_AWS_SQS_ACCESS_KEY_ID")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    operator_events_aws_sqs_access_key_id: Option<String>,
+    /// Secret access key of the operator events' SQS queue
+    #[arg(long, env = "OPERATOR_EVENTS_AWS_SQS_SECRET_ACCESS_KEY")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    operator_events_aws_sqs_secret_access_key: Option<String>,
+    /// Region of the operator events' SQS queue; unset: the queue URL's
+    #[arg(long, env = "OPERATOR_EVENTS_AWS_SQS_REGION")]
+    #[arg(value_parser = aws_region)]
+    operator_events_aws_sqs_region: Option<String>,
+    /// Endpoint of the operator events' SQS (an emulator); unset: the queue URL's host
+    #[arg(long, env = "OPERATOR_EVENTS_AWS_SQS_ENDPOINT")]
+    #[arg(value_parser = endpoint_url)]
+    operator_events_aws_sqs_endpoint: Option<String>,
+    /// Operator events to this Google Cloud project's Pub/Sub instead (one sink only)
+    #[arg(long, env = "OPERATOR_EVENTS_GCP_PUBSUB_PROJECT_ID")]
+    #[arg(value_parser = text)]
+    operator_events_gcp_pubsub_project_id: Option<String>,
+    /// Pub/Sub topic of the operator events
+    #[arg(long, env = "OPERATOR_EVENTS_GCP_PUBSUB_TOPIC_ID")]
+    #[arg(value_parser = text)]
+    operator_events_gcp_pubsub_topic_id: Option<String>,
+    /// Service-account key JSON publishing the operator events
+    #[arg(long, env = "OPERATOR_EVENTS_GCP_PUBSUB_CREDENTIALS")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    operator_events_gcp_pubsub_credentials: Option<String>,
+    /// Pub/Sub endpoint of the operator events (host:port of an emulator, or https://…)
+    #[arg(long, env = "OPERATOR_EVENTS_GCP_PUBSUB_ENDPOINT")]
+    #[arg(value_parser = text)]
+    operator_events_gcp_pubsub_endpoint: Option<String>,
+    /// Operator events to this RabbitMQ instead, amqp://user:password@host:port/vhost (one sink only)
+    #[arg(long, env = "OPERATOR_EVENTS_RABBITMQ_SERVER_URL")]
+    #[arg(hide_env_values = true, value_parser = text)]
+    operator_events_rabbitmq_server_url: Option<String>,
+    /// RabbitMQ exchange of the operator events (routing key: the topic)
+    #[arg(long, env = "OPERATOR_EVENTS_RABBITMQ_EXCHANGE")]
+    #[arg(value_parser = text)]
+    operator_events_rabbitmq_exchange: Option<String>,
+    /// Put in every operator event as `deployment_id`; unset: left out
+    #[arg(long, env = "DEPLOYMENT_ID")]
+    #[arg(value_parser = text)]
+    deployment_id: Option<String>,
     /// Disable a destination at ALERT_CONSECUTIVE_FAILURE_COUNT failures
     #[arg(long, env = "ALERT_AUTO_DISABLE_DESTINATION", default_value = "true")]
     #[arg(value_parser = boolean)]
@@ -328,13 +377,24 @@ impl SettingsArgs {
         };
         let operator_topics = OperatorTopics::parse(&self.operator_events_topics)
             .map_err(|e| clap::Error::raw(ErrorKind::ValueValidation, e))?;
-        if operator_topics.any() && self.operator_events_http_url.is_none() {
-            return Err(clap::Error::raw(
-                ErrorKind::ValueValidation,
-                "OPERATOR_EVENTS_TOPICS is set but OPERATOR_EVENTS_HTTP_URL is not: \
-                 the operator events would have nowhere to go\n",
-            ));
-        }
+        let queue_sink = operator_sink::resolve(
+            SinkVars {
+                http_url: self.operator_events_http_url.clone(),
+                sqs_queue_url: self.operator_events_aws_sqs_queue_url,
+                sqs_access_key_id: self.operator_events_aws_sqs_access_key_id,
+                sqs_secret_access_key: self.operator_events_aws_sqs_secret_access_key,
+                sqs_region: self.operator_events_aws_sqs_region,
+                sqs_endpoint: self.operator_events_aws_sqs_endpoint,
+                pubsub_project_id: self.operator_events_gcp_pubsub_project_id,
+                pubsub_topic_id: self.operator_events_gcp_pubsub_topic_id,
+                pubsub_credentials: self.operator_events_gcp_pubsub_credentials,
+                pubsub_endpoint: self.operator_events_gcp_pubsub_endpoint,
+                rabbitmq_server_url: self.operator_events_rabbitmq_server_url,
+                rabbitmq_exchange: self.operator_events_rabbitmq_exchange,
+            },
+            operator_topics.any(),
+        )
+        .map_err(|e| clap::Error::raw(ErrorKind::ValueValidation, format!("{e}\n")))?;
         Ok(Settings {
             database: DatabaseSettings {
                 url: self.database_url.or(self.postgres_url),
@@ -415,6 +475,8 @@ impl SettingsArgs {
                 topics: operator_topics,
                 http_url: self.operator_events_http_url,
                 signing_secret: self.operator_events_http_signing_secret,
+                queue: queue_sink,
+                deployment_id: self.deployment_id,
                 auto_disable: self.alert_auto_disable_destination,
                 exhausted_retries_window: Duration::from_secs(
                     self.alert_exhausted_retries_window_seconds,

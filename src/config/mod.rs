@@ -10,6 +10,7 @@
 //! [`Settings`] below, which is what the rest of the crate uses.
 
 mod args;
+mod operator_sink;
 mod parse;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use crate::domain::signature::WebhookMode;
 
 pub use args::SettingsArgs;
+pub use operator_sink::QueueSink;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -202,7 +204,8 @@ pub struct RetentionSettings {
 }
 
 /// Operator events (Outpost's names): alerts and subscription changes sent
-/// to the operator's HTTP sink through an outbox (`delivery::operator_events`).
+/// to the operator's sink (HTTP, or a queue) through an outbox
+/// (`delivery::operator_events`).
 #[derive(Debug, Clone)]
 pub struct OperatorEventSettings {
     /// `OPERATOR_EVENTS_TOPICS`: which topics are emitted; `*` all.
@@ -214,6 +217,13 @@ pub struct OperatorEventSettings {
     /// `OPERATOR_EVENTS_HTTP_SIGNING_SECRET`: when set, each POST carries
     /// `X-Outpost-Signature: v0=<hex HMAC-SHA256(secret, body)>`.
     pub signing_secret: Option<String>,
+    /// The `OPERATOR_EVENTS_AWS_SQS_*`, `_GCP_PUBSUB_*` or `_RABBITMQ_*`
+    /// queue the events go to instead of the HTTP sink (never both: the
+    /// settings refuse a second sink).
+    pub queue: Option<QueueSink>,
+    /// `DEPLOYMENT_ID`: carried by every operator event as `deployment_id`;
+    /// unset: the key is left out.
+    pub deployment_id: Option<String>,
     /// `ALERT_AUTO_DISABLE_DESTINATION`: disable a destination when its
     /// consecutive failures reach `ALERT_CONSECUTIVE_FAILURE_COUNT`.
     /// Default true; false keeps the alerts and never disables.
@@ -222,4 +232,11 @@ pub struct OperatorEventSettings {
     /// `alert.attempt.exhausted_retries` per destination this often.
     /// Default 3600 s.
     pub exhausted_retries_window: Duration,
+}
+
+impl OperatorEventSettings {
+    /// Whether the events have somewhere to go.
+    pub fn has_sink(&self) -> bool {
+        self.http_url.is_some() || self.queue.is_some()
+    }
 }

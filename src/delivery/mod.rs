@@ -20,6 +20,7 @@ pub mod fairness;
 pub mod http_client;
 pub mod net;
 pub mod operator_events;
+pub mod operator_sinks;
 pub mod recorder;
 pub mod senders;
 pub mod sending;

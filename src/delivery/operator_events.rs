@@ -1,6 +1,7 @@
 //! Operator events, both halves: which alerts a recorded batch raises
 //! (inserted into the outbox in the recorder's transaction), and the
-//! sender that delivers the outbox to `OPERATOR_EVENTS_HTTP_URL`.
+//! sender that delivers the outbox to the operator's sink
+//! (`OPERATOR_EVENTS_HTTP_URL` or a queue, see `operator_sinks`).
 //!
 //! The outbox makes an operator event exactly as durable as the change
 //! behind it: a destination disabled is an `alert.destination.disabled`
@@ -15,14 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use hyper::body::Bytes;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::CIRCUIT_OPEN;
-use super::http_client::{HttpClientConfig, HttpClientError, HttpSender};
+use super::http_client::HttpClientError;
+use super::operator_sinks::Sink;
 use crate::domain::operator_event::{self as op, crossed_level, Alerts};
-use crate::domain::ssrf::NetworkPolicy;
 use crate::store::deliveries::{AttemptRecord, DestinationCount, DestinationOutcome};
 use crate::store::operator_events::{self as outbox, ClaimedOperatorEvent, NewAlert};
 use crate::store::{GenericClient, Pool, StoreError};
@@ -122,15 +122,22 @@ fn alert(topic: &'static str, a: &AttemptRecord, extra: serde_json::Value) -> Ne
     }
 }
 
-/// The envelope the sink receives.
-pub fn envelope(e: &ClaimedOperatorEvent) -> serde_json::Value {
-    json!({
-        "id": e.id,
-        "topic": e.topic,
-        "time": e.time.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "tenant_id": e.tenant_id,
-        "data": e.data,
-    })
+/// The envelope every sink receives; `deployment_id` only when the
+/// deployment has one (`DEPLOYMENT_ID`), as Outpost leaves it out.
+pub fn envelope(e: &ClaimedOperatorEvent, deployment_id: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    v.insert("id".into(), json!(e.id));
+    v.insert("topic".into(), json!(e.topic));
+    v.insert(
+        "time".into(),
+        json!(e.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    );
+    if let Some(id) = deployment_id {
+        v.insert("deployment_id".into(), json!(id));
+    }
+    v.insert("tenant_id".into(), json!(e.tenant_id));
+    v.insert("data".into(), e.data.clone());
+    serde_json::Value::Object(v)
 }
 
 /// What one round of the sender did.
@@ -141,7 +148,7 @@ pub struct SendRound {
     pub abandoned: usize,
 }
 
-/// Delivers the outbox to the HTTP sink.
+/// Delivers the outbox to the operator's sink.
 #[derive(Clone)]
 pub struct OperatorEventSender {
     inner: Arc<Inner>,
@@ -149,9 +156,8 @@ pub struct OperatorEventSender {
 
 struct Inner {
     pool: Pool,
-    http: HttpSender,
-    url: String,
-    secret: Option<String>,
+    sink: Sink,
+    deployment_id: Option<String>,
     worker_id: String,
     /// How long a claimed batch is this sender's: every send in it timing
     /// out, and a margin, so no other worker claims an event still being
@@ -160,10 +166,7 @@ struct Inner {
 }
 
 impl OperatorEventSender {
-    /// A sender to `url`. The sink is the operator's own setting, not a
-    /// tenant's: it may be on a private network (usually is), so this
-    /// client's SSRF policy allows every address, while the tenants'
-    /// destinations keep the guarded client.
+    /// A sender to the HTTP sink `url`, signed with `secret` when set.
     pub fn new(
         pool: Pool,
         url: String,
@@ -171,23 +174,28 @@ impl OperatorEventSender {
         timeout: Duration,
         worker_id: String,
     ) -> Result<Self, HttpClientError> {
-        let everywhere = NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default();
-        let http = HttpSender::new(HttpClientConfig {
-            timeout,
-            connect_timeout: timeout,
-            policy: Arc::new(everywhere),
-            ..HttpClientConfig::default()
-        })?;
-        Ok(OperatorEventSender {
+        let sink = Sink::http(url, secret, timeout)?;
+        Ok(Self::with_sink(pool, sink, None, timeout, worker_id))
+    }
+
+    /// A sender to any sink; every envelope carries `deployment_id` when
+    /// it is set. `timeout` bounds one send (the sink's client has it).
+    pub fn with_sink(
+        pool: Pool,
+        sink: Sink,
+        deployment_id: Option<String>,
+        timeout: Duration,
+        worker_id: String,
+    ) -> Self {
+        OperatorEventSender {
             inner: Arc::new(Inner {
                 pool,
-                http,
-                url,
-                secret,
+                sink,
+                deployment_id,
                 worker_id,
                 lease: timeout * BATCH as u32 + LEASE_MARGIN,
             }),
-        })
+        }
     }
 
     /// Claims the due operator events and sends them, one at a time (they
@@ -203,20 +211,12 @@ impl OperatorEventSender {
         };
         let mut round = SendRound::default();
         for e in claimed {
-            let body = Bytes::from(envelope(&e).to_string());
-            let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-            if let Some(secret) = &inner.secret {
-                headers.push((
-                    "x-outpost-signature".to_owned(),
-                    op::signature(secret, &body),
-                ));
+            let body = envelope(&e, inner.deployment_id.as_deref()).to_string();
+            let error = inner.sink.send(&e, body).await.err();
+            match error {
+                None => crate::telemetry::operator_event_sent(),
+                Some(_) => crate::telemetry::operator_event_failed(),
             }
-            let outcome = inner.http.post(&inner.url, &headers, body).await;
-            let error = match outcome.result {
-                Ok(r) if r.is_success() => None,
-                Ok(r) => Some(format!("HTTP {}", r.status)),
-                Err(f) => Some(format!("{}: {}", f.code.as_str(), f.detail)),
-            };
             let client = inner.pool.get().await?;
             match error {
                 None => {
@@ -254,7 +254,7 @@ impl OperatorEventSender {
     /// Sends until `cancel` fires. An event being sent at shutdown is
     /// finished or, if the process dies first, sent again after its lease.
     pub async fn run(self, cancel: CancellationToken) {
-        tracing::info!(url = %self.inner.url, "operator events sender started");
+        tracing::info!(sink = %self.inner.sink.describe(), "operator events sender started");
         while !cancel.is_cancelled() {
             let busy = match self.run_once(None).await {
                 Ok(r) => r.delivered + r.retrying + r.abandoned > 0,

@@ -31,6 +31,24 @@ pub async fn apply_settings(
     Ok(())
 }
 
+/// Tells `maintain()` whether to raise `alert.attempt.exhausted_retries`
+/// for the deliveries it ends at the retention, and its window per
+/// destination. One value for the database: every process writes it when
+/// it starts, so the last one started wins.
+pub async fn apply_alert_settings(
+    client: &impl GenericClient,
+    exhausted_retries: bool,
+    window_ms: i64,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            queries::MAINTENANCE_APPLY_ALERT_SETTINGS,
+            &[&exhausted_retries, &window_ms],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Deliveries that one maintenance run ended because their event reached
 /// the retention, for one destination.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -39,7 +57,7 @@ pub struct Expired {
     pub destination_id: String,
     /// How many of the destination's deliveries were ended.
     pub deliveries: i64,
-    /// One of their events (the first by id), for the alert.
+    /// One of their events (the first by id), the one the alert is about.
     pub event_id: String,
 }
 
@@ -79,7 +97,9 @@ impl Maintainer {
         Maintainer { pool, every }
     }
 
-    /// One run; raises the alerts for deliveries it ended (see [`expired`]).
+    /// One run. The alerts for the deliveries it ended are raised by
+    /// `maintain()` itself (V13), in its transaction; this only says so in
+    /// the log.
     pub async fn run_once(
         &self,
         now: Option<DateTime<Utc>>,
@@ -87,17 +107,11 @@ impl Maintainer {
         let client = self.pool.get().await?;
         let report = maintain(&client, now).await?;
         for e in expired(&report) {
-            // The same alert a last failed attempt raises (delivery/recorder.rs),
-            // once per destination per run. With pg_cron running maintain(),
-            // no process sees the report: a transactional alert belongs in
-            // the function itself, beside the 'expired' attempts it writes.
             tracing::warn!(
-                alert = "alert.attempt.exhausted_retries",
                 tenant_id = %e.tenant_id,
                 destination_id = %e.destination_id,
                 event_id = %e.event_id,
                 deliveries = e.deliveries,
-                code = "expired",
                 "deliveries ended unsent: their events reached the retention"
             );
         }

@@ -27,6 +27,7 @@ queries! {
     DESTINATIONS_COUNT_OWNED => "destinations/count_owned.sql",
     MAINTENANCE_MAINTAIN => "maintenance/maintain.sql",
     MAINTENANCE_APPLY_SETTINGS => "maintenance/apply_settings.sql",
+    MAINTENANCE_APPLY_ALERT_SETTINGS => "maintenance/apply_alert_settings.sql",
     MAINTENANCE_HAS_PG_CRON => "maintenance/has_pg_cron.sql",
     MAINTENANCE_SCHEDULE_PG_CRON => "maintenance/schedule_pg_cron.sql",
     DELIVERIES_CLAIM => "deliveries/claim.sql",

@@ -16,17 +16,17 @@ use crate::helpers::cloud::{attempts, create, messages, publish, start, DATA};
 use crate::helpers::db::TestDb;
 use crate::helpers::fake_service::{Answer, FakeService, Received};
 
-const EMAIL: &str = "outbound-test@acme-prod.iam.gserviceaccount.com";
+pub(crate) const EMAIL: &str = "outbound-test@acme-prod.iam.gserviceaccount.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/pubsub";
 const PRIVATE_KEY: &str = include_str!("../data/gcp-test-key.pem");
 const PUBLIC_KEY: &str = include_str!("../data/gcp-test-key.pub.pem");
 
 #[derive(Debug, Clone)]
-struct Published {
-    topic: String,
-    data: Vec<u8>,
-    attributes: Map<String, Value>,
-    authorization: Option<String>,
+pub(crate) struct Published {
+    pub(crate) topic: String,
+    pub(crate) data: Vec<u8>,
+    pub(crate) attributes: Map<String, Value>,
+    pub(crate) authorization: Option<String>,
 }
 
 #[derive(Default)]
@@ -38,14 +38,14 @@ struct State {
 }
 
 /// Google, as far as a publisher sees it.
-struct Google {
+pub(crate) struct Google {
     service: FakeService,
     state: Arc<Mutex<State>>,
 }
 
 impl Google {
     /// `auth`: Pub/Sub requires a bearer token (an emulator does not).
-    async fn start(auth: bool) -> Google {
+    pub(crate) async fn start(auth: bool) -> Google {
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
         let service = FakeService::start(move |req| {
@@ -66,12 +66,12 @@ impl Google {
     }
 
     /// `config.endpoint`, as Outpost users write an emulator's: host:port.
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         self.service.addr.to_string()
     }
 
     /// A key file for `email` whose token endpoint is this fake.
-    fn key(&self, email: &str) -> String {
+    pub(crate) fn key(&self, email: &str) -> String {
         json!({
             "type": "service_account",
             "project_id": "acme-prod",
@@ -83,11 +83,11 @@ impl Google {
         .to_string()
     }
 
-    fn published(&self) -> Vec<Published> {
+    pub(crate) fn published(&self) -> Vec<Published> {
         self.state.lock().unwrap().published.clone()
     }
 
-    fn issued(&self) -> usize {
+    pub(crate) fn issued(&self) -> usize {
         self.state.lock().unwrap().issued
     }
 

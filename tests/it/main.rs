@@ -24,6 +24,7 @@ mod maintenance;
 mod metrics_endpoint;
 mod openapi;
 mod operator_events;
+mod operator_sinks;
 mod pg_cron;
 mod portal;
 mod publish;

@@ -21,8 +21,8 @@ use crate::helpers::receiver::{Received, Reply, TestReceiver};
 const SIGNING: &str = "ops-signing-key";
 /// The destination's signing secret and a custom header value: neither may
 /// appear in any operator event.
-const SECRET: &str = "whsec_NEVER_SHOWN_1234";
-const HEADER_SECRET: &str = "hdr-NEVER-SHOWN-5678";
+pub(crate) const SECRET: &str = "whsec_NEVER_SHOWN_1234";
+pub(crate) const HEADER_SECRET: &str = "hdr-NEVER-SHOWN-5678";
 
 /// The settings an operator would set, for topics `topics`, with the sink
 /// at `sink`.
@@ -74,13 +74,13 @@ fn envelope(r: &Received) -> Value {
     v
 }
 
-fn data_keys(v: &Value) -> Vec<String> {
+pub(crate) fn data_keys(v: &Value) -> Vec<String> {
     let mut keys: Vec<String> = v["data"].as_object().unwrap().keys().cloned().collect();
     keys.sort();
     keys
 }
 
-fn assert_destination_projection(d: &Value) {
+pub(crate) fn assert_destination_projection(d: &Value) {
     let mut keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(
@@ -100,7 +100,7 @@ fn assert_destination_projection(d: &Value) {
 
 /// A failing webhook destination "flaky" of tenant acme, with a secret and
 /// a secret custom header.
-async fn flaky(c: &deadpool_postgres::Object, url: &str) {
+pub(crate) async fn flaky(c: &deadpool_postgres::Object, url: &str) {
     let acme = tenant(c, "acme").await;
     webhook(c, &acme, "flaky", &["*"], url, json!({ "secret": SECRET })).await;
     c.execute(
@@ -111,7 +111,7 @@ async fn flaky(c: &deadpool_postgres::Object, url: &str) {
     .unwrap();
 }
 
-async fn publish(c: &deadpool_postgres::Object, id: &str, retry: bool) {
+pub(crate) async fn publish(c: &deadpool_postgres::Object, id: &str, retry: bool) {
     c.execute(
         "INSERT INTO outbound.events (id, tenant_id, topic, data, eligible_for_retry)
          VALUES ($1, 'acme', 'user.created', '{\"n\":1}', $2)",
@@ -123,11 +123,11 @@ async fn publish(c: &deadpool_postgres::Object, id: &str, retry: bool) {
 
 /// A moment after every row written so far (the database's clock and the
 /// test's may disagree by a little).
-fn soon() -> chrono::DateTime<Utc> {
+pub(crate) fn soon() -> chrono::DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(1)
 }
 
-async fn outbox_len(c: &deadpool_postgres::Object) -> i64 {
+pub(crate) async fn outbox_len(c: &deadpool_postgres::Object) -> i64 {
     c.query_one("SELECT count(*) FROM outbound.operator_events", &[])
         .await
         .unwrap()

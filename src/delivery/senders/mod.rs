@@ -189,6 +189,12 @@ impl Senders {
         self.by_kind[kind as usize].as_deref()
     }
 
+    /// The sender of `kind`, to keep (the operator-event queue sinks hold
+    /// one for the life of the process).
+    pub fn shared(&self, kind: DestinationKind) -> Option<Arc<dyn Sender>> {
+        self.by_kind[kind as usize].clone()
+    }
+
     /// The types this build delivers, in the order clients list them.
     pub fn kinds(&self) -> Vec<DestinationKind> {
         DestinationKind::ALL
