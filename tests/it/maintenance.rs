@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use outbound::store;
 
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::{attempts_of, destination, tenant};
+use crate::helpers::factory::{attempts_of, destination, tenant, webhook};
 
 async fn partitions(c: &deadpool_postgres::Object, parent: &str) -> Vec<String> {
     c.query(
@@ -189,4 +189,160 @@ async fn deliveries_still_waiting_at_the_retention_end_with_an_expired_attempt()
     assert_eq!(again["deliveries_expired"], 0, "{again}");
     assert!(store::maintenance::expired(&again).is_empty());
     assert_eq!(attempts_of(&c, "old", "d1").await, expired(3));
+}
+
+/// The outbox rows maintain() wrote: (topic, data).
+async fn outbox(c: &deadpool_postgres::Object) -> Vec<(String, serde_json::Value)> {
+    c.query(
+        "SELECT topic, data FROM outbound.operator_events ORDER BY time, id",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// A delivery of event `id` (at `time`) to every destination of acme.
+async fn event_at(c: &deadpool_postgres::Object, id: &str, time: chrono::DateTime<Utc>) {
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data, time)
+         VALUES ($1, 'acme', 'a', '{\"n\": 1}', $2)",
+        &[&id, &time],
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn expired_deliveries_raise_exhausted_retries_from_sql_once_per_window() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "d1",
+        &["a"],
+        "https://hooks.test/in",
+        serde_json::json!({"secret": "whsec_NEVER_SHOWN"}),
+    )
+    .await;
+    store::maintenance::apply_settings(&c, 7).await.unwrap();
+    store::maintenance::apply_alert_settings(&c, true, 3_600_000)
+        .await
+        .unwrap();
+    event_at(&c, "old", Utc::now()).await;
+    c.execute(
+        "UPDATE outbound.deliveries SET attempts = 2 WHERE event_id = 'old'",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    // 20 days later (passed in): the event is past the 7-day retention.
+    let later = Utc::now() + Duration::days(20);
+    let report = store::maintenance::maintain(&c, Some(later)).await.unwrap();
+    assert_eq!(report["deliveries_expired"], 1, "{report}");
+    assert_eq!(report["exhausted_retries_alerts"], 1, "{report}");
+    assert_eq!(
+        attempts_of(&c, "old", "d1").await,
+        [(3, "failed".to_string(), "expired".to_string(), false)]
+    );
+    let rows = outbox(&c).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let (topic, data) = &rows[0];
+    assert_eq!(topic, "alert.attempt.exhausted_retries");
+    assert!(
+        !data.to_string().contains("whsec_NEVER_SHOWN"),
+        "a credential leaked: {data}"
+    );
+    let mut keys: Vec<&str> = data
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["attempt", "destination", "event", "tenant_id"]);
+    assert_eq!(data["tenant_id"], "acme");
+    // The event went with its partition: what the delivery knew of it.
+    assert_eq!(data["event"]["id"], "old");
+    assert!(data["event"]["time"].is_string(), "{data}");
+    let attempt = &data["attempt"];
+    assert_eq!(attempt["status"], "failed");
+    assert_eq!(attempt["code"], "expired");
+    assert_eq!(attempt["attempt_number"], 3);
+    assert_eq!(attempt["destination_id"], "d1");
+    assert_eq!(attempt["event_id"], "old");
+    let logged_id: i64 = c
+        .query_one(
+            "SELECT id FROM outbound.attempts WHERE event_id = 'old' AND code = 'expired'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        attempt["id"],
+        logged_id.to_string(),
+        "the attempt just logged"
+    );
+    let d = &data["destination"];
+    let mut keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "config",
+            "created_at",
+            "disabled_at",
+            "id",
+            "tenant_id",
+            "topics",
+            "type"
+        ]
+    );
+    assert_eq!(d["id"], "d1");
+
+    // Another delivery of d1 expires half an hour later: within the window,
+    // no second alert. Two hours later, past the window: a new one.
+    event_at(&c, "next", Utc::now()).await;
+    let report = store::maintenance::maintain(&c, Some(later + Duration::minutes(30)))
+        .await
+        .unwrap();
+    assert_eq!(report["deliveries_expired"], 1, "{report}");
+    assert_eq!(report["exhausted_retries_alerts"], 0, "{report}");
+    assert_eq!(outbox(&c).await.len(), 1);
+    event_at(&c, "third", Utc::now()).await;
+    let report = store::maintenance::maintain(&c, Some(later + Duration::hours(2)))
+        .await
+        .unwrap();
+    assert_eq!(report["exhausted_retries_alerts"], 1, "{report}");
+    let rows = outbox(&c).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].1["event"]["id"], "third");
+}
+
+#[tokio::test]
+async fn expired_deliveries_raise_no_alert_with_the_topic_off() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "d1", &["a"], None).await;
+    store::maintenance::apply_settings(&c, 7).await.unwrap();
+    store::maintenance::apply_alert_settings(&c, false, 3_600_000)
+        .await
+        .unwrap();
+    event_at(&c, "old", Utc::now()).await;
+    let later = Utc::now() + Duration::days(20);
+    let report = store::maintenance::maintain(&c, Some(later)).await.unwrap();
+    assert_eq!(report["deliveries_expired"], 1, "{report}");
+    assert_eq!(report["exhausted_retries_alerts"], 0, "{report}");
+    assert_eq!(
+        attempts_of(&c, "old", "d1").await,
+        [(1, "failed".to_string(), "expired".to_string(), false)]
+    );
+    assert!(outbox(&c).await.is_empty());
 }

@@ -484,3 +484,41 @@ async fn nothing_is_emitted_when_operator_events_are_off() {
     assert_eq!(rec.newly_disabled.len(), 1);
     assert_eq!(outbox_len(&c).await, 0);
 }
+
+/// maintain() raises the alert itself (V13), from the settings this
+/// process wrote when it started, and the sender delivers it like any.
+#[tokio::test]
+async fn a_delivery_ended_by_the_retention_raises_exhausted_retries_at_the_sink() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let hooks = TestReceiver::start().await;
+    let sink = TestReceiver::start().await;
+    flaky(&c, &hooks.url("/")).await;
+    let (_, sender) = service(&db, |s| {
+        operator(s, &["alert.attempt.exhausted_retries"], &sink.url("/ops"));
+    })
+    .await;
+    // Never attempted: still pending when its event reaches the retention.
+    publish(&c, "e1", true).await;
+    let later = Utc::now() + chrono::Duration::days(20);
+    let maintainer =
+        outbound::store::maintenance::Maintainer::new(db.pool.clone(), Duration::from_secs(60));
+    let report = maintainer.run_once(Some(later)).await.unwrap();
+    assert_eq!(report["exhausted_retries_alerts"], 1, "{report}");
+
+    assert_eq!(sender.run_once(None).await.unwrap().delivered, 1);
+    assert_eq!(hooks.count(), 0);
+    let got: Vec<Value> = sink.requests().iter().map(envelope).collect();
+    assert_eq!(got.len(), 1);
+    let v = &got[0];
+    assert_eq!(v["topic"], "alert.attempt.exhausted_retries");
+    assert_eq!(v["tenant_id"], "acme");
+    assert_eq!(
+        data_keys(v),
+        ["attempt", "destination", "event", "tenant_id"]
+    );
+    assert_eq!(v["data"]["event"]["id"], "e1");
+    assert_eq!(v["data"]["attempt"]["code"], "expired");
+    assert_eq!(v["data"]["attempt"]["attempt_number"], 1);
+    assert_destination_projection(&v["data"]["destination"]);
+}
