@@ -782,6 +782,70 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_sink_and_the_deployment_id_are_read_from_their_variables() {
+        let s = Settings::from_args([
+            "--operator-events-topics",
+            "*",
+            "--operator-events-rabbitmq-server-url",
+            "amqp://ops:pw@rabbit.internal:5672/",
+            "--operator-events-rabbitmq-exchange",
+            "ops",
+            "--deployment-id",
+            "eu-1",
+        ])
+        .unwrap();
+        let ops = &s.operator_events;
+        assert!(ops.has_sink() && ops.http_url.is_none());
+        assert_eq!(ops.deployment_id.as_deref(), Some("eu-1"));
+        assert!(matches!(
+            ops.queue,
+            Some(super::super::QueueSink::Rabbitmq { ref server_url, .. }) if server_url == "rabbit.internal:5672"
+        ));
+        assert!(
+            !format!("{s:?}").contains("pw@"),
+            "no secret in debug output"
+        );
+
+        let err = Settings::from_args([
+            "--operator-events-http-url",
+            "http://ops.internal/events",
+            "--operator-events-gcp-pubsub-project-id",
+            "acme-ops",
+            "--operator-events-gcp-pubsub-topic-id",
+            "ops",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(
+                "OPERATOR_EVENTS_HTTP_URL and OPERATOR_EVENTS_GCP_PUBSUB_PROJECT_ID are both set"
+            ),
+            "{err}"
+        );
+        assert!(parse(&[]).operator_events.deployment_id.is_none());
+    }
+
+    /// `--help` shows `[env: NAME=value]` for a variable that is set:
+    /// never for one holding a secret.
+    #[test]
+    fn secret_settings_hide_their_values_in_help() {
+        let command = SettingsArgs::augment_args(clap::Command::new("outbound"));
+        for var in [
+            "OPERATOR_EVENTS_HTTP_SIGNING_SECRET",
+            "OPERATOR_EVENTS_AWS_SQS_ACCESS_KEY_ID",
+            "OPERATOR_EVENTS_AWS_SQS_SECRET_ACCESS_KEY",
+            "OPERATOR_EVENTS_GCP_PUBSUB_CREDENTIALS",
+            "OPERATOR_EVENTS_RABBITMQ_SERVER_URL",
+        ] {
+            let arg = command
+                .get_arguments()
+                .find(|a| a.get_env().and_then(|v| v.to_str()) == Some(var))
+                .unwrap_or_else(|| panic!("{var} is missing"));
+            assert!(arg.is_hide_env_values_set(), "{var} shows its value");
+        }
+    }
+
+    #[test]
     fn the_hookdeck_ingest_url_is_an_http_url() {
         assert_eq!(
             parse(&[]).delivery.hookdeck_ingest_url,

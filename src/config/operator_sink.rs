@@ -152,6 +152,9 @@ impl QueueSink {
     }
 }
 
+/// A variable's name and whether it is set.
+type Flag = (&'static str, bool);
+
 /// The sink variables as given (blank already counts as unset).
 #[derive(Default)]
 pub(super) struct SinkVars {
@@ -240,7 +243,7 @@ pub(super) fn resolve(v: SinkVars, topics: bool) -> Result<Option<QueueSink>, St
         "OPERATOR_EVENTS_RABBITMQ_EXCHANGE",
         v.rabbitmq_exchange.is_some(),
     )];
-    let companions: [(&str, bool, &[(&str, bool)]); 3] = [
+    let companions: [(&str, bool, &[Flag]); 3] = [
         (
             "OPERATOR_EVENTS_AWS_SQS_QUEUE_URL",
             v.sqs_queue_url.is_some(),
