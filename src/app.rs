@@ -234,18 +234,8 @@ impl Application {
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
         let operator_events = operator_event_sender(settings, &pool, worker.id())?;
         {
-            // What maintain() needs to raise alert.attempt.exhausted_retries
-            // for the deliveries it ends (it may run from pg_cron, with no
-            // process around). Every process writes it as it starts: with
-            // processes configured differently, the last one started wins.
-            let ops = &settings.operator_events;
             let client = pool.get().await.context("connecting to the database")?;
-            store::maintenance::apply_alert_settings(
-                &client,
-                ops.topics.exhausted_retries && ops.has_sink(),
-                exhausted_window_ms(settings),
-            )
-            .await?;
+            apply_alert_settings(&client, settings).await?;
         }
         let state = api_state(settings, &secrets, pool.clone(), components)?;
         let state = AppState {
@@ -367,6 +357,24 @@ pub async fn built_in_maintainer(pool: &Pool) -> Option<Maintainer> {
         Err(_) => false,
     };
     (!pg_cron).then(|| Maintainer::new(pool.clone(), MAINTENANCE_EVERY))
+}
+
+/// What maintain() needs to raise alert.attempt.exhausted_retries for the
+/// deliveries it ends (it may run from pg_cron, with no process around).
+/// Every process writes it as it starts (serve, worker, migrate): with
+/// processes configured differently, the last one started wins.
+async fn apply_alert_settings(
+    client: &impl store::GenericClient,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let ops = &settings.operator_events;
+    store::maintenance::apply_alert_settings(
+        client,
+        ops.topics.exhausted_retries && ops.has_sink(),
+        exhausted_window_ms(settings),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS` in milliseconds.
@@ -537,6 +545,7 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
         let pool = store::connect_pool(&db.url, 1)?;
         let client = pool.get().await.context("connecting to the database")?;
         store::maintenance::apply_settings(&client, settings.retention.days).await?;
+        apply_alert_settings(&client, &settings).await?;
         // Not fatal: the schema is in place, and `serve` falls back to its
         // own scheduler when pg_cron cannot be used (e.g. the role lacks
         // USAGE on schema cron).
