@@ -11,6 +11,8 @@
 //!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
 //! - [`operator_events`]: the alerts a batch raises, and the sender that
 //!   delivers the operator-event outbox to the operator's sink.
+//! - [`operator_sinks`]: those sinks: HTTP, or a queue through the
+//!   destination type's sender.
 //! - [`net`]: vetted TCP connections for the senders that are not HTTP.
 //! - [`socks`]: a loopback SOCKS5 relay through [`net`], for client crates
 //!   that dial their own connections.

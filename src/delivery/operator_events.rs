@@ -199,12 +199,12 @@ impl OperatorEventSender {
     }
 
     /// Claims the due operator events and sends them, one at a time (they
-    /// are rare), each answered 2xx deleted, the others rescheduled.
+    /// are rare): each the sink took is deleted, the others rescheduled.
     pub async fn run_once(&self, now: Option<DateTime<Utc>>) -> Result<SendRound, StoreError> {
         let inner = &self.inner;
         let lease_ms = i64::try_from(inner.lease.as_millis()).unwrap_or(i64::MAX);
         // The claim commits before anything is sent, and no connection is
-        // held across a POST: a slow sink never ties up the pool.
+        // held across a send: a slow sink never ties up the pool.
         let claimed = {
             let client = inner.pool.get().await?;
             outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms).await?
@@ -213,13 +213,13 @@ impl OperatorEventSender {
         for e in claimed {
             let body = envelope(&e, inner.deployment_id.as_deref()).to_string();
             let error = inner.sink.send(&e, body).await.err();
-            match error {
-                None => crate::telemetry::operator_event_sent(),
-                Some(_) => crate::telemetry::operator_event_failed(),
+            if error.is_some() {
+                crate::telemetry::operator_event_failed();
             }
             let client = inner.pool.get().await?;
             match error {
                 None => {
+                    crate::telemetry::operator_event_sent();
                     outbox::delete(&client, &e.id, &inner.worker_id).await?;
                     round.delivered += 1;
                 }

@@ -32,6 +32,10 @@ use crate::store::operator_events::ClaimedOperatorEvent;
 /// region (an emulator behind `OPERATOR_EVENTS_AWS_SQS_ENDPOINT`).
 const DEFAULT_REGION: &str = "us-east-1";
 
+/// The destination id a queue sink's sender is given (senders name it in
+/// nothing a receiver sees; it keys nothing either).
+const SINK_ID: &str = "operator-events";
+
 /// One sink, chosen at start-up from the settings.
 pub enum Sink {
     Http {
@@ -105,7 +109,7 @@ impl Sink {
             .ok_or(SinkError::NoSender(kind.as_str()))?;
         Ok(Sink::Queue {
             sender,
-            id: DestinationId::parse("operator-events").map_err(|_| SinkError::NoSender("id"))?,
+            id: DestinationId::parse(SINK_ID).map_err(|_| SinkError::Id)?,
             config,
             credentials,
             describe: queue.describe(),
@@ -181,4 +185,6 @@ pub enum SinkError {
     Client(#[from] HttpClientError),
     #[error("this build has no sender for {0}")]
     NoSender(&'static str),
+    #[error("{SINK_ID:?} is not a valid destination id")]
+    Id,
 }
