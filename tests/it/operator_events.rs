@@ -522,3 +522,36 @@ async fn a_delivery_ended_by_the_retention_raises_exhausted_retries_at_the_sink(
     assert_eq!(v["data"]["attempt"]["attempt_number"], 1);
     assert_destination_projection(&v["data"]["destination"]);
 }
+
+#[tokio::test]
+async fn the_deployment_id_is_in_the_signed_envelope_when_set() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let hooks = TestReceiver::start().await;
+    hooks.set_default(Reply::Status(500));
+    let sink = TestReceiver::start().await;
+    flaky(&c, &hooks.url("/")).await;
+    let (worker, sender) = service(&db, |s| {
+        operator(s, &["alert.destination.disabled"], &sink.url("/ops"));
+        s.operator_events.deployment_id = Some("eu-prod-1".into());
+        s.delivery.disable_after_failures = 1;
+    })
+    .await;
+    publish(&c, "e1", true).await;
+    worker.run_once(soon()).await.unwrap();
+    assert_eq!(sender.run_once(None).await.unwrap().delivered, 1);
+    let got = sink.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].header("x-outpost-signature"),
+        Some(format!("v0={}", hmac_hex(SIGNING, &got[0].body)).as_str())
+    );
+    let v: Value = serde_json::from_slice(&got[0].body).unwrap();
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        ["id", "topic", "time", "deployment_id", "tenant_id", "data"],
+        "Outpost's order"
+    );
+    assert_eq!(v["deployment_id"], "eu-prod-1");
+}
