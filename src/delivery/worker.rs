@@ -24,7 +24,8 @@
 //! - **Wake on NOTIFY, but only when asleep.** A dedicated connection
 //!   `LISTEN`s (`store::wakeups`). Publishers notify only while some
 //!   worker's row in `outbound.workers` says it is idle, because a NOTIFY in
-//!   every publishing transaction serialises their commits. So a worker that
+//!   every publishing transaction serialises their commits; the first of
+//!   them clears the flag as it notifies (a latch, see V14). So a worker that
 //!   finds the queue empty first marks itself idle, then looks once more
 //!   (closing the race with an event committed in between), and only then
 //!   sleeps — until a notification, the poll interval (which also catches
@@ -456,7 +457,10 @@ impl Worker {
             return ControlFlow::Continue(());
         }
         tokio::select! {
-            _ = wake.notified() => {}
+            // A publisher that wakes us clears our flag (fan_out()'s latch):
+            // it must be set again before the next sleep, even if this
+            // wake-up finds nothing.
+            _ = wake.notified() => state.idle = None,
             _ = tokio::time::sleep(self.inner.cfg.poll_interval) => {}
             _ = cancel.cancelled() => return ControlFlow::Break(()),
         }
