@@ -274,3 +274,65 @@ async fn no_notification_while_no_worker_is_idle() {
         "exactly one notification: the statement after a worker went idle"
     );
 }
+
+#[tokio::test]
+async fn the_first_publisher_after_a_worker_went_idle_wakes_it_and_the_rest_stay_quiet() {
+    let db = TestDb::new().await;
+    let mut c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    destination(&c, &acme, "all", &["*"], None).await;
+    c.execute(
+        "INSERT INTO outbound.workers (id, idle) VALUES ('sleeper', true)",
+        &[],
+    )
+    .await
+    .unwrap();
+    let (_listener, notes) = db.listen("outbound_deliveries").await;
+    // A publish that rolls back wakes nobody and leaves the flag set.
+    let tx = c.transaction().await.unwrap();
+    tx.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('undone', 'acme', 'a.b', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        sleeper_idle(&c).await,
+        "a rolled-back publish must not clear the flag"
+    );
+
+    // The first committed publish clears it and notifies; the next ones
+    // find no idle worker and do not notify.
+    insert_event(&c, "first", "acme", "a.b", "{}").await;
+    assert!(
+        !sleeper_idle(&c).await,
+        "the waking publisher clears the flag"
+    );
+    insert_event(&c, "second", "acme", "a.b", "{}").await;
+    insert_event(&c, "third", "acme", "a.b", "{}").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(notes.lock().unwrap().len(), 1, "one notification per sleep");
+
+    // The worker goes back to sleep: the next publisher wakes it again.
+    c.execute("UPDATE outbound.workers SET idle = true", &[])
+        .await
+        .unwrap();
+    insert_event(&c, "fourth", "acme", "a.b", "{}").await;
+    let got = crate::helpers::eventually(std::time::Duration::from_secs(5), || {
+        let n = notes.lock().unwrap().len();
+        async move { (n >= 2).then_some(n) }
+    })
+    .await;
+    assert_eq!(got, Some(2));
+}
+
+async fn sleeper_idle(c: &tokio_postgres::Client) -> bool {
+    c.query_one(
+        "SELECT idle FROM outbound.workers WHERE id = 'sleeper'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
