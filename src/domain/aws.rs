@@ -174,21 +174,44 @@ fn host_for_url(url: &url::Url) -> String {
     }
 }
 
-/// Checks an S3 bucket name: 3 to 63 characters of lowercase letters,
-/// digits, `.` and `-`, starting and ending with a letter or digit. (Older
-/// buckets in us-east-1 may also have capitals and `_`, up to 255
-/// characters; those are accepted too, since such buckets still exist.)
+/// Checks an S3 bucket name by AWS's rules for general purpose buckets:
+/// 3 to 63 lowercase letters, digits, `.` and `-`, starting and ending with
+/// a letter or digit, no two periods in a row, not an IP address, and none
+/// of the prefixes and suffixes AWS reserves. (Buckets made in us-east-1
+/// before March 2018 may have capitals and `_`; no new one can, and such a
+/// name cannot be addressed virtual-host style, so it is refused too.)
 pub fn check_bucket(bucket: &str) -> Result<(), String> {
-    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_');
-    let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric());
-    if bucket.len() < 3
-        || bucket.len() > 255
+    const RULES: &str =
+        "3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit";
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-');
+    let edge = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !(3..=63).contains(&bucket.len())
         || !bucket.bytes().all(allowed)
         || !edge(bucket.bytes().next())
         || !edge(bucket.bytes().last())
     {
+        return Err(format!("{bucket:?} is not an S3 bucket name ({RULES})"));
+    }
+    if bucket.contains("..") {
         return Err(format!(
-            "{bucket:?} is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' or '-', starting and ending with a letter or digit)"
+            "{bucket:?} is not an S3 bucket name (no two periods in a row)"
+        ));
+    }
+    if bucket.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(format!(
+            "{bucket:?} is not an S3 bucket name (it may not be an IP address)"
+        ));
+    }
+    const PREFIXES: &[&str] = &["xn--", "sthree-", "amzn-s3-demo-"];
+    const SUFFIXES: &[&str] = &["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    if let Some(p) = PREFIXES.iter().find(|p| bucket.starts_with(**p)) {
+        return Err(format!(
+            "{bucket:?} is not an S3 bucket name (AWS reserves the prefix {p:?})"
+        ));
+    }
+    if let Some(x) = SUFFIXES.iter().find(|x| bucket.ends_with(**x)) {
+        return Err(format!(
+            "{bucket:?} is not an S3 bucket name (AWS reserves the suffix {x:?})"
         ));
     }
     Ok(())
@@ -335,11 +358,35 @@ mod tests {
 
     #[test]
     fn buckets_storage_classes_and_endpoints() {
-        for ok in ["my-bucket", "logs.example.com", "abc", "Legacy_Bucket"] {
+        let longest = "b".repeat(63);
+        for ok in [
+            "my-bucket",
+            "logs.example.com",
+            "abc",
+            "1.2.3.bucket",
+            &longest,
+        ] {
             assert_eq!(check_bucket(ok), Ok(()), "{ok}");
         }
-        for bad in ["ab", "-bucket", "bucket-", "a/b", "a b", "bücket"] {
-            assert!(check_bucket(bad).is_err(), "{bad}");
+        let too_long = "b".repeat(64);
+        for (bad, says) in [
+            ("ab", "3 to 63"),
+            (too_long.as_str(), "3 to 63"),
+            ("-bucket", "3 to 63"),
+            ("bucket-", "3 to 63"),
+            ("a/b", "3 to 63"),
+            ("a b", "3 to 63"),
+            ("bücket", "3 to 63"),
+            ("Legacy_Bucket", "3 to 63"),
+            ("my..bucket", "two periods"),
+            ("192.168.5.4", "IP address"),
+            ("xn--bucket", "prefix"),
+            ("sthree-bucket", "prefix"),
+            ("bucket-s3alias", "suffix"),
+            ("bucket--ol-s3", "suffix"),
+        ] {
+            let message = check_bucket(bad).unwrap_err();
+            assert!(message.contains(says), "{bad}: {message}");
         }
         assert_eq!(storage_class(None), Ok("STANDARD"));
         assert_eq!(storage_class(Some("")), Ok("STANDARD"));

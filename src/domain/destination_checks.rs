@@ -3,14 +3,22 @@
 //! could never deliver is refused with a 422 naming the field, instead of
 //! failing every attempt until the destination is auto-disabled:
 //!
+//! - a control character (CR, LF, NUL, tab…) in any single-line value:
+//!   every one of them ends up in a header, a URL or a protocol field
+//!   (an AWS key in a signature, a SharedAccessSignature in a header),
+//!   where it could never be sent;
 //! - a webhook URL whose host is an address outbound never connects to (a
 //!   literal loopback, private or metadata address, in any of the forms a
-//!   URL parser accepts, or `localhost`). Host *names* are still checked
-//!   after DNS resolution at send time: what a name resolves to can change.
+//!   URL parser accepts, or `localhost`), or a host name no DNS can hold
+//!   (longer than 253 characters, or a label longer than 63). Host *names*
+//!   are still checked after DNS resolution at send time: what a name
+//!   resolves to can change.
 //! - webhook custom headers that are not valid HTTP (a CR/LF in a value, a
-//!   name with spaces) or that outbound sets itself;
-//! - a GCP service account key that is not one, a Pub/Sub project or topic
-//!   that cannot be, an emulator endpoint that is no URL or is blocked;
+//!   name with spaces), that outbound sets itself, or that are more than a
+//!   receiver accepts ([`MAX_CUSTOM_HEADERS`], [`MAX_HEADER_VALUE_BYTES`]);
+//! - a GCP service account key that is not one or whose `token_uri` is not
+//!   an https URL outbound may reach, a Pub/Sub project or topic that
+//!   cannot be, an emulator endpoint that is no URL or is blocked;
 //! - an Azure Service Bus connection string with a part missing, or scoped
 //!   to another queue or topic (`EntityPath`), or a blocked endpoint;
 //! - a Hookdeck token that is not one;
@@ -48,6 +56,19 @@ pub struct CheckContext<'a> {
     pub header_prefix: &'a str,
 }
 
+/// The most custom headers a webhook destination may set: more than a
+/// receiver's server usually accepts with ours (Go's and nginx's defaults
+/// are far above; 64 leaves room for every real use).
+pub const MAX_CUSTOM_HEADERS: usize = 64;
+/// The longest custom header value, in bytes: 8 KiB is the smallest
+/// header-line limit among common servers (nginx, Apache).
+pub const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
+/// The longest custom header name, in bytes.
+const MAX_HEADER_NAME_BYTES: usize = 256;
+/// DNS: a host name of at most 253 characters, labels of at most 63.
+const MAX_HOST_NAME: usize = 253;
+const MAX_LABEL: usize = 63;
+
 /// Headers outbound sets on every webhook request, or that describe the
 /// connection: a destination cannot replace them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -74,6 +95,7 @@ pub fn check(
     ctx: &CheckContext<'_>,
 ) -> Vec<FieldError> {
     let mut errors = Vec::new();
+    single_line_values(kind, config, credentials, &mut errors);
     match kind {
         DestinationKind::Webhook => {
             if let Some(url) = config.get("url").and_then(Value::as_str) {
@@ -133,6 +155,46 @@ pub fn check(
     errors
 }
 
+/// Every single-line text of `config` and `credentials` is free of
+/// control characters (the declarations mark the few that may span lines).
+fn single_line_values(
+    kind: DestinationKind,
+    config: &Value,
+    credentials: &Value,
+    errors: &mut Vec<FieldError>,
+) {
+    for (section, field) in super::destination_type::get(kind).single_line_fields() {
+        let values = if section == "config" {
+            config
+        } else {
+            credentials
+        };
+        let Some(text) = values.get(field.key).and_then(Value::as_str) else {
+            continue;
+        };
+        if let Some(c) = text.chars().find(|c| c.is_control()) {
+            errors.push(error(
+                &format!("{section}.{}", field.key),
+                format!(
+                    "contains a control character ({}); a line break, tab or NUL can never be sent in a header or URL",
+                    control_name(c)
+                ),
+            ));
+        }
+    }
+}
+
+/// How a control character is named in an error.
+fn control_name(c: char) -> String {
+    match c {
+        '\r' => "CR".into(),
+        '\n' => "LF".into(),
+        '\t' => "tab".into(),
+        '\0' => "NUL".into(),
+        c => format!("U+{:04X}", u32::from(c)),
+    }
+}
+
 /// A config field's text, unless blank.
 fn given<'a>(config: &'a Value, key: &str) -> Option<&'a str> {
     config
@@ -180,6 +242,7 @@ pub fn reachable_url(url: &str, policy: &NetworkPolicy) -> Result<(), String> {
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
         Some(url::Host::Domain(name)) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
+            host_name_fits_dns(&name)?;
             if name != "localhost" && !name.ends_with(".localhost") {
                 return Ok(());
             }
@@ -200,9 +263,28 @@ pub fn reachable_url(url: &str, policy: &NetworkPolicy) -> Result<(), String> {
     })
 }
 
+/// A host name DNS can hold: at most 253 characters, labels of 1 to 63.
+fn host_name_fits_dns(name: &str) -> Result<(), String> {
+    if name.len() > MAX_HOST_NAME {
+        return Err(format!(
+            "host name is {} characters long; DNS names have at most {MAX_HOST_NAME}",
+            name.len()
+        ));
+    }
+    if let Some(label) = name.split('.').find(|l| l.len() > MAX_LABEL) {
+        return Err(format!(
+            "host name has a label of {} characters ({}…); DNS labels have at most {MAX_LABEL}",
+            label.len(),
+            &label[..16]
+        ));
+    }
+    Ok(())
+}
+
 /// `custom_headers`: names must be HTTP tokens, values HTTP field values
-/// (RFC 9110: no CR, LF, NUL or other control characters but tab), and
-/// none of them a header outbound sets.
+/// (RFC 9110: no CR, LF, NUL or other control characters but tab), none of
+/// them a header outbound sets, and no more of them, nor longer, than a
+/// receiver accepts.
 fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Vec<FieldError>) {
     let parsed;
     let map: &Map<String, Value> = match value {
@@ -216,6 +298,15 @@ fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Ve
         },
         _ => return,
     };
+    if map.len() > MAX_CUSTOM_HEADERS {
+        errors.push(error(
+            "config.custom_headers",
+            format!(
+                "has {} headers; at most {MAX_CUSTOM_HEADERS} are allowed",
+                map.len()
+            ),
+        ));
+    }
     let prefix = ctx.header_prefix.to_ascii_lowercase();
     for (name, value) in map {
         let field = format!("config.custom_headers.{name}");
@@ -224,6 +315,11 @@ fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Ve
             errors.push(error(
                 &field,
                 "is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)".into(),
+            ));
+        } else if name.len() > MAX_HEADER_NAME_BYTES {
+            errors.push(error(
+                &field,
+                format!("is a header name longer than {MAX_HEADER_NAME_BYTES} bytes"),
             ));
         } else if RESERVED_HEADERS.contains(&lower.as_str())
             || (!prefix.is_empty() && lower.starts_with(&prefix))
@@ -238,6 +334,14 @@ fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Ve
                 errors.push(error(
                     &field,
                     "is not a valid header value (no line breaks or control characters)".into(),
+                ));
+            } else if v.len() > MAX_HEADER_VALUE_BYTES {
+                errors.push(error(
+                    &field,
+                    format!(
+                        "is {} bytes long; a header value may have at most {MAX_HEADER_VALUE_BYTES}",
+                        v.len()
+                    ),
                 ));
             }
         }
@@ -327,10 +431,32 @@ fn gcp_pubsub(
         .get("service_account_json")
         .and_then(Value::as_str)
     {
-        if let Err(e) = ServiceAccountKey::parse(key) {
-            errors.push(error("credentials.service_account_json", e.to_string()));
+        let checked = ServiceAccountKey::parse(key)
+            .map_err(|e| e.to_string())
+            .and_then(|key| token_uri(&key.token_uri, ctx.network));
+        if let Err(message) = checked {
+            errors.push(error("credentials.service_account_json", message));
         }
     }
+}
+
+/// A key's `token_uri`: the signed assertion, a credential good for an
+/// hour, is posted there, so it must be https (plain http only to an
+/// address the operator allows, as emulators and tests are) and an address
+/// outbound may reach.
+fn token_uri(uri: &str, policy: &NetworkPolicy) -> Result<(), String> {
+    let parsed = url::Url::parse(uri).map_err(|e| format!("token_uri is not a valid URL: {e}"))?;
+    let allowed_literal = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => policy.is_allowlisted(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => policy.is_allowlisted(IpAddr::V6(ip)),
+        _ => false,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allowed_literal => {}
+        _ => return Err("token_uri must be an https:// URL".into()),
+    }
+    reachable_url(uri, policy).map_err(|message| format!("token_uri {message}"))
 }
 
 /// Service Bus: a connection string with every part, for the entity named
@@ -452,6 +578,162 @@ mod tests {
         assert!(errors.iter().any(
             |e| e.starts_with("config.custom_headers.Content-Type: is a header outbound sets")
         ));
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_every_single_line_value() {
+        let policy = NetworkPolicy::default();
+        let run = |kind, config: Value, credentials: Value| -> Vec<String> {
+            check(kind, &config, &credentials, &ctx(&policy))
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect()
+        };
+        let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/q"});
+        let errors = run(
+            DestinationKind::AwsSqs,
+            sqs.clone(),
+            json!({"key": "AKIA\r\nX-Injected: 1", "secret": "s\u{0}"}),
+        );
+        assert_eq!(
+            errors,
+            [
+                "credentials.key: contains a control character (CR); a line break, tab or NUL can never be sent in a header or URL",
+                "credentials.secret: contains a control character (NUL); a line break, tab or NUL can never be sent in a header or URL",
+            ]
+        );
+        let errors = run(
+            DestinationKind::AwsS3,
+            json!({"bucket": "b-1", "region": "eu-west-1"}),
+            json!({"key": "AKIA", "secret": "s", "session": "t\u{7f}t"}),
+        );
+        assert_eq!(
+            errors,
+            ["credentials.session: contains a control character (U+007F); a line break, tab or NUL can never be sent in a header or URL"]
+        );
+        assert!(run(
+            DestinationKind::AwsSqs,
+            sqs,
+            json!({"key": "AKIA", "secret": "s"})
+        )
+        .is_empty());
+        let azure = run(
+            DestinationKind::AzureServicebus,
+            json!({"name": "orders\n"}),
+            json!({"connection_string": "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send\n;SharedAccessKey=k"}),
+        );
+        let fields: Vec<&str> = azure.iter().map(|e| e.split(':').next().unwrap()).collect();
+        assert!(fields.contains(&"config.name"), "{azure:?}");
+        assert!(
+            fields.contains(&"credentials.connection_string"),
+            "{azure:?}"
+        );
+        // A key file is pasted whole, line breaks and all.
+        let key = json!({"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",
+                         "private_key": RSA_KEY})
+        .to_string();
+        let pretty = key.replace(",", ",\n");
+        assert!(run(
+            DestinationKind::GcpPubsub,
+            json!({"project_id": "p", "topic": "t"}),
+            json!({ "service_account_json": pretty }),
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn custom_headers_and_host_names_stay_within_what_receivers_and_dns_accept() {
+        let policy = NetworkPolicy::default();
+        let url = "https://example.com/h";
+        let many: serde_json::Map<String, Value> = (0..=MAX_CUSTOM_HEADERS)
+            .map(|i| (format!("X-H{i}"), json!("v")))
+            .collect();
+        let errors = webhook(json!({"url": url, "custom_headers": many}), &policy);
+        assert_eq!(
+            errors,
+            ["config.custom_headers: has 65 headers; at most 64 are allowed"]
+        );
+        let long = "v".repeat(MAX_HEADER_VALUE_BYTES + 1);
+        let errors = webhook(
+            json!({"url": url, "custom_headers": {"X-Big": long}}),
+            &policy,
+        );
+        assert_eq!(
+            errors,
+            ["config.custom_headers.X-Big: is 8193 bytes long; a header value may have at most 8192"]
+        );
+        let fits = "v".repeat(MAX_HEADER_VALUE_BYTES);
+        assert!(webhook(
+            json!({"url": url, "custom_headers": {"X-Big": fits}}),
+            &policy
+        )
+        .is_empty());
+
+        let label = "a".repeat(63);
+        let host = format!("{label}.{label}.{label}.{}.com", "b".repeat(57));
+        assert_eq!(host.len(), 253);
+        assert!(webhook(json!({ "url": format!("https://{host}/") }), &policy).is_empty());
+        let errors = webhook(json!({ "url": format!("https://x{host}/") }), &policy);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("254 characters long"), "{errors:?}");
+        let errors = webhook(
+            json!({ "url": format!("https://{}.com/", "a".repeat(64)) }),
+            &policy,
+        );
+        assert!(errors[0].contains("label of 64 characters"), "{errors:?}");
+        // The same rule for every host a type reaches, e.g. Kafka brokers.
+        let brokers = format!("{}.com:9092", "a".repeat(64));
+        let errors = check(
+            DestinationKind::Kafka,
+            &json!({ "brokers": brokers, "topic": "t" }),
+            &json!({}),
+            &ctx(&policy),
+        );
+        assert_eq!(errors[0].field, "config.brokers");
+    }
+
+    #[test]
+    fn a_gcp_key_must_send_its_assertion_over_https_to_an_address_outbound_may_reach() {
+        let strict = NetworkPolicy::default();
+        let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
+        let run = |token_uri: &str, policy: &NetworkPolicy| {
+            let key =
+                json!({"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",
+                             "private_key": RSA_KEY, "token_uri": token_uri})
+                .to_string();
+            check(
+                DestinationKind::GcpPubsub,
+                &json!({"project_id": "p", "topic": "t"}),
+                &json!({ "service_account_json": key }),
+                &ctx(policy),
+            )
+            .into_iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+        };
+        assert!(run("https://oauth2.googleapis.com/token", &strict).is_empty());
+        for (uri, says) in [
+            (
+                "http://oauth2.googleapis.com/token",
+                "must be an https:// URL",
+            ),
+            (
+                "https://169.254.169.254/token",
+                "token_uri host 169.254.169.254",
+            ),
+            ("https://[::ffff:0:7f00:1]/token", "token_uri host"),
+            ("http://127.0.0.1:9/token", "must be an https:// URL"),
+        ] {
+            let errors = run(uri, &strict);
+            assert_eq!(errors.len(), 1, "{uri}: {errors:?}");
+            assert!(
+                errors[0].starts_with("credentials.service_account_json: ")
+                    && errors[0].contains(says),
+                "{uri}: {errors:?}"
+            );
+        }
+        // An address the operator allows may be plain http (an emulator).
+        assert!(run("http://127.0.0.1:9/token", &loopback).is_empty());
     }
 
     fn aws(kind: DestinationKind, config: Value, policy: &NetworkPolicy) -> Vec<String> {

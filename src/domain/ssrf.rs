@@ -157,18 +157,24 @@ fn is_denied_v6(ip: Ipv6Addr) -> bool {
 
 /// Networks whose last 32 bits are an IPv4 address: IPv4-compatible
 /// (`::/96`, which also covers `::` and `::1`: they map to 0.0.0.0 and
-/// 0.0.0.1, both denied), IPv4-mapped and NAT64.
+/// 0.0.0.1, both denied), IPv4-mapped, IPv4-translated (SIIT, RFC 2765:
+/// `::ffff:0:7f00:1` is 127.0.0.1) and NAT64.
 const CARRY_V4_IN_LOW_32: &[Ipv6Net] = &[
     net6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96),
     net6(Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96),
+    net6(Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0), 96),
     net6(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96),
 ];
 
 /// 6to4: the IPv4 address is the 32 bits after the /16 prefix.
 const SIX_TO_FOUR: Ipv6Net = net6(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16);
 
-/// The IPv4 address carried by an IPv4-compatible, IPv4-mapped, NAT64 or
-/// 6to4 address.
+/// Teredo (RFC 4380): the client's IPv4 address is the last 32 bits,
+/// inverted; packets reach it through a relay.
+const TEREDO: Ipv6Net = net6(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32);
+
+/// The IPv4 address carried by an IPv4-compatible, IPv4-mapped,
+/// IPv4-translated, NAT64, 6to4 or Teredo address.
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let o = ip.octets();
     if CARRY_V4_IN_LOW_32.iter().any(|net| net.contains(&ip)) {
@@ -176,6 +182,9 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     }
     if SIX_TO_FOUR.contains(&ip) {
         return Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+    }
+    if TEREDO.contains(&ip) {
+        return Some(Ipv4Addr::new(!o[12], !o[13], !o[14], !o[15]));
     }
     None
 }
@@ -257,6 +266,14 @@ mod tests {
             ("64:ff9b::8.8.8.8", false),
             ("2002:0a00:0001::1", true),
             ("2002:0808:0808::1", false),
+            // IPv4-translated (SIIT): ::ffff:0:127.0.0.1
+            ("::ffff:0:7f00:1", true),
+            ("::ffff:0:a00:1", true),
+            ("::ffff:0:808:808", false),
+            // Teredo: the client's address, inverted, in the last 32 bits
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", true), // 127.0.0.1
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", true), // 192.0.2.45
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", false), // 8.8.8.8
         ];
         for (addr, denied) in cases {
             assert_eq!(is_denied(ip(addr)), denied, "{addr}");

@@ -1,6 +1,6 @@
 //! Bad input of every kind gets a 4xx with a message, never a 500.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
@@ -83,5 +83,102 @@ async fn malformed_wrong_typed_huge_and_strange_input_is_a_clear_4xx() {
     ] {
         let (status, resp) = api.raw("GET", path, Some("test-api-key"), None).await;
         assert!((400..500).contains(&status), "GET {path}: {status} {resp}");
+    }
+}
+
+/// Settings that could never deliver are refused when the destination is
+/// saved, each with a 422 naming the field: control characters in values
+/// sent in headers or URLs, S3 bucket names AWS refuses, a GCP key that
+/// would post its assertion in the clear or to a blocked address, more
+/// custom headers (or longer ones) than a receiver takes, host names DNS
+/// cannot hold, and IPv6 forms that carry a blocked IPv4 address.
+#[tokio::test]
+async fn settings_that_could_never_deliver_are_a_422_naming_the_field() {
+    let db = TestDb::new().await;
+    let api = TestApp::start(&db).await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let gcp_key = |token_uri: &str| {
+        json!({"type": "service_account", "client_email": "a@p.iam.gserviceaccount.com",
+               "private_key": include_str!("../data/gcp-test-key.pem"), "token_uri": token_uri})
+        .to_string()
+    };
+    let aws = |key: &str| json!({"key": key, "secret": "s"});
+    let many: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("X-H{i}"), json!("v"))).collect();
+    let cases = [
+        (
+            json!({"type": "aws_sqs", "config": {"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/q"},
+                   "credentials": aws("AKIA\r\nX-Evil: 1")}),
+            "credentials.key",
+            "control character",
+        ),
+        (
+            json!({"type": "aws_s3", "config": {"bucket": "192.168.5.4", "region": "eu-west-1"},
+                   "credentials": aws("AKIA")}),
+            "config.bucket",
+            "IP address",
+        ),
+        (
+            json!({"type": "aws_s3", "config": {"bucket": "b".repeat(64), "region": "eu-west-1"},
+                   "credentials": aws("AKIA")}),
+            "config.bucket",
+            "3 to 63",
+        ),
+        (
+            json!({"type": "azure_servicebus", "config": {"name": "orders"},
+                   "credentials": {"connection_string":
+                       "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send\u{0};SharedAccessKey=k"}}),
+            "credentials.connection_string",
+            "control character",
+        ),
+        (
+            json!({"type": "gcp_pubsub", "config": {"project_id": "p", "topic": "t"},
+                   "credentials": {"service_account_json": gcp_key("http://oauth2.googleapis.com/token")}}),
+            "credentials.service_account_json",
+            "https",
+        ),
+        (
+            json!({"type": "gcp_pubsub", "config": {"project_id": "p", "topic": "t"},
+                   "credentials": {"service_account_json": gcp_key("https://169.254.169.254/token")}}),
+            "credentials.service_account_json",
+            "token_uri host 169.254.169.254",
+        ),
+        (
+            json!({"type": "webhook", "config": {"url": "https://x.test/h", "custom_headers": many}}),
+            "config.custom_headers",
+            "at most 64",
+        ),
+        (
+            json!({"type": "webhook", "config": {"url": "https://x.test/h",
+                   "custom_headers": {"X-Big": "v".repeat(8193)}}}),
+            "config.custom_headers.X-Big",
+            "at most 8192",
+        ),
+        (
+            json!({"type": "webhook", "config": {"url": format!("https://{}.test/h", "a.".repeat(130))}}),
+            "config.url",
+            "at most 253",
+        ),
+        (
+            json!({"type": "webhook", "config": {"url": "http://[::ffff:0:7f00:1]:9/h"}}),
+            "config.url",
+            "loopback, private",
+        ),
+    ];
+    for (mut body, field, says) in cases {
+        body["topics"] = json!(["*"]);
+        let (status, e) = api
+            .admin(
+                "POST",
+                "/api/v1/tenants/acme/destinations",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(status, 422, "{field}: {e}");
+        let text = e.to_string();
+        assert!(
+            text.contains(field) && text.contains(says),
+            "{field} / {says}: {e}"
+        );
     }
 }

@@ -301,6 +301,7 @@ pub(super) static TYPES: [DestinationType; DestinationKind::ALL.len()] = [
             description: "The service account's JSON key file, pasted whole",
             required: true,
             sensitive: true,
+            multiline: true,
             ..TEXT
         }],
         managed_credentials: &[],

@@ -113,6 +113,11 @@ pub struct Field {
     pub min_length: Option<usize>,
     pub max_length: Option<usize>,
     pub options: &'static [SelectOption],
+    /// A text that may span lines (a pasted key file). Every other text
+    /// ends up in a header, a URL or a protocol field, where a line break
+    /// or another control character can never be sent, so it is refused
+    /// when the destination is saved (`destination_checks`). Not served.
+    pub multiline: bool,
 }
 
 /// The base the declarations (`declarations.rs`) override: an optional plain
@@ -132,6 +137,7 @@ const TEXT: Field = Field {
     min_length: None,
     max_length: None,
     options: &[],
+    multiline: false,
 };
 
 impl Field {
@@ -242,6 +248,16 @@ pub fn webhook_standard() -> &'static DestinationType {
 }
 
 impl DestinationType {
+    /// The single-line text fields of `config` and `credentials`, as
+    /// (section, field).
+    pub fn single_line_fields(&self) -> impl Iterator<Item = (&'static str, &Field)> {
+        let config = self.config_fields.iter().map(|f| ("config", f));
+        let credentials = self.credential_fields.iter().map(|f| ("credentials", f));
+        config
+            .chain(credentials)
+            .filter(|(_, f)| matches!(f.kind, FieldKind::Text | FieldKind::Select) && !f.multiline)
+    }
+
     /// The document `GET /api/v1/destination-types` serves for this type.
     pub fn to_json(&self) -> Value {
         let fields = |fs: &[Field], credential: bool| -> Value {
