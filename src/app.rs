@@ -513,6 +513,7 @@ fn delivery(
             true => d.disable_after_failures,
             false => 0,
         },
+        disable_min_failing: d.disable_min_failing,
         alerts: operator_event::Alerts {
             topics: settings.operator_events.topics,
             threshold: i32::try_from(d.disable_after_failures).unwrap_or(i32::MAX),
@@ -528,6 +529,7 @@ fn delivery(
         retry,
         cipher: Some(Arc::new(Cipher::new(aes))),
         timeout: d.timeout,
+        circuits: Arc::default(),
     };
     Ok((cfg, attempter))
 }

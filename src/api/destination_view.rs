@@ -33,9 +33,13 @@ pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
         "metadata": d.metadata,
         "disabled_at": d.disabled_at.map(ts),
         // Extensions to Outpost's shape, for the portal: why it is disabled
-        // (`manual` or `consecutive_failures`), and the failure count.
+        // (`manual` or `consecutive_failures`), the failure count, and what
+        // waits for it.
         "disabled_reason": d.disabled_reason,
         "consecutive_failures": d.consecutive_failures,
+        // Events held for it while disabled, waiting for it to be enabled
+        // (counted up to 100,000).
+        "held_events": d.held_events,
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
         "target": d.kind.target(&d.config),

@@ -27,6 +27,7 @@ use crate::domain::signature::WebhookMode;
 use crate::domain::topic::Topic;
 use crate::store::destinations as store;
 use crate::store::events::{self, NewEvent};
+use crate::store::held::{self, OnEnable};
 use crate::store::{GenericClient, StoreError};
 
 pub fn routes() -> Router<AppState> {
@@ -126,12 +127,19 @@ async fn patch(
     let tx = db.transaction().await.map_err(StoreError::from)?;
     let watch = subscription::watch(&state, &tx, tenant).await?;
     store::update(&tx, tenant, &d.id, &patched.update).await?;
+    let mut more_held = false;
     if let Some(disable) = patched.disable {
         store::set_disabled(&tx, tenant, &d.id, disable, None).await?;
+        if !disable {
+            more_held = held::release(&tx, &d.id, held::BATCH, None).await? == held::BATCH;
+        }
     }
     watch.emit(&tx, tenant).await?;
     let row = store::get(&tx, tenant, &d.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
+    if more_held {
+        release_rest(&db, &d.id).await?;
+    }
     Ok(Json(render(&state, &row)?))
 }
 
@@ -148,35 +156,77 @@ async fn remove(
     Ok(Json(json!({ "success": true })))
 }
 
+/// `PUT …/enable[?held=deliver|discard]`: what was held for the destination
+/// while it was disabled is delivered, oldest first (the default, and all
+/// that Outpost's SDKs know), or discarded, each with a `discarded`
+/// attempt in the log.
 async fn enable(
     State(state): State<AppState>,
     d: DestinationScope,
-    Db(db): Db,
+    Db(mut db): Db,
+    q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(&state, &d, db, false).await
+    let on_enable = match q.one("held") {
+        None | Some("deliver") => OnEnable::Deliver,
+        Some("discard") => OnEnable::Discard,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "held must be \"deliver\" or \"discard\", not {other:?}"
+            )))
+        }
+    };
+    let tenant = &d.scope.tenant;
+    // Not found (or another tenant's) before anything is discarded.
+    store::get(&db, tenant, &d.id).await?;
+    if on_enable == OnEnable::Discard {
+        // While it is still disabled, in batches: what is published
+        // meanwhile is held, and discarded by the last batch below.
+        while held::discard(&db, &d.id, held::BATCH, None).await? == held::BATCH {}
+    }
+    let tx = db.transaction().await.map_err(StoreError::from)?;
+    let watch = subscription::watch(&state, &tx, tenant).await?;
+    store::set_disabled(&tx, tenant, &d.id, false, None).await?;
+    let more_held = match on_enable {
+        OnEnable::Deliver => held::release(&tx, &d.id, held::BATCH, None).await? == held::BATCH,
+        OnEnable::Discard => {
+            while held::discard(&tx, &d.id, held::BATCH, None).await? == held::BATCH {}
+            false
+        }
+    };
+    watch.emit(&tx, tenant).await?;
+    let row = store::get(&tx, tenant, &d.id).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    if more_held {
+        release_rest(&db, &d.id).await?;
+    }
+    Ok(Json(render(&state, &row)?))
 }
 
+/// Releases the rest of a large backlog after the first batch committed
+/// with the enable. Should this stop half way (the client went away, the
+/// process stopped), the workers' sweep releases what is left.
+async fn release_rest(
+    db: &deadpool_postgres::Object,
+    id: &crate::domain::ids::DestinationId,
+) -> Result<(), ApiError> {
+    while held::release(db, id, held::BATCH, None).await? == held::BATCH {}
+    Ok(())
+}
+
+/// `PUT …/disable`: the destination is paused; what matches it is held.
 async fn disable(
     State(state): State<AppState>,
     d: DestinationScope,
-    Db(db): Db,
+    Db(mut db): Db,
 ) -> Result<Json<Value>, ApiError> {
-    set_disabled(&state, &d, db, true).await
-}
-
-async fn set_disabled(
-    state: &AppState,
-    d: &DestinationScope,
-    mut db: deadpool_postgres::Object,
-    disabled: bool,
-) -> Result<Json<Value>, ApiError> {
+    let tenant = &d.scope.tenant;
     let tx = db.transaction().await.map_err(StoreError::from)?;
-    let watch = subscription::watch(state, &tx, &d.scope.tenant).await?;
-    store::set_disabled(&tx, &d.scope.tenant, &d.id, disabled, None).await?;
-    watch.emit(&tx, &d.scope.tenant).await?;
-    let row = store::get(&tx, &d.scope.tenant, &d.id).await?;
+    let watch = subscription::watch(&state, &tx, tenant).await?;
+    store::set_disabled(&tx, tenant, &d.id, true, None).await?;
+    watch.emit(&tx, tenant).await?;
+    let row = store::get(&tx, tenant, &d.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
-    Ok(Json(render(state, &row)?))
+    Ok(Json(render(&state, &row)?))
 }
 
 #[derive(Debug, Default, Deserialize)]

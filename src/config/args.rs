@@ -127,10 +127,20 @@ pub struct SettingsArgs {
     #[arg(long, env = "DELIVERY_TIMEOUT_SECONDS", default_value_t = 5)]
     #[arg(value_parser = whole(1, 300u64))]
     delivery_timeout_seconds: u64,
-    /// Consecutive failures that disable a destination; 0 = never
+    /// Consecutive failures that disable a destination (failures in flight
+    /// together count once); 0 = never
     #[arg(long, env = "ALERT_CONSECUTIVE_FAILURE_COUNT", default_value_t = 20)]
     #[arg(value_parser = whole(0, 1_000_000u32))]
     alert_consecutive_failure_count: u32,
+    /// The least time, in seconds, a destination must have been failing
+    /// (no success since) before its failures disable it
+    #[arg(
+        long,
+        env = "ALERT_AUTO_DISABLE_MIN_FAILING_SECONDS",
+        default_value_t = 600
+    )]
+    #[arg(value_parser = whole(0, 30 * 86_400u64))]
+    alert_auto_disable_min_failing_seconds: u64,
     /// How webhooks are signed: `default` (Outpost) or `standard` (Standard Webhooks)
     #[arg(long, env = "DESTINATIONS_WEBHOOK_MODE", default_value = "default")]
     #[arg(value_parser = webhook_mode)]
@@ -154,11 +164,11 @@ pub struct SettingsArgs {
     #[arg(value_parser = whole(0, 1_000_000u32))]
     delivery_circuit_breaker_failures: u32,
     /// How long an opened circuit first stays open, in seconds (doubles
-    /// with each reopening, up to 16×)
+    /// with each reopening, up to 8×)
     #[arg(
         long,
         env = "DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS",
-        default_value_t = 30
+        default_value_t = 1
     )]
     #[arg(value_parser = whole(1, 86_400u64))]
     delivery_circuit_breaker_cooldown_seconds: u64,
@@ -432,6 +442,9 @@ impl SettingsArgs {
                 }),
                 timeout: Duration::from_secs(timeout),
                 disable_after_failures: self.alert_consecutive_failure_count,
+                disable_min_failing: Duration::from_secs(
+                    self.alert_auto_disable_min_failing_seconds,
+                ),
                 webhook_mode: self.destinations_webhook_mode,
                 allowed_networks: non_empty(self.destinations_webhook_allowed_networks),
                 concurrency: self.delivery_concurrency,

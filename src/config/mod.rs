@@ -101,8 +101,13 @@ pub struct DeliverySettings {
     pub retry_schedule: Option<Vec<Duration>>,
     /// `DELIVERY_TIMEOUT_SECONDS`: per-attempt timeout. Default 5 s.
     pub timeout: Duration,
-    /// `ALERT_CONSECUTIVE_FAILURE_COUNT`: auto-disable threshold, 0 = never. Default 20.
+    /// `ALERT_CONSECUTIVE_FAILURE_COUNT`: auto-disable threshold, 0 = never.
+    /// Failures known within a second of each other count once. Default 20.
     pub disable_after_failures: u32,
+    /// `ALERT_AUTO_DISABLE_MIN_FAILING_SECONDS`: how long a destination must
+    /// have been failing, as well as reach the threshold, to be disabled.
+    /// Default 600 s.
+    pub disable_min_failing: Duration,
     /// `DESTINATIONS_WEBHOOK_MODE`: `default` or `standard`.
     pub webhook_mode: WebhookMode,
     /// `DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS`: CIDRs exempt from the SSRF
@@ -117,7 +122,8 @@ pub struct DeliverySettings {
     /// open a destination's circuit, 0 = no breaker. Default 5.
     pub circuit_breaker_failures: u32,
     /// `DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS`: how long a circuit first
-    /// stays open. Default 30 s.
+    /// stays open; doubles while the probes get no answer, up to 8×.
+    /// Default 1 s.
     pub circuit_breaker_cooldown: Duration,
     /// `WORKER_THREADS`: threads of the async runtime of `outbound worker`.
     /// Default 1 (scale out with more worker processes).

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
+use super::circuits::OpenCircuits;
 use super::senders::{Failure, Message, Reply, Senders, Sent, Target};
 use crate::domain::credentials::Cipher;
 use crate::domain::destination_type;
@@ -21,11 +22,6 @@ use crate::store::deliveries::{AttemptRecord, ClaimKey, Claimed, ClaimedDestinat
 
 /// Response bodies are stored up to this many bytes (the schema checks it).
 const MAX_STORED_BODY: usize = 128 * 1024;
-
-/// The code of an attempt not made because the destination's circuit was
-/// open: no request left outbound, and it does not count as a failure of
-/// the destination (neither toward auto-disable nor the breaker itself).
-pub const CIRCUIT_OPEN: &str = "circuit_open";
 
 /// What became of one claimed delivery.
 #[derive(Debug, Clone)]
@@ -38,6 +34,9 @@ pub enum Outcome {
     /// The event expired or the destination was deleted: nothing to send,
     /// ever.
     Drop(ClaimKey),
+    /// The destination's circuit opened after the claim: the delivery
+    /// waits, unsent and without using up an attempt, until then.
+    Postpone(ClaimKey, DateTime<Utc>),
 }
 
 /// Makes attempts. Shared by every send task of a worker.
@@ -50,6 +49,8 @@ pub struct Attempter {
     /// bound their own network calls; this bounds the whole send, whatever
     /// the type, because the lease arithmetic depends on it.
     pub timeout: Duration,
+    /// The circuits this process knows to be open (written by its recorder).
+    pub circuits: Arc<OpenCircuits>,
 }
 
 /// Past the timeout, how long a sender has to give up by itself before the
@@ -150,8 +151,8 @@ impl Attempter {
         if destination.disabled {
             return Outcome::Hold(c.key());
         }
-        if let Some(until) = destination.circuit_open_until.filter(|u| *u > now) {
-            return self.circuit_open(c, now, until);
+        if let Some(until) = self.circuits.open_until(&c.destination_id, now) {
+            return Outcome::Postpone(c.key(), until);
         }
         let Some(sender) = self.senders.get(destination.kind) else {
             log_span(&c).in_scope(|| {
@@ -201,40 +202,6 @@ impl Attempter {
         }
         let result = observe(sent, started.elapsed());
         self.record(c, now, result)
-    }
-
-    /// Not sent: the destination's circuit is open until `until`. It is an
-    /// attempt like any other failure — its number is used and the retry
-    /// schedule goes on — but never earlier than the circuit's end. (So
-    /// the retries of a destination that is down take at least as long as
-    /// without the breaker; they just stop costing a send slot each.)
-    fn circuit_open(&self, c: Claimed, now: DateTime<Utc>, until: DateTime<Utc>) -> Outcome {
-        let single = !c.retry;
-        let message = format!(
-            "not sent: the destination's recent attempts got no answer, so its circuit is \
-             open until {}; the delivery waits until then",
-            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
-        let observed = Observed {
-            success: false,
-            permanent: false,
-            code: CIRCUIT_OPEN.into(),
-            status: None,
-            headers: None,
-            body: Some(message),
-            retry_after: None,
-            duration: Duration::ZERO,
-        };
-        let mut outcome = self.record(c, now, observed);
-        if let Outcome::Attempted(a) = &mut outcome {
-            a.next_attempt_at = match a.next_attempt_at {
-                Some(at) => Some(at.max(until)),
-                // An event with a single attempt keeps it for a real send.
-                None if single => Some(until),
-                None => None,
-            };
-        }
-        outcome
     }
 
     /// The attempt's record: its result, and when to try again.

@@ -5,6 +5,8 @@
 //! - [`fairness`]: how much of each destination a worker may take.
 //! - [`attempt`]: one attempt of one delivery, and its outcome.
 //! - [`recorder`]: batched, lease-checked recording of outcomes.
+//! - [`circuits`]: the open circuits this process knows of, so that what
+//!   it already claimed is not sent into an outage.
 //! - [`senders`]: one sender per destination type behind one trait, and
 //!   the registry of the types this build delivers.
 //! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
@@ -18,6 +20,7 @@
 //!   that dial their own connections.
 
 pub mod attempt;
+pub mod circuits;
 pub mod fairness;
 pub mod http_client;
 pub mod net;

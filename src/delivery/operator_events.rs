@@ -19,11 +19,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::CIRCUIT_OPEN;
 use super::http_client::HttpClientError;
 use super::operator_sinks::Sink;
 use crate::domain::operator_event::{self as op, crossed_level, Alerts};
-use crate::store::deliveries::{AttemptRecord, DestinationCount, DestinationOutcome};
+use crate::store::deliveries::{AttemptRecord, DestinationCount};
 use crate::store::operator_events::{self as outbox, ClaimedOperatorEvent, NewAlert};
 use crate::store::{GenericClient, Pool, StoreError};
 
@@ -42,12 +41,11 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_secs(1);
 
 /// Inserts the alerts a recorded batch raises, in its transaction.
-/// `order` is the batch's accepted attempts by time; `changes` and
-/// `counts` what the batch did to each destination's failure count.
+/// `order` is the batch's accepted attempts, in the order they were known;
+/// `counts` what the batch did to each destination's failure streak.
 pub async fn emit_alerts(
     tx: &impl GenericClient,
     order: &[&AttemptRecord],
-    changes: &[DestinationOutcome],
     counts: &[DestinationCount],
     alerts: Alerts,
     now: Option<DateTime<Utc>>,
@@ -58,29 +56,21 @@ pub async fn emit_alerts(
     }
     // The alert is about the destination's latest failed attempt.
     let mut last_failed: HashMap<&str, &AttemptRecord> = HashMap::new();
-    // (An attempt not made because the circuit was open counts for nothing.)
-    for a in order
-        .iter()
-        .filter(|a| !a.success && a.code != CIRCUIT_OPEN)
-    {
+    for a in order.iter().filter(|a| !a.success) {
         last_failed.insert(a.destination_id.as_str(), a);
     }
-    let failures: HashMap<&str, &DestinationOutcome> =
-        changes.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut new = Vec::new();
     for c in counts {
-        let (Some(a), Some(change)) = (last_failed.get(c.id.as_str()), failures.get(c.id.as_str()))
-        else {
+        let Some(a) = last_failed.get(c.id.as_str()) else {
             continue;
         };
-        // The count this batch started from: zero after a success in it.
-        let before = if change.reset {
-            0
-        } else {
-            c.consecutive_failures - change.failures
-        };
         if t.consecutive_failure {
-            if let Some(level) = crossed_level(alerts.threshold, before, c.consecutive_failures) {
+            let crossed = crossed_level(
+                alerts.threshold,
+                c.previous_failures,
+                c.consecutive_failures,
+            );
+            if let Some(level) = crossed {
                 new.push(alert(
                     op::CONSECUTIVE_FAILURE,
                     a,

@@ -1,8 +1,7 @@
 //! Recording outcomes: one transaction per batch writes the attempts, moves
-//! the queue rows on, keeps the destinations' consecutive-failure counts and
-//! circuit breakers, auto-disables, holds the deliveries of disabled
-//! destinations, and holds or drops the claimed deliveries that were not
-//! sent.
+//! the queue rows on, keeps the destinations' failure streaks and circuit
+//! breakers, auto-disables, holds the deliveries of disabled destinations,
+//! and holds, drops or postpones the claimed deliveries that were not sent.
 //!
 //! These writes use `synchronous_commit = off` (set for the worker's
 //! sessions by `store::connect_worker_pool`): if Postgres crashes before
@@ -10,13 +9,14 @@
 //! are sent again when their lease expires — a duplicate, which
 //! at-least-once delivery allows. Event inserts stay fully durable.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use super::attempt::{Outcome, CIRCUIT_OPEN};
+use super::attempt::Outcome;
+use super::circuits::OpenCircuits;
 use super::operator_events;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::store::deliveries::{self, AttemptRecord, ClaimKey, DestinationOutcome, Thresholds};
@@ -31,6 +31,12 @@ pub const MAX_BATCH: usize = 500;
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// How long the recorder waits to fill a batch.
 const GATHER: Duration = Duration::from_millis(5);
+/// Failures of one destination known closer together than this were in
+/// flight together: they count as one toward its failure streak (see
+/// [`streaks`]). A second covers a batch sent at once and refused or timed
+/// out together; the sends of a destination that stays down are spaced
+/// much further apart by its circuit breaker and retry schedule.
+pub const FAILURE_SPACING: Duration = Duration::from_secs(1);
 
 /// Failure codes of attempts that got no answer at all: what the circuit
 /// breaker counts. An HTTP error status is an answer (the endpoint is up
@@ -56,23 +62,30 @@ pub struct Recorded {
     pub newly_disabled: Vec<DestinationId>,
     /// Destinations whose circuit this batch opened.
     pub circuits_opened: Vec<DestinationId>,
+    /// Claimed deliveries not sent because their destination's circuit
+    /// opened after the claim: they wait for its cool-down to end.
+    pub postponed: usize,
 }
 
 /// Writes one batch of outcomes. Outcomes from lost leases are refused,
-/// not errors.
+/// not errors. `circuits` learns what the batch did to the circuits.
 pub async fn write(
     pool: &Pool,
     batch: &[Outcome],
     thresholds: Thresholds,
+    circuits: &OpenCircuits,
     now: Option<DateTime<Utc>>,
 ) -> Result<Recorded, StoreError> {
+    let at = now.unwrap_or_else(Utc::now);
     let mut attempts = Vec::with_capacity(batch.len());
     let (mut holds, mut drops): (Vec<ClaimKey>, Vec<ClaimKey>) = (Vec::new(), Vec::new());
+    let mut postponed: Vec<(ClaimKey, DateTime<Utc>)> = Vec::new();
     for outcome in batch {
         match outcome {
             Outcome::Attempted(a) => attempts.push(a),
             Outcome::Hold(k) => holds.push(k.clone()),
             Outcome::Drop(k) => drops.push(k.clone()),
+            Outcome::Postpone(k, until) => postponed.push((k.clone(), *until)),
         }
     }
     let mut client = pool.get().await?;
@@ -85,50 +98,47 @@ pub async fn write(
         deliveries::drop_claimed(&tx, &drops).await?;
     }
     if attempts.is_empty() {
+        if !postponed.is_empty() {
+            deliveries::postpone(&tx, &postponed).await?;
+        }
         tx.commit().await?;
-        return Ok(Recorded::default());
+        return Ok(Recorded {
+            postponed: postponed.len(),
+            ..Recorded::default()
+        });
     }
     let accepted = deliveries::record(&tx, &attempts).await?;
 
-    // Consecutive failures and unanswered attempts per destination, in
-    // attempt order: a success resets the first, any answer the second.
-    // Attempts not made because the circuit was open count for neither.
-    let accepted_keys: std::collections::HashSet<(&EventId, &DestinationId)> =
+    // What the batch says of each destination, in the order the outcomes
+    // were known: a success ends a failure streak, any answer ends a run
+    // of unanswered attempts.
+    let accepted_keys: HashSet<(&EventId, &DestinationId)> =
         accepted.iter().map(|(e, d)| (e, d)).collect();
     let mut order: Vec<&AttemptRecord> = attempts
         .iter()
         .copied()
         .filter(|a| accepted_keys.contains(&(&a.event_id, &a.destination_id)))
         .collect();
-    order.sort_by_key(|a| a.attempted_at);
-    let mut changes: HashMap<&DestinationId, DestinationOutcome> = HashMap::new();
-    for a in order.iter().filter(|a| a.code != CIRCUIT_OPEN) {
-        let entry = changes
-            .entry(&a.destination_id)
-            .or_insert_with(|| DestinationOutcome {
-                id: a.destination_id.clone(),
-                reset: false,
-                failures: 0,
-                answered: false,
-                unanswered: 0,
-            });
-        if a.success {
-            entry.reset = true;
-            entry.failures = 0;
-        } else {
-            entry.failures += 1;
-        }
-        if a.success || !unanswered(&a.code) {
-            entry.answered = true;
-            entry.unanswered = 0;
-        } else {
-            entry.unanswered += 1;
-        }
-    }
+    order.sort_by_key(|a| a.known_at());
+    let changes = streaks(&order, thresholds.failure_spacing_ms);
     // (The statement locks the rows in id order itself: no deadlock between
     // two workers' recorders, whatever order these come in.)
-    let changes: Vec<DestinationOutcome> = changes.into_values().collect();
     let counts = deliveries::record_destination_outcomes(&tx, &changes, thresholds, now).await?;
+
+    // A destination that answers again after an outage (its circuit was
+    // open, a probe's answer closed it): what waits to be retried for it
+    // goes now, not at retry times spread over the next minutes.
+    let back: Vec<&DestinationId> = counts
+        .iter()
+        .filter(|c| c.circuit_closed)
+        .map(|c| &c.id)
+        .collect();
+    if !back.is_empty() {
+        deliveries::circuit_closed(&tx, &back, now).await?;
+    }
+    if !postponed.is_empty() {
+        deliveries::postpone(&tx, &postponed).await?;
+    }
     let disabled: Vec<&DestinationId> = counts
         .iter()
         .filter(|c| c.disabled)
@@ -138,8 +148,9 @@ pub async fn write(
         deliveries::hold(&tx, &disabled).await?;
     }
     // In this transaction: an alert exists exactly when its change does.
-    operator_events::emit_alerts(&tx, &order, &changes, &counts, thresholds.alerts, now).await?;
+    operator_events::emit_alerts(&tx, &order, &counts, thresholds.alerts, now).await?;
     tx.commit().await?;
+    circuits.update(&counts, at);
 
     for a in &order {
         if !a.success && a.next_attempt_at.is_none() {
@@ -172,7 +183,7 @@ pub async fn write(
             tenant_id = %c.tenant_id,
             destination_id = %c.id,
             consecutive_failures = c.consecutive_failures,
-            "destination disabled after consecutive failures"
+            "destination disabled after failing for too long; what matches it is held"
         );
         newly_disabled.push(c.id.clone());
     }
@@ -181,9 +192,60 @@ pub async fn write(
         refused: attempts.len() - accepted.len(),
         newly_disabled,
         circuits_opened,
+        postponed: postponed.len(),
     };
     crate::telemetry::recorded(&recorded);
     Ok(recorded)
+}
+
+/// Per destination, what `order` (accepted attempts, by the time their
+/// outcome was known) does to its failure streak and its circuit.
+///
+/// A failure counts toward the streak only when it was known at least
+/// `spacing_ms` after the last one counted: attempts in flight together
+/// (fifty messages refused at once when a broker stops, the sends that
+/// time out together) are one failure, not fifty. A success ends the
+/// streak; any answer, even an error status, ends a run of unanswered
+/// attempts (what the circuit breaker counts).
+pub fn streaks(order: &[&AttemptRecord], spacing_ms: i64) -> Vec<DestinationOutcome> {
+    let spacing = chrono::Duration::milliseconds(spacing_ms);
+    let mut changes: HashMap<&DestinationId, DestinationOutcome> = HashMap::new();
+    for a in order {
+        let entry = changes
+            .entry(&a.destination_id)
+            .or_insert_with(|| DestinationOutcome {
+                id: a.destination_id.clone(),
+                reset: false,
+                failures: 0,
+                first_failure_at: None,
+                last_failure_at: None,
+                answered: false,
+                unanswered: 0,
+            });
+        if a.success {
+            entry.reset = true;
+            entry.failures = 0;
+            entry.first_failure_at = None;
+            entry.last_failure_at = None;
+        } else {
+            let known = a.known_at();
+            if entry
+                .last_failure_at
+                .is_none_or(|last| known >= last + spacing)
+            {
+                entry.failures += 1;
+                entry.first_failure_at.get_or_insert(known);
+                entry.last_failure_at = Some(known);
+            }
+        }
+        if a.success || !unanswered(&a.code) {
+            entry.answered = true;
+            entry.unanswered = 0;
+        } else {
+            entry.unanswered += 1;
+        }
+    }
+    changes.into_values().collect()
 }
 
 /// The recorder task: drains outcomes from the senders in batches. A write
@@ -194,6 +256,7 @@ pub async fn run(
     pool: Pool,
     mut rx: mpsc::Receiver<Outcome>,
     thresholds: Thresholds,
+    circuits: std::sync::Arc<OpenCircuits>,
     give_up: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<Outcome> = Vec::with_capacity(MAX_BATCH);
@@ -223,7 +286,7 @@ pub async fn run(
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            match write(&pool, &batch, thresholds, None).await {
+            match write(&pool, &batch, thresholds, &circuits, None).await {
                 Ok(r) => {
                     if r.refused > 0 {
                         tracing::info!(

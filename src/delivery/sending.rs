@@ -17,7 +17,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
-use super::attempt::{log_span, Attempter, Outcome, CIRCUIT_OPEN};
+use super::attempt::{log_span, Attempter, Outcome};
 use super::fairness::{self, Fairness};
 use crate::store::deliveries::Claimed;
 
@@ -146,7 +146,7 @@ impl Sending {
             let started = Instant::now();
             let outcome = attempter.attempt(c, Utc::now()).await;
             // Only a send says how fast the destination is.
-            let sent = matches!(&outcome, Outcome::Attempted(a) if a.code != CIRCUIT_OPEN);
+            let sent = matches!(&outcome, Outcome::Attempted(_));
             let _ = outcomes.send(outcome).await;
             drop(slot);
             if fairness.finished(&destination, sent.then(|| started.elapsed())) {

@@ -55,10 +55,14 @@ use super::recorder::{self, Recorded};
 use super::sending::{start_within, Sending};
 use crate::domain::operator_event::Alerts;
 use crate::store::deliveries::{self, Claimed, Thresholds};
-use crate::store::{self, wakeups, workers, Pool, StoreError};
+use crate::store::{self, held, wakeups, workers, Pool, StoreError};
 
 /// How often a worker refreshes its row while running.
 const HEARTBEAT: Duration = Duration::from_secs(30);
+/// How often a worker gives back to the queue what is still held for
+/// destinations that are enabled (`store::held::release_enabled`): a
+/// destination enabled with plain SQL waits at most this long.
+const HELD_SWEEP: Duration = Duration::from_secs(5);
 /// How long a worker that just had work keeps polling before going idle,
 /// and how often it polls meanwhile.
 const LINGER: Duration = Duration::from_millis(100);
@@ -90,8 +94,11 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long in-flight sends may finish after shutdown is requested.
     pub grace: Duration,
-    /// Auto-disable threshold (`ALERT_CONSECUTIVE_FAILURE_COUNT`), 0 = never.
+    /// Auto-disable threshold (`ALERT_CONSECUTIVE_FAILURE_COUNT`), 0 = never...
     pub disable_after: u32,
+    /// ... reached by a failure streak that has lasted at least this long
+    /// (`ALERT_AUTO_DISABLE_MIN_FAILING_SECONDS`).
+    pub disable_min_failing: Duration,
     /// Most deliveries this process holds for one slow or new destination
     /// (`DELIVERY_DESTINATION_CONCURRENCY`; see `fairness`).
     pub destination_cap: usize,
@@ -109,12 +116,17 @@ impl WorkerConfig {
     fn thresholds(&self) -> Thresholds {
         Thresholds {
             disable_after: i32::try_from(self.disable_after).unwrap_or(i32::MAX),
+            disable_min_failing_ms: millis(self.disable_min_failing),
+            failure_spacing_ms: millis(recorder::FAILURE_SPACING),
             circuit_after: i32::try_from(self.circuit_after).unwrap_or(i32::MAX),
-            circuit_cooldown_ms: i64::try_from(self.circuit_cooldown.as_millis())
-                .unwrap_or(i64::MAX),
+            circuit_cooldown_ms: millis(self.circuit_cooldown),
             alerts: self.alerts,
         }
     }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 impl Default for WorkerConfig {
@@ -127,9 +139,10 @@ impl Default for WorkerConfig {
             poll_interval: Duration::from_millis(250),
             grace: Duration::from_secs(10),
             disable_after: 20,
+            disable_min_failing: Duration::from_secs(600),
             destination_cap: 16,
             circuit_after: 5,
-            circuit_cooldown: Duration::from_secs(30),
+            circuit_cooldown: Duration::from_secs(1),
             alerts: Alerts::default(),
         }
     }
@@ -162,6 +175,7 @@ struct LoopState {
     /// Our idle flag as last written; None until the first write lands.
     idle: Option<bool>,
     last_beat: Instant,
+    last_sweep: Instant,
     /// Wait after a failed claim; doubles up to 2 s.
     backoff: Duration,
     /// When a claim last found work.
@@ -191,6 +205,7 @@ impl LoopState {
         LoopState {
             idle: None,
             last_beat: Instant::now(),
+            last_sweep: Instant::now(),
             backoff: Duration::from_millis(100),
             last_work: Instant::now() - LINGER,
             next_claim: Instant::now(),
@@ -285,6 +300,7 @@ impl Worker {
             &self.inner.pool,
             &outcomes,
             self.inner.cfg.thresholds(),
+            &self.inner.attempter.circuits,
             Some(now),
         )
         .await
@@ -327,6 +343,7 @@ impl Worker {
             self.inner.pool.clone(),
             rx,
             cfg.thresholds(),
+            self.inner.attempter.circuits.clone(),
             recorder_stop.clone(),
         ));
         let mut sending = Sending::new(
@@ -347,6 +364,7 @@ impl Worker {
                 break;
             }
             self.heartbeat(&mut state).await;
+            self.sweep_held(&mut state).await;
         }
 
         // Shutdown: no more claims. In-flight sends get the grace period,
@@ -492,6 +510,26 @@ impl Worker {
                 tracing::warn!(error = %err, "heartbeat failed");
             }
             state.last_beat = Instant::now();
+        }
+    }
+
+    /// Every HELD_SWEEP, releases held deliveries of enabled destinations.
+    async fn sweep_held(&self, state: &mut LoopState) {
+        if state.last_sweep.elapsed() < HELD_SWEEP {
+            return;
+        }
+        state.last_sweep = Instant::now();
+        let released = match self.inner.pool.get().await {
+            Ok(client) => held::release_enabled(&client, held::BATCH, None).await,
+            Err(err) => Err(err.into()),
+        };
+        match released {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                released = n,
+                "held deliveries of enabled destinations queued"
+            ),
+            Err(err) => tracing::warn!(error = %err, "releasing held deliveries failed"),
         }
     }
 

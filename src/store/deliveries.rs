@@ -54,8 +54,9 @@ pub struct ClaimedDestination {
     pub credentials: serde_json::Value,
     pub delivery_metadata: Option<serde_json::Value>,
     pub disabled: bool,
-    /// Set while the destination's circuit is (or was last) open: until
-    /// then nothing is sent to it.
+    /// Set while the destination's circuit is (or was last) open. The claim
+    /// gives nothing of a destination whose circuit is open, so a claimed
+    /// delivery with this set (and past) is the half-open circuit's probe.
     pub circuit_open_until: Option<DateTime<Utc>>,
 }
 
@@ -185,6 +186,21 @@ pub struct AttemptRecord {
     pub attempted_at: DateTime<Utc>,
 }
 
+impl AttemptRecord {
+    pub fn key(&self) -> ClaimKey {
+        ClaimKey {
+            event_id: self.event_id.clone(),
+            destination_id: self.destination_id.clone(),
+            claims: self.claims,
+        }
+    }
+
+    /// When the outcome was known: the attempt's start plus its duration.
+    pub fn known_at(&self) -> DateTime<Utc> {
+        self.attempted_at + chrono::Duration::milliseconds(i64::from(self.duration_ms))
+    }
+}
+
 /// Records a batch of outcomes in one statement; returns the keys accepted
 /// (outcomes from a lease that was lost are dropped).
 pub async fn record(
@@ -244,21 +260,31 @@ pub struct DestinationCount {
     pub id: DestinationId,
     pub tenant_id: TenantId,
     pub consecutive_failures: i32,
+    /// The count this batch started from (0 after a success in it).
+    pub previous_failures: i32,
     pub disabled: bool,
     pub newly_disabled: bool,
     /// This batch opened the destination's circuit, until then.
     pub circuit_opened: bool,
+    /// This batch closed it: the destination answers again.
+    pub circuit_closed: bool,
     pub circuit_open_until: Option<DateTime<Utc>>,
     pub circuit_failures: i32,
 }
 
-/// What one recorded batch says about one destination, in attempt order.
+/// What one recorded batch says about one destination, in the order the
+/// outcomes were known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationOutcome {
     pub id: DestinationId,
     /// A success was in the batch; `failures` counts those after the last.
     pub reset: bool,
+    /// Failures counted toward the streak: one per `failure_spacing_ms` at
+    /// most (failures known closer together were in flight together).
     pub failures: i32,
+    /// When the first and the last counted failure were known.
+    pub first_failure_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
     /// An attempt got an answer; `unanswered` counts those after the last.
     pub answered: bool,
     pub unanswered: i32,
@@ -267,8 +293,12 @@ pub struct DestinationOutcome {
 /// When destinations are disabled, and when their circuits open.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Thresholds {
-    /// Consecutive failures that disable a destination (0 = never).
+    /// Consecutive failures that disable a destination (0 = never)...
     pub disable_after: i32,
+    /// ... once its failure streak has lasted this long, too.
+    pub disable_min_failing_ms: i64,
+    /// Failures known within this of the last counted one count as one.
+    pub failure_spacing_ms: i64,
     /// Unanswered attempts in a row that open its circuit (0 = never).
     pub circuit_after: i32,
     /// How long the circuit first stays open.
@@ -293,6 +323,8 @@ pub async fn record_destination_outcomes(
     let failures: Vec<i32> = changes.iter().map(|c| c.failures).collect();
     let answered: Vec<bool> = changes.iter().map(|c| c.answered).collect();
     let unanswered: Vec<i32> = changes.iter().map(|c| c.unanswered).collect();
+    let first: Vec<Option<DateTime<Utc>>> = changes.iter().map(|c| c.first_failure_at).collect();
+    let last: Vec<Option<DateTime<Utc>>> = changes.iter().map(|c| c.last_failure_at).collect();
     let rows = client
         .query(
             &stmt,
@@ -306,6 +338,10 @@ pub async fn record_destination_outcomes(
                 &unanswered,
                 &thresholds.circuit_after,
                 &thresholds.circuit_cooldown_ms,
+                &first,
+                &last,
+                &thresholds.failure_spacing_ms,
+                &thresholds.disable_min_failing_ms,
             ],
         )
         .await?;
@@ -315,9 +351,11 @@ pub async fn record_destination_outcomes(
                 id: id(r, "id")?,
                 tenant_id: id(r, "tenant_id")?,
                 consecutive_failures: r.try_get("consecutive_failures")?,
+                previous_failures: r.try_get("previous_failures")?,
                 disabled: r.try_get("disabled")?,
                 newly_disabled: r.try_get("newly_disabled")?,
                 circuit_opened: r.try_get("circuit_opened")?,
+                circuit_closed: r.try_get("circuit_closed")?,
                 circuit_open_until: r.try_get("circuit_open_until")?,
                 circuit_failures: r.try_get("circuit_failures")?,
             })
@@ -363,6 +401,42 @@ async fn claimed_statement(
     Ok(client
         .execute(&stmt, &[&event_ids, &destination_ids, &claims])
         .await?)
+}
+
+/// Makes deliveries wait for their destination's circuit to close: each
+/// is due again at its `until`, unsent claims and just-recorded failures
+/// alike (only the latest claim of each moves).
+pub async fn postpone(
+    client: &impl GenericClient,
+    deliveries: &[(ClaimKey, DateTime<Utc>)],
+) -> Result<u64, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_POSTPONE).await?;
+    let event_ids: Vec<&str> = deliveries
+        .iter()
+        .map(|(k, _)| k.event_id.as_str())
+        .collect();
+    let destination_ids: Vec<&str> = deliveries
+        .iter()
+        .map(|(k, _)| k.destination_id.as_str())
+        .collect();
+    let claims: Vec<i32> = deliveries.iter().map(|(k, _)| k.claims).collect();
+    let until: Vec<DateTime<Utc>> = deliveries.iter().map(|(_, u)| *u).collect();
+    Ok(client
+        .execute(&stmt, &[&event_ids, &destination_ids, &claims, &until])
+        .await?)
+}
+
+/// Destinations that answer again after an outage: what waits to be
+/// retried for them is due now.
+pub async fn circuit_closed(
+    client: &impl GenericClient,
+    destinations: &[&DestinationId],
+    now: Option<DateTime<Utc>>,
+) -> Result<u64, StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DELIVERIES_CIRCUIT_CLOSED)
+        .await?;
+    Ok(client.execute(&stmt, &[&strs(destinations), &now]).await?)
 }
 
 /// Gives back every lease a worker holds; returns how many.

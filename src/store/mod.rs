@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod destinations;
 pub mod error;
 pub mod events;
+pub mod held;
 pub mod logs;
 pub mod maintenance;
 pub mod metrics;

@@ -20,7 +20,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::delivery::attempt::{Outcome, CIRCUIT_OPEN};
+use crate::delivery::attempt::Outcome;
 use crate::delivery::recorder::Recorded;
 use crate::domain::destination_kind::DestinationKind;
 
@@ -88,24 +88,22 @@ pub fn published_http(n: usize) {
 pub fn attempted(kind: Option<DestinationKind>, outcome: &Outcome) {
     let destination_type = kind.map_or("unknown", DestinationKind::as_str);
     let result = match outcome {
-        Outcome::Attempted(a) if a.code == CIRCUIT_OPEN => "circuit_open",
         Outcome::Attempted(a) if a.success => "success",
         Outcome::Attempted(a) if a.next_attempt_at.is_some() => "retry",
         Outcome::Attempted(_) => "failed",
         Outcome::Hold(_) => "held",
         Outcome::Drop(_) => "dropped",
+        Outcome::Postpone(..) => "circuit_open",
     };
     COUNTERS
         .deliveries
         .get_or_create(&[("outcome", result), ("destination_type", destination_type)])
         .inc();
     if let Outcome::Attempted(a) = outcome {
-        if a.code != CIRCUIT_OPEN {
-            COUNTERS
-                .attempt_duration
-                .get_or_create(&[("destination_type", destination_type)])
-                .observe(f64::from(a.duration_ms.max(0)) / 1000.0);
-        }
+        COUNTERS
+            .attempt_duration
+            .get_or_create(&[("destination_type", destination_type)])
+            .observe(f64::from(a.duration_ms.max(0)) / 1000.0);
     }
 }
 

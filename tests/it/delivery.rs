@@ -532,8 +532,13 @@ async fn slow_receivers_never_outlast_a_short_lease_into_a_second_send() {
     running.await.unwrap();
 }
 
+/// Auto-disable needs a failure streak that reached the count *and* lasted:
+/// failures in flight together count once, and a streak shorter than
+/// ALERT_AUTO_DISABLE_MIN_FAILING_SECONDS disables nothing. Once disabled,
+/// what matches the destination is held, never dropped, and goes out when
+/// it is enabled again.
 #[tokio::test]
-async fn auto_disable_holds_deliveries_until_re_enabled() {
+async fn auto_disable_needs_a_lasting_streak_and_holds_deliveries_until_re_enabled() {
     let db = TestDb::new().await;
     let c = db.client().await;
     let rx = TestReceiver::start().await;
@@ -550,21 +555,12 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
     .await;
     let w = worker(&db, |s| {
         s.delivery.disable_after_failures = 3;
-        s.delivery.retry_schedule = Some(vec![Duration::from_secs(60); 5]);
+        s.delivery.disable_min_failing = Duration::from_secs(10);
+        s.delivery.retry_schedule = Some(vec![Duration::from_secs(1); 10]);
     })
     .await;
-    for i in 0..3 {
-        c.execute(
-            "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ($1, 'acme', 't', '{}')",
-            &[&format!("e{i}")],
-        )
-        .await
-        .unwrap();
-    }
-    let t0 = Utc::now();
-    let rec = w.run_once(t0).await.unwrap();
-    assert_eq!(rec.newly_disabled, ["flaky"]);
-    let (disabled, failures, reason): (bool, i32, Option<String>) = {
+    publish_n(&c, "e", 3).await;
+    let state = || async {
         let r = c
             .query_one(
                 "SELECT disabled_at IS NOT NULL, consecutive_failures, disabled_reason \
@@ -573,36 +569,60 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
             )
             .await
             .unwrap();
-        (r.get(0), r.get(1), r.get(2))
+        let state: (bool, i32, Option<String>) = (r.get(0), r.get(1), r.get(2));
+        state
     };
-    assert!(disabled);
-    assert_eq!(failures, 3);
-    assert_eq!(reason.as_deref(), Some("consecutive_failures"));
-    let held: i64 = c
-        .query_one(
-            "SELECT count(*) FROM outbound.deliveries WHERE state = 'held'",
-            &[],
-        )
+    // Three failures at once: one failure of the destination.
+    let t0 = Utc::now();
+    let rec = w.run_once(t0).await.unwrap();
+    assert!(rec.newly_disabled.is_empty());
+    assert_eq!(state().await, (false, 1, None), "a burst counts once");
+    // The retries fail two and four seconds later: the count is reached,
+    // but the streak is 4 s old, not the 10 s needed.
+    for s in [2, 4] {
+        let rec = w.run_once(t0 + chrono::Duration::seconds(s)).await.unwrap();
+        assert!(rec.newly_disabled.is_empty(), "at {s} s");
+    }
+    assert_eq!(state().await, (false, 3, None));
+    assert_eq!(rx.count(), 9);
+    // Twelve seconds in, still failing: disabled.
+    let rec = w
+        .run_once(t0 + chrono::Duration::seconds(12))
         .await
-        .unwrap()
-        .get(0);
-    assert_eq!(held, 3, "pending deliveries wait, they are not dropped");
+        .unwrap();
+    assert_eq!(rec.newly_disabled, ["flaky"]);
+    let (disabled, failures, reason) = state().await;
+    assert!(disabled);
+    assert_eq!(failures, 4);
+    assert_eq!(reason.as_deref(), Some("consecutive_failures"));
+    assert_eq!(
+        held_count(&c).await,
+        3,
+        "pending deliveries wait, they are not dropped"
+    );
 
+    // Published while disabled: held for it too.
+    publish_n(&c, "later", 2).await;
+    assert_eq!(held_count(&c).await, 5);
     // Nothing is sent while disabled, even when retries come due.
     w.run_once(t0 + chrono::Duration::hours(1)).await.unwrap();
-    assert_eq!(rx.count(), 3);
+    assert_eq!(rx.count(), 12);
 
-    // Re-enabled: the receiver is fixed, the waiting deliveries go out now.
+    // Re-enabled: the receiver is fixed, everything waiting goes out now.
     rx.set_default(Reply::Status(200));
     outbound::store::destinations::set_disabled(&c, &acme, &dest, false, None)
         .await
         .unwrap();
+    let released = outbound::store::held::release(&c, &dest, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(released, 5);
     w.run_once(Utc::now()).await.unwrap();
-    assert_eq!(rx.count(), 6);
+    assert_eq!(rx.count(), 17);
     assert_eq!(queue_len(&c).await, 0);
     let r = c
         .query_one(
-            "SELECT consecutive_failures, disabled_reason FROM outbound.destinations",
+            "SELECT consecutive_failures, disabled_reason, failing_since FROM outbound.destinations",
             &[],
         )
         .await
@@ -613,6 +633,27 @@ async fn auto_disable_holds_deliveries_until_re_enabled() {
         None,
         "enabled again: no reason"
     );
+    assert!(r.get::<_, Option<chrono::DateTime<Utc>>>(2).is_none());
+}
+
+async fn publish_n(c: &impl outbound::store::GenericClient, prefix: &str, n: i32) {
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) \
+         SELECT $1 || g, 'acme', 't', '{}' FROM generate_series(1, $2) g",
+        &[&prefix, &n],
+    )
+    .await
+    .unwrap();
+}
+
+async fn held_count(c: &impl outbound::store::GenericClient) -> i64 {
+    c.query_one(
+        "SELECT count(*) FROM outbound.deliveries WHERE state = 'held'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
 }
 
 #[tokio::test]
@@ -684,15 +725,21 @@ async fn two_workers_recording_failures_at_once_both_count() {
     // Two workers' recorders write the same destination's failures at the
     // same moment; the second waits for the first's row and adds to it.
     use outbound::store::deliveries::{record_destination_outcomes, DestinationOutcome};
-    let outcome = |reset, failures| DestinationOutcome {
+    let t0 = Utc::now();
+    let at = move |s: i64| Some(t0 + chrono::Duration::seconds(s));
+    // Failures a second or more apart: each one counts.
+    let outcome = move |reset, failures, first: i64, last: i64| DestinationOutcome {
         id: DestinationId::parse("d").unwrap(),
         reset,
         failures,
+        first_failure_at: at(first),
+        last_failure_at: at(last),
         answered: true,
         unanswered: 0,
     };
     let thresholds = Thresholds {
         disable_after: 7,
+        failure_spacing_ms: 1000,
         circuit_after: 5,
         circuit_cooldown_ms: 30_000,
         ..Thresholds::default()
@@ -711,13 +758,13 @@ async fn two_workers_recording_failures_at_once_both_count() {
     .await;
     let mut first = db.client().await;
     let t1 = first.transaction().await.unwrap();
-    record_destination_outcomes(&t1, &[outcome(false, 5)], thresholds, None)
+    record_destination_outcomes(&t1, &[outcome(false, 5, 0, 4)], thresholds, None)
         .await
         .unwrap();
     let mut second = db.client().await;
     let other = tokio::spawn(async move {
         let t2 = second.transaction().await.unwrap();
-        let counts = record_destination_outcomes(&t2, &[outcome(false, 3)], thresholds, None)
+        let counts = record_destination_outcomes(&t2, &[outcome(false, 3, 5, 7)], thresholds, None)
             .await
             .unwrap();
         t2.commit().await.unwrap();
@@ -820,6 +867,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         &db.pool,
         &[Outcome::Attempted(record(first[0].claims, "timeout"))],
         Thresholds::default(),
+        &Default::default(),
         None,
     )
     .await
@@ -829,6 +877,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         &db.pool,
         &[Outcome::Attempted(record(second[0].claims, "200"))],
         Thresholds::default(),
+        &Default::default(),
         None,
     )
     .await

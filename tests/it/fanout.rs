@@ -22,7 +22,7 @@ async fn insert_event(
 }
 
 #[tokio::test]
-async fn topics_star_disabled_and_other_tenants() {
+async fn topics_star_disabled_held_and_other_tenants() {
     let db = TestDb::new().await;
     let c = db.client().await;
     let acme = tenant(&c, "acme").await;
@@ -40,14 +40,33 @@ async fn topics_star_disabled_and_other_tenants() {
     .await
     .unwrap();
 
+    // The disabled destination gets its events too, held for it.
     insert_event(&c, "e1", "acme", "user.created", r#"{"id": 1}"#).await;
     assert_eq!(
         deliveries_of(&c, "e1").await,
-        ["d_created", "d_many", "d_star"]
+        ["d_created", "d_disabled", "d_many", "d_star"]
     );
 
     insert_event(&c, "e2", "acme", "campaign.completed", r#"{}"#).await;
-    assert_eq!(deliveries_of(&c, "e2").await, ["d_star"]);
+    assert_eq!(deliveries_of(&c, "e2").await, ["d_disabled", "d_star"]);
+    let states: Vec<(String, String)> = c
+        .query(
+            "SELECT destination_id, state::text FROM outbound.deliveries
+             WHERE event_id = 'e2' ORDER BY destination_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("d_disabled".to_string(), "held".to_string()),
+            ("d_star".to_string(), "pending".to_string())
+        ]
+    );
 
     insert_event(&c, "e3", "other", "user.deleted", r#"{}"#).await;
     assert_eq!(deliveries_of(&c, "e3").await, ["d_other"]);

@@ -25,6 +25,7 @@ mod metrics_endpoint;
 mod openapi;
 mod operator_events;
 mod operator_sinks;
+mod outages;
 mod pg_cron;
 mod portal;
 mod publish;

@@ -54,6 +54,7 @@ async fn service(
         s.operator_events.queue = Some(queue);
         s.operator_events.deployment_id = deployment.map(str::to_owned);
         s.delivery.disable_after_failures = 1;
+        s.delivery.disable_min_failing = Duration::ZERO;
     })
     .await;
     let sender = app.operator_events().expect("a sink is configured").clone();

@@ -491,3 +491,99 @@ async fn a_broker_restart_mid_run_loses_nothing() {
     // At most the sends in flight when the broker stopped (DELIVERY_CONCURRENCY).
     assert!(duplicates <= 64, "{duplicates} duplicates");
 }
+
+/// The issue that made auto-disable measure time: with default settings,
+/// 1,500 events published by SQL in 50-row statements, and the broker
+/// stopped for 5 s mid-flow. The first batch after the stop fails all at
+/// once; that is one failure of the destination, not fifty, so nothing is
+/// disabled, the breaker holds the rest, and every event arrives soon after
+/// the broker is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_stopped_for_5_s_under_load_loses_nothing_with_default_settings() {
+    const STATEMENTS: i32 = 30;
+    const ROWS: i32 = 50;
+    let node = rabbitmq::exclusive().await;
+    let db = TestDb::new().await;
+    let api = TestApp::start_with(&db, |_| {}).await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let exchange = unique("outage");
+    // Durable exchange and queue: they, and the persistent messages in
+    // the queue, outlive the stop.
+    drop(node.consumer(&exchange, true).await);
+    create(&api, destination("d1", &node, &exchange, PASSWORD)).await;
+
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(api.worker().clone().run(cancel.clone()));
+    let c = db.client().await;
+    let publishing = async {
+        for s in 0..STATEMENTS {
+            c.execute(
+                "INSERT INTO outbound.events (id, tenant_id, topic, data)
+                 SELECT 'evt_' || lpad(($1 * $2 + g)::text, 4, '0'), 'acme', 'user.created',
+                        json_build_object('i', $1 * $2 + g)
+                 FROM generate_series(1, $2) g",
+                &[&s, &ROWS],
+            )
+            .await
+            .unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    let outage = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        node.stop_broker().await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        node.start_broker().await;
+        std::time::Instant::now()
+    };
+    let ((), back) = tokio::join!(publishing, outage);
+    let drained = eventually(Duration::from_secs(25), || async {
+        let left: i64 = c
+            .query_one("SELECT count(*) FROM outbound.deliveries", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (left == 0).then(|| back.elapsed())
+    })
+    .await;
+    cancel.cancel();
+    running.await.unwrap();
+    let r = c
+        .query_one(
+            "SELECT disabled_at IS NULL, consecutive_failures,
+                    (SELECT count(*) FROM outbound.attempts WHERE status = 'failed')
+             FROM outbound.destinations WHERE id = 'd1'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (enabled, failures, failed): (bool, i32, i64) = (r.get(0), r.get(1), r.get(2));
+    assert!(enabled, "a 5 s outage disables nothing");
+    assert_eq!(failures, 0, "delivering again ended the streak");
+    assert!(failed > 0, "the stop failed some attempts");
+    let drained = drained.expect("every delivery finished within 25 s of the broker's return");
+
+    let total = (STATEMENTS * ROWS) as usize;
+    let mut consumer = node.consumer(&exchange, true).await;
+    consumer.wait_for(total, Duration::from_secs(10)).await;
+    // Then any duplicates, which are already queued.
+    let got = consumer
+        .wait_for(total * 2, Duration::from_millis(300))
+        .await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for m in &got {
+        *seen
+            .entry(m.header("event-id").unwrap_or("").to_string())
+            .or_default() += 1;
+    }
+    let missing = (1..=total)
+        .map(|i| format!("evt_{i:04}"))
+        .filter(|id| !seen.contains_key(id))
+        .count();
+    assert_eq!(missing, 0, "{} of {total} arrived", seen.len());
+    println!(
+        "broker stopped 5 s: {total}/{total} delivered, {failed} failed attempts, {} duplicates, \
+         drained {drained:?} after the broker was back",
+        got.len() - total
+    );
+}

@@ -14,7 +14,8 @@
 -- probe at a time. Due deliveries over a destination's room are *parked*:
 -- they leave the claim index, so a slow destination's backlog never stands
 -- in front of anyone else's work, and nobody holds them waiting for a
--- slot. Parked deliveries come back oldest first, straight from the parked
+-- slot. A destination whose circuit is open has no room at all. Parked
+-- deliveries come back oldest first, straight from the parked
 -- index, as soon as a claim finds room for their destination. The batch is
 -- ordered round-robin (each destination's first, then each one's second…).
 --
@@ -48,18 +49,22 @@ WITH RECURSIVE known AS (
     FROM parked_destinations p
     WHERE p.id IS NOT NULL AND p.n < 1000
 ), room AS (
-    -- Per destination in play: its cap less what this worker holds; one
-    -- probe at a time while its circuit is half-open. The destination row
-    -- is read by a scalar subquery, one primary-key lookup per destination:
-    -- a join here was planned as a scan of every destination.
+    -- Per destination in play: its cap less what this worker holds;
+    -- nothing while its circuit is open (its due rows are parked, and wait
+    -- for the circuit without using up attempts), one probe at a time once
+    -- the cool-down has passed (half-open). The destination row is read by
+    -- a scalar subquery, one primary-key lookup per destination: a join
+    -- here was planned as a scan of every destination.
     SELECT ids.id AS destination_id,
-           greatest(0, CASE
-               WHEN $9 > 0 AND coalesce((
-                   SELECT d.circuit_failures >= $9
-                          AND coalesce(d.circuit_open_until <= coalesce($1, now()), true)
-                   FROM outbound.destinations d WHERE d.id = ids.id), false) THEN 1
-               ELSE coalesce(k.cap, $5)
-           END - coalesce(k.held, 0)) AS room
+           greatest(0, coalesce(CASE WHEN $9 > 0 THEN (
+                   SELECT CASE
+                       WHEN d.circuit_failures < $9 THEN NULL
+                       WHEN d.circuit_open_until > coalesce($1, now()) THEN 0
+                       ELSE 1
+                   END
+                   FROM outbound.destinations d WHERE d.id = ids.id) END,
+               k.cap, $5)
+           - coalesce(k.held, 0)) AS room
     FROM (SELECT destination_id AS id FROM head
           UNION
           SELECT id FROM parked_destinations WHERE id IS NOT NULL) ids

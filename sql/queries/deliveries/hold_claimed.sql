@@ -1,8 +1,15 @@
 -- deliveries/hold_claimed: $1 event_id[], $2 destination_id[], $3 claims[].
 -- Claimed deliveries whose destination turned out to be disabled go back
--- to wait, unsent. Only the latest claim of each moves it.
+-- to wait, unsent. Only the latest claim of each moves it. A destination
+-- enabled again since the claim saw it disabled gets its delivery back
+-- due now, not held (enabling released the held rows it could see, and
+-- this one was leased then).
 UPDATE outbound.deliveries d
-SET state = 'held', lease_owner = NULL
+SET state = CASE WHEN EXISTS (SELECT 1 FROM outbound.destinations x
+                              WHERE x.id = d.destination_id AND x.disabled_at IS NOT NULL)
+                 THEN 'held' ELSE 'pending' END::outbound.delivery_state,
+    lease_owner = NULL,
+    next_attempt_at = now()
 FROM unnest($1::text[], $2::text[], $3::int[]) AS i(event_id, destination_id, claims)
 WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'

@@ -1,14 +1,17 @@
 -- destinations/set_disabled: $1 destination id, $2 tenant id, $3 disabled (bool), $4 now (null = now()).
 --
--- Disabling holds the destination's pending and parked deliveries;
--- enabling resets the failure count and the circuit breaker and makes held
--- deliveries due now. One statement, so the
--- destination and its queue never disagree.
+-- Disabling holds the destination's pending and parked deliveries (and the
+-- fan-out holds what is published for it from now on); enabling resets the
+-- failure streak and the circuit breaker. What was held is then released
+-- or discarded by the caller (held/release.sql, held/discard.sql). One
+-- statement, so the destination and its queue never disagree.
 WITH d AS (
     UPDATE outbound.destinations
     SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, coalesce($4, now())) ELSE NULL END,
         disabled_reason = CASE WHEN $3 THEN coalesce(disabled_reason, 'manual') ELSE NULL END,
         consecutive_failures = CASE WHEN $3 THEN consecutive_failures ELSE 0 END,
+        failing_since = CASE WHEN $3 THEN failing_since END,
+        last_failure_at = CASE WHEN $3 THEN last_failure_at END,
         circuit_failures = CASE WHEN $3 THEN circuit_failures ELSE 0 END,
         circuit_open_until = CASE WHEN $3 THEN circuit_open_until END,
         circuit_opens = CASE WHEN $3 THEN circuit_opens ELSE 0 END,
@@ -17,9 +20,9 @@ WITH d AS (
     RETURNING id, disabled_at
 ), q AS (
     UPDATE outbound.deliveries
-    SET state = CASE WHEN $3 THEN 'held' ELSE 'pending' END::outbound.delivery_state,
-        next_attempt_at = CASE WHEN $3 THEN next_attempt_at ELSE coalesce($4, now()) END
-    WHERE destination_id IN (SELECT id FROM d)
-      AND CASE WHEN $3 THEN state IN ('pending', 'parked') ELSE state = 'held' END
+    SET state = 'held'
+    WHERE $3
+      AND destination_id IN (SELECT id FROM d)
+      AND state IN ('pending', 'parked')
 )
 SELECT id, disabled_at FROM d

@@ -99,6 +99,21 @@ impl TestApp {
             worker: false,
             maintenance: false,
         };
+        Self::start_parts(db, parts, tweak).await
+    }
+
+    /// The API with its worker loop and operator-event sender running, as
+    /// `outbound serve` runs them (without maintenance).
+    pub async fn serving(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let parts = Parts {
+            api: true,
+            worker: true,
+            maintenance: false,
+        };
+        Self::start_parts(db, parts, tweak).await
+    }
+
+    async fn start_parts(db: &TestDb, parts: Parts, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let app = build(db, parts, tweak).await;
         let addr = app.local_addr().expect("API address");
         let worker = app.worker().clone();

@@ -61,6 +61,40 @@ struct State {
     /// Requests being answered now, and the most there ever were at once.
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// The accept loop and the connections it serves, while up.
+    serving: Mutex<Option<Serving>>,
+}
+
+/// A receiver that is up: its listener's task and its connections' tasks.
+struct Serving {
+    accept: tokio::task::JoinHandle<()>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+fn serve(listener: tokio::net::TcpListener, state: Arc<State>) -> Serving {
+    let connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+    let conns = connections.clone();
+    let accept = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let st = state.clone();
+            let conn = tokio::spawn(async move {
+                let svc = service_fn(move |req| handle(st.clone(), req));
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+            let mut open = conns.lock().unwrap();
+            open.retain(|c| !c.is_finished());
+            open.push(conn.abort_handle());
+        }
+    });
+    Serving {
+        accept,
+        connections,
+    }
 }
 
 /// Counts a request in flight until it is answered or dropped (a hung
@@ -93,22 +127,38 @@ impl TestReceiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
-        let st = state.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let st = st.clone();
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req| handle(st.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        *state.serving.lock().unwrap() = Some(serve(listener, state.clone()));
         TestReceiver { addr, state }
+    }
+
+    /// Goes down as a crashed receiver does: the port refuses connections,
+    /// and the connections that are open are cut, requests being answered
+    /// included (the sender gets no answer for a request this receiver
+    /// already recorded).
+    pub fn down(&self) {
+        if let Some(serving) = self.state.serving.lock().unwrap().take() {
+            serving.accept.abort();
+            for c in serving.connections.lock().unwrap().drain(..) {
+                c.abort();
+            }
+        }
+    }
+
+    /// Comes back up on the same port.
+    pub async fn up(&self) {
+        // The aborted accept task drops its listener when it next runs.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("rebinding {}: {e}", self.addr),
+            }
+        };
+        *self.state.serving.lock().unwrap() = Some(serve(listener, self.state.clone()));
     }
 
     pub fn url(&self, path: &str) -> String {

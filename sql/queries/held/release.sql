@@ -1,0 +1,28 @@
+-- held/release: $1 destination id, $2 most rows, $3 now (null = now()).
+--
+-- Releases up to $2 of an enabled destination's held deliveries (those
+-- kept for it while it was disabled), oldest event first: each is due
+-- now, a microsecond after the one before, so the claim takes them in
+-- that order and through the usual fair caps. Nothing is released while
+-- the destination is disabled. Returns how many were released: fewer than
+-- $2 means none is left.
+WITH batch AS (
+    SELECT ctid AS tid, event_time
+    FROM outbound.deliveries
+    WHERE destination_id = $1 AND state = 'held'
+      AND NOT EXISTS (SELECT 1 FROM outbound.destinations x
+                      WHERE x.id = $1 AND x.disabled_at IS NOT NULL)
+    ORDER BY event_time
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), ranked AS (
+    SELECT tid, row_number() OVER (ORDER BY event_time) AS n FROM batch
+), released AS (
+    UPDATE outbound.deliveries d
+    SET state = 'pending', lease_owner = NULL,
+        next_attempt_at = coalesce($3, now()) + r.n * interval '1 microsecond'
+    FROM ranked r
+    WHERE d.ctid = r.tid
+    RETURNING 1
+)
+SELECT count(*) FROM released
