@@ -28,6 +28,8 @@ pub struct QueueDepth {
     pub scheduled: i64,
     /// Due, waiting for their destination to have room.
     pub parked: i64,
+    /// Kept for disabled destinations until they are enabled.
+    pub held: i64,
     /// How long the oldest due delivery (pending, expired or parked) has
     /// been waiting, in seconds; 0 with none.
     pub oldest_due_age_secs: f64,
@@ -48,6 +50,7 @@ pub async fn queue_depth(
         leased: row.try_get("leased")?,
         scheduled: row.try_get("scheduled")?,
         parked: row.try_get("parked")?,
+        held: row.try_get("held")?,
         oldest_due_age_secs: age,
     })
 }

@@ -212,12 +212,13 @@ fn register_database(registry: &mut Registry, depth: QueueDepth, stored: i64) {
         ("parked", depth.parked),
         ("leased", depth.leased),
         ("scheduled", depth.scheduled),
+        ("held", depth.held),
     ] {
         queue.get_or_create(&[("state", state)]).set(n);
     }
     registry.register(
         "outbound_queue_deliveries",
-        "Deliveries in the queue by state (due, lease_expired and parked are waiting to be sent; counted up to 10000 each)",
+        "Deliveries in the queue by state (due, lease_expired and parked are waiting to be sent, held wait for their destination to be enabled; counted up to 10000 each)",
         queue,
     );
     let age: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();

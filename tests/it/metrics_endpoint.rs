@@ -164,6 +164,7 @@ async fn metrics_are_scraped_and_parsed_while_events_flow() {
         "outbound_queue_deliveries{state=\"due\"}",
         "outbound_queue_deliveries{state=\"parked\"}",
         "outbound_queue_deliveries{state=\"lease_expired\"}",
+        "outbound_queue_deliveries{state=\"held\"}",
         "outbound_queue_oldest_due_age_seconds",
         "outbound_lease_expiries_total",
         "outbound_destinations_auto_disabled_total",

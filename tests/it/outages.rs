@@ -345,6 +345,15 @@ async fn a_destination_down_for_longer_than_the_rule_is_disabled_and_its_events_
         .admin("GET", "/api/v1/tenants/acme/destinations", None)
         .await;
     assert!(list[0]["held_events"].as_i64().unwrap() >= held, "{list}");
+    // ... and the operator's metrics.
+    let (_, metrics) = api.admin("GET", "/metrics", None).await;
+    let gauge = metrics
+        .as_str()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("outbound_queue_deliveries{state=\"held\"} "))
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    assert!(gauge.is_some_and(|n| n >= 7), "held gauge: {gauge:?}");
 
     // The operator heard of it: the levels of the streak, then the disable.
     let topics = eventually(Duration::from_secs(20), || async {

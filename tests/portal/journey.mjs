@@ -253,6 +253,47 @@ await page.getByText("Destination disabled").waitFor();
 await ready(page);
 check((await page.locator(".page-head .badge").innerText()) === "Disabled", "shown disabled");
 check((await admin("GET", `/tenants/${tenant}/destinations/d_second`)).json.disabled_at !== null, "disabled in the API");
+
+step = "events wait for a disabled destination, then go out";
+for (const n of [1, 2]) {
+  check((await admin("POST", "/publish", { tenant_id: tenant, topic: "user.created", data: { waiting: n } })).status === 202, "published while disabled");
+}
+check((await admin("GET", `/tenants/${tenant}/destinations/d_second`)).json.held_events === 2, "held for it, counted in the API");
+await go(page, "#/destinations");
+await go(page, "#/destinations/d_second");
+check((await page.locator(".page-head .waiting").innerText()) === "2 events waiting", "the waiting count is shown");
+check((await page.locator(".notice").innerText()).includes("2 events waiting"), "the note says they are kept");
+await page.locator("#enable").click();
+check((await page.locator("dialog.dialog").innerText()).includes("2 events waiting"), "enabling asks what to do with them");
+await page.locator("#enable-deliver").click();
+await page.getByText("Destination enabled").waitFor();
+await ready(page);
+check((await admin("GET", `/tenants/${tenant}/destinations/d_second`)).json.held_events === 0, "released on enable");
+let delivered = 0;
+for (let i = 0; i < 100 && delivered < 2; i++) {
+  const a = await admin("GET", `/attempts?tenant_id=${tenant}&destination_id=d_second&limit=100`);
+  delivered = (a.json.models || []).length;
+  if (delivered < 2) await page.waitForTimeout(100);
+}
+check(delivered === 2, `the waiting events were sent (${delivered} attempts)`);
+
+step = "enabling can discard what waited";
+await page.locator("#disable").click();
+await page.getByText("Destination disabled").waitFor();
+await ready(page);
+check((await admin("POST", "/publish", { tenant_id: tenant, topic: "user.created", data: { discarded: true } })).status === 202, "published while disabled");
+await go(page, "#/destinations");
+await go(page, "#/destinations/d_second");
+await page.locator("#enable").click();
+await page.locator("#enable-discard").click();
+await page.getByText("waiting events discarded").waitFor();
+await ready(page);
+const discarded = await admin("GET", `/attempts?tenant_id=${tenant}&destination_id=d_second&limit=100`);
+check((discarded.json.models || []).filter((a) => a.code === "discarded").length === 1, "one discarded attempt in the log");
+await page.locator("[data-pane=deliveries]").click();
+await page.getByText("Discarded", { exact: true }).first().waitFor();
+
+step = "delete";
 await page.locator("#delete").click();
 await page.getByRole("button", { name: "Delete", exact: true }).last().click();
 await page.getByRole("heading", { name: "Destinations" }).waitFor();

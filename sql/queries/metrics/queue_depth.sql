@@ -4,9 +4,10 @@
 -- partial indexes the claim itself uses, never from the whole table:
 --   deliveries_claim (next_attempt_at) WHERE state IN ('pending', 'leased')
 --   deliveries_parked (destination_id, next_attempt_at) WHERE state = 'parked'
--- Parked deliveries are due (their destination is at its cap), so they are
--- queued like due pending ones. Held deliveries (disabled destinations) are
--- in no index and not counted.
+-- and the held deliveries' index, deliveries_held (destination_id,
+-- event_time) WHERE state = 'held'. Parked deliveries are due (their
+-- destination is at its cap), so they are queued like due pending ones;
+-- held ones wait for their destination to be enabled.
 --
 -- The counts walk the claim index in its own order and stop after $2 rows:
 -- the due rows come first, so a count is exact up to $2 and reads $2 beyond
@@ -48,6 +49,9 @@ SELECT
     (SELECT count(*) FROM head, t WHERE state = 'pending' AND next_attempt_at > t.now) AS scheduled,
     (SELECT count(*) FROM (SELECT 1 FROM outbound.deliveries
                            WHERE state = 'parked' LIMIT $2) p) AS parked,
+    -- kept for disabled destinations
+    (SELECT count(*) FROM (SELECT 1 FROM outbound.deliveries
+                           WHERE state = 'held' LIMIT $2) h) AS held,
     -- the oldest delivery that is due and not being sent, parked or not
     (SELECT least((SELECT min(next_attempt_at) FROM head, t WHERE next_attempt_at <= t.now),
                   (SELECT at FROM parked_oldest))) AS oldest_due,

@@ -79,9 +79,18 @@ export function drawer(title, ...content) {
 }
 
 /** Asks before something that cannot be undone. Resolves true or false. */
-export function confirmDialog(message, { confirm = "Confirm", danger = false } = {}) {
+export async function confirmDialog(message, { confirm = "Confirm", danger = false } = {}) {
+  const answer = await choiceDialog(message, [{ label: confirm, value: true, kind: danger ? "danger" : "primary" }]);
+  return answer === true;
+}
+
+/**
+ * Asks which of `choices` ({label, value, kind, id}) to take, with Cancel
+ * first; resolves the chosen value, or null for Cancel (or Escape).
+ */
+export function choiceDialog(message, choices) {
   return new Promise((resolve) => {
-    const titleId = uid("confirm");
+    const titleId = uid("choice");
     const dialog = h("dialog", { class: "dialog", "aria-labelledby": titleId });
     const done = (answer) => {
       dialog.close();
@@ -94,11 +103,11 @@ export function confirmDialog(message, { confirm = "Confirm", danger = false } =
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", class: "button", onclick: () => done(false) }, "Cancel"),
-        h("button", { type: "button", class: ["button", danger ? "danger" : "primary"], onclick: () => done(true) }, confirm),
+        h("button", { type: "button", class: "button", onclick: () => done(null) }, "Cancel"),
+        choices.map((c) => h("button", { type: "button", id: c.id || null, class: ["button", c.kind || null], onclick: () => done(c.value) }, c.label)),
       ),
     );
-    dialog.addEventListener("cancel", () => done(false));
+    dialog.addEventListener("cancel", () => done(null));
     document.body.append(dialog);
     dialog.showModal();
   });

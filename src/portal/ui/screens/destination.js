@@ -5,9 +5,9 @@
 import { api, own, query } from "../api.js";
 import { h, mount } from "../lib/dom.js";
 import { ago, count, duration, exact, hoursAgo, percent } from "../lib/format.js";
-import { badge, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
+import { badge, choiceDialog, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
-import { label, status, statusNote, topicsText } from "./destinations.js";
+import { label, status, statusNote, topicsText, waitingText } from "./destinations.js";
 
 const PANES = [
   ["overview", "Overview"],
@@ -58,7 +58,7 @@ export async function render(outlet, ctx, id) {
       h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " / ", d.id), h("h1", null, h("span", { class: "type" }, typeIcon(type, 28), label(d)))),
       h("div", { class: "actions" }, status(d), testButton(ctx, d), toggleButton(d), deleteButton(d)),
     ),
-    note ? h("p", { class: "notice bad", role: "note" }, note) : null,
+    note ? h("p", { class: ["notice", d.disabled_reason === "consecutive_failures" ? "bad" : null], role: "note" }, note) : null,
     h("p", { class: "muted" }, `${type.label} · ${topicsText(d.topics)} · created ${ago(d.created_at)}`),
     tabs,
     body,
@@ -70,9 +70,20 @@ function toggleButton(d) {
   const enable = !!d.disabled_at;
   const b = h("button", { type: "button", class: "button", id: enable ? "enable" : "disable" }, enable ? "Enable" : "Disable");
   b.addEventListener("click", async () => {
+    let path = `/destinations/${encodeURIComponent(d.id)}/${enable ? "enable" : "disable"}`;
+    const waiting = enable ? waitingText(d) : null;
+    if (waiting) {
+      // What waited while it was disabled: deliver it (the default) or not.
+      const choice = await choiceDialog(`${waiting} — held while ${label(d)} was disabled. Deliver them now, oldest first, or discard them?`, [
+        { label: "Discard", value: "discard", kind: "danger", id: "enable-discard" },
+        { label: "Deliver", value: "deliver", kind: "primary", id: "enable-deliver" },
+      ]);
+      if (!choice) return;
+      path += `?held=${choice}`;
+    }
     try {
-      await api("PUT", own(`/destinations/${encodeURIComponent(d.id)}/${enable ? "enable" : "disable"}`));
-      toast(enable ? "Destination enabled" : "Destination disabled", "ok");
+      await api("PUT", own(path));
+      toast(enable ? (path.endsWith("discard") ? "Destination enabled; waiting events discarded" : "Destination enabled") : "Destination disabled; matching events will wait for it", "ok");
       window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (err) {
       toast(err.message, "bad");
@@ -207,7 +218,11 @@ async function deliveries(body, ctx, d) {
 }
 
 export function attemptStatus(a) {
-  return a.status === "success" ? badge("Delivered", "ok") : badge("Failed", "bad");
+  if (a.status === "success") return badge("Delivered", "ok");
+  // Ended unsent: held while disabled then discarded, or past the retention.
+  if (a.code === "discarded") return badge("Discarded", "neutral");
+  if (a.code === "expired") return badge("Expired", "neutral");
+  return badge("Failed", "bad");
 }
 
 export function retryButton(a, after) {

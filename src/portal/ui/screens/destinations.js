@@ -7,20 +7,30 @@ import { h, mount } from "../lib/dom.js";
 import { count } from "../lib/format.js";
 import { badge, sparkline, table, typeIcon } from "../lib/widgets.js";
 
-/** Enabled, disabled, or disabled by outbound after repeated failures. */
+/** Enabled, disabled, or disabled by outbound after repeated failures;
+ * with how many events wait for a disabled one. */
 export function status(d) {
-  if (!d.disabled_at) return badge("Enabled", "ok");
-  if (d.disabled_reason === "consecutive_failures") {
-    return badge("Auto-disabled", "bad");
-  }
-  return badge("Disabled", "neutral");
+  const kind = !d.disabled_at ? badge("Enabled", "ok") : d.disabled_reason === "consecutive_failures" ? badge("Auto-disabled", "bad") : badge("Disabled", "neutral");
+  const waiting = waitingText(d);
+  return waiting ? h("span", { class: "status" }, kind, " ", h("span", { class: "muted waiting" }, waiting)) : kind;
+}
+
+/** "12 events waiting" for a disabled destination with held events. */
+export function waitingText(d) {
+  const n = d.held_events || 0;
+  if (!d.disabled_at || n === 0) return null;
+  const shown = n >= 100000 ? "100,000+" : count(n);
+  return `${shown} ${n === 1 ? "event" : "events"} waiting`;
 }
 
 export function statusNote(d) {
-  if (d.disabled_at && d.disabled_reason === "consecutive_failures") {
-    return `Disabled by outbound after ${d.consecutive_failures ?? "repeated"} consecutive failed deliveries. Fix the endpoint, then enable it again.`;
+  if (!d.disabled_at) return null;
+  const waiting = waitingText(d);
+  const held = waiting ? ` Events that match it are kept for it meanwhile: ${waiting}.` : " Events that match it are kept for it meanwhile.";
+  if (d.disabled_reason === "consecutive_failures") {
+    return `Disabled by outbound: its deliveries kept failing (${d.consecutive_failures ?? "repeated"} failures in a row, for long enough to rule out a passing outage).${held} Fix the endpoint, then enable it again.`;
   }
-  return null;
+  return `Disabled.${held}`;
 }
 
 /** How a destination is named in lists: its URL, queue, bucket… */
