@@ -500,3 +500,41 @@ async fn enabling_can_discard_what_was_held() {
         HashSet::from(["after1".to_string(), "after2".to_string()])
     );
 }
+
+/// Enabling with plain SQL works too: the workers' sweep gives the held
+/// deliveries of enabled destinations back to the queue within seconds.
+#[tokio::test]
+async fn a_destination_enabled_with_plain_sql_gets_what_was_held() {
+    let db = TestDb::new().await;
+    let rx = TestReceiver::start().await;
+    let api = TestApp::start(&db).await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let (s, _) = api
+        .admin(
+            "POST",
+            "/api/v1/tenants/acme/destinations",
+            Some(json!({"id": "d", "type": "webhook", "topics": ["*"],
+                        "config": {"url": rx.url("/")}})),
+        )
+        .await;
+    assert_eq!(s, 201);
+    api.admin("PUT", "/api/v1/tenants/acme/destinations/d/disable", None)
+        .await;
+    let c = db.client().await;
+    publish_batch(&c, "held", 3).await;
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(api.worker().clone().run(cancel.clone()));
+    c.execute(
+        "UPDATE outbound.destinations SET disabled_at = NULL, disabled_reason = NULL WHERE id = 'd'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let all = eventually(Duration::from_secs(15), || async {
+        (arrivals(&rx).len() == 3).then_some(())
+    })
+    .await;
+    cancel.cancel();
+    running.await.unwrap();
+    assert!(all.is_some(), "{} of 3 arrived", arrivals(&rx).len());
+}

@@ -265,6 +265,7 @@ check((await page.locator(".page-head .waiting").innerText()) === "2 events wait
 check((await page.locator(".notice").innerText()).includes("2 events waiting"), "the note says they are kept");
 await page.locator("#enable").click();
 check((await page.locator("dialog.dialog").innerText()).includes("2 events waiting"), "enabling asks what to do with them");
+await shot(page, "enable-waiting");
 await page.locator("#enable-deliver").click();
 await page.getByText("Destination enabled").waitFor();
 await ready(page);
