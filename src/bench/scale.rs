@@ -26,7 +26,7 @@ pub(super) async fn rows(
     secs: Duration,
     warmup: Duration,
 ) -> anyhow::Result<Vec<(usize, f64, f64)>> {
-    setup.batch_execute(sql::ALL_BUT_D_DISABLED).await?;
+    setup.batch_execute(sql::ALL_TEN).await?;
     let mut rows = Vec::new();
     for &n in counts {
         let cap = (concurrency * n).to_string();

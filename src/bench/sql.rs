@@ -19,7 +19,7 @@ bench_sql! {
     INSERT_WITH_ID => "insert_with_id.sql",
     POINT_AT => "point_at.sql",
     ONLY_D_TOPIC => "only_d_topic.sql",
-    ALL_BUT_D_DISABLED => "all_but_d_disabled.sql",
+    ALL_TEN => "all_ten.sql",
     IDLE_WORKER => "idle_worker.sql",
     NO_WORKERS => "no_workers.sql",
     DELIVERIES_PER_EVENT => "deliveries_per_event.sql",
