@@ -5,9 +5,21 @@
 -- not at retry times spread over the next minutes, so the backlog of an
 -- outage follows within seconds of the destination's return. (What came
 -- due while the circuit was open is parked, and comes back with the next
--- claim on its own.) Found through deliveries_retrying.
+-- claim on its own.)
+--
+-- Rows are found per destination through deliveries_retrying (the LATERAL
+-- keeps the lookup by destination; a join was planned as a walk of the
+-- whole index). SKIP LOCKED: this runs in a recorder's transaction, which
+-- holds the destination's row, while another recorder may hold some of
+-- these deliveries (just recorded) and wait for that same destination row;
+-- waiting here would deadlock the two. A row skipped keeps its retry time.
 UPDATE outbound.deliveries d
 SET next_attempt_at = coalesce($2, now())
-WHERE d.destination_id = ANY ($1)
-  AND d.state = 'pending' AND d.attempts > 0
-  AND d.next_attempt_at > coalesce($2, now())
+WHERE d.ctid = ANY (ARRAY(
+    SELECT r.tid
+    FROM unnest($1::text[]) AS i(id)
+    CROSS JOIN LATERAL (
+        SELECT x.ctid AS tid FROM outbound.deliveries x
+        WHERE x.destination_id = i.id AND x.state = 'pending' AND x.attempts > 0
+          AND x.next_attempt_at > coalesce($2, now())
+        FOR UPDATE SKIP LOCKED) r))

@@ -18,10 +18,12 @@ WITH RECURSIVE held_destinations (id, n) AS (
     FROM held_destinations h
     WHERE h.id IS NOT NULL AND h.n < 1000
 ), enabled AS (
+    -- A scalar subquery, one primary-key lookup per destination: NOT
+    -- EXISTS was planned as a walk of every destination.
     SELECT h.id FROM held_destinations h
     WHERE h.id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM outbound.destinations x
-                      WHERE x.id = h.id AND x.disabled_at IS NOT NULL)
+      AND coalesce((SELECT x.disabled_at IS NULL FROM outbound.destinations x
+                    WHERE x.id = h.id), true)
 ), batch AS (
     SELECT q.tid
     FROM enabled e
