@@ -15,10 +15,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::auth::AuthConfig;
+use crate::api::prometheus::Metrics;
 use crate::api::{self, server, AppState, Components};
 use crate::config::Settings;
 use crate::delivery::attempt::Attempter;
-use crate::delivery::http_client::{HttpClientConfig, HttpSender};
 use crate::delivery::operator_events::OperatorEventSender;
 use crate::delivery::operator_sinks::Sink;
 use crate::delivery::senders::aws::AwsSettings;
@@ -33,9 +33,9 @@ use crate::domain::signature::SignatureTemplates;
 use crate::domain::ssrf::NetworkPolicy;
 use crate::domain::topic::TopicList;
 use crate::embedded_pg::{ClusterOptions, PrivateCluster};
+use crate::net::http_client::{HttpClientConfig, HttpSender};
 use crate::portal;
 use crate::store::{self, maintenance::Maintainer, Pool};
-use crate::telemetry::exporter::Metrics;
 
 /// How often the built-in scheduler runs maintenance when pg_cron does not.
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);

@@ -30,6 +30,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod embedded_pg;
+pub mod net;
 pub mod portal;
 pub mod store;
 pub mod telemetry;

@@ -6,7 +6,8 @@
 //! - [`auth`]: operator key and tenant tokens;
 //! - one file per resource: [`tenants`], [`destinations`] (with its
 //!   [`destination_body`] and [`destination_view`]), [`publish`], [`logs`],
-//!   [`metrics`], [`health`].
+//!   [`metrics`] (the metrics API of the portal), [`health`];
+//! - [`prometheus`]: `GET /metrics` for Prometheus.
 
 pub mod auth;
 pub mod destination_body;
@@ -18,6 +19,7 @@ pub mod filters;
 pub mod health;
 pub mod logs;
 pub mod metrics;
+pub mod prometheus;
 pub mod publish;
 pub mod query;
 pub mod server;

@@ -5,6 +5,7 @@
 //! to send, and every outcome — an attempt made, or a delivery to hold or
 //! drop unsent — goes to the recorder, which writes outcomes in batches.
 
+use crate::domain::attempt_code::AttemptCode;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,31 +14,16 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::circuits::OpenCircuits;
+pub use super::outcome::Outcome;
 use super::senders::{Failure, Message, Reply, Senders, Sent, Target};
 use crate::domain::credentials::Cipher;
 use crate::domain::destination_type;
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::retry::RetryPolicy;
-use crate::store::deliveries::{AttemptRecord, ClaimKey, Claimed, ClaimedDestination};
+use crate::store::deliveries::{AttemptRecord, Claimed, ClaimedDestination};
 
 /// Response bodies are stored up to this many bytes (the schema checks it).
 const MAX_STORED_BODY: usize = 128 * 1024;
-
-/// What became of one claimed delivery.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// An attempt was made (or could not be: a bad config is a failed
-    /// attempt too); its record.
-    Attempted(AttemptRecord),
-    /// The destination is disabled: the delivery goes back to wait, unsent.
-    Hold(ClaimKey),
-    /// The event expired or the destination was deleted: nothing to send,
-    /// ever.
-    Drop(ClaimKey),
-    /// The destination's circuit opened after the claim: the delivery
-    /// waits, unsent and without using up an attempt, until then.
-    Postpone(ClaimKey, DateTime<Utc>),
-}
 
 /// Makes attempts. Shared by every send task of a worker.
 pub struct Attempter {
@@ -62,7 +48,7 @@ struct Observed {
     success: bool,
     /// No retry can help.
     permanent: bool,
-    code: String,
+    code: AttemptCode,
     status: Option<i32>,
     headers: Option<String>,
     /// The response body; without a response, the failure's message.
@@ -90,11 +76,15 @@ fn observe(sent: Sent, duration: Duration) -> Observed {
     };
     match sent {
         Sent::Delivered(reply) => {
+            let code = reply
+                .as_ref()
+                .and_then(|r| r.status)
+                .map_or(AttemptCode::Delivered, AttemptCode::Http);
             let (status, headers, body) = reply_fields(reply);
             Observed {
                 success: true,
                 permanent: false,
-                code: status.map_or_else(|| "delivered".to_string(), |s| s.to_string()),
+                code,
                 status,
                 headers,
                 body,
@@ -132,9 +122,12 @@ impl Attempter {
             event_id = %c.event_id,
             attempt = c.attempt_number()
         );
-        let kind = c.destination.as_ref().map(|d| d.kind);
+        let kind = c
+            .destination
+            .as_ref()
+            .map_or("unknown", |d| d.kind.as_str());
         let outcome = self.attempt_in_span(c, now).instrument(span).await;
-        crate::telemetry::attempted(kind, &outcome);
+        crate::telemetry::attempted(kind, outcome.label(), outcome.send_seconds());
         outcome
     }
 
@@ -159,7 +152,7 @@ impl Attempter {
                 tracing::warn!(kind = %destination.kind, "destination type not delivered by this build")
             });
             let failure = Failure::permanent(
-                "unsupported_destination_type",
+                AttemptCode::UnsupportedDestinationType,
                 format!(
                     "this build cannot deliver {} destinations",
                     destination.kind
@@ -192,7 +185,7 @@ impl Attempter {
         let sent = match tokio::time::timeout(limit, sender.send(target, message)).await {
             Ok(sent) => sent,
             Err(_) => Sent::Failed(Failure::retryable(
-                "timeout",
+                AttemptCode::Timeout,
                 format!("no answer within {:?}", self.timeout),
             )),
         };

@@ -3,31 +3,25 @@
 //! - [`worker`]: the claim → send → record loop, idle flag, shutdown.
 //! - [`sending`]: send slots and the claimed deliveries waiting for one.
 //! - [`fairness`]: how much of each destination a worker may take.
-//! - [`attempt`]: one attempt of one delivery, and its outcome.
+//! - [`attempt`]: one attempt of one delivery.
+//! - [`outcome`]: what became of it, for the recorder and the counters.
 //! - [`recorder`]: batched, lease-checked recording of outcomes.
 //! - [`circuits`]: the open circuits this process knows of, so that what
 //!   it already claimed is not sent into an outage.
 //! - [`senders`]: one sender per destination type behind one trait, and
 //!   the registry of the types this build delivers.
-//! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
-//!   the SSRF guard (whose rules live in [`crate::domain::ssrf`]).
 //! - [`operator_events`]: the alerts a batch raises, and the sender that
 //!   delivers the operator-event outbox to the operator's sink.
 //! - [`operator_sinks`]: those sinks: HTTP, or a queue through the
 //!   destination type's sender.
-//! - [`net`]: vetted TCP connections for the senders that are not HTTP.
-//! - [`socks`]: a loopback SOCKS5 relay through [`net`], for client crates
-//!   that dial their own connections.
 
 pub mod attempt;
 pub mod circuits;
 pub mod fairness;
-pub mod http_client;
-pub mod net;
 pub mod operator_events;
 pub mod operator_sinks;
+pub mod outcome;
 pub mod recorder;
 pub mod senders;
 pub mod sending;
-pub mod socks;
 pub mod worker;

@@ -19,9 +19,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::http_client::HttpClientError;
 use super::operator_sinks::Sink;
 use crate::domain::operator_event::{self as op, crossed_level, Alerts};
+use crate::net::http_client::HttpClientError;
 use crate::store::deliveries::{AttemptRecord, DestinationCount};
 use crate::store::operator_events::{self as outbox, ClaimedOperatorEvent, NewAlert};
 use crate::store::{GenericClient, Pool, StoreError};

@@ -16,7 +16,6 @@ use std::time::Duration;
 use chrono::Utc;
 use hyper::body::Bytes;
 
-use super::http_client::{HttpClientConfig, HttpClientError, HttpSender};
 use super::senders::aws::AwsSettings;
 use super::senders::webhook::WebhookSettings;
 use super::senders::{Message, Sender, SenderContext, Senders, Sent, Target};
@@ -26,6 +25,7 @@ use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::operator_event as op;
 use crate::domain::ssrf::NetworkPolicy;
+use crate::net::http_client::{HttpClientConfig, HttpClientError, HttpSender};
 use crate::store::operator_events::ClaimedOperatorEvent;
 
 /// Signs SQS requests when neither the setting nor the queue URL names a
@@ -140,7 +140,7 @@ impl Sink {
                 match http.post(url, &headers, body).await.result {
                     Ok(r) if r.is_success() => Ok(()),
                     Ok(r) => Err(format!("HTTP {}", r.status)),
-                    Err(f) => Err(format!("{}: {}", f.code.as_str(), f.detail)),
+                    Err(f) => Err(format!("{}: {}", f.code, f.detail)),
                 }
             }
             Sink::Queue {

@@ -38,22 +38,6 @@ const GATHER: Duration = Duration::from_millis(5);
 /// much further apart by its circuit breaker and retry schedule.
 pub const FAILURE_SPACING: Duration = Duration::from_secs(1);
 
-/// Failure codes of attempts that got no answer at all: what the circuit
-/// breaker counts. An HTTP error status is an answer (the endpoint is up
-/// and quick to say no), and so is anything a sender reports after
-/// talking to the service.
-pub fn unanswered(code: &str) -> bool {
-    matches!(
-        code,
-        "timeout"
-            | "connection_refused"
-            | "connection_reset"
-            | "dns_error"
-            | "tls_error"
-            | "network_error"
-    )
-}
-
 /// What a recorded batch changed, for alerts and tests.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Recorded {
@@ -194,7 +178,11 @@ pub async fn write(
         circuits_opened,
         postponed: postponed.len(),
     };
-    crate::telemetry::recorded(&recorded);
+    crate::telemetry::recorded(
+        recorded.refused,
+        recorded.newly_disabled.len(),
+        recorded.circuits_opened.len(),
+    );
     Ok(recorded)
 }
 
@@ -238,7 +226,7 @@ pub fn streaks(order: &[&AttemptRecord], spacing_ms: i64) -> Vec<DestinationOutc
                 entry.last_failure_at = Some(known);
             }
         }
-        if a.success || !unanswered(&a.code) {
+        if a.success || !a.code.unanswered() {
             entry.answered = true;
             entry.unanswered = 0;
         } else {

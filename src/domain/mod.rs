@@ -5,6 +5,7 @@
 //! No database, no HTTP.
 
 pub mod amqp_server;
+pub mod attempt_code;
 pub mod aws;
 pub mod azure_connection;
 pub mod catalog;

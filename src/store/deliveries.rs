@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{id, queries, strs, GenericClient, StoreError};
+use crate::domain::attempt_code::AttemptCode;
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 
@@ -178,7 +179,7 @@ pub struct AttemptRecord {
     pub success: bool,
     /// Some: retry then; None: the delivery is finished.
     pub next_attempt_at: Option<DateTime<Utc>>,
-    pub code: String,
+    pub code: AttemptCode,
     pub response_status: Option<i32>,
     pub response_headers: Option<String>,
     pub response_body: Option<String>,
@@ -212,7 +213,7 @@ pub async fn record(
     let event_ids = col(|a| a.event_id.as_str());
     let destination_ids = col(|a| a.destination_id.as_str());
     let tenant_ids = col(|a| a.tenant_id.as_str());
-    let codes = col(|a| a.code.as_str());
+    let codes: Vec<String> = batch.iter().map(|a| a.code.as_string()).collect();
     let statuses = col(|a| if a.success { "success" } else { "failed" });
     let claims: Vec<i32> = batch.iter().map(|a| a.claims).collect();
     let event_times: Vec<DateTime<Utc>> = batch.iter().map(|a| a.event_time).collect();

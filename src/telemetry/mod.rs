@@ -1,5 +1,7 @@
-//! What the process counts for `GET /metrics`, the exporter that serves
-//! it ([`exporter`]), and how the process logs ([`logs`]).
+//! What the process counts for `GET /metrics` (served by
+//! `api::prometheus`), and how the process logs ([`logs`]). A leaf: the
+//! counters take labels and numbers, so this module imports nothing of
+//! the rest of the crate.
 //!
 //! The counters live in one process-wide set, [`counters`], so that the
 //! code that does the work records it with one call (`telemetry::published`,
@@ -10,7 +12,6 @@
 //! Counters are this process's since it started. Several processes
 //! (`serve` and `worker`s) are summed by Prometheus, each being scraped.
 
-pub mod exporter;
 pub mod logs;
 
 use std::sync::LazyLock;
@@ -20,12 +21,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::delivery::attempt::Outcome;
-use crate::delivery::recorder::Recorded;
-use crate::domain::destination_kind::DestinationKind;
-
-type Labels1 = [(&'static str, &'static str); 1];
-type Labels2 = [(&'static str, &'static str); 2];
+pub(crate) type Labels1 = [(&'static str, &'static str); 1];
+pub(crate) type Labels2 = [(&'static str, &'static str); 2];
 
 /// The process's counters (see the README's "Metrics and logs" for each).
 pub struct Counters {
@@ -82,38 +79,29 @@ pub fn published_http(n: usize) {
         .inc_by(n as u64);
 }
 
-/// One claimed delivery's outcome, as its attempt ended (before it is
-/// recorded: an outcome whose lease was lost still counts here, and once
-/// more in `outbound_lease_expiries_total`).
-pub fn attempted(kind: Option<DestinationKind>, outcome: &Outcome) {
-    let destination_type = kind.map_or("unknown", DestinationKind::as_str);
-    let result = match outcome {
-        Outcome::Attempted(a) if a.success => "success",
-        Outcome::Attempted(a) if a.next_attempt_at.is_some() => "retry",
-        Outcome::Attempted(_) => "failed",
-        Outcome::Hold(_) => "held",
-        Outcome::Drop(_) => "dropped",
-        Outcome::Postpone(..) => "circuit_open",
-    };
+/// One claimed delivery's outcome (`outcome` as `delivery::outcome`
+/// labels it), as its attempt ended: before it is recorded, so an outcome
+/// whose lease was lost still counts here, and once more in
+/// `outbound_lease_expiries_total`. `send_seconds` when a send was made.
+pub fn attempted(destination_type: &'static str, outcome: &'static str, send_seconds: Option<f64>) {
     COUNTERS
         .deliveries
-        .get_or_create(&[("outcome", result), ("destination_type", destination_type)])
+        .get_or_create(&[("outcome", outcome), ("destination_type", destination_type)])
         .inc();
-    if let Outcome::Attempted(a) = outcome {
+    if let Some(seconds) = send_seconds {
         COUNTERS
             .attempt_duration
             .get_or_create(&[("destination_type", destination_type)])
-            .observe(f64::from(a.duration_ms.max(0)) / 1000.0);
+            .observe(seconds);
     }
 }
 
-/// What one recorded batch changed.
-pub fn recorded(r: &Recorded) {
-    COUNTERS.lease_expiries.inc_by(r.refused as u64);
-    COUNTERS.auto_disables.inc_by(r.newly_disabled.len() as u64);
-    COUNTERS
-        .circuits_opened
-        .inc_by(r.circuits_opened.len() as u64);
+/// What one recorded batch changed: outcomes refused (their lease had
+/// expired), destinations disabled, circuits opened.
+pub fn recorded(refused: usize, disabled: usize, circuits_opened: usize) {
+    COUNTERS.lease_expiries.inc_by(refused as u64);
+    COUNTERS.auto_disables.inc_by(disabled as u64);
+    COUNTERS.circuits_opened.inc_by(circuits_opened as u64);
 }
 
 /// An operator event delivered to its sink.
@@ -135,7 +123,7 @@ pub fn operator_event_failed() {
 
 impl Counters {
     /// Adds the counters to `registry` (clones share the values).
-    fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "outbound_events_published",
             "Events accepted by this process, by path (http: POST /publish)",

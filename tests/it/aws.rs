@@ -464,7 +464,7 @@ async fn s3_objects_are_the_data_with_metadata_under_the_templated_key() {
 
 /// The S3 user metadata of an object, as a JSON object's text (keys
 /// sorted: headers have no order that matters).
-fn user_metadata(o: &outbound::delivery::http_client::HttpResponse) -> String {
+fn user_metadata(o: &outbound::net::http_client::HttpResponse) -> String {
     let meta: std::collections::BTreeMap<String, Value> = o
         .headers
         .iter()

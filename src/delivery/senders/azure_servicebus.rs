@@ -17,13 +17,14 @@
 //! The SAS token is signed per request (an HMAC, cheaper than keeping it)
 //! and valid for an hour. Connections are the shared keep-alive pool's.
 
+use crate::domain::attempt_code::AttemptCode;
 use chrono::Utc;
 use hyper::body::Bytes;
 use serde_json::{json, Value};
 
 use super::{rest, BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target};
-use crate::delivery::http_client::HttpSender;
 use crate::domain::azure_connection::ConnectionString;
+use crate::net::http_client::HttpSender;
 
 const SERVICE: &str = "Service Bus";
 
@@ -67,7 +68,7 @@ impl AzureServicebusSender {
         target: Target<'_>,
         message: Message<'_>,
     ) -> Result<Reply, Failure> {
-        let invalid = |m: String| Failure::permanent("invalid_destination_config", m);
+        let invalid = |m: String| Failure::permanent(AttemptCode::InvalidDestinationConfig, m);
         let name = target
             .config
             .get("name")
@@ -91,7 +92,7 @@ impl AzureServicebusSender {
             // 403 is "quota exceeded or message too large" here; a missing
             // Send right is a 401.
             let code = match resp.status {
-                403 => "rejected",
+                403 => AttemptCode::Rejected,
                 other => rest::code_for(other),
             };
             return Err(rest::refused(SERVICE, code, &resp));

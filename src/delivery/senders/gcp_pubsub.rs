@@ -20,6 +20,7 @@
 //! Every call goes through the guarded HTTP client, the token endpoint
 //! included (it comes from the customer's key file).
 
+use crate::domain::attempt_code::AttemptCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -32,9 +33,9 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{rest, BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target};
-use crate::delivery::http_client::HttpSender;
 use crate::domain::gcp_key::{ServiceAccountKey, PUBSUB_SCOPE};
 use crate::domain::pubsub_target::PubsubTarget;
+use crate::net::http_client::HttpSender;
 
 const SERVICE: &str = "Pub/Sub";
 const TOKEN_SERVICE: &str = "the OAuth token endpoint";
@@ -72,7 +73,7 @@ impl GcpPubsubSender {
                 .into_iter()
                 .map(|e| format!("{} {}", e.field, e.message))
                 .collect();
-            Failure::permanent("invalid_destination_config", text.join("; "))
+            Failure::permanent(AttemptCode::InvalidDestinationConfig, text.join("; "))
         })?;
         let key_text = target
             .credentials
@@ -107,7 +108,7 @@ impl GcpPubsubSender {
                 .and_then(|v| v["messageIds"][0].as_str().map(str::to_string));
             if message_id.is_none() {
                 return Err(Failure::retryable(
-                    "invalid_response",
+                    AttemptCode::InvalidResponse,
                     format!("{SERVICE} answered {} without a message id", resp.status),
                 ));
             }
@@ -139,7 +140,7 @@ impl GcpPubsubSender {
             Err(_) if has_endpoint => return Ok(None),
             Err(e) => {
                 return Err(Failure::permanent(
-                    "invalid_destination_config",
+                    AttemptCode::InvalidDestinationConfig,
                     format!("credentials.service_account_json {e}"),
                 ))
             }
@@ -164,7 +165,9 @@ impl GcpPubsubSender {
     async fn exchange(&self, key: &ServiceAccountKey) -> Result<(String, Duration), Failure> {
         let assertion = key
             .assertion(PUBSUB_SCOPE, Utc::now().timestamp())
-            .map_err(|e| Failure::permanent("invalid_destination_config", e.to_string()))?;
+            .map_err(|e| {
+                Failure::permanent(AttemptCode::InvalidDestinationConfig, e.to_string())
+            })?;
         let form = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", JWT_BEARER)
             .append_pair("assertion", &assertion)
@@ -181,7 +184,7 @@ impl GcpPubsubSender {
             // invalid_grant (400) and invalid_client (401) are how the
             // endpoint says the key is wrong, deleted or disabled.
             let code = match resp.status {
-                400 | 401 | 403 => "auth_failed",
+                400 | 401 | 403 => AttemptCode::AuthFailed,
                 other => rest::code_for(other),
             };
             return Err(rest::refused(TOKEN_SERVICE, code, &resp));
@@ -191,7 +194,7 @@ impl GcpPubsubSender {
         let answer: Value = serde_json::from_str(&resp.body).unwrap_or(Value::Null);
         let Some(token) = answer["access_token"].as_str().filter(|t| !t.is_empty()) else {
             return Err(Failure::retryable(
-                "invalid_response",
+                AttemptCode::InvalidResponse,
                 format!(
                     "{TOKEN_SERVICE} answered {} without an access_token",
                     resp.status

@@ -13,11 +13,12 @@
 //! Success is a final status below 300; anything else is a failure coded
 //! with the status, and the response is kept as a webhook's is.
 
+use crate::domain::attempt_code::AttemptCode;
 use serde_json::Value;
 
 use super::{BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target};
-use crate::delivery::http_client::HttpSender;
 use crate::domain::hookdeck_token::HookdeckToken;
+use crate::net::http_client::HttpSender;
 
 /// Hookdeck's ingest host, Outpost's fixed base.
 pub const DEFAULT_INGEST_URL: &str = "https://hkdk.events";
@@ -82,7 +83,7 @@ impl Sender for HookdeckSender {
                 Ok(token) => token,
                 Err(m) => {
                     return Sent::Failed(Failure::permanent(
-                        "invalid_destination_config",
+                        AttemptCode::InvalidDestinationConfig,
                         format!("credentials.token {m}"),
                     ))
                 }
@@ -94,7 +95,7 @@ impl Sender for HookdeckSender {
                 Ok(resp) => resp,
                 Err(f) => {
                     return Sent::Failed(Failure::retryable(
-                        f.code.as_str(),
+                        f.code,
                         format!("Hookdeck: {}", f.detail),
                     ))
                 }
@@ -113,7 +114,7 @@ impl Sender for HookdeckSender {
                 return Sent::Delivered(Some(reply));
             }
             Sent::Failed(Failure {
-                code: status.to_string(),
+                code: AttemptCode::Http(status),
                 message: format!("Hookdeck answered {status}"),
                 reply: Some(reply),
                 retry_after,

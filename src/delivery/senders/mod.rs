@@ -33,11 +33,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::http_client::HttpSender;
+use crate::domain::attempt_code::AttemptCode;
 use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::ssrf::NetworkPolicy;
+use crate::net::http_client::HttpSender;
+use crate::net::ConnectError;
 use azure_servicebus::AzureServicebusSender;
 use gcp_pubsub::GcpPubsubSender;
 use hookdeck::HookdeckSender;
@@ -81,12 +83,8 @@ pub struct Reply {
 /// Why a message was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The stable code the attempt log stores: an HTTP status, or one of
-    /// `timeout`, `dns_error`, `connection_refused`, `connection_reset`,
-    /// `tls_error`, `network_error`, `blocked_address`,
-    /// `invalid_destination_config`, `auth_failed`, `not_found`,
-    /// `rejected`, …
-    pub code: String,
+    /// The code the attempt log stores.
+    pub code: AttemptCode,
     /// What went wrong, for people: the service's own error text where it
     /// gave one. Never a credential.
     pub message: String,
@@ -100,9 +98,9 @@ pub struct Failure {
 
 impl Failure {
     /// A failure worth retrying, with no reply.
-    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Failure {
+    pub fn retryable(code: AttemptCode, message: impl Into<String>) -> Failure {
         Failure {
-            code: code.into(),
+            code,
             message: message.into(),
             reply: None,
             retry_after: None,
@@ -111,11 +109,19 @@ impl Failure {
     }
 
     /// A failure that retrying cannot fix.
-    pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> Failure {
+    pub fn permanent(code: AttemptCode, message: impl Into<String>) -> Failure {
         Failure {
             permanent: true,
             ..Failure::retryable(code, message)
         }
+    }
+}
+
+impl From<ConnectError> for Failure {
+    /// A connection that could not be made is worth retrying: DNS, routes
+    /// and brokers come back.
+    fn from(e: ConnectError) -> Failure {
+        Failure::retryable(e.code, e.message)
     }
 }
 

@@ -9,7 +9,8 @@
 //! `blocked_address`, …). All are retried: credentials get fixed and topics
 //! get created while the retries run.
 
-use crate::delivery::http_client::{HttpFailure, HttpResponse};
+use crate::domain::attempt_code::AttemptCode;
+use crate::net::http_client::{HttpFailure, HttpResponse};
 
 use super::Failure;
 
@@ -17,19 +18,19 @@ use super::Failure;
 const MAX_ERROR_TEXT: usize = 500;
 
 /// The code most services mean by `status`.
-pub fn code_for(status: u16) -> &'static str {
+pub fn code_for(status: u16) -> AttemptCode {
     match status {
-        401 | 403 => "auth_failed",
-        404 | 410 => "not_found",
-        429 => "throttled",
-        500..=599 => "service_unavailable",
-        _ => "rejected",
+        401 | 403 => AttemptCode::AuthFailed,
+        404 | 410 => AttemptCode::NotFound,
+        429 => AttemptCode::Throttled,
+        500..=599 => AttemptCode::ServiceUnavailable,
+        _ => AttemptCode::Rejected,
     }
 }
 
 /// A refusal by `service`, with `code`: "Pub/Sub answered 404: Resource not
 /// found (resource=orders)."
-pub fn refused(service: &str, code: &str, resp: &HttpResponse) -> Failure {
+pub fn refused(service: &str, code: AttemptCode, resp: &HttpResponse) -> Failure {
     let message = match error_text(&resp.body) {
         Some(text) => format!("{service} answered {}: {text}", resp.status),
         None => format!("{service} answered {}", resp.status),
@@ -45,10 +46,7 @@ pub fn refused(service: &str, code: &str, resp: &HttpResponse) -> Failure {
 
 /// No answer from `service`: the HTTP client's code and what went wrong.
 pub fn unreachable(service: &str, failure: HttpFailure) -> Failure {
-    Failure::retryable(
-        failure.code.as_str(),
-        format!("{service}: {}", failure.detail),
-    )
+    Failure::retryable(failure.code, format!("{service}: {}", failure.detail))
 }
 
 /// The human part of a service's error body: Google's

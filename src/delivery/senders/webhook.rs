@@ -3,14 +3,15 @@
 //! signature; the destination's custom headers. [`build`] makes the
 //! request, [`WebhookSender`] sends it through the guarded HTTP client.
 
+use crate::domain::attempt_code::AttemptCode;
 use serde_json::Value;
 
 use super::{BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target};
-use crate::delivery::http_client::HttpSender;
 use crate::domain::signature::{
     outpost_signature, standard_signature, SignInput, SignatureTemplates, WebhookMode,
 };
 use crate::domain::webhook_secret::valid_secrets;
+use crate::net::http_client::HttpSender;
 
 /// How this deployment signs webhooks.
 #[derive(Debug, Clone)]
@@ -183,7 +184,7 @@ impl Sender for WebhookSender {
                 Ok(req) => req,
                 Err(err) => {
                     return Sent::Failed(Failure::permanent(
-                        "invalid_destination_config",
+                        AttemptCode::InvalidDestinationConfig,
                         err.to_string(),
                     ))
                 }
@@ -199,7 +200,7 @@ impl Sender for WebhookSender {
                         .then_some(resp.retry_after)
                         .flatten();
                     let success = resp.is_success();
-                    let code = resp.status.to_string();
+                    let code = AttemptCode::Http(resp.status);
                     let reply = Reply {
                         status: Some(resp.status),
                         headers: resp.headers,
@@ -217,9 +218,7 @@ impl Sender for WebhookSender {
                         })
                     }
                 }
-                Err(failure) => {
-                    Sent::Failed(Failure::retryable(failure.code.as_str(), failure.detail))
-                }
+                Err(failure) => Sent::Failed(Failure::retryable(failure.code, failure.detail)),
             }
         })
     }

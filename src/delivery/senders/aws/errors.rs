@@ -23,13 +23,14 @@
 //! blank line (past which AWS prints the canonical request it expected) and
 //! with every credential redacted.
 
+use crate::domain::attempt_code::AttemptCode;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::sign::Credentials;
-use crate::delivery::http_client::HttpResponse;
 use crate::delivery::senders::Failure;
+use crate::net::http_client::HttpResponse;
 
 /// Codes that mean the credentials are wrong, expired or not allowed.
 const AUTH: &[&str] = &[
@@ -157,15 +158,15 @@ pub fn failure(service: &str, response: &HttpResponse, credentials: &Credentials
     let status = response.status;
     let (code, permanent) = if has(AUTH) || (error.codes.is_empty() && matches!(status, 401 | 403))
     {
-        ("auth_failed".to_string(), false)
+        (AttemptCode::AuthFailed, false)
     } else if has(NOT_FOUND) || status == 404 {
-        ("not_found".to_string(), false)
+        (AttemptCode::NotFound, false)
     } else if has(THROTTLED) || status == 429 {
-        ("throttled".to_string(), false)
+        (AttemptCode::Throttled, false)
     } else if has(REJECTED) || status == 413 {
-        ("rejected".to_string(), true)
+        (AttemptCode::Rejected, true)
     } else {
-        (status.to_string(), false)
+        (AttemptCode::Http(status), false)
     };
     let said = tidy(&error.message, credentials);
     let message = match (error.code.as_str(), said.as_str()) {
@@ -302,14 +303,14 @@ mod tests {
         assert_eq!(failure("Kinesis", &r, &creds()).code, "throttled");
         let r = response(400, &[], "<Error><Code>EntityTooLarge</Code><Message>Your proposed upload exceeds the maximum allowed size &amp; more</Message></Error>");
         let f = failure("S3", &r, &creds());
-        assert_eq!((f.code.as_str(), f.permanent), ("rejected", true));
+        assert_eq!((f.code, f.permanent), (AttemptCode::Rejected, true));
         assert!(f.message.ends_with("size & more"), "{}", f.message);
         let mut r = response(503, &[], "");
         r.retry_after = Some(Duration::from_secs(7));
         let f = failure("SQS", &r, &creds());
         assert_eq!(
-            (f.code.as_str(), f.retry_after),
-            ("503", Some(Duration::from_secs(7)))
+            (f.code, f.retry_after),
+            (AttemptCode::Http(503), Some(Duration::from_secs(7)))
         );
         assert_eq!(f.message, "SQS answered 503");
         let long = format!("{{\"__type\":\"X\",\"message\":\"{}\"}}", "é".repeat(2000));

@@ -24,10 +24,10 @@ use serde_json::{json, Value};
 
 use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
-use crate::delivery::http_client::HttpSender;
 use crate::delivery::senders::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
 use crate::domain::aws::dns_suffix;
 use crate::domain::jmespath_template;
+use crate::net::http_client::HttpSender;
 
 /// The record's bytes for `message`.
 pub fn record(message: &Message<'_>, metadata_in_payload: bool) -> Vec<u8> {

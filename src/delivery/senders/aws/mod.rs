@@ -20,13 +20,14 @@ pub mod s3;
 pub mod sign;
 pub mod sqs;
 
+use crate::domain::attempt_code::AttemptCode;
 use std::time::SystemTime;
 
 use hyper::body::Bytes;
 use hyper::Method;
 
 use super::{Failure, Reply, Sent};
-use crate::delivery::http_client::{FailureCode, HttpResponse, HttpSender};
+use crate::net::http_client::{HttpResponse, HttpSender};
 use sign::{Credentials, Flavor, Unsigned};
 
 /// The deployment's AWS settings (`config::AwsSettings`, resolved).
@@ -95,7 +96,7 @@ pub async fn call(
     let signed =
         sign::signature_headers(&unsigned, credentials, SystemTime::now()).map_err(|e| {
             Failure::permanent(
-                "invalid_destination_config",
+                AttemptCode::InvalidDestinationConfig,
                 format!(
                     "{} request cannot be signed: {}",
                     call.label,
@@ -117,12 +118,12 @@ pub async fn call(
             // never make a valid request.
             let permanent = matches!(
                 failure.code,
-                FailureCode::InvalidUrl | FailureCode::InvalidRequest
+                AttemptCode::InvalidUrl | AttemptCode::InvalidRequest
             );
             let message = format!("{}: {}", call.label, credentials.redact(&failure.detail));
             Err(Failure {
                 permanent,
-                ..Failure::retryable(failure.code.as_str(), message)
+                ..Failure::retryable(failure.code, message)
             })
         }
     }
@@ -141,7 +142,7 @@ fn delivered(response: HttpResponse, body: Option<String>) -> Sent {
 /// checks at creation, so this means a row edited by hand).
 fn unusable(message: impl Into<String>) -> Sent {
     Sent::Failed(Failure::permanent(
-        "invalid_destination_config",
+        AttemptCode::InvalidDestinationConfig,
         message.into(),
     ))
 }

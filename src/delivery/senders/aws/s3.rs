@@ -20,6 +20,7 @@
 //! path style (`<endpoint>/<bucket>/<key>`) on an endpoint the deployment
 //! sets (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`), as emulators need.
 
+use crate::domain::attempt_code::AttemptCode;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -29,10 +30,10 @@ use sha2::{Digest, Sha256};
 
 use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
-use crate::delivery::http_client::HttpSender;
 use crate::delivery::senders::{BoxFuture, Failure, Message, Sender, SenderContext, Sent, Target};
 use crate::domain::aws::{dns_suffix, storage_class};
 use crate::domain::jmespath_template::{self, DEFAULT_S3_KEY_TEMPLATE};
+use crate::net::http_client::HttpSender;
 
 /// S3's longest object key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;
@@ -170,7 +171,8 @@ impl S3Sender {
             Ok(c) => c,
             Err(e) => return unusable(format!("storage_class: {e}")),
         };
-        let rejected = |message: String| Sent::Failed(Failure::permanent("rejected", message));
+        let rejected =
+            |message: String| Sent::Failed(Failure::permanent(AttemptCode::Rejected, message));
         let key = match object_key(field(config, "key_template"), &message) {
             Ok(key) => key,
             Err(e) => return rejected(e),

@@ -22,9 +22,9 @@ use serde_json::{json, Value};
 
 use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
-use crate::delivery::http_client::HttpSender;
 use crate::delivery::senders::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
 use crate::domain::aws::parse_queue_url;
+use crate::net::http_client::HttpSender;
 
 /// The `SendMessage` request body for `message` to the queue at
 /// `queue_url`.

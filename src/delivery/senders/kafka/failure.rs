@@ -8,6 +8,7 @@
 //! in its retry errors rather than as types one can match, so those are
 //! told apart by what the text says, as Outpost does with kafka-go's.
 
+use crate::domain::attempt_code::AttemptCode;
 use rskafka::client::error::{Error as ClientError, ProtocolError};
 
 use super::super::Failure;
@@ -47,19 +48,19 @@ fn server_error(err: &ProtocolError, message: Option<&str>, s: &Settings<'_>) ->
     let topic = s.topic;
     let (code, text, permanent, rebuild) = match err {
         ProtocolError::UnknownTopicOrPartition => (
-            "topic_not_found",
+            AttemptCode::TopicNotFound,
             format!("the brokers have no topic {topic:?}{said}"),
             false,
             false,
         ),
         ProtocolError::InvalidTopicException => (
-            "topic_not_found",
+            AttemptCode::TopicNotFound,
             format!("the brokers refused the topic name {topic:?}{said}"),
             true,
             false,
         ),
         ProtocolError::MessageTooLarge | ProtocolError::RecordListTooLarge => (
-            "message_too_large",
+            AttemptCode::MessageTooLarge,
             format!("the brokers refused the record as too large for {topic:?}{said}"),
             // The same record will never fit.
             true,
@@ -68,7 +69,7 @@ fn server_error(err: &ProtocolError, message: Option<&str>, s: &Settings<'_>) ->
         ProtocolError::TopicAuthorizationFailed
         | ProtocolError::ClusterAuthorizationFailed
         | ProtocolError::SaslAuthenticationFailed => (
-            "auth_failed",
+            AttemptCode::AuthFailed,
             format!(
                 "user {:?} may not produce to {topic:?} ({err:?}){said}",
                 s.username
@@ -77,7 +78,7 @@ fn server_error(err: &ProtocolError, message: Option<&str>, s: &Settings<'_>) ->
             true,
         ),
         other => (
-            "kafka_error",
+            AttemptCode::KafkaError,
             format!("the broker answered {other:?}{said}"),
             false,
             true,
@@ -97,7 +98,7 @@ fn connection_error(text: &str, s: &Settings<'_>) -> Classified {
     let lower = text.to_ascii_lowercase();
     let (code, message) = if lower.contains("sasl") || lower.contains("authentication") {
         (
-            "auth_failed",
+            AttemptCode::AuthFailed,
             format!(
                 "the brokers refused the {} login of user {:?}: {}",
                 s.mechanism.name(),
@@ -111,15 +112,15 @@ fn connection_error(text: &str, s: &Settings<'_>) -> Classified {
         || lower.contains("invalid dns name")
     {
         (
-            "tls_error",
+            AttemptCode::TlsError,
             format!("TLS with the brokers failed: {}", innermost(text)),
         )
     } else if lower.contains("connection refused") {
-        ("connection_refused", innermost(text).to_string())
+        (AttemptCode::ConnectionRefused, innermost(text).to_string())
     } else if lower.contains("connection reset") || lower.contains("broken pipe") {
-        ("connection_reset", innermost(text).to_string())
+        (AttemptCode::ConnectionReset, innermost(text).to_string())
     } else {
-        ("kafka_error", text.to_string())
+        (AttemptCode::KafkaError, text.to_string())
     };
     Classified {
         failure: Failure::retryable(code, scrub(message, s.password)),

@@ -27,6 +27,7 @@
 mod failure;
 pub mod record;
 
+use crate::domain::attempt_code::AttemptCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -40,9 +41,9 @@ use rustls::pki_types::CertificateDer;
 use self::failure::{classify, scrub, unknown_topic};
 use self::record::{Mechanism, Settings};
 use super::{BoxFuture, Failure, Message, Sender, SenderContext, Sent, Target};
-use crate::delivery::socks::VettedRelay;
 use crate::domain::kafka::partition_for;
 use crate::domain::ssrf::NetworkPolicy;
+use crate::net::socks::VettedRelay;
 
 /// A client nobody used for this long is closed (its connections, its
 /// relay), so that deleted destinations do not hold connections forever.
@@ -154,7 +155,7 @@ impl KafkaSender {
         // A connection the relay could not make says more than the
         // client's account of it.
         let failure = match conn.relay.take_failure() {
-            Some(relayed) if rebuild => relayed,
+            Some(relayed) if rebuild => relayed.into(),
             _ => failure,
         };
         if rebuild {
@@ -215,7 +216,9 @@ impl KafkaSender {
     ) -> Result<Connection, Failure> {
         let relay = VettedRelay::start(self.policy.clone(), self.timeout)
             .await
-            .map_err(|e| Failure::retryable("network_error", format!("no local relay: {e}")))?;
+            .map_err(|e| {
+                Failure::retryable(AttemptCode::NetworkError, format!("no local relay: {e}"))
+            })?;
         let credentials = Credentials::new(s.username.to_string(), s.password.to_string());
         let sasl = match s.mechanism {
             Mechanism::Plain => SaslConfig::Plain(credentials),
@@ -241,7 +244,10 @@ impl KafkaSender {
             .max_message_size(16 * 1024 * 1024);
         if s.tls {
             let Some(tls) = self.tls.clone() else {
-                return Err(Failure::retryable("tls_error", "TLS is not available"));
+                return Err(Failure::retryable(
+                    AttemptCode::TlsError,
+                    "TLS is not available",
+                ));
             };
             builder = builder.tls_config(tls);
         }
@@ -257,13 +263,13 @@ impl KafkaSender {
             Ok(Err(err)) => classify(&err, s).failure,
             Err(_) => self.timed_out(s),
         };
-        Err(relay.take_failure().unwrap_or(failure))
+        Err(relay.take_failure().map_or(failure, Failure::from))
     }
 
     fn timed_out(&self, s: &Settings<'_>) -> Failure {
         let brokers: Vec<String> = s.brokers.iter().map(ToString::to_string).collect();
         Failure::retryable(
-            "timeout",
+            AttemptCode::Timeout,
             format!(
                 "no acknowledgement from {} within {:?}",
                 brokers.join(","),

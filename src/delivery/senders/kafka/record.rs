@@ -3,6 +3,7 @@
 //! record headers, plus `content-type: application/json`; the key from
 //! `partition_key_template`, or the event id.
 
+use crate::domain::attempt_code::AttemptCode;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -88,7 +89,7 @@ impl<'a> Settings<'a> {
 
     /// The failure for settings [`read`](Self::read) refused.
     pub fn unusable(message: String) -> Failure {
-        Failure::permanent("invalid_destination_config", message)
+        Failure::permanent(AttemptCode::InvalidDestinationConfig, message)
     }
 }
 

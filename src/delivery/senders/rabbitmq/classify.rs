@@ -10,6 +10,7 @@
 //!
 //! amqprs reports connection failures as text, so some of this reads text.
 
+use crate::domain::attempt_code::AttemptCode;
 use amqprs::error::Error;
 
 use super::link::Login;
@@ -23,11 +24,14 @@ pub fn open_failed(err: &Error, login: &Login) -> Failure {
             let lower = text.to_ascii_lowercase();
             let (code, message) = if lower.contains("connection refused") {
                 (
-                    "connection_refused",
+                    AttemptCode::ConnectionRefused,
                     format!("connecting to {server} failed: connection refused"),
                 )
             } else if lower.contains("timed out") {
-                ("timeout", format!("connecting to {server} timed out"))
+                (
+                    AttemptCode::Timeout,
+                    format!("connecting to {server} timed out"),
+                )
             } else if ["reset", "peer shutdown", "interrupted", "broken pipe"]
                 .iter()
                 .any(|w| lower.contains(w))
@@ -39,7 +43,7 @@ pub fn open_failed(err: &Error, login: &Login) -> Failure {
                 // `authentication_failure_close` capability (amqprs does
                 // not) — as the AMQP 0-9-1 specification has it.
                 (
-                    "auth_failed",
+                    AttemptCode::AuthFailed,
                     format!(
                         "RabbitMQ at {server} dropped the connection at login, which is how it \
                          refuses one: check the username and password, and that user {:?} may \
@@ -49,12 +53,12 @@ pub fn open_failed(err: &Error, login: &Login) -> Failure {
                 )
             } else if login.tls && looks_like_tls(&lower) {
                 (
-                    "tls_error",
+                    AttemptCode::TlsError,
                     format!("TLS with {server} failed: {}", strip(text)),
                 )
             } else {
                 (
-                    "network_error",
+                    AttemptCode::NetworkError,
                     format!("connecting to {server} failed: {}", strip(text)),
                 )
             };
@@ -66,7 +70,7 @@ pub fn open_failed(err: &Error, login: &Login) -> Failure {
             // user may not use.
             Some((code, reason)) => closed(code, &reason, "connection"),
             None => Failure::retryable(
-                "rabbitmq_error",
+                AttemptCode::RabbitmqError,
                 format!("RabbitMQ at {server} refused the connection: {text}"),
             ),
         },
@@ -77,11 +81,11 @@ pub fn open_failed(err: &Error, login: &Login) -> Failure {
 /// The broker closed the connection or a channel with `code` and `text`.
 pub fn closed(code: u16, text: &str, what: &str) -> Failure {
     let kind = match code {
-        403 | 530 => "access_denied",
-        404 => "exchange_not_found",
-        320 => "connection_forced",
-        504 => "channel_error",
-        _ => "rabbitmq_error",
+        403 | 530 => AttemptCode::AccessDenied,
+        404 => AttemptCode::ExchangeNotFound,
+        320 => AttemptCode::ConnectionForced,
+        504 => AttemptCode::ChannelError,
+        _ => AttemptCode::RabbitmqError,
     };
     Failure::retryable(kind, format!("RabbitMQ closed the {what} ({code}): {text}"))
 }
@@ -89,8 +93,8 @@ pub fn closed(code: u16, text: &str, what: &str) -> Failure {
 /// Another amqprs failure, while `doing` something.
 pub fn amqp_failed(err: &Error, doing: &str) -> Failure {
     let code = match err {
-        Error::NetworkError(_) | Error::InternalChannelError(_) => "connection_reset",
-        _ => "rabbitmq_error",
+        Error::NetworkError(_) | Error::InternalChannelError(_) => AttemptCode::ConnectionReset,
+        _ => AttemptCode::RabbitmqError,
     };
     Failure::retryable(code, format!("{doing} failed: {err}"))
 }

@@ -25,6 +25,7 @@
 //! message whose confirm never came may or may not have been routed, so its
 //! failure is retried: a duplicate is possible, a loss is not.
 
+use crate::domain::attempt_code::AttemptCode;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -39,9 +40,9 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::classify;
-use crate::delivery::net;
 use crate::delivery::senders::Failure;
 use crate::domain::ssrf::NetworkPolicy;
+use crate::net::resolve;
 
 /// Heartbeat interval offered to the broker (it may lower it): a silent dead
 /// connection is noticed after two missed beats.
@@ -123,7 +124,7 @@ impl Link {
     ) -> Result<Arc<Link>, Failure> {
         let timed_out = || {
             Failure::retryable(
-                "timeout",
+                AttemptCode::Timeout,
                 format!(
                     "no AMQP connection to {} within the timeout",
                     login.server()
@@ -131,7 +132,7 @@ impl Link {
             )
         };
         let addrs =
-            tokio::time::timeout_at(deadline, net::resolve(policy, &login.host, login.port))
+            tokio::time::timeout_at(deadline, resolve::vetted(policy, &login.host, login.port))
                 .await
                 .map_err(|_| timed_out())??;
         let mut last = timed_out();
@@ -150,7 +151,7 @@ impl Link {
             if login.tls {
                 let Some(tls) = tls else {
                     return Err(Failure::retryable(
-                        "tls_error",
+                        AttemptCode::TlsError,
                         "TLS is not available in this build's configuration",
                     ));
                 };
@@ -164,8 +165,11 @@ impl Link {
                     // Another address may answer; a broker that answered
                     // and refused will refuse there too.
                     if !matches!(
-                        last.code.as_str(),
-                        "connection_refused" | "connection_reset" | "network_error" | "timeout"
+                        last.code,
+                        AttemptCode::ConnectionRefused
+                            | AttemptCode::ConnectionReset
+                            | AttemptCode::NetworkError
+                            | AttemptCode::Timeout
                     ) {
                         return Err(last);
                     }
@@ -195,8 +199,7 @@ impl Link {
         tokio::spawn(async move {
             tokio::select! {
                 _ = watched.listen_network_io_failure() => {
-                    let _ = watch_why.set(Failure::retryable(
-                        "connection_reset",
+                    let _ = watch_why.set(Failure::retryable(AttemptCode::ConnectionReset,
                         format!("the connection to RabbitMQ at {server} was lost"),
                     ));
                     watch_dead.cancel();
@@ -222,7 +225,7 @@ impl Link {
     fn why(&self) -> Failure {
         self.why.get().cloned().unwrap_or_else(|| {
             Failure::retryable(
-                "connection_reset",
+                AttemptCode::ConnectionReset,
                 format!(
                     "the connection to RabbitMQ at {} was closed",
                     self.login.server()
@@ -270,8 +273,7 @@ impl Link {
             _ = self.dead.cancelled() => Err(PublishError::Failed(self.why())),
             _ = tokio::time::sleep_until(deadline) => {
                 lane.forget(confirm.tag);
-                let failure = Failure::retryable(
-                    "timeout",
+                let failure = Failure::retryable(AttemptCode::Timeout,
                     format!("RabbitMQ at {} did not confirm the message in time", self.login.server()),
                 );
                 // Not one confirm since this message went out: the
@@ -292,7 +294,7 @@ impl Link {
         }
         let timed_out = || {
             Failure::retryable(
-                "timeout",
+                AttemptCode::Timeout,
                 format!(
                     "no AMQP channel on {} within the timeout",
                     self.login.server()
@@ -429,7 +431,10 @@ impl Lane {
         let mut next = tokio::time::timeout_at(deadline, self.sending.lock())
             .await
             .map_err(|_| {
-                Failure::retryable("timeout", "the message could not be queued in time")
+                Failure::retryable(
+                    AttemptCode::Timeout,
+                    "the message could not be queued in time",
+                )
             })?;
         let tag = *next;
         let (tx, rx) = oneshot::channel();
@@ -537,7 +542,7 @@ impl ChannelCallback for LaneEvents {
             nack.delivery_tag(),
             nack.multiple(),
             Err(Failure::retryable(
-                "rejected",
+                AttemptCode::Rejected,
                 "RabbitMQ refused the message (basic.nack): a queue may be at its length limit \
                  with overflow set to reject-publish",
             )),

@@ -27,6 +27,7 @@
 mod classify;
 mod link;
 
+use crate::domain::attempt_code::AttemptCode;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -71,7 +72,8 @@ impl RabbitmqSender {
 
     async fn publish(&self, target: Target<'_>, message: Message<'_>) -> Result<(), Failure> {
         let deadline = Instant::now() + self.timeout;
-        let invalid = |message: String| Failure::permanent("invalid_destination_config", message);
+        let invalid =
+            |message: String| Failure::permanent(AttemptCode::InvalidDestinationConfig, message);
         let server = AmqpServer::from_config(target.config)
             .map_err(|e| invalid(format!("{}: {}", e.field, e.message)))?;
         let credential = |key: &str| {
@@ -95,8 +97,8 @@ impl RabbitmqSender {
             username,
             password,
         };
-        let out =
-            outgoing(&message).map_err(|reason| Failure::permanent("invalid_message", reason))?;
+        let out = outgoing(&message)
+            .map_err(|reason| Failure::permanent(AttemptCode::InvalidMessage, reason))?;
         let broker = self.broker(login);
         // A connection that died while idle is only found dead when used:
         // then one more try, on a new one.
@@ -109,7 +111,7 @@ impl RabbitmqSender {
             }
         }
         Err(Failure::retryable(
-            "connection_reset",
+            AttemptCode::ConnectionReset,
             "the connection to RabbitMQ was lost",
         ))
     }
@@ -217,7 +219,7 @@ impl Broker {
             .await
             .map_err(|_| {
                 Failure::retryable(
-                    "timeout",
+                    AttemptCode::Timeout,
                     format!(
                         "no AMQP connection to {} within the timeout",
                         self.login.server()

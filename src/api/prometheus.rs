@@ -27,13 +27,13 @@ use prometheus_client::registry::{Registry, Unit};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{counters, Labels1, Labels2};
-use crate::api::auth::Principal;
-use crate::api::error::ApiError;
-use crate::api::server::{self, Limits};
-use crate::api::AppState;
+use super::auth::Principal;
+use super::error::ApiError;
+use super::server::{self, Limits};
+use super::AppState;
 use crate::store::queue_stats::{self, QueueDepth};
 use crate::store::Pool;
+use crate::telemetry::{counters, Labels1, Labels2};
 
 /// OpenMetrics 1.0, which Prometheus negotiates and parses natively.
 const CONTENT_TYPE_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -5,7 +5,6 @@
 
 use std::error::Error as StdError;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,8 +20,9 @@ use rustls::pki_types::{CertificateDer, InvalidDnsNameError};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use super::FailureCode;
-use crate::domain::ssrf::{Blocked, NetworkPolicy};
+use crate::domain::attempt_code::AttemptCode;
+use crate::domain::ssrf::NetworkPolicy;
+use crate::net::{resolve, ConnectError};
 
 /// The TLS settings: the webpki (Mozilla) roots plus the configured extra
 /// ones, and HTTP/1.1 as the only ALPN protocol: the connection is driven as
@@ -51,36 +51,28 @@ pub(super) type BoxError = Box<dyn StdError + Send + Sync>;
 /// Why a connection could not be made, where the cause is ours to name. TCP
 /// failures stay hyper-util's (an I/O error inside says which).
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ConnectError {
-    #[error("DNS lookup of {host} failed")]
-    Dns {
-        host: String,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{host} resolved to no addresses")]
-    NoAddresses { host: String },
+pub(super) enum SetupError {
+    /// The vetted lookup found no address to connect to.
     #[error(transparent)]
-    Blocked(#[from] Blocked),
+    Vetting(#[from] ConnectError),
     #[error("no connection within {0:?}")]
     Timeout(Duration),
     #[error("TLS handshake failed")]
     Tls(#[source] BoxError),
 }
 
-impl ConnectError {
-    pub(super) fn code(&self) -> FailureCode {
+impl SetupError {
+    pub(super) fn code(&self) -> AttemptCode {
         match self {
-            Self::Dns { .. } | Self::NoAddresses { .. } => FailureCode::DnsError,
-            Self::Blocked(_) => FailureCode::Blocked,
-            Self::Timeout(_) => FailureCode::Timeout,
-            Self::Tls(_) => FailureCode::TlsError,
+            Self::Vetting(e) => e.code,
+            Self::Timeout(_) => AttemptCode::Timeout,
+            Self::Tls(_) => AttemptCode::TlsError,
         }
     }
 }
 
-/// `HttpConnector`'s resolver: looks a host name up once and keeps only the
-/// addresses the policy allows, so `HttpConnector` never sees the others.
+/// `HttpConnector`'s resolver: the vetted lookup ([`resolve::vetted`]), so
+/// `HttpConnector` never sees an address the policy refuses.
 #[derive(Clone)]
 pub(super) struct VettingResolver {
     pub(super) policy: Arc<NetworkPolicy>,
@@ -88,41 +80,15 @@ pub(super) struct VettingResolver {
 
 impl VettingResolver {
     /// The allowed addresses `host` resolves to, with port 0 (which
-    /// `HttpConnector` replaces with the URL's). Fails with `Blocked` if
-    /// the host resolved only to refused addresses.
-    pub(super) async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ConnectError> {
-        let resolved =
-            tokio::net::lookup_host((host, 0))
-                .await
-                .map_err(|source| ConnectError::Dns {
-                    host: host.to_owned(),
-                    source,
-                })?;
-        let mut vetted: Vec<SocketAddr> = Vec::new();
-        let mut refused = None;
-        for addr in resolved {
-            match self.policy.check(addr.ip()) {
-                Ok(()) if !vetted.contains(&addr) => vetted.push(addr),
-                Ok(()) => {}
-                Err(blocked) => {
-                    tracing::debug!(host, %addr, "address refused by the SSRF guard");
-                    refused = refused.or(Some(blocked));
-                }
-            }
-        }
-        match (vetted.is_empty(), refused) {
-            (false, _) => Ok(vetted),
-            (true, Some(blocked)) => Err(blocked.into()),
-            (true, None) => Err(ConnectError::NoAddresses {
-                host: host.to_owned(),
-            }),
-        }
+    /// `HttpConnector` replaces with the URL's).
+    pub(super) async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, SetupError> {
+        Ok(resolve::vetted(&self.policy, host, 0).await?)
     }
 }
 
 impl Service<Name> for VettingResolver {
     type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = ConnectError;
+    type Error = SetupError;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -174,8 +140,8 @@ impl Service<Uri> for BoundedConnector {
                 // The TCP stage, or a host that is no valid TLS server name
                 // (refused before connecting).
                 Ok(Err(err)) if err.is::<TcpError>() || err.is::<InvalidDnsNameError>() => Err(err),
-                Ok(Err(err)) => Err(ConnectError::Tls(err).into()),
-                Err(_) => Err(ConnectError::Timeout(limit).into()),
+                Ok(Err(err)) => Err(SetupError::Tls(err).into()),
+                Err(_) => Err(SetupError::Timeout(limit).into()),
             }
         })
     }

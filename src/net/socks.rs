@@ -1,4 +1,4 @@
-//! A loopback SOCKS5 relay that connects through [`net::connect`], for
+//! A loopback SOCKS5 relay that connects through [`tcp::connect`], for
 //! client crates that open their own TCP connections and take no custom
 //! connector — only a SOCKS5 proxy address (the Kafka client does this).
 //!
@@ -6,7 +6,7 @@
 //! brokers and then to whatever addresses the cluster advertises, which
 //! would bypass the SSRF guard. Pointed at a relay, every connection it
 //! makes becomes a SOCKS5 CONNECT naming the host; the relay resolves it
-//! once, drops refused addresses and connects by address (`net.rs`), then
+//! once, drops refused addresses and connects by address (`tcp.rs`), then
 //! copies bytes both ways. TLS runs end to end inside the tunnel, so the
 //! client still checks the certificate against the host name.
 //!
@@ -26,8 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::net;
-use super::senders::Failure;
+use super::{tcp, ConnectError};
+use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ssrf::NetworkPolicy;
 
 /// How long a client may take over the SOCKS5 greeting and request; it is
@@ -37,7 +37,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A running relay; stops when dropped.
 pub struct VettedRelay {
     addr: SocketAddr,
-    last_failure: Arc<Mutex<Option<Failure>>>,
+    last_failure: Arc<Mutex<Option<ConnectError>>>,
     task: JoinHandle<()>,
 }
 
@@ -87,7 +87,7 @@ impl VettedRelay {
     }
 
     /// The last connection the relay could not make, forgotten once read.
-    pub fn take_failure(&self) -> Option<Failure> {
+    pub fn take_failure(&self) -> Option<ConnectError> {
         self.last_failure.lock().ok().and_then(|mut f| f.take())
     }
 }
@@ -107,7 +107,7 @@ async fn relay(
     mut client: TcpStream,
     policy: Arc<NetworkPolicy>,
     connect_timeout: Duration,
-    failures: Arc<Mutex<Option<Failure>>>,
+    failures: Arc<Mutex<Option<ConnectError>>>,
 ) {
     let request = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut client)).await {
         Ok(Ok(request)) => request,
@@ -119,14 +119,14 @@ async fn relay(
         Err(_) => return,
     };
     let (host, port) = request;
-    let mut upstream = match net::connect(&policy, &host, port, connect_timeout).await {
+    let mut upstream = match tcp::connect(&policy, &host, port, connect_timeout).await {
         Ok(stream) => stream,
         Err(failure) => {
-            let reply = match failure.code.as_str() {
-                "blocked_address" => REPLY_NOT_ALLOWED,
-                "dns_error" => REPLY_HOST_UNREACHABLE,
-                "connection_refused" => REPLY_CONNECTION_REFUSED,
-                "timeout" => REPLY_TTL_EXPIRED,
+            let reply = match failure.code {
+                AttemptCode::BlockedAddress => REPLY_NOT_ALLOWED,
+                AttemptCode::DnsError => REPLY_HOST_UNREACHABLE,
+                AttemptCode::ConnectionRefused => REPLY_CONNECTION_REFUSED,
+                AttemptCode::Timeout => REPLY_TTL_EXPIRED,
                 _ => REPLY_GENERAL_FAILURE,
             };
             if let Ok(mut last) = failures.lock() {
@@ -248,7 +248,7 @@ mod tests {
         let (code, _) = connect_via(&relay, "localhost", port).await;
         assert_eq!(code, REPLY_NOT_ALLOWED);
         let failure = relay.take_failure().expect("recorded");
-        assert_eq!(failure.code, "blocked_address");
+        assert_eq!(failure.code, AttemptCode::BlockedAddress);
         assert!(relay.take_failure().is_none(), "read once");
     }
 
@@ -263,7 +263,10 @@ mod tests {
             .unwrap();
         let (code, _) = connect_via(&relay, "127.0.0.1", port).await;
         assert_eq!(code, REPLY_CONNECTION_REFUSED);
-        assert_eq!(relay.take_failure().unwrap().code, "connection_refused");
+        assert_eq!(
+            relay.take_failure().unwrap().code,
+            AttemptCode::ConnectionRefused
+        );
 
         // BIND (2) is not served.
         let mut s = TcpStream::connect(relay.addr()).await.unwrap();
