@@ -28,6 +28,7 @@ pub mod app;
 pub mod bench;
 pub mod config;
 pub mod delivery;
+pub mod destinations;
 pub mod domain;
 pub mod embedded_pg;
 pub mod net;

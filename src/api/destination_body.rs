@@ -10,15 +10,15 @@ use serde_json::{json, Map, Value};
 use super::auth::Principal;
 use super::error::{ApiError, Problems};
 use super::AppState;
-use crate::domain::credentials::{merge_credentials, merge_patch};
-use crate::domain::destination_checks::{self, CheckContext};
-use crate::domain::destination_kind::DestinationKind;
-use crate::domain::destination_type::{self, DestinationType};
+use crate::destinations::check::{self, CheckContext};
+use crate::destinations::credentials::{merge_credentials, merge_patch};
+use crate::destinations::fields::{self, DestinationType};
+use crate::destinations::kind::DestinationKind;
+use crate::destinations::webhook::secret::{self as webhook_secret, Caller, SecretError};
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
 use crate::domain::metadata::string_map;
 use crate::domain::signature::WebhookMode;
-use crate::domain::webhook_secret::{self, Caller, SecretError};
 use crate::store::destinations::{DestinationRow, DestinationUpdate, NewDestination};
 
 /// `POST /tenants/{tenant_id}/destinations`.
@@ -154,18 +154,12 @@ impl CreateDestination {
                 now,
                 &mut problems,
             )?;
-            validate(
-                state,
-                destination_type::get(k),
-                &config,
-                &credentials,
-                &mut problems,
-            );
+            validate(state, fields::get(k), &config, &credentials, &mut problems);
         }
         let (Some(kind), Some(id), Some(topics)) = (kind, id, topics) else {
             return Err(problems.fail());
         };
-        let t = destination_type::get(kind);
+        let t = fields::get(kind);
         problems.check()?;
         Ok(NewDestination {
             id,
@@ -199,7 +193,7 @@ impl PatchDestination {
         now: DateTime<Utc>,
     ) -> Result<Patched, ApiError> {
         let mut problems = Problems::default();
-        let t = destination_type::get(d.kind);
+        let t = fields::get(d.kind);
         if !matches!(&self.kind, Member::Value(Value::String(k)) if k == d.kind.as_str())
             && !matches!(self.kind, Member::Absent)
         {
@@ -381,7 +375,7 @@ fn validate(
                 network: &state.network,
                 header_prefix: &state.header_prefix,
             };
-            destination_checks::check(t.kind, config, credentials, &ctx)
+            check::check(t.kind, config, credentials, &ctx)
         }
         Err(errors) => errors,
     };

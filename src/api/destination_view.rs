@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::AppState;
-use crate::domain::credentials::mask_sensitive;
-use crate::domain::destination_type;
+use crate::destinations::credentials::mask_sensitive;
+use crate::destinations::fields;
 use crate::store::destinations::DestinationRow;
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -16,7 +16,7 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
-    let t = destination_type::get(d.kind);
+    let t = fields::get(d.kind);
     let plain = state
         .cipher
         .decrypt_sensitive(t, &d.credentials)

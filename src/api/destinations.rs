@@ -21,8 +21,8 @@ use super::query::QueryMap;
 use super::subscription;
 use super::tenants::ensure_tenant;
 use super::AppState;
-use crate::domain::destination_kind::DestinationKind;
-use crate::domain::destination_type;
+use crate::destinations::fields;
+use crate::destinations::kind::DestinationKind;
 use crate::domain::signature::WebhookMode;
 use crate::domain::topic::Topic;
 use crate::store::destinations as store;
@@ -282,10 +282,8 @@ async fn types(State(state): State<AppState>, _principal: Principal) -> Json<Val
 /// A type's document; in Standard Webhooks mode the webhook type says so.
 fn type_document(state: &AppState, kind: DestinationKind) -> Value {
     match (kind, state.webhook_mode) {
-        (DestinationKind::Webhook, WebhookMode::Standard) => {
-            destination_type::webhook_standard().to_json()
-        }
-        _ => destination_type::get(kind).to_json(),
+        (DestinationKind::Webhook, WebhookMode::Standard) => fields::webhook_standard().to_json(),
+        _ => fields::get(kind).to_json(),
     }
 }
 

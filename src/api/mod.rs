@@ -76,7 +76,7 @@ pub struct AppState {
     /// Base URL of the portal in links; None: from the request's Host.
     pub public_url: Option<String>,
     /// Encrypts sensitive credentials at rest.
-    pub cipher: Arc<crate::domain::credentials::Cipher>,
+    pub cipher: Arc<crate::destinations::credentials::Cipher>,
     /// `MAX_DESTINATIONS_PER_TENANT`.
     pub max_destinations_per_tenant: i64,
     /// The topic catalog (empty without TOPICS_CATALOG).
@@ -85,7 +85,7 @@ pub struct AppState {
     pub validate_schema: bool,
     /// The destination types this build delivers (the sender registry's):
     /// others are refused at creation and not listed.
-    pub deliverable: Arc<[crate::domain::destination_kind::DestinationKind]>,
+    pub deliverable: Arc<[crate::destinations::kind::DestinationKind]>,
     /// Wakes this process's delivery worker after a publish.
     pub wake_worker: Option<Arc<tokio::sync::Notify>>,
     /// Gathers concurrent publishes into shared statements.

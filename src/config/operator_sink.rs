@@ -7,10 +7,10 @@ use std::fmt;
 
 use serde_json::json;
 
-use crate::domain::amqp_server::AmqpServer;
-use crate::domain::aws::parse_queue_url;
-use crate::domain::gcp_key::ServiceAccountKey;
-use crate::domain::pubsub_target::PubsubTarget;
+use crate::destinations::aws::config::parse_queue_url;
+use crate::destinations::gcp_pubsub::key::ServiceAccountKey;
+use crate::destinations::gcp_pubsub::target::PubsubTarget;
+use crate::destinations::rabbitmq::server::AmqpServer;
 
 /// A queue the operator events go to instead of the HTTP sink (Outpost's
 /// `OPERATOR_EVENTS_AWS_SQS_*`, `_GCP_PUBSUB_*`, `_RABBITMQ_*`). The

@@ -138,7 +138,7 @@ pub(super) fn endpoint_url(raw: &str) -> Result<String, String> {
 /// `AWS_REGION`: a region name such as `eu-west-1`.
 pub(super) fn aws_region(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
-    crate::domain::aws::check_region(raw)?;
+    crate::destinations::aws::config::check_region(raw)?;
     Ok(raw.to_string())
 }
 

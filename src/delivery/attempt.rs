@@ -15,9 +15,9 @@ use tracing::Instrument;
 
 use super::circuits::OpenCircuits;
 pub use super::outcome::Outcome;
-use super::senders::{Failure, Message, Reply, Senders, Sent, Target};
-use crate::domain::credentials::Cipher;
-use crate::domain::destination_type;
+use crate::destinations::credentials::Cipher;
+use crate::destinations::fields;
+use crate::destinations::sender::{Failure, Message, Reply, Senders, Sent, Target};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::retry::RetryPolicy;
 use crate::store::deliveries::{AttemptRecord, Claimed, ClaimedDestination};
@@ -249,7 +249,7 @@ impl Attempter {
                 c.destination = Some(Arc::clone(plain));
                 continue;
             }
-            let kind = destination_type::get(stored.kind);
+            let kind = fields::get(stored.kind);
             match cipher.decrypt_sensitive(kind, &stored.credentials) {
                 Ok(credentials) => {
                     let plain = Arc::new(ClaimedDestination {

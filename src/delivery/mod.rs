@@ -8,8 +8,6 @@
 //! - [`recorder`]: batched, lease-checked recording of outcomes.
 //! - [`circuits`]: the open circuits this process knows of, so that what
 //!   it already claimed is not sent into an outage.
-//! - [`senders`]: one sender per destination type behind one trait, and
-//!   the registry of the types this build delivers.
 //! - [`operator_events`]: the alerts a batch raises, and the sender that
 //!   delivers the operator-event outbox to the operator's sink.
 //! - [`operator_sinks`]: those sinks: HTTP, or a queue through the
@@ -22,6 +20,5 @@ pub mod operator_events;
 pub mod operator_sinks;
 pub mod outcome;
 pub mod recorder;
-pub mod senders;
 pub mod sending;
 pub mod worker;

@@ -16,11 +16,11 @@ use std::time::Duration;
 use chrono::Utc;
 use hyper::body::Bytes;
 
-use super::senders::aws::AwsSettings;
-use super::senders::webhook::WebhookSettings;
-use super::senders::{Message, Sender, SenderContext, Senders, Sent, Target};
 use crate::config::QueueSink;
-use crate::domain::destination_kind::DestinationKind;
+use crate::destinations::aws::AwsSettings;
+use crate::destinations::kind::DestinationKind;
+use crate::destinations::sender::{Message, Sender, SenderContext, Senders, Sent, Target};
+use crate::destinations::webhook::send::WebhookSettings;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::operator_event as op;

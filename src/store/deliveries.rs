@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{id, queries, strs, GenericClient, StoreError};
+use crate::destinations::kind::DestinationKind;
 use crate::domain::attempt_code::AttemptCode;
-use crate::domain::destination_kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 
 /// One claim of one delivery: what recording its outcome is checked

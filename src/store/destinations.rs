@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{queries, GenericClient, StoreError};
-use crate::domain::destination_kind::DestinationKind;
+use crate::destinations::kind::DestinationKind;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
 

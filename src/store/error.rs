@@ -86,8 +86,8 @@ impl From<crate::domain::ids::IdError> for StoreError {
     }
 }
 
-impl From<crate::domain::destination_kind::UnknownKind> for StoreError {
-    fn from(err: crate::domain::destination_kind::UnknownKind) -> Self {
+impl From<crate::destinations::kind::UnknownKind> for StoreError {
+    fn from(err: crate::destinations::kind::UnknownKind) -> Self {
         StoreError::Corrupt(err.to_string())
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{id, ids, queries, strs, GenericClient, StoreError};
-use crate::domain::destination_kind::DestinationKind;
+use crate::destinations::kind::DestinationKind;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 
 /// Time bounds of a list (`time[gte|lte|gt|lt]`).

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{queries, strs, GenericClient, StoreError};
-use crate::domain::destination_kind::DestinationKind;
+use crate::destinations::kind::DestinationKind;
 use crate::domain::ids::{DestinationId, TenantId};
 
 /// Time bucketing: fixed width, calendar months, or none.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use outbound::delivery::senders::kafka::KafkaSender;
-use outbound::delivery::senders::{Message, Sender, SenderContext, Sent, Target};
+use outbound::destinations::kafka::brokers::partition_for;
+use outbound::destinations::kafka::send::KafkaSender;
+use outbound::destinations::sender::{Message, Sender, SenderContext, Sent, Target};
 use outbound::domain::ids::{DestinationId, EventId};
-use outbound::domain::kafka::partition_for;
 use outbound::domain::metadata::MessageMetadata;
 use outbound::domain::ssrf::NetworkPolicy;
 use outbound::net::http_client::{HttpClientConfig, HttpSender};

@@ -1,6 +1,6 @@
 //! Rows the tests need, made through the store like the service makes them.
 
-use outbound::domain::destination_kind::DestinationKind;
+use outbound::destinations::kind::DestinationKind;
 use outbound::domain::filter::Filter;
 use outbound::domain::ids::{DestinationId, TenantId};
 use outbound::store::{self, destinations::NewDestination};

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime};
 
 use hyper::body::Bytes;
 use hyper::Method;
-use outbound::delivery::senders::aws::sign::{signature_headers, Credentials, Flavor, Unsigned};
+use outbound::destinations::aws::sign::{signature_headers, Credentials, Flavor, Unsigned};
 use outbound::domain::ssrf::NetworkPolicy;
 use outbound::net::http_client::{HttpClientConfig, HttpResponse, HttpSender};
 use serde_json::{json, Value};

@@ -1,0 +1,177 @@
+//! Kinesis: one `PutRecord` per event (AWS JSON 1.1,
+//! `X-Amz-Target: Kinesis_20131202.PutRecord`) on `config.stream_name`.
+//!
+//! The record is, as in Outpost, `{"data": <data>, "metadata": {…}}` when
+//! `DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD` is true (the default),
+//! else the event's data alone. The data inside is the event's data byte
+//! for byte; the keys are in the order Go's encoder writes them (sorted),
+//! so a consumer reading Outpost's records reads these.
+//!
+//! The partition key is `config.partition_key_template`, a JMESPath
+//! expression over that same record (`metadata."event-id"`,
+//! `data.customer_id`, or with the envelope off, `customer_id`); the event
+//! id when there is no template, or when it fails or yields nothing.
+//!
+//! The call goes to the destination's `endpoint` if it has one, else
+//! `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL`, else
+//! `https://kinesis.<region>.amazonaws.com`.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use hyper::Method;
+use serde_json::{json, Value};
+
+use super::sign::Flavor;
+use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use crate::destinations::aws::config::dns_suffix;
+use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
+use crate::domain::jmespath_template;
+use crate::net::http_client::HttpSender;
+
+/// The record's bytes for `message`.
+pub fn record(message: &Message<'_>, metadata_in_payload: bool) -> Vec<u8> {
+    if !metadata_in_payload {
+        return message.data.as_bytes().to_vec();
+    }
+    // Written by hand around the data so that the data stays exactly as
+    // published (a round trip through a JSON value would re-encode it).
+    let metadata = metadata_json(message.metadata).to_string();
+    let mut out = Vec::with_capacity(message.data.len() + metadata.len() + 24);
+    out.extend_from_slice(b"{\"data\":");
+    out.extend_from_slice(message.data.as_bytes());
+    out.extend_from_slice(b",\"metadata\":");
+    out.extend_from_slice(metadata.as_bytes());
+    out.push(b'}');
+    out
+}
+
+/// The partition key for `message`: the template's text over the record,
+/// or the event id.
+pub fn partition_key(
+    template: Option<&str>,
+    message: &Message<'_>,
+    metadata_in_payload: bool,
+) -> String {
+    let fallback = || message.event_id.as_str().to_string();
+    let Some(template) = template else {
+        return fallback();
+    };
+    let data = serde_json::from_str::<Value>(message.data).unwrap_or(Value::Null);
+    let document = if metadata_in_payload {
+        json!({"data": data, "metadata": metadata_json(message.metadata)})
+    } else {
+        data
+    };
+    match jmespath_template::evaluate(template, &document) {
+        Ok(Some(key)) if !key.is_empty() => key,
+        _ => fallback(),
+    }
+}
+
+pub struct KinesisSender {
+    http: HttpSender,
+    settings: Arc<AwsSettings>,
+}
+
+impl KinesisSender {
+    pub fn new(ctx: &SenderContext) -> KinesisSender {
+        KinesisSender {
+            http: ctx.http.clone(),
+            settings: Arc::new(ctx.aws.clone()),
+        }
+    }
+
+    async fn send_one(&self, target: Target<'_>, message: Message<'_>) -> Sent {
+        let credentials = match credentials(&target) {
+            Ok(c) => c,
+            Err(sent) => return *sent,
+        };
+        let config = target.config;
+        let (Some(stream), Some(region)) = (field(config, "stream_name"), field(config, "region"))
+        else {
+            return unusable("the destination has no stream_name or region");
+        };
+        let envelope = self.settings.kinesis_metadata_in_payload;
+        let key = partition_key(field(config, "partition_key_template"), &message, envelope);
+        let data = base64::engine::general_purpose::STANDARD.encode(record(&message, envelope));
+        let body = json!({"StreamName": stream, "Data": data, "PartitionKey": key});
+        let endpoint = match field(config, "endpoint").or(self.settings.kinesis_endpoint()) {
+            Some(e) => e.trim_end_matches('/').to_string(),
+            None => format!("https://kinesis.{region}.{}", dns_suffix(region)),
+        };
+        let request = Call {
+            label: "Kinesis",
+            service: "kinesis",
+            region,
+            method: Method::POST,
+            url: format!("{endpoint}/"),
+            headers: vec![
+                ("content-type".into(), "application/x-amz-json-1.1".into()),
+                ("x-amz-target".into(), "Kinesis_20131202.PutRecord".into()),
+            ],
+            body: body.to_string().into(),
+            flavor: Flavor::Standard,
+        };
+        match call(&self.http, request, &credentials).await {
+            Ok(response) => delivered(response, None),
+            Err(failure) => Sent::Failed(failure),
+        }
+    }
+}
+
+impl Sender for KinesisSender {
+    fn send<'a>(&'a self, target: Target<'a>, message: Message<'a>) -> BoxFuture<'a, Sent> {
+        Box::pin(self.send_one(target, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::EventId;
+    use crate::domain::metadata::MessageMetadata;
+    use chrono::{DateTime, Utc};
+
+    fn with_message<T>(data: &str, f: impl FnOnce(&Message<'_>) -> T) -> T {
+        let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
+        let id = EventId::parse("evt_1").unwrap();
+        let metadata = MessageMetadata::new("evt_1", "t", at, None, &json!({"tenant": "acme"}));
+        f(&Message {
+            event_id: &id,
+            topic: "t",
+            time: at,
+            data,
+            metadata: &metadata,
+            attempted_at: at,
+        })
+    }
+
+    #[test]
+    fn records_with_and_without_the_envelope() {
+        with_message("{\"z\": 1,  \"a\": 2.50}", |m| {
+            let r = String::from_utf8(record(m, true)).unwrap();
+            assert_eq!(
+                r,
+                r#"{"data":{"z": 1,  "a": 2.50},"metadata":{"event-id":"evt_1","tenant":"acme","timestamp":"2026-11-29T12:00:00Z","topic":"t"}}"#
+            );
+            let parsed: Value = serde_json::from_str(&r).unwrap();
+            assert_eq!(parsed["data"]["a"], 2.5);
+            assert_eq!(record(m, false), m.data.as_bytes());
+        });
+    }
+
+    #[test]
+    fn partition_keys_fall_back_to_the_event_id() {
+        with_message(r#"{"customer": "c-9", "n": 3, "empty": ""}"#, |m| {
+            assert_eq!(partition_key(None, m, true), "evt_1");
+            assert_eq!(partition_key(Some("data.customer"), m, true), "c-9");
+            assert_eq!(partition_key(Some("metadata.tenant"), m, true), "acme");
+            assert_eq!(partition_key(Some("customer"), m, false), "c-9");
+            assert_eq!(partition_key(Some("data.n"), m, true), "3");
+            assert_eq!(partition_key(Some("data.missing"), m, true), "evt_1");
+            assert_eq!(partition_key(Some("data.empty"), m, true), "evt_1");
+            assert_eq!(partition_key(Some("join('', data.n)"), m, true), "evt_1");
+        });
+    }
+}

@@ -1,0 +1,177 @@
+//! The AWS destination types: SQS, S3 and Kinesis, each one signed HTTPS
+//! call (SigV4) through the guarded HTTP client — the same SSRF guard,
+//! timeouts, body cap and keep-alive pool as webhooks. No AWS SDK: the
+//! three calls are small, and the SDK would be most of the build.
+//!
+//! - [`sqs`]: `SendMessage` (JSON protocol) to the destination's queue URL;
+//! - [`s3`]: `PutObject` into the bucket, under a key from a JMESPath template;
+//! - [`kinesis`]: `PutRecord` (JSON protocol) on the stream.
+//!
+//! Where each call goes: AWS itself, unless the deployment points a
+//! service elsewhere with the AWS SDKs' variables (`AWS_ENDPOINT_URL`,
+//! `AWS_ENDPOINT_URL_<SERVICE>`, for an emulator); SQS sends to its queue
+//! URL's host, and a Kinesis destination may name its own `endpoint`.
+//! [`call`] signs, sends and turns AWS's answer into a delivery result
+//! ([`errors`] says which failure means what).
+
+pub mod config;
+pub mod errors;
+pub mod kinesis;
+pub mod s3;
+pub mod sign;
+pub mod sqs;
+
+use crate::domain::attempt_code::AttemptCode;
+use std::time::SystemTime;
+
+use hyper::body::Bytes;
+use hyper::Method;
+
+use crate::destinations::sender::{Failure, Reply, Sent};
+use crate::net::http_client::{HttpResponse, HttpSender};
+use sign::{Credentials, Flavor, Unsigned};
+
+/// The deployment's AWS settings (`config::AwsSettings`, resolved).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// `AWS_ENDPOINT_URL`: every service.
+    pub endpoint: Option<String>,
+    /// `AWS_ENDPOINT_URL_SQS`, `_S3`, `_KINESIS`: one service each,
+    /// winning over `endpoint`.
+    pub sqs_endpoint: Option<String>,
+    pub s3_endpoint: Option<String>,
+    pub kinesis_endpoint: Option<String>,
+    /// `AWS_REGION`: SQS queues whose URL names no region.
+    pub region: String,
+    /// `DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD`.
+    pub kinesis_metadata_in_payload: bool,
+}
+
+impl AwsSettings {
+    fn sqs_endpoint(&self) -> Option<&str> {
+        self.sqs_endpoint.as_deref().or(self.endpoint.as_deref())
+    }
+
+    fn s3_endpoint(&self) -> Option<&str> {
+        self.s3_endpoint.as_deref().or(self.endpoint.as_deref())
+    }
+
+    fn kinesis_endpoint(&self) -> Option<&str> {
+        self.kinesis_endpoint
+            .as_deref()
+            .or(self.endpoint.as_deref())
+    }
+}
+
+/// One AWS call, before signing.
+#[derive(Debug)]
+pub struct Call<'a> {
+    /// For people: `SQS`, `S3`, `Kinesis`.
+    pub label: &'a str,
+    /// The signing name: `sqs`, `s3`, `kinesis`.
+    pub service: &'a str,
+    pub region: &'a str,
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub flavor: Flavor,
+}
+
+/// Signs `call` with `credentials` and sends it. A 2xx answer is the
+/// response; anything else is the failure it means.
+pub async fn call(
+    http: &HttpSender,
+    call: Call<'_>,
+    credentials: &Credentials,
+) -> Result<HttpResponse, Failure> {
+    let unsigned = Unsigned {
+        service: call.service,
+        region: call.region,
+        method: call.method.as_str(),
+        url: &call.url,
+        headers: &call.headers,
+        body: &call.body,
+        flavor: call.flavor,
+    };
+    let signed =
+        sign::signature_headers(&unsigned, credentials, SystemTime::now()).map_err(|e| {
+            Failure::permanent(
+                AttemptCode::InvalidDestinationConfig,
+                format!(
+                    "{} request cannot be signed: {}",
+                    call.label,
+                    credentials.redact(&e)
+                ),
+            )
+        })?;
+    let mut headers = call.headers;
+    headers.extend(signed);
+    let outcome = http
+        .request(call.method, &call.url, &headers, call.body)
+        .await;
+    match outcome.result {
+        Ok(response) if response.is_success() => Ok(response),
+        Ok(response) => Err(errors::failure(call.label, &response, credentials)),
+        Err(failure) => {
+            // A URL or header outbound built and the client refused:
+            // the destination's settings (or this event's metadata) can
+            // never make a valid request.
+            let permanent = matches!(
+                failure.code,
+                AttemptCode::InvalidUrl | AttemptCode::InvalidRequest
+            );
+            let message = format!("{}: {}", call.label, credentials.redact(&failure.detail));
+            Err(Failure {
+                permanent,
+                ..Failure::retryable(failure.code, message)
+            })
+        }
+    }
+}
+
+/// A delivered message, with what the service answered.
+fn delivered(response: HttpResponse, body: Option<String>) -> Sent {
+    Sent::Delivered(Some(Reply {
+        status: Some(response.status),
+        headers: response.headers,
+        body: body.unwrap_or(response.body),
+    }))
+}
+
+/// A destination whose stored settings cannot be used (they passed the
+/// checks at creation, so this means a row edited by hand).
+fn unusable(message: impl Into<String>) -> Sent {
+    Sent::Failed(Failure::permanent(
+        AttemptCode::InvalidDestinationConfig,
+        message.into(),
+    ))
+}
+
+/// The destination's credentials, or the failure their absence means
+/// (boxed: a `Sent` is large, and this is the rare path).
+fn credentials(target: &crate::destinations::sender::Target<'_>) -> Result<Credentials, Box<Sent>> {
+    Credentials::from_destination(target.credentials)
+        .ok_or_else(|| Box::new(unusable("the destination has no AWS access key and secret")))
+}
+
+/// A config field's text, unless blank.
+fn field<'a>(config: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    config
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The metadata as a JSON object, keys sorted as Go's encoder writes a
+/// map, so the text is the one Outpost sends.
+fn metadata_json(metadata: &crate::domain::metadata::MessageMetadata) -> serde_json::Value {
+    let sorted: std::collections::BTreeMap<&str, &str> = metadata.iter().collect();
+    serde_json::Value::Object(
+        sorted
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+            .collect(),
+    )
+}

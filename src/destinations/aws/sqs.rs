@@ -1,0 +1,144 @@
+//! SQS: one `SendMessage` per event, in the JSON protocol (AWS JSON 1.0,
+//! `X-Amz-Target: AmazonSQS.SendMessage`), which current AWS SDKs use and
+//! emulators (moto, LocalStack) accept.
+//!
+//! The message body is the event's data, byte for byte. Its metadata
+//! travels as ONE string message attribute, `metadata`, holding the map as
+//! a JSON object, as Outpost sends it. A FIFO queue (`….fifo`) also gets
+//! `MessageGroupId` and `MessageDeduplicationId`, both the event id: one
+//! group per event keeps FIFO queues from serialising unrelated events,
+//! and SQS drops a redelivery of the same event within its five-minute
+//! deduplication window.
+//!
+//! The call goes to the queue URL's host (`https://sqs.<region>.amazonaws.com`),
+//! or to `AWS_ENDPOINT_URL_SQS` / `AWS_ENDPOINT_URL` when the deployment
+//! sets one. It is signed for the region the URL names, or `AWS_REGION`
+//! when it names none (an emulator's URL).
+
+use std::sync::Arc;
+
+use hyper::Method;
+use serde_json::{json, Value};
+
+use super::sign::Flavor;
+use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use crate::destinations::aws::config::parse_queue_url;
+use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
+use crate::net::http_client::HttpSender;
+
+/// The `SendMessage` request body for `message` to the queue at
+/// `queue_url`.
+pub fn send_message(queue_url: &str, fifo: bool, message: &Message<'_>) -> Value {
+    let mut body = json!({
+        "QueueUrl": queue_url,
+        "MessageBody": message.data,
+        "MessageAttributes": {
+            "metadata": {
+                "DataType": "String",
+                "StringValue": metadata_json(message.metadata).to_string(),
+            }
+        },
+    });
+    if fifo {
+        body["MessageGroupId"] = json!(message.event_id.as_str());
+        body["MessageDeduplicationId"] = json!(message.event_id.as_str());
+    }
+    body
+}
+
+pub struct SqsSender {
+    http: HttpSender,
+    settings: Arc<AwsSettings>,
+}
+
+impl SqsSender {
+    pub fn new(ctx: &SenderContext) -> SqsSender {
+        SqsSender {
+            http: ctx.http.clone(),
+            settings: Arc::new(ctx.aws.clone()),
+        }
+    }
+
+    async fn send_one(&self, target: Target<'_>, message: Message<'_>) -> Sent {
+        let credentials = match credentials(&target) {
+            Ok(c) => c,
+            Err(sent) => return *sent,
+        };
+        let Some(queue_url) = field(target.config, "queue_url") else {
+            return unusable("the destination has no queue_url");
+        };
+        let queue = match parse_queue_url(queue_url) {
+            Ok(q) => q,
+            Err(e) => return unusable(format!("queue_url {e}")),
+        };
+        let endpoint = self.settings.sqs_endpoint().unwrap_or(&queue.endpoint);
+        let region = queue.region.as_deref().unwrap_or(&self.settings.region);
+        let body = send_message(queue_url, queue.fifo, &message);
+        let request = Call {
+            label: "SQS",
+            service: "sqs",
+            region,
+            method: Method::POST,
+            url: format!("{endpoint}/"),
+            headers: vec![
+                ("content-type".into(), "application/x-amz-json-1.0".into()),
+                ("x-amz-target".into(), "AmazonSQS.SendMessage".into()),
+            ],
+            body: body.to_string().into(),
+            flavor: Flavor::Standard,
+        };
+        match call(&self.http, request, &credentials).await {
+            Ok(response) => delivered(response, None),
+            Err(failure) => Sent::Failed(failure),
+        }
+    }
+}
+
+impl Sender for SqsSender {
+    fn send<'a>(&'a self, target: Target<'a>, message: Message<'a>) -> BoxFuture<'a, Sent> {
+        Box::pin(self.send_one(target, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::EventId;
+    use crate::domain::metadata::MessageMetadata;
+    use chrono::{DateTime, Utc};
+
+    #[test]
+    fn the_body_is_the_data_and_the_metadata_one_json_attribute() {
+        let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
+        let id = EventId::parse("evt_1").unwrap();
+        let metadata = MessageMetadata::new(
+            "evt_1",
+            "user.created",
+            at,
+            Some(&json!({"region": "eu"})),
+            &json!({"source": "crm"}),
+        );
+        let data = "{\"b\":1,  \"a\":[1.50]}";
+        let message = Message {
+            event_id: &id,
+            topic: "user.created",
+            time: at,
+            data,
+            metadata: &metadata,
+            attempted_at: at,
+        };
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q";
+        let body = send_message(url, false, &message);
+        assert_eq!(body["QueueUrl"], url);
+        assert_eq!(body["MessageBody"], data, "byte for byte");
+        assert_eq!(body["MessageAttributes"]["metadata"]["DataType"], "String");
+        assert_eq!(
+            body["MessageAttributes"]["metadata"]["StringValue"],
+            r#"{"event-id":"evt_1","region":"eu","source":"crm","timestamp":"2026-11-29T12:00:00Z","topic":"user.created"}"#
+        );
+        assert!(body.get("MessageGroupId").is_none());
+        let fifo = send_message("https://x/123456789012/q.fifo", true, &message);
+        assert_eq!(fifo["MessageGroupId"], "evt_1");
+        assert_eq!(fifo["MessageDeduplicationId"], "evt_1");
+    }
+}

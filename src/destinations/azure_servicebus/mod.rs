@@ -1,0 +1,4 @@
+//! Azure Service Bus.
+
+pub mod connection;
+pub mod send;

@@ -1,0 +1,5 @@
+//! GCP Pub/Sub.
+
+pub mod key;
+pub mod send;
+pub mod target;

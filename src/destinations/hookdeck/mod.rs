@@ -1,0 +1,4 @@
+//! Hookdeck Event Gateway.
+
+pub mod send;
+pub mod token;

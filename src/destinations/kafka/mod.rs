@@ -1,0 +1,6 @@
+//! Kafka.
+
+pub mod brokers;
+mod failure;
+pub mod record;
+pub mod send;

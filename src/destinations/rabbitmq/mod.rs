@@ -1,0 +1,6 @@
+//! RabbitMQ.
+
+mod classify;
+mod link;
+pub mod send;
+pub mod server;

@@ -1,0 +1,4 @@
+//! Webhooks: HTTP POST, signed.
+
+pub mod secret;
+pub mod send;
