@@ -10,9 +10,10 @@ use serde_json::{json, Map, Value};
 use super::auth::Principal;
 use super::error::{ApiError, Problems};
 use super::AppState;
-use crate::destinations::check::{self, CheckContext};
+use crate::destinations;
+use crate::destinations::check::CheckContext;
 use crate::destinations::credentials::{merge_credentials, merge_patch};
-use crate::destinations::fields::{self, DestinationType};
+use crate::destinations::fields::DestinationType;
 use crate::destinations::kind::DestinationKind;
 use crate::destinations::webhook::secret::{self as webhook_secret, Caller, SecretError};
 use crate::domain::filter::Filter;
@@ -154,12 +155,18 @@ impl CreateDestination {
                 now,
                 &mut problems,
             )?;
-            validate(state, fields::get(k), &config, &credentials, &mut problems);
+            validate(
+                state,
+                destinations::declaration(k),
+                &config,
+                &credentials,
+                &mut problems,
+            );
         }
         let (Some(kind), Some(id), Some(topics)) = (kind, id, topics) else {
             return Err(problems.fail());
         };
-        let t = fields::get(kind);
+        let t = destinations::declaration(kind);
         problems.check()?;
         Ok(NewDestination {
             id,
@@ -193,7 +200,7 @@ impl PatchDestination {
         now: DateTime<Utc>,
     ) -> Result<Patched, ApiError> {
         let mut problems = Problems::default();
-        let t = fields::get(d.kind);
+        let t = destinations::declaration(d.kind);
         if !matches!(&self.kind, Member::Value(Value::String(k)) if k == d.kind.as_str())
             && !matches!(self.kind, Member::Absent)
         {
@@ -375,7 +382,7 @@ fn validate(
                 network: &state.network,
                 header_prefix: &state.header_prefix,
             };
-            check::check(t.kind, config, credentials, &ctx)
+            destinations::check_settings(t.kind, config, credentials, &ctx)
         }
         Err(errors) => errors,
     };

@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::AppState;
+use crate::destinations;
 use crate::destinations::credentials::mask_sensitive;
-use crate::destinations::fields;
 use crate::store::destinations::DestinationRow;
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -16,7 +16,7 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
-    let t = fields::get(d.kind);
+    let t = destinations::declaration(d.kind);
     let plain = state
         .cipher
         .decrypt_sensitive(t, &d.credentials)
@@ -42,7 +42,7 @@ pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
         "held_events": d.held_events,
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
-        "target": d.kind.target(&d.config),
-        "target_url": d.kind.target_url(&d.config),
+        "target": destinations::target(d.kind, &d.config),
+        "target_url": destinations::target_url(d.kind, &d.config),
     }))
 }

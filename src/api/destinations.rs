@@ -21,9 +21,8 @@ use super::query::QueryMap;
 use super::subscription;
 use super::tenants::ensure_tenant;
 use super::AppState;
-use crate::destinations::fields;
+use crate::destinations;
 use crate::destinations::kind::DestinationKind;
-use crate::domain::signature::WebhookMode;
 use crate::domain::topic::Topic;
 use crate::store::destinations as store;
 use crate::store::events::{self, NewEvent};
@@ -281,10 +280,7 @@ async fn types(State(state): State<AppState>, _principal: Principal) -> Json<Val
 
 /// A type's document; in Standard Webhooks mode the webhook type says so.
 fn type_document(state: &AppState, kind: DestinationKind) -> Value {
-    match (kind, state.webhook_mode) {
-        (DestinationKind::Webhook, WebhookMode::Standard) => fields::webhook_standard().to_json(),
-        _ => fields::get(kind).to_json(),
-    }
+    destinations::served_declaration(kind, state.webhook_mode).to_json()
 }
 
 async fn one_type(

@@ -16,8 +16,8 @@ use tracing::Instrument;
 use super::circuits::OpenCircuits;
 pub use super::outcome::Outcome;
 use crate::destinations::credentials::Cipher;
-use crate::destinations::fields;
-use crate::destinations::sender::{Failure, Message, Reply, Senders, Sent, Target};
+use crate::destinations::sender::{Failure, Message, Reply, Sent, Target};
+use crate::destinations::Senders;
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::retry::RetryPolicy;
 use crate::store::deliveries::{AttemptRecord, Claimed, ClaimedDestination};
@@ -147,19 +147,7 @@ impl Attempter {
         if let Some(until) = self.circuits.open_until(&c.destination_id, now) {
             return Outcome::Postpone(c.key(), until);
         }
-        let Some(sender) = self.senders.get(destination.kind) else {
-            log_span(&c).in_scope(|| {
-                tracing::warn!(kind = %destination.kind, "destination type not delivered by this build")
-            });
-            let failure = Failure::permanent(
-                AttemptCode::UnsupportedDestinationType,
-                format!(
-                    "this build cannot deliver {} destinations",
-                    destination.kind
-                ),
-            );
-            return self.record(c, now, observe(Sent::Failed(failure), Duration::ZERO));
-        };
+        let sender = self.senders.get(destination.kind);
         let metadata = MessageMetadata::new(
             c.event_id.as_str(),
             &event.topic,
@@ -249,7 +237,7 @@ impl Attempter {
                 c.destination = Some(Arc::clone(plain));
                 continue;
             }
-            let kind = fields::get(stored.kind);
+            let kind = crate::destinations::declaration(stored.kind);
             match cipher.decrypt_sensitive(kind, &stored.credentials) {
                 Ok(credentials) => {
                     let plain = Arc::new(ClaimedDestination {

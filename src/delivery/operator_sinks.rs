@@ -19,8 +19,9 @@ use hyper::body::Bytes;
 use crate::config::QueueSink;
 use crate::destinations::aws::AwsSettings;
 use crate::destinations::kind::DestinationKind;
-use crate::destinations::sender::{Message, Sender, SenderContext, Senders, Sent, Target};
+use crate::destinations::sender::{Message, Sender, SenderContext, Sent, Target};
 use crate::destinations::webhook::send::WebhookSettings;
+use crate::destinations::Senders;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::operator_event as op;
@@ -104,9 +105,7 @@ impl Sink {
         };
         let (kind, config, credentials) = queue.destination();
         let kind = DestinationKind::parse(kind).map_err(|_| SinkError::NoSender(kind))?;
-        let sender = Senders::new(&ctx)
-            .shared(kind)
-            .ok_or(SinkError::NoSender(kind.as_str()))?;
+        let sender = Senders::new(&ctx).shared(kind);
         Ok(Sink::Queue {
             sender,
             id: DestinationId::parse(SINK_ID).map_err(|_| SinkError::Id)?,

@@ -244,8 +244,8 @@ pub fn merge_credentials(stored: &Value, patch: &Value, sensitive: &[&str]) -> V
 
 #[cfg(test)]
 mod tests {
-    use super::super::fields::find;
     use super::*;
+    use crate::destinations::find;
     use serde_json::json;
 
     #[test]

@@ -23,7 +23,21 @@
 
 use serde_json::{json, Map, Value};
 
-use super::declarations::{TYPES, WEBHOOK_STANDARD};
+/// A 16×16 rounded tile in `$bg` with white `$glyph` markup on top; one
+/// shape for every type keeps the icons original and consistent.
+macro_rules! icon {
+    ($bg:literal, $glyph:literal) => {
+        concat!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 16 16" fill="none">"#,
+            r#"<rect width="16" height="16" rx="4" fill=""#,
+            $bg,
+            r#""/><g stroke="white" stroke-width="1.4" stroke-linecap="round" stroke-linejoin="round">"#,
+            $glyph,
+            "</g></svg>"
+        )
+    };
+}
+pub(crate) use icon;
 
 use super::kind::DestinationKind;
 
@@ -138,6 +152,20 @@ pub(crate) const TEXT: Field = Field {
 };
 
 impl Field {
+    /// The columns Outpost's clients depend on: (key, type, required,
+    /// sensitive, pattern). The types' tests pin them, so that a careless
+    /// edit shows up as a failed test, not as a client form that silently
+    /// changed.
+    pub fn contract(&self) -> (&'static str, &'static str, bool, bool, Option<&'static str>) {
+        (
+            self.key,
+            self.kind.as_str(),
+            self.required,
+            self.sensitive,
+            self.pattern.map(Pattern::source),
+        )
+    }
+
     /// The field as served in a destination-type document. `sensitive` is
     /// always present on credential fields and only when true elsewhere,
     /// matching Outpost's documents.
@@ -219,29 +247,6 @@ pub struct DestinationType {
 pub struct SetupLink {
     pub href: &'static str,
     pub cta: &'static str,
-}
-
-/// Every destination type, in the order they are listed to clients.
-pub fn all() -> &'static [DestinationType] {
-    &TYPES
-}
-
-/// The declaration of `kind`. Every kind has one, at the kind's position
-/// in [`DestinationKind::ALL`] (the array's length is the number of kinds;
-/// a test checks the order).
-pub fn get(kind: DestinationKind) -> &'static DestinationType {
-    &TYPES[kind as usize]
-}
-
-/// The destination type named `name`, if that is a type.
-pub fn find(name: &str) -> Option<&'static DestinationType> {
-    DestinationKind::parse(name).ok().map(get)
-}
-
-/// The webhook type as advertised by a deployment in Standard Webhooks
-/// mode: the same type and fields, described as such.
-pub fn webhook_standard() -> &'static DestinationType {
-    &WEBHOOK_STANDARD
 }
 
 impl DestinationType {
@@ -335,6 +340,7 @@ pub fn parse_checkbox(s: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::destinations::find;
 
     #[test]
     fn to_json_has_the_served_shape() {

@@ -54,43 +54,6 @@ impl DestinationKind {
         }
     }
 
-    /// What a destination of this kind delivers to, in a word for lists:
-    /// a webhook's host, a queue's URL, a bucket, a stream, an exchange, a
-    /// topic. None when the config lacks it.
-    pub fn target(self, config: &serde_json::Value) -> Option<String> {
-        let field = |k: &str| config.get(k).and_then(serde_json::Value::as_str);
-        match self {
-            DestinationKind::Webhook => field("url")
-                .and_then(|u| u.split("://").nth(1))
-                .map(|rest| rest.split('/').next().unwrap_or(rest).to_string()),
-            DestinationKind::AwsSqs => field("queue_url").map(String::from),
-            DestinationKind::AwsS3 => field("bucket").map(String::from),
-            DestinationKind::AwsKinesis => field("stream_name").map(String::from),
-            // Outpost shows the exchange, or the server when none is set
-            // (the default exchange).
-            DestinationKind::Rabbitmq => field("exchange")
-                .filter(|e| !e.is_empty())
-                .or_else(|| field("server_url"))
-                .map(String::from),
-            DestinationKind::GcpPubsub | DestinationKind::Kafka => field("topic").map(String::from),
-            DestinationKind::AzureServicebus => field("name").map(String::from),
-            // The ingest URL is inside the token: nothing to show.
-            DestinationKind::Hookdeck => Some("Hookdeck Event Gateway".to_string()),
-        }
-    }
-
-    /// The URL a destination of this kind is reached at, for kinds that
-    /// have one to show (webhooks).
-    pub fn target_url(self, config: &serde_json::Value) -> Option<String> {
-        match self {
-            DestinationKind::Webhook => config
-                .get("url")
-                .and_then(serde_json::Value::as_str)
-                .map(String::from),
-            _ => None,
-        }
-    }
-
     pub fn parse(s: &str) -> Result<DestinationKind, UnknownKind> {
         Self::ALL
             .into_iter()
@@ -128,25 +91,6 @@ impl serde::Serialize for DestinationKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn targets_name_what_is_delivered_to() {
-        let k = DestinationKind::Webhook;
-        let config = json!({"url": "https://hooks.example.com/in/1"});
-        assert_eq!(k.target(&config).as_deref(), Some("hooks.example.com"));
-        assert_eq!(
-            k.target_url(&config).as_deref(),
-            Some("https://hooks.example.com/in/1")
-        );
-        let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"});
-        assert_eq!(
-            DestinationKind::AwsSqs.target(&sqs).as_deref(),
-            Some("https://sqs.eu-west-1.amazonaws.com/1/q")
-        );
-        assert_eq!(DestinationKind::AwsSqs.target_url(&sqs), None);
-        assert_eq!(DestinationKind::AwsS3.target(&json!({})), None);
-    }
 
     #[test]
     fn kinds_round_trip_through_their_names() {

@@ -28,7 +28,8 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, PatternOptions, ValidationError, Validator};
 use serde_json::{json, Map, Value};
 
-use super::fields::{all, DestinationType, Field, FieldError, FieldKind, CHECKBOX_STRINGS};
+use super::fields::{DestinationType, Field, FieldError, FieldKind, CHECKBOX_STRINGS};
+use super::registry::declarations;
 
 /// The two parts of a destination the schema covers, in the order their
 /// errors are reported.
@@ -47,10 +48,10 @@ struct TypeSchema {
     validator: Result<Validator, String>,
 }
 
-/// The schemas of the registered types, in [`all`]'s order. They are static,
+/// The schemas of the registered types, in [`declarations`]'s order. They are static,
 /// so they are generated and compiled once, on first use, not per request.
 static SCHEMAS: LazyLock<Vec<TypeSchema>> =
-    LazyLock::new(|| all().iter().map(TypeSchema::new).collect());
+    LazyLock::new(|| declarations().map(TypeSchema::new).collect());
 
 /// The schema of a type that is not registered: it accepts nothing.
 static NOTHING: Value = Value::Bool(false);
@@ -95,8 +96,7 @@ impl TypeSchema {
     /// a variant that shares a registered type's tables (the Standard
     /// Webhooks description of `webhook`) shares its schema too.
     fn of(t: &DestinationType) -> Option<&'static TypeSchema> {
-        all()
-            .iter()
+        declarations()
             .zip(SCHEMAS.iter())
             .find(|(registered, _)| same_fields(registered, t))
             .map(|(_, schema)| schema)
@@ -410,7 +410,17 @@ fn locate(
 
 #[cfg(test)]
 mod tests {
-    use super::super::fields::{find, webhook_standard, Pattern, SelectOption, TEXT};
+    use crate::destinations::fields::{Pattern, SelectOption, TEXT};
+    use crate::destinations::registry::{declarations, find};
+    use crate::destinations::webhook::STANDARD_DECLARATION;
+
+    fn webhook_standard() -> &'static DestinationType {
+        &STANDARD_DECLARATION
+    }
+
+    fn all() -> Vec<&'static DestinationType> {
+        declarations().collect()
+    }
     use super::*;
 
     /// A valid `config` and `credentials` for each type, giving every
@@ -464,7 +474,7 @@ mod tests {
 
     #[test]
     fn every_type_has_a_schema_that_compiles() {
-        for t in all().iter().chain([webhook_standard()]) {
+        for t in all().into_iter().chain([webhook_standard()]) {
             let schema = TypeSchema::of(t).expect("registered");
             if let Err(e) = &schema.validator {
                 panic!("the {} schema does not compile: {e}", t.kind);

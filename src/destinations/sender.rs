@@ -24,11 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::azure_servicebus::send::AzureServicebusSender;
-use super::gcp_pubsub::send::GcpPubsubSender;
-use super::hookdeck::send::HookdeckSender;
-use super::{aws, kafka, rabbitmq, webhook};
-use crate::destinations::kind::DestinationKind;
+use super::aws;
+use super::webhook;
 use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
@@ -143,64 +140,4 @@ pub struct SenderContext {
     /// Base of Hookdeck's ingest URLs (`DESTINATIONS_HOOKDECK_INGEST_URL`).
     pub hookdeck_ingest_url: String,
     pub aws: aws::AwsSettings,
-}
-
-/// The senders of this build, one per deliverable type.
-pub struct Senders {
-    by_kind: [Option<Arc<dyn Sender>>; DestinationKind::ALL.len()],
-}
-
-impl Senders {
-    /// Every sender this build has. A type without a line here is refused
-    /// at creation.
-    pub fn new(ctx: &SenderContext) -> Senders {
-        let mut senders = Senders {
-            by_kind: Default::default(),
-        };
-        senders.register(
-            DestinationKind::Webhook,
-            webhook::send::WebhookSender::new(ctx),
-        );
-        senders.register(DestinationKind::GcpPubsub, GcpPubsubSender::new(ctx));
-        senders.register(
-            DestinationKind::AzureServicebus,
-            AzureServicebusSender::new(ctx),
-        );
-        senders.register(DestinationKind::Hookdeck, HookdeckSender::new(ctx));
-        senders.register(DestinationKind::AwsSqs, aws::sqs::SqsSender::new(ctx));
-        senders.register(DestinationKind::AwsS3, aws::s3::S3Sender::new(ctx));
-        senders.register(
-            DestinationKind::AwsKinesis,
-            aws::kinesis::KinesisSender::new(ctx),
-        );
-        senders.register(
-            DestinationKind::Rabbitmq,
-            rabbitmq::send::RabbitmqSender::new(ctx),
-        );
-        senders.register(DestinationKind::Kafka, kafka::send::KafkaSender::new(ctx));
-        senders
-    }
-
-    fn register(&mut self, kind: DestinationKind, sender: impl Sender + 'static) {
-        self.by_kind[kind as usize] = Some(Arc::new(sender));
-    }
-
-    /// The sender of `kind`, if this build delivers that type.
-    pub fn get(&self, kind: DestinationKind) -> Option<&dyn Sender> {
-        self.by_kind[kind as usize].as_deref()
-    }
-
-    /// The sender of `kind`, to keep (the operator-event queue sinks hold
-    /// one for the life of the process).
-    pub fn shared(&self, kind: DestinationKind) -> Option<Arc<dyn Sender>> {
-        self.by_kind[kind as usize].clone()
-    }
-
-    /// The types this build delivers, in the order clients list them.
-    pub fn kinds(&self) -> Vec<DestinationKind> {
-        DestinationKind::ALL
-            .into_iter()
-            .filter(|k| self.get(*k).is_some())
-            .collect()
-    }
 }

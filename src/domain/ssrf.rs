@@ -189,6 +189,61 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     None
 }
 
+/// DNS: a host name of at most 253 characters, labels of at most 63.
+const MAX_HOST_NAME: usize = 253;
+const MAX_LABEL: usize = 63;
+
+/// Refuses a URL whose host is a literal address the policy refuses, or a
+/// name that always means this machine (`localhost`, RFC 6761). Literal
+/// forms are read as a browser reads them (WHATWG URL): `2130706433`,
+/// `0x7f.1`, `[::ffff:127.0.0.1]` are all 127.0.0.1.
+pub fn reachable_url(url: &str, policy: &NetworkPolicy) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| format!("is not a valid URL: {e}"))?;
+    let ip = match parsed.host() {
+        None => return Err("has no host".into()),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            host_name_fits_dns(&name)?;
+            if name != "localhost" && !name.ends_with(".localhost") {
+                return Ok(());
+            }
+            // localhost is loopback on every machine; allowed only when the
+            // operator allows loopback.
+            let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+            return match policy.check(v4).or_else(|_| policy.check(v6)) {
+                Ok(()) => Ok(()),
+                Err(_) => Err(format!("host {name} is this machine (loopback), which destinations may not reach; DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS can allow it")),
+            };
+        }
+    };
+    policy.check(ip).map_err(|_| {
+        format!(
+            "host {ip} is a loopback, private, link-local or reserved address, which destinations may not reach; DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS can allow it"
+        )
+    })
+}
+
+/// A host name DNS can hold: at most 253 characters, labels of 1 to 63.
+fn host_name_fits_dns(name: &str) -> Result<(), String> {
+    if name.len() > MAX_HOST_NAME {
+        return Err(format!(
+            "host name is {} characters long; DNS names have at most {MAX_HOST_NAME}",
+            name.len()
+        ));
+    }
+    if let Some(label) = name.split('.').find(|l| l.len() > MAX_LABEL) {
+        return Err(format!(
+            "host name has a label of {} characters ({}…); DNS labels have at most {MAX_LABEL}",
+            label.len(),
+            &label[..16]
+        ));
+    }
+    Ok(())
+}
+
 // Table entries. Evaluated at compile time, so a prefix length too long for
 // the family fails the build rather than a request.
 const fn net4(addr: Ipv4Addr, prefix: u8) -> Ipv4Net {

@@ -24,10 +24,78 @@ use serde_json::{json, Value};
 
 use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use super::{AWS_KEY, AWS_REGION_FIELD, AWS_SECRET, AWS_SESSION};
 use crate::destinations::aws::config::dns_suffix;
+use crate::destinations::check::{error, given, template, CheckContext};
+use crate::destinations::fields::{icon, DestinationType, Field, FieldError, Pattern, TEXT};
+use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
 use crate::domain::jmespath_template;
+use crate::domain::ssrf::reachable_url;
 use crate::net::http_client::HttpSender;
+
+pub static DECLARATION: DestinationType = DestinationType {
+    kind: DestinationKind::AwsKinesis,
+    label: "AWS Kinesis",
+    description: "Put each event as a record on an Amazon Kinesis data stream",
+    link: "https://aws.amazon.com/kinesis/data-streams/",
+    icon: icon!(
+        "#D9692F",
+        r#"<path d="M3.5 6c1.5-1.2 3-1.2 4.5 0s3 1.2 4.5 0M3.5 10c1.5-1.2 3-1.2 4.5 0s3 1.2 4.5 0"/>"#
+    ),
+    config_fields: &[
+        Field {
+            key: "stream_name",
+            label: "Stream name",
+            description: "The name of the Kinesis stream",
+            required: true,
+            pattern: Some(Pattern::StreamName),
+            ..TEXT
+        },
+        AWS_REGION_FIELD,
+        Field {
+            key: "endpoint",
+            label: "Endpoint",
+            description: "A custom Kinesis endpoint URL, e.g. a VPC endpoint or a local emulator",
+            pattern: Some(Pattern::HttpUrl),
+            ..TEXT
+        },
+        Field {
+            key: "partition_key_template",
+            label: "Partition key template",
+            description: "A JMESPath expression for each record's partition key; the event ID when unset or when it yields nothing",
+            ..TEXT
+        },
+    ],
+    credential_fields: &[AWS_KEY, AWS_SECRET, AWS_SESSION],
+    managed_credentials: &[],
+    unmasked_secrets: &[],
+    setup_link: None,
+};
+
+/// A plausible region, an endpoint that is a URL outbound may reach, a
+/// partition key template that compiles.
+pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    super::check_region(config, &mut errors);
+    if let Some(endpoint) = given(config, "endpoint") {
+        let checked = super::config::check_endpoint(endpoint)
+            .and_then(|()| reachable_url(endpoint, ctx.network));
+        if let Err(message) = checked {
+            errors.push(error("config.endpoint", message));
+        }
+    }
+    template(config, "partition_key_template", &mut errors);
+    errors
+}
+
+/// What it delivers to.
+pub fn target(config: &Value) -> Option<String> {
+    config
+        .get("stream_name")
+        .and_then(Value::as_str)
+        .map(String::from)
+}
 
 /// The record's bytes for `message`.
 pub fn record(message: &Message<'_>, metadata_in_payload: bool) -> Vec<u8> {

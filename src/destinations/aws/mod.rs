@@ -20,6 +20,8 @@ pub mod kinesis;
 pub mod s3;
 pub mod sign;
 pub mod sqs;
+#[cfg(test)]
+mod tests;
 
 use crate::domain::attempt_code::AttemptCode;
 use std::time::SystemTime;
@@ -29,7 +31,56 @@ use hyper::Method;
 
 use crate::destinations::sender::{Failure, Reply, Sent};
 use crate::net::http_client::{HttpResponse, HttpSender};
+use serde_json::Value;
 use sign::{Credentials, Flavor, Unsigned};
+
+use super::check::{error, given};
+use super::fields::{Field, FieldError, Pattern, TEXT};
+
+pub(super) const AWS_REGION_FIELD: Field = Field {
+    key: "region",
+    label: "AWS region",
+    description: "The region the resource lives in, e.g. us-east-1",
+    required: true,
+    pattern: Some(Pattern::AwsRegion),
+    ..TEXT
+};
+
+pub(super) const AWS_KEY: Field = Field {
+    key: "key",
+    label: "Access key ID",
+    description: "The AWS access key ID",
+    required: true,
+    sensitive: true,
+    ..TEXT
+};
+
+pub(super) const AWS_SECRET: Field = Field {
+    key: "secret",
+    label: "Secret access key",
+    description: "The AWS secret access key",
+    required: true,
+    sensitive: true,
+    ..TEXT
+};
+
+pub(super) const AWS_SESSION: Field = Field {
+    key: "session",
+    label: "Session token",
+    description: "An AWS session token, for temporary credentials",
+    sensitive: true,
+    ..TEXT
+};
+
+/// `config.region`: the schema checked its shape; this checks that it is
+/// plausibly an AWS region.
+pub(super) fn check_region(config: &Value, errors: &mut Vec<FieldError>) {
+    if let Some(region) = given(config, "region") {
+        if let Err(message) = config::check_region(region) {
+            errors.push(error("config.region", message));
+        }
+    }
+}
 
 /// The deployment's AWS settings (`config::AwsSettings`, resolved).
 #[derive(Debug, Clone, Default)]

@@ -30,12 +30,83 @@ use sha2::{Digest, Sha256};
 
 use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use super::{AWS_KEY, AWS_REGION_FIELD, AWS_SECRET, AWS_SESSION};
 use crate::destinations::aws::config::{dns_suffix, storage_class};
+use crate::destinations::check::{error, given, template, CheckContext};
+use crate::destinations::fields::{icon, DestinationType, Field, FieldError, TEXT};
+use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{
     BoxFuture, Failure, Message, Sender, SenderContext, Sent, Target,
 };
 use crate::domain::jmespath_template::{self, DEFAULT_S3_KEY_TEMPLATE};
 use crate::net::http_client::HttpSender;
+
+pub static DECLARATION: DestinationType = DestinationType {
+    kind: DestinationKind::AwsS3,
+    label: "AWS S3",
+    description: "Write each event as an object to an Amazon S3 bucket",
+    link: "https://aws.amazon.com/s3/",
+    icon: icon!(
+        "#5E8E1B",
+        r#"<ellipse cx="8" cy="5" rx="4" ry="1.5"/><path d="M4 5l.8 6.5c.2 1 6.2 1 6.4 0L12 5"/>"#
+    ),
+    config_fields: &[
+        Field {
+            key: "bucket",
+            label: "Bucket",
+            description: "The name of the S3 bucket",
+            required: true,
+            ..TEXT
+        },
+        AWS_REGION_FIELD,
+        Field {
+            key: "key_template",
+            label: "Object key template",
+            description: "A JMESPath expression for each object's key; by default the event time, an underscore, the event ID and .json",
+            placeholder: Some(
+                r#"join('/', [time.year, time.month, time.day, metadata."event-id", '.json'])"#,
+            ),
+            ..TEXT
+        },
+        Field {
+            key: "storage_class",
+            label: "Storage class",
+            description: "The S3 storage class of the objects, such as STANDARD or GLACIER",
+            default: Some("STANDARD"),
+            ..TEXT
+        },
+    ],
+    credential_fields: &[AWS_KEY, AWS_SECRET, AWS_SESSION],
+    managed_credentials: &[],
+    unmasked_secrets: &[],
+    setup_link: None,
+};
+
+/// A bucket name S3 accepts, a plausible region, a key template that
+/// compiles, a storage class S3 knows.
+pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let _ = ctx;
+    if let Some(bucket) = given(config, "bucket") {
+        if let Err(message) = super::config::check_bucket(bucket) {
+            errors.push(error("config.bucket", message));
+        }
+    }
+    super::check_region(config, &mut errors);
+    template(config, "key_template", &mut errors);
+    if let Err(message) = super::config::storage_class(given(config, "storage_class")) {
+        errors.push(error("config.storage_class", message));
+    }
+    errors
+}
+
+/// What it delivers to.
+pub fn target(config: &Value) -> Option<String> {
+    config
+        .get("bucket")
+        .and_then(Value::as_str)
+        .map(String::from)
+}
 
 /// S3's longest object key, in bytes.
 const MAX_KEY_BYTES: usize = 1024;

@@ -22,9 +22,59 @@ use serde_json::{json, Value};
 
 use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use super::{AWS_KEY, AWS_SECRET};
 use crate::destinations::aws::config::parse_queue_url;
+use crate::destinations::check::{error, given, CheckContext};
+use crate::destinations::fields::{icon, DestinationType, Field, FieldError, Pattern, TEXT};
+use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
+use crate::domain::ssrf::reachable_url;
 use crate::net::http_client::HttpSender;
+
+pub static DECLARATION: DestinationType = DestinationType {
+    kind: DestinationKind::AwsSqs,
+    label: "AWS SQS",
+    description: "Send each event as a message to an Amazon SQS queue",
+    link: "https://aws.amazon.com/sqs/",
+    icon: icon!(
+        "#C7366F",
+        r#"<rect x="3.5" y="5" width="9" height="6" rx="1"/><path d="M6 5v6M8.5 5v6"/>"#
+    ),
+    config_fields: &[Field {
+        key: "queue_url",
+        label: "Queue URL",
+        description: "The URL of the SQS queue",
+        required: true,
+        pattern: Some(Pattern::HttpUrl),
+        ..TEXT
+    }],
+    credential_fields: &[AWS_KEY, AWS_SECRET],
+    managed_credentials: &[],
+    unmasked_secrets: &[],
+    setup_link: None,
+};
+
+/// The queue URL is an SQS queue's, at an address outbound may reach.
+pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(url) = given(config, "queue_url") {
+        let checked = parse_queue_url(url)
+            .map(drop)
+            .and_then(|()| reachable_url(url, ctx.network));
+        if let Err(message) = checked {
+            errors.push(error("config.queue_url", message));
+        }
+    }
+    errors
+}
+
+/// What it delivers to.
+pub fn target(config: &Value) -> Option<String> {
+    config
+        .get("queue_url")
+        .and_then(Value::as_str)
+        .map(String::from)
+}
 
 /// The `SendMessage` request body for `message` to the queue at
 /// `queue_url`.

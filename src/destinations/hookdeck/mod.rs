@@ -1,4 +1,57 @@
-//! Hookdeck Event Gateway.
+//! Hookdeck Event Gateway: each event posted to the ingest URL the token
+//! names.
+//!
+//! - this file: the declaration, the create-time check, the target;
+//! - [`token`]: what a Hookdeck token holds;
+//! - [`send`]: the sender and its deployment setting (the ingest URL).
 
 pub mod send;
+#[cfg(test)]
+mod tests;
 pub mod token;
+
+use serde_json::Value;
+
+use super::check::{error, CheckContext};
+use super::fields::{icon, DestinationType, Field, FieldError, SetupLink, TEXT};
+use super::kind::DestinationKind;
+use token::HookdeckToken;
+
+pub static DECLARATION: DestinationType = DestinationType {
+    kind: DestinationKind::Hookdeck,
+    label: "Hookdeck",
+    description: "Send each event to the Hookdeck Event Gateway",
+    link: "https://hookdeck.com/",
+    icon: icon!("#6B4EFF", r#"<path d="M5 4v8M11 4v8M5 8h6"/>"#),
+    config_fields: &[],
+    credential_fields: &[Field {
+        key: "token",
+        label: "Hookdeck token",
+        description: "The token Hookdeck issued for this connection",
+        required: true,
+        sensitive: true,
+        ..TEXT
+    }],
+    managed_credentials: &[],
+    unmasked_secrets: &[],
+    setup_link: Some(SetupLink {
+        href: "https://dashboard.hookdeck.com/connect",
+        cta: "Generate Hookdeck Token",
+    }),
+};
+
+/// The token is a Hookdeck token (a source id and a secret).
+pub fn check(_config: &Value, credentials: &Value, _ctx: &CheckContext<'_>) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(token) = credentials.get("token").and_then(Value::as_str) {
+        if let Err(message) = HookdeckToken::parse(token) {
+            errors.push(error("credentials.token", message));
+        }
+    }
+    errors
+}
+
+/// The ingest URL is inside the token: nothing more to show.
+pub fn target(_config: &Value) -> Option<String> {
+    Some("Hookdeck Event Gateway".to_string())
+}

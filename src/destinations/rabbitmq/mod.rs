@@ -1,6 +1,130 @@
-//! RabbitMQ.
+//! RabbitMQ: each event published to an exchange, routed by its topic,
+//! with publisher confirms.
+//!
+//! - this file: the declaration, the create-time check, the target;
+//! - [`server`]: the server address and login a destination names;
+//! - [`link`]: one AMQP connection and channel, kept between deliveries;
+//! - [`classify`]: AMQP's errors as attempt codes;
+//! - [`send`]: the sender.
 
 mod classify;
 mod link;
 pub mod send;
 pub mod server;
+
+use serde_json::Value;
+
+use super::check::CheckContext;
+use super::fields::{icon, DestinationType, Field, FieldError, FieldKind, Pattern, TEXT};
+use super::kind::DestinationKind;
+
+pub static DECLARATION: DestinationType = DestinationType {
+    kind: DestinationKind::Rabbitmq,
+    label: "RabbitMQ",
+    description: "Publish each event to a RabbitMQ exchange, routed by topic",
+    link: "https://www.rabbitmq.com/",
+    icon: icon!("#E8620C", r#"<path d="M4.5 12V4.5h2V8h5v4z"/>"#),
+    config_fields: &[
+        Field {
+            key: "server_url",
+            label: "Server address",
+            description: "Host and port of the RabbitMQ server, e.g. rabbit.example.com:5672",
+            required: true,
+            pattern: Some(Pattern::NoWhitespace),
+            ..TEXT
+        },
+        Field {
+            key: "exchange",
+            label: "Exchange",
+            description: "The exchange messages are published to",
+            ..TEXT
+        },
+        Field {
+            key: "tls",
+            kind: FieldKind::Checkbox,
+            label: "Use TLS",
+            description: "Connect to the server over TLS",
+            default: Some("on"),
+            ..TEXT
+        },
+    ],
+    credential_fields: &[
+        Field {
+            key: "username",
+            label: "Username",
+            description: "The RabbitMQ user name",
+            required: true,
+            ..TEXT
+        },
+        Field {
+            key: "password",
+            label: "Password",
+            description: "The RabbitMQ user's password",
+            required: true,
+            sensitive: true,
+            ..TEXT
+        },
+    ],
+    managed_credentials: &[],
+    unmasked_secrets: &[],
+    setup_link: None,
+};
+
+/// The address, the exchange, a literal address the network policy
+/// refuses, credentials the PLAIN login cannot carry (see [`server::check`]).
+pub fn check(config: &Value, credentials: &Value, ctx: &CheckContext<'_>) -> Vec<FieldError> {
+    server::check(config, credentials, ctx.network)
+}
+
+/// Outpost shows the exchange, or the server when none is set (the
+/// default exchange).
+pub fn target(config: &Value) -> Option<String> {
+    let field = |k: &str| config.get(k).and_then(Value::as_str);
+    field("exchange")
+        .filter(|e| !e.is_empty())
+        .or_else(|| field("server_url"))
+        .map(String::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_field_contract_is_stable() {
+        let config: Vec<_> = DECLARATION
+            .config_fields
+            .iter()
+            .map(|f| f.contract())
+            .collect();
+        assert_eq!(
+            config,
+            [
+                ("server_url", "text", true, false, Some(r"^[^\s]+$")),
+                ("exchange", "text", false, false, None),
+                ("tls", "checkbox", false, false, None),
+            ]
+        );
+        assert_eq!(DECLARATION.config_fields[2].default, Some("on"));
+        let credentials: Vec<_> = DECLARATION
+            .credential_fields
+            .iter()
+            .map(|f| f.contract())
+            .collect();
+        assert_eq!(
+            credentials,
+            [
+                ("username", "text", true, false, None),
+                ("password", "text", true, true, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_target_is_the_exchange_or_the_server() {
+        let with = serde_json::json!({"server_url": "mq:5672", "exchange": "events"});
+        assert_eq!(target(&with).as_deref(), Some("events"));
+        let default = serde_json::json!({"server_url": "mq:5672", "exchange": ""});
+        assert_eq!(target(&default).as_deref(), Some("mq:5672"));
+    }
+}

@@ -21,8 +21,8 @@ use std::net::Ipv6Addr;
 
 use serde_json::Value;
 
-use crate::destinations::check::reachable_url;
 use crate::destinations::fields::{parse_checkbox, FieldError};
+use crate::domain::ssrf::reachable_url;
 use crate::domain::ssrf::NetworkPolicy;
 
 /// The AMQP port without TLS, and with it (IANA's `amqp` and `amqps`).

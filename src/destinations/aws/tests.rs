@@ -1,0 +1,195 @@
+use serde_json::{json, Value};
+
+use crate::destinations::kind::DestinationKind;
+use crate::destinations::test_support::refused;
+use crate::domain::ssrf::NetworkPolicy;
+
+fn aws(kind: DestinationKind, config: Value, policy: &NetworkPolicy) -> Vec<String> {
+    refused(kind, &config, &json!({"key": "k", "secret": "s"}), policy)
+}
+
+#[test]
+fn sqs_queue_urls_must_be_queues_outbound_may_reach() {
+    let strict = NetworkPolicy::default();
+    let ok = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo"});
+    assert!(aws(DestinationKind::AwsSqs, ok, &strict).is_empty());
+    for (url, says) in [
+        (
+            "https://sqs.eu-west-1.amazonaws.com/orders",
+            "config.queue_url: must end in",
+        ),
+        (
+            "https://sqs.eu-wset-1.amazonaws.com/123456789012/q",
+            "config.queue_url: host",
+        ),
+        (
+            "http://127.0.0.1:5000/123456789012/q",
+            "config.queue_url: host 127.0.0.1",
+        ),
+        (
+            "http://169.254.169.254/123456789012/q",
+            "config.queue_url: host 169.254",
+        ),
+    ] {
+        let errors = aws(DestinationKind::AwsSqs, json!({"queue_url": url}), &strict);
+        assert_eq!(errors.len(), 1, "{url}: {errors:?}");
+        assert!(errors[0].starts_with(says), "{url}: {errors:?}");
+    }
+    let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
+    let local = json!({"queue_url": "http://127.0.0.1:5000/123456789012/q"});
+    assert!(aws(DestinationKind::AwsSqs, local, &loopback).is_empty());
+}
+
+#[test]
+fn s3_buckets_regions_templates_and_storage_classes() {
+    let policy = NetworkPolicy::default();
+    let ok = json!({"bucket": "events.example.com", "region": "eu-central-1",
+                    "key_template": "join('/', [time.year, metadata.\"event-id\"])",
+                    "storage_class": "standard_ia"});
+    assert!(aws(DestinationKind::AwsS3, ok, &policy).is_empty());
+    let bad = json!({"bucket": "a/b", "region": "eu-middle-1",
+                     "key_template": "join('', [data.a", "storage_class": "COLD"});
+    let errors = aws(DestinationKind::AwsS3, bad, &policy);
+    let fields: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "config.bucket",
+            "config.region",
+            "config.key_template",
+            "config.storage_class"
+        ],
+        "{errors:?}"
+    );
+    assert!(errors[2].contains("JMESPath"), "{errors:?}");
+}
+
+#[test]
+fn kinesis_regions_endpoints_and_templates() {
+    let strict = NetworkPolicy::default();
+    let ok = json!({"stream_name": "s", "region": "us-west-2",
+                    "endpoint": "https://kinesis.example.com", "partition_key_template": "data.user_id"});
+    assert!(aws(DestinationKind::AwsKinesis, ok, &strict).is_empty());
+    let bad = json!({"stream_name": "s", "region": "us-west-0",
+                     "endpoint": "http://10.0.0.5:4566", "partition_key_template": "data.["});
+    let errors = aws(DestinationKind::AwsKinesis, bad, &strict);
+    let fields: Vec<&str> = errors
+        .iter()
+        .map(|e| e.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "config.region",
+            "config.endpoint",
+            "config.partition_key_template"
+        ],
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn control_characters_are_refused_in_keys_secrets_and_tokens() {
+    let policy = NetworkPolicy::default();
+    let run = |kind, config: Value, credentials: Value| -> Vec<String> {
+        refused(kind, &config, &credentials, &policy)
+    };
+    let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/q"});
+    let errors = run(
+        DestinationKind::AwsSqs,
+        sqs.clone(),
+        json!({"key": "AKIA\r\nX-Injected: 1", "secret": "s\u{0}"}),
+    );
+    assert_eq!(
+        errors,
+        [
+            "credentials.key: contains a control character (CR); a line break, tab or NUL can never be sent in a header or URL",
+            "credentials.secret: contains a control character (NUL); a line break, tab or NUL can never be sent in a header or URL",
+        ]
+    );
+    let errors = run(
+        DestinationKind::AwsS3,
+        json!({"bucket": "b-1", "region": "eu-west-1"}),
+        json!({"key": "AKIA", "secret": "s", "session": "t\u{7f}t"}),
+    );
+    assert_eq!(
+        errors,
+        ["credentials.session: contains a control character (U+007F); a line break, tab or NUL can never be sent in a header or URL"]
+    );
+    assert!(run(
+        DestinationKind::AwsSqs,
+        sqs,
+        json!({"key": "AKIA", "secret": "s"})
+    )
+    .is_empty());
+}
+
+#[test]
+fn the_field_contracts_are_stable() {
+    use super::{kinesis, s3, sqs};
+    let url = Some(r"^https?:\/\/[^\s]+$");
+    let region = Some(r"^[a-z]{2}-[a-z]+-[0-9]+$");
+    let rows = |fs: &[crate::destinations::fields::Field]| {
+        fs.iter().map(|f| f.contract()).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        rows(sqs::DECLARATION.config_fields),
+        [("queue_url", "text", true, false, url)]
+    );
+    assert_eq!(
+        rows(sqs::DECLARATION.credential_fields),
+        [
+            ("key", "text", true, true, None),
+            ("secret", "text", true, true, None)
+        ]
+    );
+    assert_eq!(
+        rows(s3::DECLARATION.config_fields),
+        [
+            ("bucket", "text", true, false, None),
+            ("region", "text", true, false, region),
+            ("key_template", "text", false, false, None),
+            ("storage_class", "text", false, false, None),
+        ]
+    );
+    assert_eq!(s3::DECLARATION.config_fields[3].default, Some("STANDARD"));
+    let keys = [
+        ("key", "text", true, true, None),
+        ("secret", "text", true, true, None),
+        ("session", "text", false, true, None),
+    ];
+    assert_eq!(rows(s3::DECLARATION.credential_fields), keys);
+    assert_eq!(
+        rows(kinesis::DECLARATION.config_fields),
+        [
+            (
+                "stream_name",
+                "text",
+                true,
+                false,
+                Some(r"^[a-zA-Z0-9_.-]+$")
+            ),
+            ("region", "text", true, false, region),
+            ("endpoint", "text", false, false, url),
+            ("partition_key_template", "text", false, false, None),
+        ]
+    );
+    assert_eq!(rows(kinesis::DECLARATION.credential_fields), keys);
+}
+
+#[test]
+fn targets_name_the_queue_the_bucket_and_the_stream() {
+    let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"});
+    assert_eq!(
+        super::sqs::target(&sqs).as_deref(),
+        Some("https://sqs.eu-west-1.amazonaws.com/1/q")
+    );
+    assert_eq!(super::s3::target(&json!({})), None);
+    assert_eq!(
+        super::kinesis::target(&json!({"stream_name": "s"})).as_deref(),
+        Some("s")
+    );
+}

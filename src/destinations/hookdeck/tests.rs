@@ -1,0 +1,38 @@
+use serde_json::json;
+
+use super::*;
+use crate::destinations::test_support::refused;
+use crate::domain::ssrf::NetworkPolicy;
+
+#[test]
+fn hookdeck_tokens_must_be_tokens() {
+    use base64::Engine;
+    let policy = NetworkPolicy::default();
+    let run = |token: &str| {
+        refused(
+            DestinationKind::Hookdeck,
+            &json!({}),
+            &json!({ "token": token }),
+            &policy,
+        )
+    };
+    let good = base64::engine::general_purpose::STANDARD.encode("src_1:secret");
+    assert!(run(&good).is_empty());
+    let errors = run("t");
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("credentials.token: is not a Hookdeck token"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn the_field_contract_is_stable() {
+    assert!(DECLARATION.config_fields.is_empty());
+    let rows: Vec<_> = DECLARATION
+        .credential_fields
+        .iter()
+        .map(|f| f.contract())
+        .collect();
+    assert_eq!(rows, [("token", "text", true, true, None)]);
+}
