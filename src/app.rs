@@ -22,15 +22,12 @@ use crate::delivery::attempt::Attempter;
 use crate::delivery::operator_events::OperatorEventSender;
 use crate::delivery::operator_sinks::Sink;
 use crate::delivery::worker::{Worker, WorkerConfig};
-use crate::destinations::aws::AwsSettings;
 use crate::destinations::credentials::Cipher;
 use crate::destinations::sender::SenderContext;
-use crate::destinations::webhook::send::WebhookSettings;
 use crate::destinations::Senders;
 use crate::domain::catalog::Catalog;
 use crate::domain::operator_event;
 use crate::domain::retry::RetryPolicy;
-use crate::domain::signature::SignatureTemplates;
 use crate::domain::ssrf::NetworkPolicy;
 use crate::domain::topic::TopicList;
 use crate::embedded_pg::{ClusterOptions, PrivateCluster};
@@ -433,9 +430,9 @@ fn api_state(
         .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?;
     Ok(AppState {
         network: Arc::new(network),
-        header_prefix: settings.delivery.header_prefix.clone(),
+        header_prefix: settings.destinations.webhook.header_prefix.clone(),
         operator_topics: settings.operator_events.topics,
-        webhook_mode: settings.delivery.webhook_mode,
+        webhook_mode: settings.destinations.webhook.mode,
         publisher: store::publisher::Publisher::new(pool.clone()),
         pool,
         components,
@@ -467,28 +464,14 @@ fn senders(settings: &Settings) -> anyhow::Result<Senders> {
         ..HttpClientConfig::default()
     })
     .context("building the HTTP client")?;
-    let templates =
-        SignatureTemplates::parse(&d.signature_content_template, &d.signature_header_template)
-            .context("DESTINATIONS_WEBHOOK_SIGNATURE_*_TEMPLATE")?;
-    Ok(Senders::new(&SenderContext {
-        http,
-        policy,
-        timeout: d.timeout,
-        webhook: WebhookSettings {
-            mode: d.webhook_mode,
-            templates,
-            header_prefix: d.header_prefix.clone(),
+    Ok(Senders::new(
+        &SenderContext {
+            http,
+            policy,
+            timeout: d.timeout,
         },
-        hookdeck_ingest_url: d.hookdeck_ingest_url.clone(),
-        aws: AwsSettings {
-            endpoint: d.aws.endpoint.clone(),
-            sqs_endpoint: d.aws.sqs_endpoint.clone(),
-            s3_endpoint: d.aws.s3_endpoint.clone(),
-            kinesis_endpoint: d.aws.kinesis_endpoint.clone(),
-            region: d.aws.region.clone(),
-            kinesis_metadata_in_payload: d.aws.kinesis_metadata_in_payload,
-        },
-    }))
+        &settings.destinations,
+    ))
 }
 
 /// The worker's loop settings and its attempter, from the settings.

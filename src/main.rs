@@ -1,6 +1,6 @@
 use clap::{CommandFactory, Parser, Subcommand};
 
-use outbound::config::SettingsArgs;
+use outbound::config::Settings;
 
 /// mimalloc instead of the system allocator: a delivery allocates many
 /// small, short-lived buffers (request, response, task), and glibc's
@@ -14,7 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about, next_line_help = true)]
 struct Cli {
     #[command(flatten)]
-    settings: SettingsArgs,
+    settings: Settings,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,7 +39,7 @@ fn main() -> std::process::ExitCode {
     }
     // clap has checked each setting while parsing; this checks the rule that
     // spans two of them, and reports it the same way (exit code 2).
-    let settings = match cli.settings.into_settings() {
+    let settings = match cli.settings.finish() {
         Ok(s) => s,
         Err(err) => err.format(&mut Cli::command()).exit(),
     };

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::io::AsyncBufReadExt;
 
-use super::delivery::{start_receiver, Receiver};
+use super::harness::{start_receiver, Receiver};
 use super::sql;
 use super::support::{connect, machine_summary, payload, BenchDb};
 use crate::config::Settings;

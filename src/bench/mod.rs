@@ -4,6 +4,7 @@
 
 mod delivery;
 mod fanout;
+mod harness;
 mod http;
 mod isolation;
 mod scale;

@@ -3,7 +3,7 @@
 //! worker processes buys on this machine.
 //!
 //! Each row: N fresh worker processes, 50-event INSERT statements flat out
-//! (held back while the backlog exceeds [`super::delivery::MAX_BACKLOG`]),
+//! (held back while the backlog exceeds [`super::harness::MAX_BACKLOG`]),
 //! 3 of 10 destinations matching, the receiver's count over the window.
 //! The per-destination cap is raised to what N workers can hold in flight,
 //! so the cap (a fairness rule) is not what the row measures.
@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::delivery::{drain, measure_delivered, spawn_worker, Receiver};
+use super::harness::{drain, measure_delivered, spawn_worker, Receiver};
 use super::sql;
 use super::support::{payload, timed};
 

@@ -16,22 +16,14 @@ use std::time::Duration;
 use chrono::Utc;
 use hyper::body::Bytes;
 
-use crate::config::QueueSink;
-use crate::destinations::aws::AwsSettings;
-use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{Message, Sender, SenderContext, Sent, Target};
-use crate::destinations::webhook::send::WebhookSettings;
-use crate::destinations::Senders;
+use crate::destinations::QueueSink;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::operator_event as op;
 use crate::domain::ssrf::NetworkPolicy;
 use crate::net::http_client::{HttpClientConfig, HttpClientError, HttpSender};
 use crate::store::operator_events::ClaimedOperatorEvent;
-
-/// Signs SQS requests when neither the setting nor the queue URL names a
-/// region (an emulator behind `OPERATOR_EVENTS_AWS_SQS_ENDPOINT`).
-const DEFAULT_REGION: &str = "us-east-1";
 
 /// The destination id a queue sink's sender is given (senders name it in
 /// nothing a receiver sees; it keys nothing either).
@@ -79,39 +71,20 @@ impl Sink {
         Ok(Sink::Http { http, url, secret })
     }
 
-    /// The queue sink `queue`, through the registered sender of its type.
+    /// The queue sink `queue`, through the sender of its destination type.
     pub fn queue(queue: &QueueSink, timeout: Duration) -> Result<Sink, SinkError> {
         let (http, policy) = unguarded(timeout)?;
-        let (sqs_endpoint, region) = match queue {
-            QueueSink::AwsSqs {
-                endpoint, region, ..
-            } => (endpoint.clone(), region.clone()),
-            _ => (None, None),
-        };
         let ctx = SenderContext {
             http,
             policy,
             timeout,
-            webhook: WebhookSettings::default(),
-            hookdeck_ingest_url: String::new(),
-            aws: AwsSettings {
-                endpoint: None,
-                sqs_endpoint,
-                s3_endpoint: None,
-                kinesis_endpoint: None,
-                region: region.unwrap_or_else(|| DEFAULT_REGION.to_owned()),
-                kinesis_metadata_in_payload: true,
-            },
         };
-        let (kind, config, credentials) = queue.destination();
-        let kind = DestinationKind::parse(kind).map_err(|_| SinkError::NoSender(kind))?;
-        let sender = Senders::new(&ctx).shared(kind);
         Ok(Sink::Queue {
-            sender,
+            sender: (queue.sender)(&ctx),
             id: DestinationId::parse(SINK_ID).map_err(|_| SinkError::Id)?,
-            config,
-            credentials,
-            describe: queue.describe(),
+            config: queue.config.clone(),
+            credentials: queue.credentials.clone(),
+            describe: queue.describe.clone(),
         })
     }
 

@@ -26,6 +26,8 @@ pub mod registry;
 pub mod rest;
 pub mod schema;
 pub mod sender;
+pub mod settings;
+pub mod sink;
 #[cfg(test)]
 mod test_support;
 
@@ -41,3 +43,5 @@ pub use registry::{
     check_settings, declaration, declarations, find, served_declaration, target, target_url,
     Senders,
 };
+pub use settings::{OperatorSinkArgs, Settings};
+pub use sink::QueueSink;

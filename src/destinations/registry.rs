@@ -15,6 +15,7 @@ use super::check::{self, CheckContext};
 use super::fields::{DestinationType, FieldError};
 use super::kind::DestinationKind;
 use super::sender::{Sender, SenderContext};
+use super::settings::Settings;
 use super::{aws, azure_servicebus, gcp_pubsub, hookdeck, kafka, rabbitmq, webhook};
 use crate::domain::signature::WebhookMode;
 
@@ -32,7 +33,8 @@ pub struct Entry {
     /// ... and the URL it is reached at, for types that have one to show.
     pub target_url: fn(&Value) -> Option<String>,
     /// Its sender.
-    pub sender: fn(&SenderContext) -> Arc<dyn Sender>,
+    /// Its sender, with the deployment's settings (each type reads its own).
+    pub sender: fn(&SenderContext, &Settings) -> Arc<dyn Sender>,
 }
 
 fn no_url(_: &Value) -> Option<String> {
@@ -47,7 +49,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: webhook::check,
         target: webhook::target,
         target_url: webhook::target_url,
-        sender: |ctx| Arc::new(webhook::send::WebhookSender::new(ctx)),
+        sender: |ctx, s| Arc::new(webhook::send::WebhookSender::new(ctx, &s.webhook)),
     },
     Entry {
         declaration: &aws::sqs::DECLARATION,
@@ -55,7 +57,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: aws::sqs::check,
         target: aws::sqs::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(aws::sqs::SqsSender::new(ctx)),
+        sender: |ctx, s| Arc::new(aws::sqs::SqsSender::new(ctx, &s.aws)),
     },
     Entry {
         declaration: &aws::s3::DECLARATION,
@@ -63,7 +65,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: aws::s3::check,
         target: aws::s3::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(aws::s3::S3Sender::new(ctx)),
+        sender: |ctx, s| Arc::new(aws::s3::S3Sender::new(ctx, &s.aws)),
     },
     Entry {
         declaration: &aws::kinesis::DECLARATION,
@@ -71,7 +73,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: aws::kinesis::check,
         target: aws::kinesis::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(aws::kinesis::KinesisSender::new(ctx)),
+        sender: |ctx, s| Arc::new(aws::kinesis::KinesisSender::new(ctx, &s.aws)),
     },
     Entry {
         declaration: &rabbitmq::DECLARATION,
@@ -79,7 +81,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: rabbitmq::check,
         target: rabbitmq::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(rabbitmq::send::RabbitmqSender::new(ctx)),
+        sender: |ctx, _| Arc::new(rabbitmq::send::RabbitmqSender::new(ctx)),
     },
     Entry {
         declaration: &gcp_pubsub::DECLARATION,
@@ -87,7 +89,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: gcp_pubsub::check,
         target: gcp_pubsub::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(gcp_pubsub::send::GcpPubsubSender::new(ctx)),
+        sender: |ctx, _| Arc::new(gcp_pubsub::send::GcpPubsubSender::new(ctx)),
     },
     Entry {
         declaration: &azure_servicebus::DECLARATION,
@@ -95,7 +97,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: azure_servicebus::check,
         target: azure_servicebus::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(azure_servicebus::send::AzureServicebusSender::new(ctx)),
+        sender: |ctx, _| Arc::new(azure_servicebus::send::AzureServicebusSender::new(ctx)),
     },
     Entry {
         declaration: &kafka::DECLARATION,
@@ -103,7 +105,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: kafka::check,
         target: kafka::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(kafka::send::KafkaSender::new(ctx)),
+        sender: |ctx, _| Arc::new(kafka::send::KafkaSender::new(ctx)),
     },
     Entry {
         declaration: &hookdeck::DECLARATION,
@@ -111,7 +113,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         check: hookdeck::check,
         target: hookdeck::target,
         target_url: no_url,
-        sender: |ctx| Arc::new(hookdeck::send::HookdeckSender::new(ctx)),
+        sender: |ctx, s| Arc::new(hookdeck::send::HookdeckSender::new(ctx, &s.hookdeck)),
     },
 ];
 
@@ -179,9 +181,9 @@ pub struct Senders {
 }
 
 impl Senders {
-    pub fn new(ctx: &SenderContext) -> Senders {
+    pub fn new(ctx: &SenderContext, settings: &Settings) -> Senders {
         Senders {
-            by_kind: std::array::from_fn(|i| (ENTRIES[i].sender)(ctx)),
+            by_kind: std::array::from_fn(|i| (ENTRIES[i].sender)(ctx, settings)),
         }
     }
 

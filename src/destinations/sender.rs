@@ -24,8 +24,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::aws;
-use super::webhook;
 use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ids::{DestinationId, EventId};
 use crate::domain::metadata::MessageMetadata;
@@ -126,18 +124,15 @@ pub trait Sender: Send + Sync {
     fn send<'a>(&'a self, target: Target<'a>, message: Message<'a>) -> BoxFuture<'a, Sent>;
 }
 
-/// What senders share: the guarded HTTP client (every HTTP-based type goes
-/// through its SSRF guard, timeouts and body cap), the network policy for
-/// the types that open their own connections, and the deployment's
-/// settings.
+/// What every sender shares: the guarded HTTP client (every HTTP-based
+/// type goes through its SSRF guard, timeouts and body cap), the network
+/// policy for the types that open their own connections, and the
+/// per-attempt timeout. A type's own settings come with it (the registry
+/// hands each type its group).
 #[derive(Clone)]
 pub struct SenderContext {
     pub http: HttpSender,
     pub policy: Arc<NetworkPolicy>,
     /// The per-attempt timeout (`DELIVERY_TIMEOUT_SECONDS`).
     pub timeout: Duration,
-    pub webhook: webhook::send::WebhookSettings,
-    /// Base of Hookdeck's ingest URLs (`DESTINATIONS_HOOKDECK_INGEST_URL`).
-    pub hookdeck_ingest_url: String,
-    pub aws: aws::AwsSettings,
 }

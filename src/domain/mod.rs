@@ -12,6 +12,7 @@ pub mod jmespath_template;
 pub mod metadata;
 pub mod operator_event;
 pub mod retry;
+pub mod setting;
 pub mod signature;
 pub mod ssrf;
 pub mod topic;

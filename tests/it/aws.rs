@@ -350,7 +350,7 @@ async fn s3_objects_are_the_data_with_metadata_under_the_templated_key() {
     aws.create_bucket(&bucket).await;
     let db = TestDb::new().await;
     let endpoint = aws.endpoint.clone();
-    let api = start(&db, |s| s.delivery.aws.s3_endpoint = Some(endpoint)).await;
+    let api = start(&db, |s| s.destinations.aws.s3_endpoint = Some(endpoint)).await;
     let creds = moto.credentials();
 
     let msgs = refused(
@@ -486,7 +486,7 @@ async fn s3_default_keys_are_the_event_time_and_id() {
     aws.create_bucket(&bucket).await;
     let db = TestDb::new().await;
     let endpoint = aws.endpoint.clone();
-    let api = start(&db, |s| s.delivery.aws.endpoint = Some(endpoint)).await;
+    let api = start(&db, |s| s.destinations.aws.endpoint = Some(endpoint)).await;
     create(
         &api,
         json!({"id": "s3", "type": "aws_s3", "topics": ["*"], "credentials": moto.credentials(),
@@ -617,8 +617,8 @@ async fn kinesis_records_are_the_data_alone_when_the_envelope_is_off() {
     let db = TestDb::new().await;
     let endpoint = aws.endpoint.clone();
     let api = start(&db, |s| {
-        s.delivery.aws.kinesis_endpoint = Some(endpoint);
-        s.delivery.aws.kinesis_metadata_in_payload = false;
+        s.destinations.aws.kinesis_endpoint = Some(endpoint);
+        s.destinations.aws.kinesis_metadata_in_payload = false;
     })
     .await;
     create(&api, json!({"id": "k", "type": "aws_kinesis", "topics": ["*"], "credentials": moto.credentials(),
@@ -641,7 +641,10 @@ async fn aws_destinations_on_blocked_addresses_are_refused() {
     let db = TestDb::new().await;
     let endpoint = aws.endpoint.clone();
     // Created while loopback is allowed ...
-    let api = start(&db, |s| s.delivery.aws.s3_endpoint = Some(endpoint.clone())).await;
+    let api = start(&db, |s| {
+        s.destinations.aws.s3_endpoint = Some(endpoint.clone())
+    })
+    .await;
     let creds = moto.credentials();
     create(
         &api,
@@ -666,7 +669,7 @@ async fn aws_destinations_on_blocked_addresses_are_refused() {
     // refuses the address before any connection.
     let strict = worker(&db, |s| {
         s.delivery.allowed_networks = vec![];
-        s.delivery.aws.s3_endpoint = Some(endpoint.clone());
+        s.destinations.aws.s3_endpoint = Some(endpoint.clone());
     })
     .await;
     strict.run_once(Utc::now()).await.unwrap();

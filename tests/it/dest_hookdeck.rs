@@ -72,7 +72,7 @@ async fn hookdeck_receives_the_data_signed_with_metadata_headers() {
     let db = TestDb::new().await;
     let hookdeck = Hookdeck::start().await;
     let ingest = hookdeck.service.url("");
-    let api = start(&db, |s| s.delivery.hookdeck_ingest_url = ingest).await;
+    let api = start(&db, |s| s.destinations.hookdeck.ingest_url = ingest).await;
     let secret_token = token("src_test1", "s3cret");
     let (s, d) = create(&api, destination("d_hd", &secret_token)).await;
     assert_eq!(s, 201, "{d}");
@@ -122,7 +122,7 @@ async fn hookdeck_failures_are_coded_and_retried() {
     let db = TestDb::new().await;
     let hookdeck = Hookdeck::start().await;
     let ingest = hookdeck.service.url("");
-    let api = start(&db, |s| s.delivery.hookdeck_ingest_url = ingest).await;
+    let api = start(&db, |s| s.destinations.hookdeck.ingest_url = ingest).await;
     for body in [
         destination("d_token", &token("src_test1", "wrong")),
         destination("d_source", &token("src_gone", "s3cret")),
@@ -159,7 +159,7 @@ async fn hookdeck_failures_are_coded_and_retried() {
     };
     let down = worker(&db, |s| {
         crate::helpers::cloud::settings(s);
-        s.delivery.hookdeck_ingest_url = format!("http://{closed}");
+        s.destinations.hookdeck.ingest_url = format!("http://{closed}");
     })
     .await;
     down.run_once(t0 + chrono::Duration::seconds(30))
@@ -181,7 +181,7 @@ async fn hookdeck_tokens_are_checked_and_blocked_addresses_refused() {
     let db = TestDb::new().await;
     let hookdeck = Hookdeck::start().await;
     let ingest = hookdeck.service.url("");
-    let api = start(&db, |s| s.delivery.hookdeck_ingest_url = ingest.clone()).await;
+    let api = start(&db, |s| s.destinations.hookdeck.ingest_url = ingest.clone()).await;
     for bad in ["t", &STANDARD.encode("no-colon"), &token("../x", "s")] {
         let (s, e) = create(&api, destination("d_x", bad)).await;
         assert_eq!(s, 422, "{e}");
@@ -195,7 +195,7 @@ async fn hookdeck_tokens_are_checked_and_blocked_addresses_refused() {
     publish(&api, "evt_1", "{}").await;
     let strict = worker(&db, |s| {
         crate::helpers::cloud::settings(s);
-        s.delivery.hookdeck_ingest_url = ingest;
+        s.destinations.hookdeck.ingest_url = ingest;
         s.delivery.allowed_networks = vec![];
     })
     .await;

@@ -492,9 +492,6 @@ fn context(policy: NetworkPolicy) -> SenderContext {
         .unwrap(),
         policy,
         timeout: Duration::from_secs(3),
-        webhook: Default::default(),
-        hookdeck_ingest_url: String::new(),
-        aws: Default::default(),
     }
 }
 

@@ -27,7 +27,7 @@ use crate::operator_events::{
 
 /// The sink part of the settings, parsed from the flags an operator would
 /// set (so the queue settings go through the same rules as in production).
-fn sink_settings(flags: &[&str]) -> outbound::config::QueueSink {
+fn sink_settings(flags: &[&str]) -> outbound::destinations::QueueSink {
     let mut args = vec!["--operator-events-topics", "alert.destination.disabled"];
     args.extend_from_slice(flags);
     Settings::from_args(args)
@@ -41,7 +41,7 @@ fn sink_settings(flags: &[&str]) -> outbound::config::QueueSink {
 /// `queue` as the sink and destinations disabled at their first failure.
 async fn service(
     db: &TestDb,
-    queue: outbound::config::QueueSink,
+    queue: outbound::destinations::QueueSink,
     deployment: Option<&str>,
 ) -> (Worker, OperatorEventSender) {
     let none = Parts {

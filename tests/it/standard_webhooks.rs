@@ -51,7 +51,8 @@ async fn library_verifies(secret: &str, req: &Received, body: &[u8]) -> bool {
 #[tokio::test]
 async fn deliveries_verify_with_the_standardwebhooks_library() {
     let db = TestDb::new().await;
-    let api = TestApp::start_with(&db, |s| s.delivery.webhook_mode = WebhookMode::Standard).await;
+    let api =
+        TestApp::start_with(&db, |s| s.destinations.webhook.mode = WebhookMode::Standard).await;
     let rx = TestReceiver::start().await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     let (s, d) = api

@@ -23,7 +23,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use super::sign::Flavor;
-use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use super::{call, credentials, delivered, field, metadata_json, unusable, Call, Settings};
 use super::{AWS_KEY, AWS_REGION_FIELD, AWS_SECRET, AWS_SESSION};
 use crate::destinations::aws::config::dns_suffix;
 use crate::destinations::check::{error, given, template, CheckContext};
@@ -139,14 +139,14 @@ pub fn partition_key(
 
 pub struct KinesisSender {
     http: HttpSender,
-    settings: Arc<AwsSettings>,
+    settings: Arc<Settings>,
 }
 
 impl KinesisSender {
-    pub fn new(ctx: &SenderContext) -> KinesisSender {
+    pub fn new(ctx: &SenderContext, settings: &Settings) -> KinesisSender {
         KinesisSender {
             http: ctx.http.clone(),
-            settings: Arc::new(ctx.aws.clone()),
+            settings: Arc::new(settings.clone()),
         }
     }
 

@@ -20,6 +20,7 @@ pub mod kinesis;
 pub mod s3;
 pub mod sign;
 pub mod sqs;
+pub mod sqs_sink;
 #[cfg(test)]
 mod tests;
 
@@ -32,6 +33,8 @@ use hyper::Method;
 use crate::destinations::sender::{Failure, Reply, Sent};
 use crate::net::http_client::{HttpResponse, HttpSender};
 use serde_json::Value;
+
+use crate::domain::setting;
 use sign::{Credentials, Flavor, Unsigned};
 
 use super::check::{error, given};
@@ -82,23 +85,63 @@ pub(super) fn check_region(config: &Value, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// The deployment's AWS settings (`config::AwsSettings`, resolved).
-#[derive(Debug, Clone, Default)]
-pub struct AwsSettings {
-    /// `AWS_ENDPOINT_URL`: every service.
+/// Where the AWS types send (the AWS SDKs' own variable names, so a
+/// deployment already pointed at an emulator needs nothing new), and how
+/// Kinesis records are shaped.
+#[derive(clap::Args, Debug, Clone)]
+#[group(skip)]
+pub struct Settings {
+    /// Endpoint of every AWS service (an emulator such as moto or
+    /// LocalStack); unset: AWS itself
+    #[arg(env = "AWS_ENDPOINT_URL", value_parser = setting::endpoint_url)]
     pub endpoint: Option<String>,
-    /// `AWS_ENDPOINT_URL_SQS`, `_S3`, `_KINESIS`: one service each,
-    /// winning over `endpoint`.
+    /// Endpoint of SQS; wins over AWS_ENDPOINT_URL and the queue URL's host
+    #[arg(env = "AWS_ENDPOINT_URL_SQS", value_parser = setting::endpoint_url)]
     pub sqs_endpoint: Option<String>,
+    /// Endpoint of S3 (path-style addressing); wins over AWS_ENDPOINT_URL
+    #[arg(env = "AWS_ENDPOINT_URL_S3", value_parser = setting::endpoint_url)]
     pub s3_endpoint: Option<String>,
+    /// Endpoint of Kinesis; wins over AWS_ENDPOINT_URL, a destination's
+    /// own `endpoint` wins over it
+    #[arg(env = "AWS_ENDPOINT_URL_KINESIS", value_parser = setting::endpoint_url)]
     pub kinesis_endpoint: Option<String>,
-    /// `AWS_REGION`: SQS queues whose URL names no region.
+    /// Region of SQS queues whose URL names none (an emulator's)
+    #[arg(env = "AWS_REGION", default_value = DEFAULT_REGION, value_parser = region)]
     pub region: String,
-    /// `DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD`.
+    /// Kinesis records carry `{"metadata": …, "data": …}` (true) or the
+    /// event's data alone (false): true, false, 1 or 0
+    #[arg(
+        env = "DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD",
+        default_value = "true"
+    )]
+    #[arg(action = clap::ArgAction::Set, value_parser = setting::boolean)]
     pub kinesis_metadata_in_payload: bool,
 }
 
-impl AwsSettings {
+/// The region of a request that names none.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            endpoint: None,
+            sqs_endpoint: None,
+            s3_endpoint: None,
+            kinesis_endpoint: None,
+            region: DEFAULT_REGION.into(),
+            kinesis_metadata_in_payload: true,
+        }
+    }
+}
+
+/// `AWS_REGION` and its kind: a region name such as `eu-west-1`.
+pub fn region(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    config::check_region(raw)?;
+    Ok(raw.to_string())
+}
+
+impl Settings {
     fn sqs_endpoint(&self) -> Option<&str> {
         self.sqs_endpoint.as_deref().or(self.endpoint.as_deref())
     }

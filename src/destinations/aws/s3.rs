@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::sign::Flavor;
-use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use super::{call, credentials, delivered, field, metadata_json, unusable, Call, Settings};
 use super::{AWS_KEY, AWS_REGION_FIELD, AWS_SECRET, AWS_SESSION};
 use crate::destinations::aws::config::{dns_suffix, storage_class};
 use crate::destinations::check::{error, given, template, CheckContext};
@@ -219,14 +219,14 @@ fn header_text(value: &str) -> String {
 
 pub struct S3Sender {
     http: HttpSender,
-    settings: Arc<AwsSettings>,
+    settings: Arc<Settings>,
 }
 
 impl S3Sender {
-    pub fn new(ctx: &SenderContext) -> S3Sender {
+    pub fn new(ctx: &SenderContext, settings: &Settings) -> S3Sender {
         S3Sender {
             http: ctx.http.clone(),
-            settings: Arc::new(ctx.aws.clone()),
+            settings: Arc::new(settings.clone()),
         }
     }
 

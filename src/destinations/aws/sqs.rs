@@ -21,7 +21,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use super::sign::Flavor;
-use super::{call, credentials, delivered, field, metadata_json, unusable, AwsSettings, Call};
+use super::{call, credentials, delivered, field, metadata_json, unusable, Call, Settings};
 use super::{AWS_KEY, AWS_SECRET};
 use crate::destinations::aws::config::parse_queue_url;
 use crate::destinations::check::{error, given, CheckContext};
@@ -98,14 +98,14 @@ pub fn send_message(queue_url: &str, fifo: bool, message: &Message<'_>) -> Value
 
 pub struct SqsSender {
     http: HttpSender,
-    settings: Arc<AwsSettings>,
+    settings: Arc<Settings>,
 }
 
 impl SqsSender {
-    pub fn new(ctx: &SenderContext) -> SqsSender {
+    pub fn new(ctx: &SenderContext, settings: &Settings) -> SqsSender {
         SqsSender {
             http: ctx.http.clone(),
-            settings: Arc::new(ctx.aws.clone()),
+            settings: Arc::new(settings.clone()),
         }
     }
 

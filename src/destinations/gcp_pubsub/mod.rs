@@ -8,6 +8,7 @@
 
 pub mod key;
 pub mod send;
+pub mod sink;
 pub mod target;
 #[cfg(test)]
 mod tests;

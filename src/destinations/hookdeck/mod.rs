@@ -15,7 +15,29 @@ use serde_json::Value;
 use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, SetupLink, TEXT};
 use super::kind::DestinationKind;
+use crate::domain::setting;
 use token::HookdeckToken;
+
+/// Where Hookdeck destinations send.
+#[derive(clap::Args, Debug, Clone)]
+#[group(skip)]
+pub struct Settings {
+    /// Base URL of Hookdeck's ingest endpoint (a stand-in for tests)
+    #[arg(
+        env = "DESTINATIONS_HOOKDECK_INGEST_URL",
+        default_value = "https://hkdk.events"
+    )]
+    #[arg(value_parser = setting::http_url)]
+    pub ingest_url: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            ingest_url: "https://hkdk.events".into(),
+        }
+    }
+}
 
 pub static DECLARATION: DestinationType = DestinationType {
     kind: DestinationKind::Hookdeck,

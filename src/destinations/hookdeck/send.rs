@@ -36,10 +36,10 @@ pub struct HookdeckSender {
 }
 
 impl HookdeckSender {
-    pub fn new(ctx: &SenderContext) -> HookdeckSender {
+    pub fn new(ctx: &SenderContext, settings: &super::Settings) -> HookdeckSender {
         HookdeckSender {
             http: ctx.http.clone(),
-            ingest_url: ctx.hookdeck_ingest_url.trim_end_matches('/').to_string(),
+            ingest_url: settings.ingest_url.trim_end_matches('/').to_string(),
         }
     }
 }

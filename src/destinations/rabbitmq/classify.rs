@@ -13,7 +13,7 @@
 use crate::domain::attempt_code::AttemptCode;
 use amqprs::error::Error;
 
-use super::link::Login;
+use super::server::Login;
 use crate::destinations::sender::Failure;
 
 /// A failed `Connection::open` to `login`.

@@ -40,6 +40,7 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::classify;
+pub use super::server::Login;
 use crate::destinations::sender::Failure;
 use crate::domain::ssrf::NetworkPolicy;
 use crate::net::resolve;
@@ -47,40 +48,6 @@ use crate::net::resolve;
 /// Heartbeat interval offered to the broker (it may lower it): a silent dead
 /// connection is noticed after two missed beats.
 const HEARTBEAT_SECONDS: u16 = 10;
-
-/// Who to connect to, as whom.
-#[derive(Clone)]
-pub struct Login {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-    pub vhost: String,
-    pub username: String,
-    pub password: String,
-}
-
-impl Login {
-    /// `host:port`, for messages.
-    pub fn server(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
-impl std::fmt::Debug for Login {
-    // Never the password.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Login")
-            .field("server", &self.server())
-            .field("tls", &self.tls)
-            .field("vhost", &self.vhost)
-            .field("username", &self.username)
-            .finish_non_exhaustive()
-    }
-}
 
 /// One message, ready to publish.
 #[derive(Debug, Clone)]

@@ -11,6 +11,7 @@ mod classify;
 mod link;
 pub mod send;
 pub mod server;
+pub mod sink;
 
 use serde_json::Value;
 

@@ -194,6 +194,40 @@ fn split_host_port(authority: &str) -> Result<(String, Option<&str>), String> {
     Ok((host, port))
 }
 
+/// Who to connect to, as whom.
+#[derive(Clone)]
+pub struct Login {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub vhost: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl Login {
+    /// `host:port`, for messages.
+    pub fn server(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl std::fmt::Debug for Login {
+    // Never the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("server", &self.server())
+            .field("tls", &self.tls)
+            .field("vhost", &self.vhost)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Every problem with a RabbitMQ destination's settings, after the schema
 /// passed: the address, the exchange, a literal address the network policy
 /// refuses (names are checked after DNS resolution, at send time), and

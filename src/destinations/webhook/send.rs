@@ -6,33 +6,13 @@
 use crate::domain::attempt_code::AttemptCode;
 use serde_json::Value;
 
+use super::Settings;
 use crate::destinations::sender::{
     BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target,
 };
 use crate::destinations::webhook::secret::valid_secrets;
-use crate::domain::signature::{
-    outpost_signature, standard_signature, SignInput, SignatureTemplates, WebhookMode,
-};
+use crate::domain::signature::{outpost_signature, standard_signature, SignInput, WebhookMode};
 use crate::net::http_client::HttpSender;
-
-/// How this deployment signs webhooks.
-#[derive(Debug, Clone)]
-pub struct WebhookSettings {
-    pub mode: WebhookMode,
-    pub templates: SignatureTemplates,
-    /// Prefix of the identity and metadata headers. `x-outpost-`.
-    pub header_prefix: String,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        WebhookSettings {
-            mode: WebhookMode::Default,
-            templates: SignatureTemplates::default(),
-            header_prefix: "x-outpost-".into(),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebhookRequest {
@@ -53,7 +33,7 @@ pub enum WebhookError {
 
 /// Builds the request for `message` to `target`.
 pub fn build(
-    settings: &WebhookSettings,
+    settings: &Settings,
     target: Target<'_>,
     message: Message<'_>,
 ) -> Result<WebhookRequest, WebhookError> {
@@ -167,14 +147,14 @@ fn value_text(v: &Value) -> String {
 /// keep-alive HTTP client.
 pub struct WebhookSender {
     http: HttpSender,
-    settings: WebhookSettings,
+    settings: Settings,
 }
 
 impl WebhookSender {
-    pub fn new(ctx: &SenderContext) -> WebhookSender {
+    pub fn new(ctx: &SenderContext, settings: &Settings) -> WebhookSender {
         WebhookSender {
             http: ctx.http.clone(),
-            settings: ctx.webhook.clone(),
+            settings: settings.clone(),
         }
     }
 }
@@ -257,7 +237,7 @@ mod tests {
 
     /// `build` for a claimed event and destination, as the worker calls it.
     fn run(
-        settings: &WebhookSettings,
+        settings: &Settings,
         event_id: &str,
         event: &ClaimedEvent,
         d: &ClaimedDestination,
@@ -307,7 +287,7 @@ mod tests {
             .unwrap()
             .to_utc();
         let r = run(
-            &WebhookSettings::default(),
+            &Settings::default(),
             "evt_1",
             &event(),
             &destination(json!({"secret": "whsec_abc"})),
@@ -329,7 +309,7 @@ mod tests {
         // system keys; the signature is never replaced.
         let mut d = destination(json!({"secret": "whsec_abc"}));
         d.delivery_metadata = Some(json!({"source": "dest", "topic": "t2", "signature": "x"}));
-        let r = run(&WebhookSettings::default(), "evt_1", &event(), &d, now).unwrap();
+        let r = run(&Settings::default(), "evt_1", &event(), &d, now).unwrap();
         assert_eq!(header(&r, "x-outpost-source"), Some("crm"));
         assert_eq!(header(&r, "x-outpost-topic"), Some("t2"));
         assert!(header(&r, "x-outpost-signature")
@@ -351,7 +331,7 @@ mod tests {
         let creds = json!({"secret": "new", "previous_secret": "old",
                            "previous_secret_invalid_at": "2026-11-30T12:00:00Z"});
         let r = run(
-            &WebhookSettings::default(),
+            &Settings::default(),
             "e",
             &event(),
             &destination(creds.clone()),
@@ -373,9 +353,9 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
             .unwrap()
             .to_utc();
-        let settings = WebhookSettings {
+        let settings = Settings {
             mode: WebhookMode::Standard,
-            ..WebhookSettings::default()
+            ..Settings::default()
         };
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let r = run(
@@ -403,12 +383,12 @@ mod tests {
         let mut d = destination(json!({"secret": "s"}));
         d.config = json!({});
         assert_eq!(
-            run(&WebhookSettings::default(), "e", &event(), &d, now),
+            run(&Settings::default(), "e", &event(), &d, now),
             Err(WebhookError::NoUrl)
         );
         let d = destination(json!({}));
         assert_eq!(
-            run(&WebhookSettings::default(), "e", &event(), &d, now),
+            run(&Settings::default(), "e", &event(), &d, now),
             Err(WebhookError::NoSecret)
         );
     }

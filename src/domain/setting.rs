@@ -1,12 +1,16 @@
-//! Value parsers for the settings. Each trims its input, as shells and env
-//! files leave stray spaces; an error says what was expected, and clap puts
-//! it after the flag and variable name (`invalid value 'http' for
-//! '--api-port <API_PORT>': expected a whole number`).
+//! Value parsers for the settings, wherever a setting is declared (the
+//! service's in `config`, a destination type's in its folder). Each trims
+//! its input, as shells and env files leave stray spaces; an error says
+//! what was expected, and clap puts it after the flag and variable name
+//! (`invalid value 'http' for '--api-port <API_PORT>': expected a whole
+//! number`).
+
+use std::time::Duration;
 
 use crate::domain::signature::WebhookMode;
 
 /// A whole number in `min..=max`.
-pub(super) fn whole<T>(
+pub fn whole<T>(
     min: T,
     max: T,
 ) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
@@ -28,7 +32,7 @@ where
 /// A string. A blank variable never gets here (`args::setting` drops it), so
 /// a blank value is a flag given an empty string: refused rather than taken
 /// as unset, since whoever typed the flag meant to set something.
-pub(super) fn text(raw: &str) -> Result<String, String> {
+pub fn text(raw: &str) -> Result<String, String> {
     match raw.trim() {
         "" => Err("must not be empty".into()),
         value => Ok(value.to_string()),
@@ -36,7 +40,7 @@ pub(super) fn text(raw: &str) -> Result<String, String> {
 }
 
 /// An absolute http(s) URL with a host, without its trailing `/`.
-pub(super) fn http_url(raw: &str) -> Result<String, String> {
+pub fn http_url(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
     match url::Url::parse(raw) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
@@ -46,29 +50,8 @@ pub(super) fn http_url(raw: &str) -> Result<String, String> {
     }
 }
 
-/// One item of a comma list; empty items are dropped by [`non_empty`].
-pub(super) fn item(raw: &str) -> Result<String, String> {
-    Ok(raw.trim().to_string())
-}
-
-/// A list without its empty items (`a,,b`, a trailing comma).
-pub(super) fn non_empty(items: Vec<String>) -> Vec<String> {
-    items.into_iter().filter(|s| !s.is_empty()).collect()
-}
-
-/// One item of `RETRY_SCHEDULE`: whole seconds, or empty (skipped).
-pub(super) fn seconds_item(raw: &str) -> Result<Option<u64>, String> {
-    match raw.trim() {
-        "" => Ok(None),
-        s => s
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("{s:?} is not a whole number of seconds")),
-    }
-}
-
 /// `TOPICS_VALIDATE_SCHEMA`'s spellings.
-pub(super) fn boolean(raw: &str) -> Result<bool, String> {
+pub fn boolean(raw: &str) -> Result<bool, String> {
     match raw.trim() {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
@@ -76,7 +59,7 @@ pub(super) fn boolean(raw: &str) -> Result<bool, String> {
     }
 }
 
-pub(super) fn webhook_mode(raw: &str) -> Result<WebhookMode, String> {
+pub fn webhook_mode(raw: &str) -> Result<WebhookMode, String> {
     match raw.trim() {
         "default" => Ok(WebhookMode::Default),
         "standard" => Ok(WebhookMode::Standard),
@@ -87,7 +70,7 @@ pub(super) fn webhook_mode(raw: &str) -> Result<WebhookMode, String> {
 /// A URL the portal links to or loads: http(s), or a path on this server.
 /// Anything else (`javascript:`, a bare word) would be a broken or unsafe
 /// link in every user's browser.
-pub(super) fn link(raw: &str) -> Result<String, String> {
+pub fn link(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     let ok = value.starts_with("https://")
         || value.starts_with("http://")
@@ -100,7 +83,7 @@ pub(super) fn link(raw: &str) -> Result<String, String> {
 }
 
 /// `#rgb` or `#rrggbb`.
-pub(super) fn hex_color(raw: &str) -> Result<String, String> {
+pub fn hex_color(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     let digits = value.strip_prefix('#').unwrap_or("");
     if matches!(digits.len(), 3 | 6) && digits.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -111,7 +94,7 @@ pub(super) fn hex_color(raw: &str) -> Result<String, String> {
 }
 
 /// `light` or `dark`.
-pub(super) fn theme(raw: &str) -> Result<String, String> {
+pub fn theme(raw: &str) -> Result<String, String> {
     match raw.trim() {
         t @ ("light" | "dark") => Ok(t.to_string()),
         _ => Err("expected `light` or `dark`".into()),
@@ -120,7 +103,7 @@ pub(super) fn theme(raw: &str) -> Result<String, String> {
 
 /// An AWS endpoint override: an absolute http(s) URL with a host and no
 /// path, query or credentials, returned without a trailing slash.
-pub(super) fn endpoint_url(raw: &str) -> Result<String, String> {
+pub fn endpoint_url(raw: &str) -> Result<String, String> {
     let raw = raw.trim().trim_end_matches('/');
     let url = url::Url::parse(raw).map_err(|e| format!("expected a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -135,16 +118,52 @@ pub(super) fn endpoint_url(raw: &str) -> Result<String, String> {
     Ok(raw.to_string())
 }
 
-/// `AWS_REGION`: a region name such as `eu-west-1`.
-pub(super) fn aws_region(raw: &str) -> Result<String, String> {
-    let raw = raw.trim();
-    crate::destinations::aws::config::check_region(raw)?;
-    Ok(raw.to_string())
+/// `OPERATOR_EVENTS_TOPICS`: known topics or `*`, comma separated; empty
+/// items are skipped.
+pub fn operator_topics(raw: &str) -> Result<crate::domain::operator_event::OperatorTopics, String> {
+    let items: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    crate::domain::operator_event::OperatorTopics::parse(&items).map_err(|e| e.to_string())
 }
 
-/// One item of `OPERATOR_EVENTS_TOPICS`: a known topic or `*`.
-pub(super) fn operator_topic(raw: &str) -> Result<String, String> {
-    let t = raw.trim();
-    crate::domain::operator_event::OperatorTopics::parse(&[t]).map_err(|e| e.to_string())?;
-    Ok(t.to_owned())
+/// Whole seconds in `min..=max`, as a duration.
+pub fn seconds(
+    min: u64,
+    max: u64,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    let whole = whole(min, max);
+    move |raw: &str| whole(raw).map(Duration::from_secs)
+}
+
+/// A comma list of strings, without its empty items (`a,,b`, a trailing
+/// comma).
+pub fn list(raw: &str) -> Result<Vec<String>, String> {
+    Ok(raw
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect())
+}
+
+/// `RETRY_SCHEDULE`: whole seconds, comma separated; empty items are
+/// skipped.
+pub fn seconds_list(raw: &str) -> Result<Vec<Duration>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map(Duration::from_secs)
+                .map_err(|_| format!("{s:?} is not a whole number of seconds"))
+        })
+        .collect()
+}
+
+/// A string, lowercased (header names and prefixes).
+pub fn lowercase(raw: &str) -> Result<String, String> {
+    text(raw).map(|s| s.to_ascii_lowercase())
 }

@@ -1,0 +1,330 @@
+//! The settings as an operator writes them: defaults, values, errors.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args as _;
+
+use super::*;
+use crate::destinations::kind::DestinationKind;
+use crate::domain::signature::WebhookMode;
+
+fn parse(args: &[&str]) -> Settings {
+    Settings::from_args(args).unwrap()
+}
+
+fn error(args: &[&str]) -> String {
+    Settings::from_args(args).unwrap_err().to_string()
+}
+
+#[test]
+fn defaults_match_the_design() {
+    let s = parse(&[]);
+    assert_eq!(s.database.url, None);
+    assert_eq!(s.database.data_dir, PathBuf::from("./.outbound"));
+    assert_eq!(s.api.port, 3333);
+    assert_eq!(s.api.host, "127.0.0.1");
+    assert_eq!(s.delivery.retry_interval, Duration::from_secs(30));
+    assert_eq!(s.delivery.max_retry_limit, 10);
+    assert_eq!(s.delivery.timeout, Duration::from_secs(5));
+    assert_eq!(s.delivery.disable_after_failures, 20);
+    assert_eq!(s.delivery.concurrency, 64);
+    assert_eq!(s.destinations.webhook.mode, WebhookMode::Default);
+    assert_eq!(s.retention.days, 7);
+    assert_eq!(s.topics.topics, None);
+    assert_eq!(s.delivery.lease, Duration::from_secs(30));
+    assert_eq!(s.destinations.webhook.header_prefix, "x-outpost-");
+    assert!(!s.topics.validate_schema);
+    assert!(s.destinations.aws.kinesis_metadata_in_payload);
+    assert_eq!(s.destinations.aws.region, "us-east-1");
+    assert_eq!(s.destinations.aws.endpoint, None);
+}
+
+#[test]
+fn aws_endpoints_and_kinesis_payload() {
+    let s = parse(&[
+        "--aws-endpoint-url",
+        "http://127.0.0.1:5000/",
+        "--aws-endpoint-url-s3",
+        "http://s3.local:9000",
+        "--aws-region",
+        "eu-west-1",
+        "--destinations-aws-kinesis-metadata-in-payload",
+        "false",
+    ]);
+    let aws = &s.destinations.aws;
+    assert_eq!(aws.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+    assert_eq!(aws.s3_endpoint.as_deref(), Some("http://s3.local:9000"));
+    assert_eq!(aws.sqs_endpoint, None);
+    assert_eq!(aws.region, "eu-west-1");
+    assert!(!aws.kinesis_metadata_in_payload);
+    let err = error(&["--aws-endpoint-url-sqs", "localhost:4566"]);
+    assert!(err.contains("AWS_ENDPOINT_URL_SQS"), "{err}");
+    let err = error(&["--aws-endpoint-url", "http://h/path"]);
+    assert!(err.contains("AWS_ENDPOINT_URL"), "{err}");
+    let err = error(&["--aws-region", "Europe"]);
+    assert!(err.contains("AWS_REGION"), "{err}");
+}
+
+#[test]
+fn postgres_url_is_an_alias() {
+    let s = parse(&["--postgres-url", "postgres://x/y"]);
+    assert_eq!(s.database.url.as_deref(), Some("postgres://x/y"));
+    let s = parse(&[
+        "--postgres-url",
+        "postgres://x/y",
+        "--database-url",
+        "postgres://a/b",
+    ]);
+    assert_eq!(s.database.url.as_deref(), Some("postgres://a/b"));
+}
+
+#[test]
+fn lists_and_schedules_parse() {
+    let s = parse(&[
+        "--topics",
+        "user.created, user.updated,,",
+        "--retry-schedule",
+        "5,60,600",
+        "--destinations-webhook-mode",
+        "standard",
+    ]);
+    assert_eq!(
+        s.topics.topics,
+        Some(vec!["user.created".into(), "user.updated".into()])
+    );
+    assert_eq!(
+        s.delivery.retry_schedule,
+        Some(vec![
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+            Duration::from_secs(600)
+        ])
+    );
+    assert_eq!(s.destinations.webhook.mode, WebhookMode::Standard);
+
+    let s = parse(&["--retry-schedule", " 5, ,60,", "--api-port", " 8080 "]);
+    assert_eq!(
+        s.delivery.retry_schedule,
+        Some(vec![Duration::from_secs(5), Duration::from_secs(60)])
+    );
+    assert_eq!(s.api.port, 8080);
+}
+
+#[test]
+fn other_values_are_read_as_before() {
+    let s = parse(&[
+        "--destinations-webhook-header-prefix",
+        "X-Acme-",
+        "--topics-validate-schema",
+        "1",
+        "--destinations-webhook-allowed-networks",
+        "10.0.0.0/8, 127.0.0.0/8",
+    ]);
+    assert_eq!(s.destinations.webhook.header_prefix, "x-acme-");
+    assert!(s.topics.validate_schema);
+    assert_eq!(
+        s.delivery.allowed_networks,
+        vec!["10.0.0.0/8".to_string(), "127.0.0.0/8".to_string()]
+    );
+    assert!(
+        !parse(&["--topics-validate-schema", "false"])
+            .topics
+            .validate_schema
+    );
+    let err = error(&["--topics-validate-schema", "yes"]);
+    assert!(err.contains("TOPICS_VALIDATE_SCHEMA"), "{err}");
+}
+
+#[test]
+fn bad_values_name_the_variable() {
+    let err = error(&["--api-port", "http"]);
+    assert!(err.contains("API_PORT"), "{err}");
+    let err = error(&["--log-retention-days", "0"]);
+    assert!(err.contains("between 1 and 3650"), "{err}");
+    let err = error(&["--retry-schedule", "5,soon"]);
+    assert!(err.contains("\"soon\""), "{err}");
+    let err = error(&["--destinations-webhook-mode", "svix"]);
+    assert!(err.contains("DESTINATIONS_WEBHOOK_MODE"), "{err}");
+}
+
+/// An empty value for a variable means unset: that is applied to the
+/// environment before parsing (`setting`, tested end to end by
+/// `tests/it/serve.rs`). An empty flag is a mistake, not a default.
+#[test]
+fn an_empty_flag_is_refused() {
+    let err = error(&["--api-host", ""]);
+    assert!(
+        err.contains("API_HOST") && err.contains("must not be empty"),
+        "{err}"
+    );
+    let err = error(&["--delivery-lease-seconds", " "]);
+    assert!(err.contains("DELIVERY_LEASE_SECONDS"), "{err}");
+}
+
+#[test]
+fn the_lease_defaults_to_three_timeouts_and_must_outlast_one() {
+    let s = parse(&["--delivery-timeout-seconds", "20"]);
+    assert_eq!(s.delivery.lease, Duration::from_secs(60));
+    let s = parse(&[
+        "--delivery-timeout-seconds",
+        "60",
+        "--delivery-lease-seconds",
+        "61",
+    ]);
+    assert_eq!(s.delivery.lease, Duration::from_secs(61));
+    let err = error(&[
+        "--delivery-timeout-seconds",
+        "60",
+        "--delivery-lease-seconds",
+        "60",
+    ]);
+    assert!(
+        err.contains("DELIVERY_LEASE_SECONDS") && err.contains("longer than"),
+        "{err}"
+    );
+}
+
+/// Errors name the variable because each argument's value name is the
+/// variable's name (`--api-port <API_PORT>`), and the flag is the
+/// variable's name in kebab case. Checked for every setting, so a new
+/// one cannot break the pattern unnoticed.
+#[test]
+fn every_setting_is_a_variable_and_a_flag_of_the_same_name() {
+    let command = Settings::augment_args(clap::Command::new("outbound"));
+    let mut vars = Vec::new();
+    for arg in command.get_arguments() {
+        let var = arg.get_env().and_then(|v| v.to_str()).unwrap_or_default();
+        assert!(!var.is_empty(), "{} has no variable", arg.get_id());
+        let flag = var.to_ascii_lowercase().replace('_', "-");
+        assert_eq!(arg.get_long(), Some(flag.as_str()));
+        let names: Vec<_> = arg.get_value_names().unwrap_or_default().to_vec();
+        assert_eq!(names, [var], "value name of {var}");
+        assert!(arg.is_global_set(), "{var} is global");
+        vars.push(var.to_string());
+    }
+    // DESIGN.md §7's names.
+    for var in [
+        "DATABASE_URL",
+        "POSTGRES_URL",
+        "OUTBOUND_DATA_DIR",
+        "API_PORT",
+        "API_KEY",
+        "API_JWT_SECRET",
+        "AES_ENCRYPTION_SECRET",
+        "TOPICS",
+        "TOPICS_CATALOG",
+        "RETRY_INTERVAL_SECONDS",
+        "MAX_RETRY_LIMIT",
+        "RETRY_SCHEDULE",
+        "DELIVERY_TIMEOUT_SECONDS",
+        "ALERT_CONSECUTIVE_FAILURE_COUNT",
+        "DESTINATIONS_WEBHOOK_MODE",
+        "DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS",
+        "LOG_RETENTION_DAYS",
+        "DELIVERY_CONCURRENCY",
+    ] {
+        assert!(vars.iter().any(|v| v == var), "{var} is missing");
+    }
+}
+
+#[test]
+fn operator_event_topics_need_a_sink_and_known_names() {
+    let base = ["--operator-events-topics", "*"];
+    assert!(Settings::from_args(base).is_err(), "no sink");
+    let s = Settings::from_args([
+        "--operator-events-topics",
+        "alert.destination.disabled, tenant.subscription.updated",
+        "--operator-events-http-url",
+        "http://ops.internal/events",
+    ])
+    .unwrap();
+    assert!(s.operator_events.topics.disabled && s.operator_events.topics.subscription_updated);
+    assert!(!s.operator_events.topics.exhausted_retries);
+    assert!(s.operator_events.auto_disable, "on by default");
+    assert!(Settings::from_args([
+        "--operator-events-topics",
+        "alert.nope",
+        "--operator-events-http-url",
+        "http://ops.internal/events",
+    ])
+    .is_err());
+}
+
+#[test]
+fn a_queue_sink_and_the_deployment_id_are_read_from_their_variables() {
+    let s = Settings::from_args([
+        "--operator-events-topics",
+        "*",
+        "--operator-events-rabbitmq-server-url",
+        "amqp://ops:pw@rabbit.internal:5672/",
+        "--operator-events-rabbitmq-exchange",
+        "ops",
+        "--deployment-id",
+        "eu-1",
+    ])
+    .unwrap();
+    let ops = &s.operator_events;
+    assert!(ops.has_sink() && ops.http_url.is_none());
+    assert_eq!(ops.deployment_id.as_deref(), Some("eu-1"));
+    let queue = ops.queue.as_ref().expect("a queue sink");
+    assert_eq!(queue.kind, DestinationKind::Rabbitmq);
+    assert_eq!(queue.config["server_url"], "rabbit.internal:5672");
+    assert!(
+        !format!("{s:?}").contains("pw@"),
+        "no secret in debug output"
+    );
+
+    let err = Settings::from_args([
+        "--operator-events-http-url",
+        "http://ops.internal/events",
+        "--operator-events-gcp-pubsub-project-id",
+        "acme-ops",
+        "--operator-events-gcp-pubsub-topic-id",
+        "ops",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "OPERATOR_EVENTS_HTTP_URL and OPERATOR_EVENTS_GCP_PUBSUB_PROJECT_ID are both set"
+        ),
+        "{err}"
+    );
+    assert!(parse(&[]).operator_events.deployment_id.is_none());
+}
+
+/// `--help` shows `[env: NAME=value]` for a variable that is set:
+/// never for one holding a secret.
+#[test]
+fn secret_settings_hide_their_values_in_help() {
+    let command = Settings::augment_args(clap::Command::new("outbound"));
+    for var in [
+        "OPERATOR_EVENTS_HTTP_SIGNING_SECRET",
+        "OPERATOR_EVENTS_AWS_SQS_ACCESS_KEY_ID",
+        "OPERATOR_EVENTS_AWS_SQS_SECRET_ACCESS_KEY",
+        "OPERATOR_EVENTS_GCP_PUBSUB_CREDENTIALS",
+        "OPERATOR_EVENTS_RABBITMQ_SERVER_URL",
+    ] {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_env().and_then(|v| v.to_str()) == Some(var))
+            .unwrap_or_else(|| panic!("{var} is missing"));
+        assert!(arg.is_hide_env_values_set(), "{var} shows its value");
+    }
+}
+
+#[test]
+fn the_hookdeck_ingest_url_is_an_http_url() {
+    assert_eq!(
+        parse(&[]).destinations.hookdeck.ingest_url,
+        "https://hkdk.events"
+    );
+    let s = parse(&[
+        "--destinations-hookdeck-ingest-url",
+        "http://127.0.0.1:9000/",
+    ]);
+    assert_eq!(s.destinations.hookdeck.ingest_url, "http://127.0.0.1:9000");
+    let err = error(&["--destinations-hookdeck-ingest-url", "hkdk.events"]);
+    assert!(err.contains("DESTINATIONS_HOOKDECK_INGEST_URL"), "{err}");
+}
