@@ -96,6 +96,32 @@ impl Pattern {
             Pattern::ServiceBusName => r"^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$",
         }
     }
+
+    /// What the pattern asks for, in words, for error messages.
+    pub fn expects(self) -> &'static str {
+        match self {
+            Pattern::HttpUrl => "an http:// or https:// URL, without spaces",
+            Pattern::NoWhitespace => "a value without spaces",
+            Pattern::AwsRegion => "an AWS region such as eu-west-1",
+            Pattern::StreamName => "letters, digits, '_', '.' and '-' only",
+            Pattern::ServiceBusName => {
+                "letters and digits, with '.', '_' or '-' inside (not first or last)"
+            }
+        }
+    }
+
+    /// The pattern whose regex source is `source`.
+    pub fn from_source(source: &str) -> Option<Pattern> {
+        [
+            Pattern::HttpUrl,
+            Pattern::NoWhitespace,
+            Pattern::AwsRegion,
+            Pattern::StreamName,
+            Pattern::ServiceBusName,
+        ]
+        .into_iter()
+        .find(|p| p.source() == source)
+    }
 }
 
 /// One choice of a `select` field.

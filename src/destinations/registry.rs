@@ -32,9 +32,12 @@ pub struct Entry {
     pub target: fn(&Value) -> Option<String>,
     /// ... and the URL it is reached at, for types that have one to show.
     pub target_url: fn(&Value) -> Option<String>,
-    /// Its sender.
     /// Its sender, with the deployment's settings (each type reads its own).
     pub sender: fn(&SenderContext, &Settings) -> Arc<dyn Sender>,
+    /// A valid `config` and `credentials` giving every field a value, for
+    /// the tests that hold every type to the same rules.
+    #[cfg(test)]
+    pub example: fn() -> (Value, Value),
 }
 
 fn no_url(_: &Value) -> Option<String> {
@@ -50,6 +53,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: webhook::target,
         target_url: webhook::target_url,
         sender: |ctx, s| Arc::new(webhook::send::WebhookSender::new(ctx, &s.webhook)),
+        #[cfg(test)]
+        example: webhook::tests::example,
     },
     Entry {
         declaration: &aws::sqs::DECLARATION,
@@ -58,6 +63,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: aws::sqs::target,
         target_url: no_url,
         sender: |ctx, s| Arc::new(aws::sqs::SqsSender::new(ctx, &s.aws)),
+        #[cfg(test)]
+        example: aws::tests::sqs_example,
     },
     Entry {
         declaration: &aws::s3::DECLARATION,
@@ -66,6 +73,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: aws::s3::target,
         target_url: no_url,
         sender: |ctx, s| Arc::new(aws::s3::S3Sender::new(ctx, &s.aws)),
+        #[cfg(test)]
+        example: aws::tests::s3_example,
     },
     Entry {
         declaration: &aws::kinesis::DECLARATION,
@@ -74,6 +83,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: aws::kinesis::target,
         target_url: no_url,
         sender: |ctx, s| Arc::new(aws::kinesis::KinesisSender::new(ctx, &s.aws)),
+        #[cfg(test)]
+        example: aws::tests::kinesis_example,
     },
     Entry {
         declaration: &rabbitmq::DECLARATION,
@@ -82,6 +93,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: rabbitmq::target,
         target_url: no_url,
         sender: |ctx, _| Arc::new(rabbitmq::send::RabbitmqSender::new(ctx)),
+        #[cfg(test)]
+        example: rabbitmq::tests::example,
     },
     Entry {
         declaration: &gcp_pubsub::DECLARATION,
@@ -90,6 +103,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: gcp_pubsub::target,
         target_url: no_url,
         sender: |ctx, _| Arc::new(gcp_pubsub::send::GcpPubsubSender::new(ctx)),
+        #[cfg(test)]
+        example: gcp_pubsub::tests::example,
     },
     Entry {
         declaration: &azure_servicebus::DECLARATION,
@@ -98,6 +113,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: azure_servicebus::target,
         target_url: no_url,
         sender: |ctx, _| Arc::new(azure_servicebus::send::AzureServicebusSender::new(ctx)),
+        #[cfg(test)]
+        example: azure_servicebus::tests::example,
     },
     Entry {
         declaration: &kafka::DECLARATION,
@@ -106,6 +123,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: kafka::target,
         target_url: no_url,
         sender: |ctx, _| Arc::new(kafka::send::KafkaSender::new(ctx)),
+        #[cfg(test)]
+        example: kafka::tests::example,
     },
     Entry {
         declaration: &hookdeck::DECLARATION,
@@ -114,6 +133,8 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target: hookdeck::target,
         target_url: no_url,
         sender: |ctx, s| Arc::new(hookdeck::send::HookdeckSender::new(ctx, &s.hookdeck)),
+        #[cfg(test)]
+        example: hookdeck::tests::example,
     },
 ];
 

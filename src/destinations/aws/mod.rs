@@ -22,7 +22,7 @@ pub mod sign;
 pub mod sqs;
 pub mod sqs_sink;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use crate::domain::attempt_code::AttemptCode;
 use std::time::SystemTime;

@@ -4,6 +4,35 @@ use crate::destinations::kind::DestinationKind;
 use crate::destinations::test_support::refused;
 use crate::domain::ssrf::NetworkPolicy;
 
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn sqs_example() -> (Value, Value) {
+    (
+        json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"}),
+        json!({"key": "AKIA", "secret": "s"}),
+    )
+}
+
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn s3_example() -> (Value, Value) {
+    (
+        json!({"bucket": "b", "region": "eu-west-1", "key_template": "k",
+               "storage_class": "STANDARD"}),
+        json!({"key": "AKIA", "secret": "s", "session": "t"}),
+    )
+}
+
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn kinesis_example() -> (Value, Value) {
+    (
+        json!({"stream_name": "orders", "region": "us-east-1",
+               "endpoint": "http://localhost:4566", "partition_key_template": "id"}),
+        json!({"key": "AKIA", "secret": "s", "session": "t"}),
+    )
+}
+
 fn aws(kind: DestinationKind, config: Value, policy: &NetworkPolicy) -> Vec<String> {
     refused(kind, &config, &json!({"key": "k", "secret": "s"}), policy)
 }

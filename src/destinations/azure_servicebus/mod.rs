@@ -8,7 +8,7 @@
 pub mod connection;
 pub mod send;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use serde_json::Value;
 

@@ -1,8 +1,17 @@
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::destinations::test_support::refused;
 use crate::domain::ssrf::NetworkPolicy;
+
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn example() -> (Value, Value) {
+    (
+        json!({"name": "orders.v1"}),
+        json!({"connection_string": "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k"}),
+    )
+}
 
 fn azure(name: &str, connection_string: &str, policy: &NetworkPolicy) -> Vec<String> {
     refused(

@@ -11,7 +11,7 @@ pub mod send;
 pub mod sink;
 pub mod target;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use std::net::IpAddr;
 

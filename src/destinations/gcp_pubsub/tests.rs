@@ -3,6 +3,15 @@ use serde_json::{json, Value};
 use super::*;
 use crate::destinations::test_support::{refused, EC_KEY, RSA_KEY};
 
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn example() -> (Value, Value) {
+    (
+        json!({"project_id": "p", "topic": "t", "endpoint": "localhost:8085"}),
+        json!({"service_account_json": "{}"}),
+    )
+}
+
 #[test]
 fn gcp_service_accounts_are_real_keys_unless_emulated() {
     let policy = NetworkPolicy::default();

@@ -7,7 +7,7 @@
 
 pub mod send;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 pub mod token;
 
 use serde_json::Value;

@@ -1,8 +1,14 @@
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::destinations::test_support::refused;
 use crate::domain::ssrf::NetworkPolicy;
+
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn example() -> (Value, Value) {
+    (json!({}), json!({"token": "t"}))
+}
 
 #[test]
 fn hookdeck_tokens_must_be_tokens() {

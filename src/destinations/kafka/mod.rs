@@ -12,7 +12,7 @@ mod failure;
 pub mod record;
 pub mod send;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use serde_json::Value;
 

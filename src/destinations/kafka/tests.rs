@@ -4,6 +4,16 @@ use super::*;
 use crate::destinations::test_support::refused;
 use crate::domain::ssrf::NetworkPolicy;
 
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn example() -> (Value, Value) {
+    (
+        json!({"brokers": "b1:9092,b2:9092", "topic": "events", "tls": "true",
+               "partition_key_template": "metadata.\"event-id\"", "sasl_mechanism": "plain"}),
+        json!({"username": "u", "password": "p"}),
+    )
+}
+
 #[test]
 fn kafka_brokers_topics_and_templates_are_checked() {
     let strict = NetworkPolicy::default();

@@ -88,44 +88,4 @@ pub fn target(config: &Value) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_field_contract_is_stable() {
-        let config: Vec<_> = DECLARATION
-            .config_fields
-            .iter()
-            .map(|f| f.contract())
-            .collect();
-        assert_eq!(
-            config,
-            [
-                ("server_url", "text", true, false, Some(r"^[^\s]+$")),
-                ("exchange", "text", false, false, None),
-                ("tls", "checkbox", false, false, None),
-            ]
-        );
-        assert_eq!(DECLARATION.config_fields[2].default, Some("on"));
-        let credentials: Vec<_> = DECLARATION
-            .credential_fields
-            .iter()
-            .map(|f| f.contract())
-            .collect();
-        assert_eq!(
-            credentials,
-            [
-                ("username", "text", true, false, None),
-                ("password", "text", true, true, None)
-            ]
-        );
-    }
-
-    #[test]
-    fn the_target_is_the_exchange_or_the_server() {
-        let with = serde_json::json!({"server_url": "mq:5672", "exchange": "events"});
-        assert_eq!(target(&with).as_deref(), Some("events"));
-        let default = serde_json::json!({"server_url": "mq:5672", "exchange": ""});
-        assert_eq!(target(&default).as_deref(), Some("mq:5672"));
-    }
-}
+pub(super) mod tests;

@@ -10,7 +10,7 @@
 pub mod secret;
 pub mod send;
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 use serde_json::{Map, Value};
 

@@ -4,6 +4,15 @@ use super::*;
 use crate::destinations::test_support::refused;
 use crate::domain::ssrf::NetworkPolicy;
 
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn example() -> (Value, Value) {
+    (
+        json!({"url": "https://example.com/h", "custom_headers": {"X-A": "1"}}),
+        json!({}),
+    )
+}
+
 fn webhook(config: Value, policy: &NetworkPolicy) -> Vec<String> {
     refused(DestinationKind::Webhook, &config, &json!({}), policy)
 }
@@ -147,4 +156,34 @@ fn the_field_contract_is_stable() {
         STANDARD_DECLARATION.config_fields,
         DECLARATION.config_fields
     );
+}
+
+/// The signing secret and its rotation are credentials the service
+/// manages: the webhook schema accepts them without requiring them, and the
+/// schema of a type that has no secret (every other) refuses them.
+#[test]
+fn the_signing_secret_is_a_managed_credential_of_webhooks_only() {
+    let config = json!({"url": "https://x.io"});
+    let managed = json!({
+        "secret": "whsec_new", "previous_secret": "whsec_old",
+        "previous_secret_invalid_at": "2026-01-01T00:00:00Z", "rotate_secret": true,
+    });
+    assert_eq!(DECLARATION.validate(&config, &json!({})), Ok(()));
+    assert_eq!(DECLARATION.validate(&config, &managed), Ok(()));
+    assert_eq!(
+        DECLARATION
+            .validate(&json!({"url": "ftp://x.io"}), &json!({}))
+            .map_err(|es| es.into_iter().map(|e| e.field).collect::<Vec<_>>()),
+        Err(vec!["config.url".to_string()])
+    );
+    for kind in DestinationKind::ALL
+        .into_iter()
+        .filter(|k| *k != DestinationKind::Webhook)
+    {
+        let row = crate::destinations::registry::entry(kind);
+        let (config, mut credentials) = (row.example)();
+        credentials["rotate_secret"] = json!(true);
+        let refused = row.declaration.validate(&config, &credentials).unwrap_err();
+        assert_eq!(refused[0].field, "credentials.rotate_secret", "{kind}");
+    }
 }

@@ -1,0 +1,50 @@
+use serde_json::{json, Value};
+
+use super::*;
+
+/// A valid `config` and `credentials`, every declared field given a
+/// value (the schema tests reach all of them through it).
+pub(crate) fn example() -> (Value, Value) {
+    (
+        json!({"server_url": "mq:5672", "exchange": "events", "tls": "on"}),
+        json!({"username": "u", "password": "p"}),
+    )
+}
+
+#[test]
+fn the_field_contract_is_stable() {
+    let config: Vec<_> = DECLARATION
+        .config_fields
+        .iter()
+        .map(|f| f.contract())
+        .collect();
+    assert_eq!(
+        config,
+        [
+            ("server_url", "text", true, false, Some(r"^[^\s]+$")),
+            ("exchange", "text", false, false, None),
+            ("tls", "checkbox", false, false, None),
+        ]
+    );
+    assert_eq!(DECLARATION.config_fields[2].default, Some("on"));
+    let credentials: Vec<_> = DECLARATION
+        .credential_fields
+        .iter()
+        .map(|f| f.contract())
+        .collect();
+    assert_eq!(
+        credentials,
+        [
+            ("username", "text", true, false, None),
+            ("password", "text", true, true, None)
+        ]
+    );
+}
+
+#[test]
+fn the_target_is_the_exchange_or_the_server() {
+    let with = json!({"server_url": "mq:5672", "exchange": "events"});
+    assert_eq!(target(&with).as_deref(), Some("events"));
+    let default = json!({"server_url": "mq:5672", "exchange": ""});
+    assert_eq!(target(&default).as_deref(), Some("mq:5672"));
+}
