@@ -125,7 +125,7 @@ async fn row(
             let queue_url = create_queue(moto).await?;
             (
                 "aws_sqs",
-                json!({ "queue_url": queue_url }),
+                crate::destinations::aws::sqs::config(&queue_url),
                 json!({"key": "bench", "secret": "bench"}),
                 vec![("AWS_ENDPOINT_URL", moto.clone())],
             )
@@ -140,7 +140,7 @@ async fn row(
             declare_queue(server, user, password).await?;
             (
                 "rabbitmq",
-                json!({ "server_url": server, "exchange": "outbound.bench" }),
+                crate::destinations::rabbitmq::config(server, "outbound.bench", false),
                 json!({ "username": user, "password": password }),
                 vec![],
             )

@@ -64,7 +64,7 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         target_url: no_url,
         sender: |ctx, s| Arc::new(aws::sqs::SqsSender::new(ctx, &s.aws)),
         #[cfg(test)]
-        example: aws::tests::sqs_example,
+        example: aws::sqs::tests::example,
     },
     Entry {
         declaration: &aws::s3::DECLARATION,

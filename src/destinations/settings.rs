@@ -2,7 +2,7 @@
 //! in its folder and gathered here: the groups a type's sender is made
 //! with, and the queue sinks the operator events may go to.
 
-use super::aws::sqs_sink::SqsSinkArgs;
+use super::aws::sqs::sink::SqsSinkArgs;
 use super::gcp_pubsub::sink::PubsubSinkArgs;
 use super::rabbitmq::sink::RabbitmqSinkArgs;
 use super::sink::{QueueSink, SinkArgs};

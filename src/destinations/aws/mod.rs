@@ -20,7 +20,7 @@ pub mod kinesis;
 pub mod s3;
 pub mod sign;
 pub mod sqs;
-pub mod sqs_sink;
+
 #[cfg(test)]
 pub(super) mod tests;
 

@@ -6,15 +6,6 @@ use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
 /// value (the schema tests reach all of them through it).
-pub(crate) fn sqs_example() -> (Value, Value) {
-    (
-        json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"}),
-        json!({"key": "AKIA", "secret": "s"}),
-    )
-}
-
-/// A valid `config` and `credentials`, every declared field given a
-/// value (the schema tests reach all of them through it).
 pub(crate) fn s3_example() -> (Value, Value) {
     (
         json!({"bucket": "b", "region": "eu-west-1", "key_template": "k",
@@ -35,38 +26,6 @@ pub(crate) fn kinesis_example() -> (Value, Value) {
 
 fn aws(kind: DestinationKind, config: Value, policy: &NetworkPolicy) -> Vec<String> {
     refused(kind, &config, &json!({"key": "k", "secret": "s"}), policy)
-}
-
-#[test]
-fn sqs_queue_urls_must_be_queues_outbound_may_reach() {
-    let strict = NetworkPolicy::default();
-    let ok = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/orders.fifo"});
-    assert!(aws(DestinationKind::AwsSqs, ok, &strict).is_empty());
-    for (url, says) in [
-        (
-            "https://sqs.eu-west-1.amazonaws.com/orders",
-            "config.queue_url: must end in",
-        ),
-        (
-            "https://sqs.eu-wset-1.amazonaws.com/123456789012/q",
-            "config.queue_url: host",
-        ),
-        (
-            "http://127.0.0.1:5000/123456789012/q",
-            "config.queue_url: host 127.0.0.1",
-        ),
-        (
-            "http://169.254.169.254/123456789012/q",
-            "config.queue_url: host 169.254",
-        ),
-    ] {
-        let errors = aws(DestinationKind::AwsSqs, json!({"queue_url": url}), &strict);
-        assert_eq!(errors.len(), 1, "{url}: {errors:?}");
-        assert!(errors[0].starts_with(says), "{url}: {errors:?}");
-    }
-    let loopback = NetworkPolicy::parse("127.0.0.0/8").unwrap();
-    let local = json!({"queue_url": "http://127.0.0.1:5000/123456789012/q"});
-    assert!(aws(DestinationKind::AwsSqs, local, &loopback).is_empty());
 }
 
 #[test]
@@ -126,10 +85,10 @@ fn control_characters_are_refused_in_keys_secrets_and_tokens() {
     let run = |kind, config: Value, credentials: Value| -> Vec<String> {
         refused(kind, &config, &credentials, &policy)
     };
-    let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/q"});
+    let s3 = json!({"bucket": "b-1", "region": "eu-west-1"});
     let errors = run(
-        DestinationKind::AwsSqs,
-        sqs.clone(),
+        DestinationKind::AwsS3,
+        s3.clone(),
         json!({"key": "AKIA\r\nX-Injected: 1", "secret": "s\u{0}"}),
     );
     assert_eq!(
@@ -141,7 +100,7 @@ fn control_characters_are_refused_in_keys_secrets_and_tokens() {
     );
     let errors = run(
         DestinationKind::AwsS3,
-        json!({"bucket": "b-1", "region": "eu-west-1"}),
+        s3.clone(),
         json!({"key": "AKIA", "secret": "s", "session": "t\u{7f}t"}),
     );
     assert_eq!(
@@ -149,32 +108,21 @@ fn control_characters_are_refused_in_keys_secrets_and_tokens() {
         ["credentials.session: contains a control character (U+007F); a line break, tab or NUL can never be sent in a header or URL"]
     );
     assert!(run(
-        DestinationKind::AwsSqs,
-        sqs,
+        DestinationKind::AwsS3,
+        s3,
         json!({"key": "AKIA", "secret": "s"})
     )
     .is_empty());
 }
 
 #[test]
-fn the_field_contracts_are_stable() {
-    use super::{kinesis, s3, sqs};
+fn the_s3_and_kinesis_field_contracts_are_stable() {
+    use super::{kinesis, s3};
     let url = Some(r"^https?:\/\/[^\s]+$");
     let region = Some(r"^[a-z]{2}-[a-z]+-[0-9]+$");
     let rows = |fs: &[crate::destinations::fields::Field]| {
         fs.iter().map(|f| f.contract()).collect::<Vec<_>>()
     };
-    assert_eq!(
-        rows(sqs::DECLARATION.config_fields),
-        [("queue_url", "text", true, false, url)]
-    );
-    assert_eq!(
-        rows(sqs::DECLARATION.credential_fields),
-        [
-            ("key", "text", true, true, None),
-            ("secret", "text", true, true, None)
-        ]
-    );
     assert_eq!(
         rows(s3::DECLARATION.config_fields),
         [
@@ -210,12 +158,7 @@ fn the_field_contracts_are_stable() {
 }
 
 #[test]
-fn targets_name_the_queue_the_bucket_and_the_stream() {
-    let sqs = json!({"queue_url": "https://sqs.eu-west-1.amazonaws.com/1/q"});
-    assert_eq!(
-        super::sqs::target(&sqs).as_deref(),
-        Some("https://sqs.eu-west-1.amazonaws.com/1/q")
-    );
+fn targets_name_the_bucket_and_the_stream() {
     assert_eq!(super::s3::target(&json!({})), None);
     assert_eq!(
         super::kinesis::target(&json!({"stream_name": "s"})).as_deref(),

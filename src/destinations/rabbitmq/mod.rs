@@ -77,6 +77,13 @@ pub fn check(config: &Value, credentials: &Value, ctx: &CheckContext<'_>) -> Vec
     server::check(config, credentials, ctx.network)
 }
 
+/// The `config` of a destination that publishes to `exchange` on
+/// `server_url` (the operator-event sink's, the bench's).
+pub fn config(server_url: &str, exchange: &str, tls: bool) -> Value {
+    serde_json::json!({ "server_url": server_url, "exchange": exchange,
+                        "tls": if tls { "true" } else { "false" } })
+}
+
 /// Outpost shows the exchange, or the server when none is set (the
 /// default exchange).
 pub fn target(config: &Value) -> Option<String> {

@@ -94,8 +94,7 @@ impl SinkArgs for RabbitmqSinkArgs {
             path => server_url.push_str(path),
         }
         let exchange = required(&self.exchange, "OPERATOR_EVENTS_RABBITMQ_EXCHANGE", SINK)?;
-        let config = json!({ "server_url": server_url, "exchange": exchange,
-                             "tls": if tls { "true" } else { "false" } });
+        let config = super::config(&server_url, exchange, tls);
         AmqpServer::from_config(&config).map_err(|e| {
             let variable = if e.field == "config.exchange" {
                 "OPERATOR_EVENTS_RABBITMQ_EXCHANGE"

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::config::parse_queue_url;
-use super::sqs::SqsSender;
-use super::{region, Settings, DEFAULT_REGION};
+use super::SqsSender;
+use crate::destinations::aws::config::parse_queue_url;
+use crate::destinations::aws::{region, Settings, DEFAULT_REGION};
 use crate::destinations::kind::DestinationKind;
 use crate::destinations::sink::{required, QueueSink, SinkArgs};
 use crate::domain::setting;
@@ -111,7 +111,7 @@ impl SinkArgs for SqsSinkArgs {
         };
         Ok(QueueSink {
             kind: DestinationKind::AwsSqs,
-            config: json!({ "queue_url": queue_url }),
+            config: super::config(queue_url),
             credentials: json!({ "key": key, "secret": secret }),
             describe: format!("SQS queue {queue_url}"),
             sender: Arc::new(move |ctx| Arc::new(SqsSender::new(ctx, &settings))),

@@ -31,6 +31,10 @@ use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sen
 use crate::domain::ssrf::reachable_url;
 use crate::net::http_client::HttpSender;
 
+pub mod sink;
+#[cfg(test)]
+pub(in crate::destinations) mod tests;
+
 pub static DECLARATION: DestinationType = DestinationType {
     kind: DestinationKind::AwsSqs,
     label: "AWS SQS",
@@ -66,6 +70,12 @@ pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Ve
         }
     }
     errors
+}
+
+/// The `config` of a destination that sends to the queue at `queue_url`
+/// (the operator-event sink's, the bench's).
+pub fn config(queue_url: &str) -> Value {
+    json!({ "queue_url": queue_url })
 }
 
 /// What it delivers to.
@@ -147,48 +157,5 @@ impl SqsSender {
 impl Sender for SqsSender {
     fn send<'a>(&'a self, target: Target<'a>, message: Message<'a>) -> BoxFuture<'a, Sent> {
         Box::pin(self.send_one(target, message))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
-    use chrono::{DateTime, Utc};
-
-    #[test]
-    fn the_body_is_the_data_and_the_metadata_one_json_attribute() {
-        let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
-        let id = EventId::parse("evt_1").unwrap();
-        let metadata = MessageMetadata::new(
-            "evt_1",
-            "user.created",
-            at,
-            Some(&json!({"region": "eu"})),
-            &json!({"source": "crm"}),
-        );
-        let data = "{\"b\":1,  \"a\":[1.50]}";
-        let message = Message {
-            event_id: &id,
-            topic: "user.created",
-            time: at,
-            data,
-            metadata: &metadata,
-            attempted_at: at,
-        };
-        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q";
-        let body = send_message(url, false, &message);
-        assert_eq!(body["QueueUrl"], url);
-        assert_eq!(body["MessageBody"], data, "byte for byte");
-        assert_eq!(body["MessageAttributes"]["metadata"]["DataType"], "String");
-        assert_eq!(
-            body["MessageAttributes"]["metadata"]["StringValue"],
-            r#"{"event-id":"evt_1","region":"eu","source":"crm","timestamp":"2026-11-29T12:00:00Z","topic":"user.created"}"#
-        );
-        assert!(body.get("MessageGroupId").is_none());
-        let fifo = send_message("https://x/123456789012/q.fifo", true, &message);
-        assert_eq!(fifo["MessageGroupId"], "evt_1");
-        assert_eq!(fifo["MessageDeduplicationId"], "evt_1");
     }
 }
