@@ -22,8 +22,8 @@
 #   - tansu 0.6.0, a Kafka-compatible broker, for the Kafka tests: built with
 #     `cargo install` into $TANSU_ROOT (default /var/tmp/tansu-root; its build
 #     folder /var/tmp/target-tansu is kept), so it is built once per machine
-#     (10-30 minutes on 2 cores: the longest step of a first run). The tests
-#     find it through TANSU_BIN, exported here.
+#     (10-30 minutes on 2 cores, more on a busy one: the longest step of a
+#     first run). The tests find it through TANSU_BIN, exported here.
 #
 # Run it as root (as CI does) or as a user who may use sudo: apt-get, and pip
 # when the python3 on PATH is not writable by you, then run under sudo; as
@@ -182,5 +182,5 @@ if ! cluster_running; then
   trap stop_test_cluster EXIT
 fi
 
-say "cargo test $*"
+say "cargo test${*:+ $*}"
 cargo test "$@"
