@@ -33,7 +33,9 @@ async fn migrate(url: &str) -> String {
 async fn with_pg_cron_migrate_schedules_maintenance_and_the_built_in_scheduler_stands_down() {
     assert!(
         CronCluster::available(),
-        "pg_cron is not installed (.ci/run installs Debian's postgresql-15-cron)"
+        "pg_cron not found (no /usr/share/postgresql/*/extension/pg_cron.control): \
+         run ./test.sh, which installs it, or apt-get install postgresql-NN-cron \
+         (NN: the PostgreSQL major version, e.g. 15)"
     );
     let cluster = tokio::task::spawn_blocking(CronCluster::start)
         .await

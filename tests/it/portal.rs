@@ -1,7 +1,7 @@
 //! The portal in a real browser: Debian's headless Chromium, driven by
 //! playwright-core (`tests/portal/journey.mjs`), against a real `outbound
 //! serve` and a real receiver, through a tenant administrator's whole
-//! journey. `.ci/run` installs Chromium and the node module; locally:
+//! journey. `./test.sh` installs Chromium and the node module; by hand:
 //! `apt-get install chromium` and `npm ci --prefix tests/portal`.
 //! `OUTBOUND_SCREENSHOTS=docs/screenshots cargo test portal` refreshes the
 //! README's screenshots.
@@ -60,12 +60,14 @@ async fn a_tenant_administrators_journey_in_a_real_browser() {
     }
     assert!(
         std::path::Path::new(&driver).exists(),
-        "the browser test needs node and `npm ci --prefix tests/portal`"
+        "playwright-core not found ({driver}): run ./test.sh, which installs it, \
+         or apt-get install nodejs npm && npm ci --prefix tests/portal"
     );
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
-        "the browser test needs Chromium: apt-get install chromium (or set CHROMIUM)"
+        "Chromium not found ({chromium}): run ./test.sh, which installs it, \
+         or apt-get install chromium"
     );
     let db = TestDb::new().await;
     let rx = TestReceiver::start().await;
@@ -144,7 +146,11 @@ async fn a_tenant_administrators_journey_in_a_real_browser() {
     let out = tokio::time::timeout(std::time::Duration::from_secs(240), journey.output())
         .await
         .expect("the journey finishes within 4 minutes")
-        .expect("node runs");
+        .unwrap_or_else(|e| {
+            panic!(
+                "node not found ({e}): run ./test.sh, which installs it, or apt-get install nodejs"
+            )
+        });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for line in stdout.lines().filter(|l| l.starts_with("measure:")) {

@@ -20,13 +20,17 @@ fn python_has_sdk() -> bool {
 async fn outposts_python_sdk_works_unchanged() {
     if !python_has_sdk() {
         // PyPI is one of the registries this project may use.
+        // Quietly: if it fails, the line below says what to run.
         let _ = std::process::Command::new("python3")
             .args(["-m", "pip", "install", "-q", "outpost-sdk"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
             .status();
     }
     assert!(
         python_has_sdk(),
-        "the Python package outpost-sdk is needed: pip install outpost-sdk"
+        "outpost-sdk not found (python3 -c 'import outpost_sdk' fails): run ./test.sh, \
+         which installs it, or python3 -m pip install outpost-sdk"
     );
     let db = TestDb::new().await;
     let mut child = Command::new(BIN)

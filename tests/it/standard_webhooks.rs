@@ -34,13 +34,29 @@ async fn library_verifies(secret: &str, req: &Received, body: &[u8]) -> bool {
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .expect("python3 (with `pip install standardwebhooks`)");
+        .unwrap_or_else(|e| {
+            panic!(
+                "python3 not found ({e}): run ./test.sh, which installs it, \
+                 or apt-get install python3 python3-pip"
+            )
+        });
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(input.to_string().as_bytes()).await.unwrap();
     drop(stdin);
     let out = child.wait_with_output().await.unwrap();
     let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if let Some(missing) = stderr
+        .lines()
+        .find(|l| l.starts_with("ModuleNotFoundError"))
+    {
+        panic!(
+            "standardwebhooks not found ({missing}): run ./test.sh, which installs it, \
+             or python3 -m pip install standardwebhooks"
+        );
+    }
     assert!(
         said.starts_with("verified") || said.starts_with("refused"),
         "the verifier did not run: {said:?}"

@@ -17,7 +17,7 @@ pub struct CronCluster {
 }
 
 impl CronCluster {
-    /// Whether Debian's postgresql-NN-cron is installed (`.ci/run` installs it).
+    /// Whether Debian's postgresql-NN-cron is installed (`./test.sh` installs it).
     pub fn available() -> bool {
         std::fs::read_dir("/usr/share/postgresql")
             .map(|versions| {

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use outbound::embedded_pg::{ClusterOptions, PrivateCluster};
+use outbound::embedded_pg::{ClusterOptions, EmbeddedPgError, PrivateCluster};
 use outbound::store::{self, Pool};
 use tokio_postgres::NoTls;
 
@@ -37,7 +37,8 @@ pub fn harness() -> &'static Harness {
             rt.block_on(set_up())
         })
         .join()
-        .expect("harness set-up panicked")
+        // The set-up's own message (PostgreSQL not installed, say) is the test's.
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })
 }
 
@@ -57,8 +58,15 @@ async fn set_up() -> Harness {
                 std::fs::File::create(std::env::temp_dir().join("outbound-test-cluster.lock"))
                     .expect("lock file");
             lock.lock().expect("locking the test cluster");
-            let cluster = PrivateCluster::start(&dir, &ClusterOptions::for_tests())
-                .unwrap_or_else(|e| panic!("starting the test cluster: {e}"));
+            let cluster = match PrivateCluster::start(&dir, &ClusterOptions::for_tests()) {
+                Ok(cluster) => cluster,
+                Err(EmbeddedPgError::BinariesNotFound) => panic!(
+                    "PostgreSQL not found (initdb and pg_ctl, on PATH or in \
+                     /usr/lib/postgresql/*/bin): run ./test.sh, which installs it, \
+                     or apt-get install postgresql"
+                ),
+                Err(e) => panic!("starting the test cluster: {e}"),
+            };
             drop(lock);
             cluster.url()
         }

@@ -133,20 +133,31 @@ pub fn test_ca() -> rustls::pki_types::CertificateDer<'static> {
     rustls::pki_types::CertificateDer::from_pem_slice(pem).expect("test CA")
 }
 
-/// The installed tansu: `TANSU_BIN`, or `tansu` on PATH or in cargo's bin
-/// folder.
+/// The installed tansu: `TANSU_BIN`, or `tansu` on PATH, in cargo's bin
+/// folder or where `./test.sh` installs it (`$TANSU_ROOT/bin`, by default
+/// /var/tmp/tansu-root/bin).
 fn tansu() -> PathBuf {
+    const INSTALL: &str = "run ./test.sh, which installs it, or cargo install tansu@0.6.0 \
+                           --locked --no-default-features --features libsql";
     if let Some(bin) = std::env::var_os("TANSU_BIN").filter(|b| !b.is_empty()) {
-        return PathBuf::from(bin);
+        let bin = PathBuf::from(bin);
+        if !bin.is_file() {
+            panic!("tansu not found (TANSU_BIN={}): {INSTALL}", bin.display());
+        }
+        return bin;
     }
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let tansu_root = std::env::var_os("TANSU_ROOT")
+        .filter(|r| !r.is_empty())
+        .map_or_else(|| PathBuf::from("/var/tmp/tansu-root"), PathBuf::from);
     let candidates = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .unwrap_or_default()
         .into_iter()
         .chain(cargo_home.map(|h| h.join("bin")))
+        .chain([tansu_root.join("bin")])
         .map(|dir| dir.join("tansu"));
     for bin in candidates {
         if bin.is_file() {
@@ -154,9 +165,8 @@ fn tansu() -> PathBuf {
         }
     }
     panic!(
-        "the Kafka tests need tansu, a Kafka-compatible broker: \
-         cargo install tansu@0.6.0 --locked --no-default-features --features libsql \
-         (or set TANSU_BIN)"
+        "tansu not found (TANSU_BIN unset; none on PATH, in ~/.cargo/bin or in {}): {INSTALL}",
+        tansu_root.join("bin").display()
     );
 }
 

@@ -68,7 +68,8 @@ fn set_up_on_a_thread(checked: bool) -> Moto {
         rt.block_on(set_up(checked))
     })
     .join()
-    .expect("moto set-up panicked")
+    // The set-up's own message (moto not installed, say) is the test's.
+    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Quits when stdin closes, then serves on an ephemeral port and says
@@ -90,7 +91,12 @@ fn start_server() -> (String, Child, ChildStdin) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("starting python3 for moto");
+        .unwrap_or_else(|e| {
+            panic!(
+                "python3 not found ({e}): run ./test.sh, which installs it, \
+                 or apt-get install python3 python3-pip"
+            )
+        });
     let stdin = child.stdin.take().expect("moto stdin");
     let stderr = child.stderr.take().expect("moto stderr");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -109,9 +115,16 @@ fn start_server() -> (String, Child, ChildStdin) {
     });
     match rx.recv_timeout(Duration::from_secs(60)) {
         Ok(Ok(endpoint)) => (endpoint, child, stdin),
-        Ok(Err(output)) => panic!(
-            "moto did not start; install it with `python3 -m pip install 'moto[server]'`:\n{output}"
-        ),
+        Ok(Err(output)) => match output
+            .lines()
+            .find(|l| l.starts_with("ModuleNotFoundError"))
+        {
+            Some(missing) => panic!(
+                "moto[server] not found ({missing}): run ./test.sh, which installs it, \
+                 or python3 -m pip install 'moto[server]==5.2.1'"
+            ),
+            None => panic!("moto did not start:\n{output}"),
+        },
         Err(_) => panic!("moto did not start within 60 s"),
     }
 }

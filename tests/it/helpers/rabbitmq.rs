@@ -316,11 +316,19 @@ fn header_strings(table: &FieldTable) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The broker's start script.
+/// The broker's start script; panics if it is not installed.
 fn server_script() -> PathBuf {
-    std::env::var_os("RABBITMQ_SERVER")
+    let script: PathBuf = std::env::var_os("RABBITMQ_SERVER")
         .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/lib/rabbitmq/bin/rabbitmq-server".into())
+        .unwrap_or_else(|| "/usr/lib/rabbitmq/bin/rabbitmq-server".into());
+    if !script.is_file() {
+        panic!(
+            "RabbitMQ not found ({}): run ./test.sh, which installs it, \
+             or apt-get install rabbitmq-server",
+            script.display()
+        );
+    }
+    script
 }
 
 /// Its control script, next to it.
@@ -359,6 +367,9 @@ static IN_USE: RwLock<()> = RwLock::const_new(());
 fn node() -> &'static Node {
     &PROCESS
         .get_or_init(|| {
+            // Here, not on the thread below: a missing broker fails the
+            // calling test with server_script's one line.
+            server_script();
             // On a thread with a runtime of its own: tests run on their own
             // runtimes, and this must neither depend on nor block one of them.
             std::thread::spawn(|| {
