@@ -98,7 +98,9 @@ fn prose_lines(text: &str) -> Vec<(usize, &str)> {
                         fence = Some((c, run));
                         continue;
                     }
-                    Some((fc, frun)) if fc == c && run >= frun && trimmed[run..].trim().is_empty() => {
+                    Some((fc, frun))
+                        if fc == c && run >= frun && trimmed[run..].trim().is_empty() =>
+                    {
                         fence = None;
                         continue;
                     }
@@ -181,7 +183,12 @@ fn reference_target(line: &str) -> Option<String> {
         return None;
     }
     let target = after.split_whitespace().next()?;
-    Some(target.trim_start_matches('<').trim_end_matches('>').to_string())
+    Some(
+        target
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_string(),
+    )
 }
 
 /// `http:`, `https:`, `mailto:` and any other `scheme:` link.
@@ -365,7 +372,10 @@ fn every_relative_link_resolves() {
                     continue;
                 }
                 if !resolved.exists() {
-                    broken.push(format!("{at}: `{target}`: {} does not exist", shown(&resolved)));
+                    broken.push(format!(
+                        "{at}: `{target}`: {} does not exist",
+                        shown(&resolved)
+                    ));
                     continue;
                 }
                 if let Some(fragment) = fragment.filter(|f| !f.is_empty()) {
@@ -383,7 +393,10 @@ fn every_relative_link_resolves() {
             }
         }
     }
-    assert!(checked > 0, "found no relative links at all; is the link parser broken?");
+    assert!(
+        checked > 0,
+        "found no relative links at all; is the link parser broken?"
+    );
     assert!(
         broken.is_empty(),
         "{} broken link(s):\n{}",
@@ -398,11 +411,20 @@ fn the_link_finder_finds_what_github_renders() {
         inline_link_targets("see [a](docs/a.md#x) and ![i](img.png \"t\"), not `[c](d)`"),
         vec!["docs/a.md#x", "img.png"]
     );
-    assert_eq!(inline_link_targets("[![b](badge.svg)](ci.md)"), vec!["ci.md", "badge.svg"]);
-    assert_eq!(reference_target("[api]: docs/api.md"), Some("docs/api.md".into()));
+    assert_eq!(
+        inline_link_targets("[![b](badge.svg)](ci.md)"),
+        vec!["ci.md", "badge.svg"]
+    );
+    assert_eq!(
+        reference_target("[api]: docs/api.md"),
+        Some("docs/api.md".into())
+    );
     assert!(is_external("https://example.com") && is_external("mailto:a@b"));
     assert!(!is_external("docs/api.md") && !is_external("#x"));
-    assert_eq!(slug("AWS SQS, S3 and Kinesis (`aws_sqs`)"), "aws-sqs-s3-and-kinesis-aws_sqs");
+    assert_eq!(
+        slug("AWS SQS, S3 and Kinesis (`aws_sqs`)"),
+        "aws-sqs-s3-and-kinesis-aws_sqs"
+    );
     assert_eq!(slug("Scaling out"), "scaling-out");
     assert_eq!(slug("A [link](x.md) — here"), "a-link--here");
     let a = anchors("# T\n```\n# not a heading\n```\n## Limits\n## Limits\n");
