@@ -14,7 +14,7 @@ use outbound::delivery::worker::Worker;
 use outbound::domain::operator_event::OperatorTopics;
 use serde_json::Value;
 
-use crate::dest_gcp_pubsub::{Google, EMAIL};
+use crate::destinations::gcp_pubsub::{Google, EMAIL};
 use crate::helpers::app::build;
 use crate::helpers::db::TestDb;
 use crate::helpers::moto::{self, moto};

@@ -18,8 +18,8 @@ use crate::helpers::fake_service::{Answer, FakeService, Received};
 
 pub(crate) const EMAIL: &str = "outbound-test@acme-prod.iam.gserviceaccount.com";
 const SCOPE: &str = "https://www.googleapis.com/auth/pubsub";
-const PRIVATE_KEY: &str = include_str!("../data/gcp-test-key.pem");
-const PUBLIC_KEY: &str = include_str!("../data/gcp-test-key.pub.pem");
+const PRIVATE_KEY: &str = include_str!("../../data/gcp-test-key.pem");
+const PUBLIC_KEY: &str = include_str!("../../data/gcp-test-key.pub.pem");
 
 #[derive(Debug, Clone)]
 pub(crate) struct Published {
