@@ -8,17 +8,27 @@
 //!
 //! # Layout
 //!
+//! From the bottom up; a module imports only from those above it in this
+//! list (no import circles).
+//!
+//! - [`domain`]: pure types and rules (ids, topics, filters, the attempt
+//!   log's codes, the SSRF policy, setting parsers); no I/O.
+//! - [`telemetry`]: the process's counters (labels and numbers) and
+//!   logging.
+//! - [`net`]: the transport under the senders: the vetted DNS lookup, TCP,
+//!   the SOCKS relay, the HTTP client, with its own error.
+//! - [`destinations`]: one folder per destination type (declaration, checks,
+//!   target, sender, deployment settings) and the registry, the one place
+//!   that picks by type.
 //! - [`config`]: `Settings` from environment variables (or the same-named
-//!   flags), read by clap and validated at start-up.
-//! - [`app`]: wiring — database, migrations, pool, server, background tasks,
-//!   shutdown.
-//! - [`domain`]: pure types and rules (ids, topics, filters); no I/O.
+//!   flags), each declared once in a clap group, validated at start-up.
 //! - [`store`]: the only code that speaks SQL; one function per named query
 //!   in `sql/queries/`.
-//! - [`api`]: the HTTP server.
 //! - [`delivery`]: workers that claim, send and record deliveries.
+//! - [`api`]: the HTTP server (and `GET /metrics`).
 //! - [`portal`]: the tenant portal, a web UI served at `/`.
-//! - [`telemetry`]: the process's counters, `GET /metrics`, and logging.
+//! - [`app`]: wiring — database, migrations, pool, server, background tasks,
+//!   shutdown.
 //! - [`embedded_pg`]: the private PostgreSQL cluster used when no
 //!   `DATABASE_URL` is set, and by tests and benches.
 //! - [`bench`]: the `outbound bench` command that prints throughput figures.

@@ -52,17 +52,18 @@ use tokio_util::sync::CancellationToken;
 use super::attempt::Attempter;
 use super::fairness::Fairness;
 use super::recorder::{self, Recorded};
-use super::sending::{start_within, Sending};
-use crate::domain::operator_event::Alerts;
-use crate::store::deliveries::{self, Claimed, Thresholds};
-use crate::store::{self, held, wakeups, workers, Pool, StoreError};
+use super::sending::Sending;
+use crate::store::deliveries::{self, Claimed};
+use crate::store::{self, wakeups, Pool, StoreError};
 
-/// How often a worker refreshes its row while running.
-const HEARTBEAT: Duration = Duration::from_secs(30);
-/// How often a worker gives back to the queue what is still held for
-/// destinations that are enabled (`store::held::release_enabled`): a
-/// destination enabled with plain SQL waits at most this long.
-const HELD_SWEEP: Duration = Duration::from_secs(5);
+mod config;
+mod housekeeping;
+mod state;
+
+use state::LoopState;
+
+pub use config::WorkerConfig;
+
 /// How long a worker that just had work keeps polling before going idle,
 /// and how often it polls meanwhile.
 const LINGER: Duration = Duration::from_millis(100);
@@ -75,78 +76,6 @@ const CLAIM_PACE: Duration = Duration::from_millis(1);
 /// Connections of a worker's pool: the claim loop, the recorder, and the
 /// idle flag.
 const POOL_SIZE: usize = 4;
-
-#[derive(Debug, Clone)]
-pub struct WorkerConfig {
-    /// Sends in flight at once in this process (`DELIVERY_CONCURRENCY`).
-    pub concurrency: usize,
-    /// Most deliveries claimed per round trip. Measured under load (`bench
-    /// delivery` B): 100 → 300 took throughput from ~20k to ~22k
-    /// deliveries/s; how many wait for a slot is further bounded by the
-    /// lease (see `send_timeout`).
-    pub batch_size: usize,
-    /// How long a claim is exclusive; must outlast a send and its recording.
-    pub lease: Duration,
-    /// The longest a send may take (`DELIVERY_TIMEOUT_SECONDS`): it bounds
-    /// how long a claimed delivery may wait for a slot (`sending`).
-    pub send_timeout: Duration,
-    /// How often an idle worker looks at the queue without a notification.
-    pub poll_interval: Duration,
-    /// How long in-flight sends may finish after shutdown is requested.
-    pub grace: Duration,
-    /// Auto-disable threshold (`ALERT_CONSECUTIVE_FAILURE_COUNT`), 0 = never...
-    pub disable_after: u32,
-    /// ... reached by a failure streak that has lasted at least this long
-    /// (`ALERT_AUTO_DISABLE_MIN_FAILING_SECONDS`).
-    pub disable_min_failing: Duration,
-    /// Most deliveries this process holds for one slow or new destination
-    /// (`DELIVERY_DESTINATION_CONCURRENCY`; see `fairness`).
-    pub destination_cap: usize,
-    /// Unanswered attempts in a row that open a destination's circuit
-    /// (`DELIVERY_CIRCUIT_BREAKER_FAILURES`), 0 = no breaker.
-    pub circuit_after: u32,
-    /// How long a circuit first stays open
-    /// (`DELIVERY_CIRCUIT_BREAKER_COOLDOWN_SECONDS`); doubles per reopening.
-    pub circuit_cooldown: Duration,
-    /// The operator events the recorder raises.
-    pub alerts: Alerts,
-}
-
-impl WorkerConfig {
-    fn thresholds(&self) -> Thresholds {
-        Thresholds {
-            disable_after: i32::try_from(self.disable_after).unwrap_or(i32::MAX),
-            disable_min_failing_ms: millis(self.disable_min_failing),
-            failure_spacing_ms: millis(recorder::FAILURE_SPACING),
-            circuit_after: i32::try_from(self.circuit_after).unwrap_or(i32::MAX),
-            circuit_cooldown_ms: millis(self.circuit_cooldown),
-            alerts: self.alerts,
-        }
-    }
-}
-
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        WorkerConfig {
-            concurrency: 64,
-            batch_size: 300,
-            lease: Duration::from_secs(30),
-            send_timeout: Duration::from_secs(5),
-            poll_interval: Duration::from_millis(250),
-            grace: Duration::from_secs(10),
-            disable_after: 20,
-            disable_min_failing: Duration::from_secs(600),
-            destination_cap: 16,
-            circuit_after: 5,
-            circuit_cooldown: Duration::from_secs(1),
-            alerts: Alerts::default(),
-        }
-    }
-}
 
 /// A worker. Cheap to clone; clones share everything.
 #[derive(Clone)]
@@ -168,52 +97,6 @@ struct Inner {
     /// sends to slow destinations that end (their parked deliveries may go).
     wake: Arc<Notify>,
     fairness: Arc<Fairness>,
-}
-
-/// The loop's bookkeeping between steps.
-struct LoopState {
-    /// Our idle flag as last written; None until the first write lands.
-    idle: Option<bool>,
-    last_beat: Instant,
-    last_sweep: Instant,
-    /// Wait after a failed claim; doubles up to 2 s.
-    backoff: Duration,
-    /// When a claim last found work.
-    last_work: Instant,
-    /// When the next claim may start (see CLAIM_PACE).
-    next_claim: Instant,
-    /// How many deliveries may be in flight or waiting at once.
-    capacity: usize,
-    /// Claim only when this much room is free while work is in flight.
-    claim_threshold: usize,
-    /// How soon after its claim a delivery must start sending.
-    start_within: Duration,
-}
-
-impl LoopState {
-    fn new(cfg: &WorkerConfig) -> LoopState {
-        let start_within = start_within(cfg.lease, cfg.send_timeout);
-        // A slot frees up at least every send_timeout, so this many claimed
-        // deliveries waiting for slots all start in time even if every
-        // receiver hangs until the timeout; `sending` is the safety net.
-        let rounds = start_within.as_millis() / cfg.send_timeout.as_millis().max(1);
-        let ahead = cfg.batch_size.min(
-            cfg.concurrency
-                .saturating_mul(usize::try_from(rounds).unwrap_or(usize::MAX)),
-        );
-        let capacity = cfg.concurrency + ahead;
-        LoopState {
-            idle: None,
-            last_beat: Instant::now(),
-            last_sweep: Instant::now(),
-            backoff: Duration::from_millis(100),
-            last_work: Instant::now() - LINGER,
-            next_claim: Instant::now(),
-            capacity,
-            claim_threshold: (cfg.batch_size.min(capacity) / 2).max(1),
-            start_within,
-        }
-    }
 }
 
 impl Worker {
@@ -501,63 +384,6 @@ impl Worker {
         }
         state.backoff = (state.backoff * 2).min(Duration::from_secs(2));
         ControlFlow::Continue(())
-    }
-
-    /// Refreshes the worker's row every HEARTBEAT.
-    async fn heartbeat(&self, state: &mut LoopState) {
-        if state.last_beat.elapsed() >= HEARTBEAT {
-            if let Err(err) = self.set_idle(state.idle.unwrap_or(false)).await {
-                tracing::warn!(error = %err, "heartbeat failed");
-            }
-            state.last_beat = Instant::now();
-        }
-    }
-
-    /// Every HELD_SWEEP, releases held deliveries of enabled destinations.
-    async fn sweep_held(&self, state: &mut LoopState) {
-        if state.last_sweep.elapsed() < HELD_SWEEP {
-            return;
-        }
-        state.last_sweep = Instant::now();
-        let released = match self.inner.pool.get().await {
-            Ok(client) => held::release_enabled(&client, held::BATCH, None).await,
-            Err(err) => Err(err.into()),
-        };
-        match released {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                released = n,
-                "held deliveries of enabled destinations queued"
-            ),
-            Err(err) => tracing::warn!(error = %err, "releasing held deliveries failed"),
-        }
-    }
-
-    async fn set_idle(&self, idle: bool) -> Result<(), StoreError> {
-        let client = self.inner.pool.get().await?;
-        workers::upsert(
-            &client,
-            &self.inner.id,
-            idle,
-            &self.inner.hostname,
-            i32::try_from(std::process::id()).unwrap_or(0),
-        )
-        .await
-    }
-
-    /// Whatever is still leased by us was not recorded: give it back.
-    async fn release_and_deregister(&self) {
-        let Ok(client) = self.inner.pool.get().await else {
-            return;
-        };
-        match deliveries::release(&client, &self.inner.id).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(released = n, "leases released for immediate retry"),
-            Err(err) => {
-                tracing::warn!(error = %err, "could not release leases; they will expire")
-            }
-        }
-        let _ = workers::deregister(&client, &self.inner.id).await;
     }
 }
 
