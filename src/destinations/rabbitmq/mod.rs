@@ -8,6 +8,7 @@
 //! - [`send`]: the sender.
 
 mod classify;
+mod lane;
 mod link;
 pub mod send;
 pub mod server;

@@ -1,6 +1,8 @@
 //! The HTTP client against real servers on loopback.
+use super::connector::SetupError;
 use super::*;
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpStream;
