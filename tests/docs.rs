@@ -365,12 +365,6 @@ fn every_relative_link_resolves() {
                     normalize(&dir.join(percent_decode(path_part)))
                 };
                 let at = format!("{}:{line_no}", shown(file));
-                if resolved.starts_with(root().join("src")) {
-                    broken.push(format!(
-                        "{at}: `{target}` points into src/, which is being restructured; name the module in prose instead"
-                    ));
-                    continue;
-                }
                 if !resolved.exists() {
                     broken.push(format!(
                         "{at}: `{target}`: {} does not exist",
