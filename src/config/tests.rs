@@ -328,3 +328,64 @@ fn the_hookdeck_ingest_url_is_an_http_url() {
     let err = error(&["--destinations-hookdeck-ingest-url", "hkdk.events"]);
     assert!(err.contains("DESTINATIONS_HOOKDECK_INGEST_URL"), "{err}");
 }
+
+/// docs/configuration.md is where an operator looks a variable up: every
+/// setting's variable is there or on a page it sends the reader to, spelled
+/// in full, and every variable it names is a setting (or one the process or
+/// its libraries read, listed here).
+#[test]
+fn the_configuration_page_names_every_variable_and_no_other() {
+    let page = include_str!("../../docs/configuration.md");
+    let elsewhere = [
+        include_str!("../../docs/api.md"),
+        include_str!("../../docs/operator-events.md"),
+        include_str!("../../docs/destinations/aws.md"),
+    ]
+    .concat();
+    let command = Settings::augment_args(clap::Command::new("outbound"));
+    let vars: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|v| v.to_string_lossy().into_owned())
+        .collect();
+    assert!(vars.len() > 50, "{vars:?}");
+    let missing: Vec<&String> = vars
+        .iter()
+        .filter(|v| !(page.to_string() + &elsewhere).contains(&format!("`{v}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not on docs/configuration.md: {missing:?}"
+    );
+    // Read by the process or its libraries rather than by clap.
+    let outside = [
+        "RUST_LOG",
+        "LOG_FORMAT",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_KINESIS",
+        "AWS_REGION",
+        "TEST_DATABASE_URL",
+        "RABBITMQ_SERVER",
+        "OUTBOUND_SCREENSHOTS",
+    ];
+    let named: Vec<&str> = page
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            w.len() > 3
+                && w.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    let unknown: Vec<&&str> = named
+        .iter()
+        .filter(|w| !vars.iter().any(|v| v == *w) && !outside.contains(w))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "on docs/configuration.md but not a setting: {unknown:?}"
+    );
+}
