@@ -1,9 +1,13 @@
 //! What the destination types' tests share.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::check::CheckContext;
 use super::kind::DestinationKind;
+use super::sender::Message;
+use crate::domain::ids::EventId;
+use crate::domain::metadata::MessageMetadata;
 use crate::domain::ssrf::NetworkPolicy;
 
 pub const RSA_KEY: &str = include_str!("../../tests/data/gcp-test-key.pem");
@@ -28,4 +32,50 @@ pub fn refused(
         .into_iter()
         .map(|e| format!("{}: {}", e.field, e.message))
         .collect()
+}
+
+/// An event as the senders' tests send it: `evt_1`, happened and attempted
+/// at 2026-11-29T12:00:00Z (set `time` for another event time), with the
+/// metadata a test gives.
+pub struct Sample {
+    pub id: EventId,
+    pub topic: &'static str,
+    pub time: DateTime<Utc>,
+    pub attempted_at: DateTime<Utc>,
+    pub metadata: MessageMetadata,
+}
+
+impl Sample {
+    pub fn new(
+        topic: &'static str,
+        delivery_metadata: Option<Value>,
+        event_metadata: Value,
+    ) -> Sample {
+        let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().expect("a time");
+        Sample {
+            id: EventId::parse("evt_1").expect("an id"),
+            topic,
+            time: at,
+            attempted_at: at,
+            metadata: MessageMetadata::new(
+                "evt_1",
+                topic,
+                at,
+                delivery_metadata.as_ref(),
+                &event_metadata,
+            ),
+        }
+    }
+
+    /// The message with `data` as its body.
+    pub fn message<'a>(&'a self, data: &'a str) -> Message<'a> {
+        Message {
+            event_id: &self.id,
+            topic: self.topic,
+            time: self.time,
+            data,
+            metadata: &self.metadata,
+            attempted_at: self.attempted_at,
+        }
+    }
 }

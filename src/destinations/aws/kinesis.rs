@@ -197,22 +197,11 @@ impl Sender for KinesisSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
-    use chrono::{DateTime, Utc};
+    use crate::destinations::test_support::Sample;
 
     fn with_message<T>(data: &str, f: impl FnOnce(&Message<'_>) -> T) -> T {
-        let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
-        let id = EventId::parse("evt_1").unwrap();
-        let metadata = MessageMetadata::new("evt_1", "t", at, None, &json!({"tenant": "acme"}));
-        f(&Message {
-            event_id: &id,
-            topic: "t",
-            time: at,
-            data,
-            metadata: &metadata,
-            attempted_at: at,
-        })
+        let sample = Sample::new("t", None, json!({"tenant": "acme"}));
+        f(&sample.message(data))
     }
 
     #[test]

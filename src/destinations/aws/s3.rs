@@ -285,23 +285,12 @@ impl Sender for S3Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
-    use chrono::{DateTime, Utc};
+    use crate::destinations::test_support::Sample;
 
     fn with_message<T>(data: &str, event_metadata: Value, f: impl FnOnce(&Message<'_>) -> T) -> T {
-        let time: DateTime<Utc> = "2026-11-29T10:00:00.250Z".parse().unwrap();
-        let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
-        let id = EventId::parse("evt_1").unwrap();
-        let metadata = MessageMetadata::new("evt_1", "user.created", at, None, &event_metadata);
-        f(&Message {
-            event_id: &id,
-            topic: "user.created",
-            time,
-            data,
-            metadata: &metadata,
-            attempted_at: at,
-        })
+        let mut sample = Sample::new("user.created", None, event_metadata);
+        sample.time = "2026-11-29T10:00:00.250Z".parse().unwrap();
+        f(&sample.message(data))
     }
 
     #[test]

@@ -165,30 +165,16 @@ impl Sender for AzureServicebusSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
+    use crate::destinations::test_support::Sample;
 
     #[test]
     fn the_request_carries_data_message_id_and_quoted_properties() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
-            .unwrap()
-            .to_utc();
-        let id = EventId::parse("evt_1").unwrap();
-        let metadata = MessageMetadata::new(
-            "evt_1",
+        let sample = Sample::new(
             "user.created",
-            now,
             None,
-            &json!({"count": "123", "quote": "say \"hi\"", "bad key": "x", "Authorization": "no"}),
+            json!({"count": "123", "quote": "say \"hi\"", "bad key": "x", "Authorization": "no"}),
         );
-        let message = Message {
-            event_id: &id,
-            topic: "user.created",
-            time: now,
-            data: "{\"a\": 1}",
-            metadata: &metadata,
-            attempted_at: now,
-        };
+        let message = sample.message("{\"a\": 1}");
         let c = ConnectionString::parse(
             "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=k",
         )

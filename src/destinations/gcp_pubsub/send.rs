@@ -259,31 +259,13 @@ impl Sender for GcpPubsubSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
+    use crate::destinations::test_support::Sample;
 
     #[test]
     fn the_body_carries_base64_data_and_the_metadata_as_attributes() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
-            .unwrap()
-            .to_utc();
-        let id = EventId::parse("evt_1").unwrap();
-        let metadata = MessageMetadata::new(
-            "evt_1",
-            "user.created",
-            now,
-            None,
-            &json!({"source": "crm"}),
-        );
+        let sample = Sample::new("user.created", None, json!({"source": "crm"}));
         let data = "{\"b\":1,  \"a\":2}";
-        let message = Message {
-            event_id: &id,
-            topic: "user.created",
-            time: now,
-            data,
-            metadata: &metadata,
-            attempted_at: now,
-        };
+        let message = sample.message(data);
         let body: Value = serde_json::from_str(&publish_body(&message)).unwrap();
         let m = &body["messages"][0];
         assert_eq!(

@@ -129,32 +129,15 @@ impl Sender for HookdeckSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
+    use crate::destinations::test_support::Sample;
+
     use base64::Engine;
     use serde_json::json;
 
     #[test]
     fn the_request_goes_to_the_source_signed_with_metadata_headers() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
-            .unwrap()
-            .to_utc();
-        let id = EventId::parse("evt_1").unwrap();
-        let metadata = MessageMetadata::new(
-            "evt_1",
-            "user.created",
-            now,
-            None,
-            &json!({"Source": "crm"}),
-        );
-        let message = Message {
-            event_id: &id,
-            topic: "user.created",
-            time: now,
-            data: "{\"a\": 1}",
-            metadata: &metadata,
-            attempted_at: now,
-        };
+        let sample = Sample::new("user.created", None, json!({"Source": "crm"}));
+        let message = sample.message("{\"a\": 1}");
         let text = base64::engine::general_purpose::STANDARD.encode("src_9:secret");
         let token = HookdeckToken::parse(&text).unwrap();
         let r = build(DEFAULT_INGEST_URL, &token, &message);

@@ -302,29 +302,17 @@ fn tls_connector() -> Result<TlsConnector, rustls::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::EventId;
-    use crate::domain::metadata::MessageMetadata;
-    use chrono::{DateTime, Utc};
+    use crate::destinations::test_support::Sample;
+
     use serde_json::json;
 
-    fn with_message<T>(metadata: Value, topic: &str, f: impl FnOnce(Message<'_>) -> T) -> T {
-        let now: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
-        let id = EventId::parse("evt_1").unwrap();
-        let md = MessageMetadata::new(
-            "evt_1",
-            topic,
-            now,
-            Some(&json!({"region": "eu"})),
-            &metadata,
-        );
-        f(Message {
-            event_id: &id,
-            topic,
-            time: now,
-            data: "{\"b\":1,  \"a\":2}",
-            metadata: &md,
-            attempted_at: now,
-        })
+    fn with_message<T>(
+        metadata: Value,
+        topic: &'static str,
+        f: impl FnOnce(Message<'_>) -> T,
+    ) -> T {
+        let sample = Sample::new(topic, Some(json!({"region": "eu"})), metadata);
+        f(sample.message("{\"b\":1,  \"a\":2}"))
     }
 
     #[test]

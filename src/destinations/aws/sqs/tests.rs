@@ -1,12 +1,9 @@
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use super::{send_message, Message};
+use super::send_message;
 
 use crate::destinations::kind::DestinationKind;
-use crate::destinations::test_support::refused;
-use crate::domain::ids::EventId;
-use crate::domain::metadata::MessageMetadata;
+use crate::destinations::test_support::{refused, Sample};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -91,24 +88,13 @@ fn the_target_is_the_queue_url() {
 
 #[test]
 fn the_body_is_the_data_and_the_metadata_one_json_attribute() {
-    let at: DateTime<Utc> = "2026-11-29T12:00:00Z".parse().unwrap();
-    let id = EventId::parse("evt_1").unwrap();
-    let metadata = MessageMetadata::new(
-        "evt_1",
+    let sample = Sample::new(
         "user.created",
-        at,
-        Some(&json!({"region": "eu"})),
-        &json!({"source": "crm"}),
+        Some(json!({"region": "eu"})),
+        json!({"source": "crm"}),
     );
     let data = "{\"b\":1,  \"a\":[1.50]}";
-    let message = Message {
-        event_id: &id,
-        topic: "user.created",
-        time: at,
-        data,
-        metadata: &metadata,
-        attempted_at: at,
-    };
+    let message = sample.message(data);
     let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q";
     let body = send_message(url, false, &message);
     assert_eq!(body["QueueUrl"], url);
