@@ -124,6 +124,10 @@ impl Pattern {
     }
 }
 
+/// A field's key, kind, whether it is required and sensitive, and its
+/// pattern: what a client's form relies on ([`Field::contract`]).
+pub type Contract = (&'static str, &'static str, bool, bool, Option<&'static str>);
+
 /// One choice of a `select` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectOption {
@@ -182,7 +186,7 @@ impl Field {
     /// sensitive, pattern). The types' tests pin them, so that a careless
     /// edit shows up as a failed test, not as a client form that silently
     /// changed.
-    pub fn contract(&self) -> (&'static str, &'static str, bool, bool, Option<&'static str>) {
+    pub fn contract(&self) -> Contract {
         (
             self.key,
             self.kind.as_str(),

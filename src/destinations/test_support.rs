@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::check::CheckContext;
+use super::fields::{Contract, Field};
 use super::kind::DestinationKind;
 use super::sender::Message;
 use crate::domain::ids::EventId;
@@ -78,4 +79,10 @@ impl Sample {
             attempted_at: self.attempted_at,
         }
     }
+}
+
+/// The contract of each field (see [`Field::contract`]), for the tests
+/// that pin a type's fields.
+pub fn contracts(fields: &[Field]) -> Vec<Contract> {
+    fields.iter().map(Field::contract).collect()
 }

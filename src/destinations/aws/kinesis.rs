@@ -19,10 +19,8 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use hyper::Method;
 use serde_json::{json, Value};
 
-use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, Call, Settings};
 use super::{AWS_KEY, AWS_REGION_FIELD, AWS_SECRET, AWS_SESSION};
 use crate::destinations::aws::config::dns_suffix;
@@ -168,19 +166,8 @@ impl KinesisSender {
             Some(e) => e.trim_end_matches('/').to_string(),
             None => format!("https://kinesis.{region}.{}", dns_suffix(region)),
         };
-        let request = Call {
-            label: "Kinesis",
-            service: "kinesis",
-            region,
-            method: Method::POST,
-            url: format!("{endpoint}/"),
-            headers: vec![
-                ("content-type".into(), "application/x-amz-json-1.1".into()),
-                ("x-amz-target".into(), "Kinesis_20131202.PutRecord".into()),
-            ],
-            body: body.to_string().into(),
-            flavor: Flavor::Standard,
-        };
+        let operation = ("1.1", "Kinesis_20131202.PutRecord");
+        let request = Call::json(("Kinesis", "kinesis"), region, &endpoint, operation, &body);
         match call(&self.http, request, &credentials).await {
             Ok(response) => delivered(response, None),
             Err(failure) => Sent::Failed(failure),

@@ -172,6 +172,35 @@ pub struct Call<'a> {
     pub flavor: Flavor,
 }
 
+impl<'a> Call<'a> {
+    /// A call in the AWS JSON protocol (SQS, Kinesis): a POST to the
+    /// endpoint's root, the operation named by `X-Amz-Target`.
+    pub fn json(
+        (label, service): (&'a str, &'a str),
+        region: &'a str,
+        endpoint: &str,
+        (protocol, operation): (&str, &str),
+        body: &serde_json::Value,
+    ) -> Call<'a> {
+        Call {
+            label,
+            service,
+            region,
+            method: Method::POST,
+            url: format!("{endpoint}/"),
+            headers: vec![
+                (
+                    "content-type".into(),
+                    format!("application/x-amz-json-{protocol}"),
+                ),
+                ("x-amz-target".into(), operation.into()),
+            ],
+            body: body.to_string().into(),
+            flavor: Flavor::Standard,
+        }
+    }
+}
+
 /// Signs `call` with `credentials` and sends it. A 2xx answer is the
 /// response; anything else is the failure it means.
 pub async fn call(

@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use crate::destinations::kind::DestinationKind;
-use crate::destinations::test_support::refused;
+use crate::destinations::test_support::{contracts, refused};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -120,11 +120,8 @@ fn the_s3_and_kinesis_field_contracts_are_stable() {
     use super::{kinesis, s3};
     let url = Some(r"^https?:\/\/[^\s]+$");
     let region = Some(r"^[a-z]{2}-[a-z]+-[0-9]+$");
-    let rows = |fs: &[crate::destinations::fields::Field]| {
-        fs.iter().map(|f| f.contract()).collect::<Vec<_>>()
-    };
     assert_eq!(
-        rows(s3::DECLARATION.config_fields),
+        contracts(s3::DECLARATION.config_fields),
         [
             ("bucket", "text", true, false, None),
             ("region", "text", true, false, region),
@@ -138,9 +135,9 @@ fn the_s3_and_kinesis_field_contracts_are_stable() {
         ("secret", "text", true, true, None),
         ("session", "text", false, true, None),
     ];
-    assert_eq!(rows(s3::DECLARATION.credential_fields), keys);
+    assert_eq!(contracts(s3::DECLARATION.credential_fields), keys);
     assert_eq!(
-        rows(kinesis::DECLARATION.config_fields),
+        contracts(kinesis::DECLARATION.config_fields),
         [
             (
                 "stream_name",
@@ -154,7 +151,7 @@ fn the_s3_and_kinesis_field_contracts_are_stable() {
             ("partition_key_template", "text", false, false, None),
         ]
     );
-    assert_eq!(rows(kinesis::DECLARATION.credential_fields), keys);
+    assert_eq!(contracts(kinesis::DECLARATION.credential_fields), keys);
 }
 
 #[test]

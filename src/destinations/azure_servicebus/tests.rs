@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::destinations::test_support::refused;
+use crate::destinations::test_support::{contracts, refused};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -84,11 +84,7 @@ fn control_characters_are_refused_in_the_name_and_the_connection_string() {
 
 #[test]
 fn the_field_contract_is_stable() {
-    let config: Vec<_> = DECLARATION
-        .config_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let config = contracts(DECLARATION.config_fields);
     assert_eq!(
         config,
         [(
@@ -99,11 +95,7 @@ fn the_field_contract_is_stable() {
             Some("^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$")
         )]
     );
-    let credentials: Vec<_> = DECLARATION
-        .credential_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let credentials = contracts(DECLARATION.credential_fields);
     assert_eq!(
         credentials,
         [("connection_string", "text", true, true, None)]

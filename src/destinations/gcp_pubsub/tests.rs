@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::destinations::test_support::{refused, EC_KEY, RSA_KEY};
+use crate::destinations::test_support::{contracts, refused, EC_KEY, RSA_KEY};
 
 /// A valid `config` and `credentials`, every declared field given a
 /// value (the schema tests reach all of them through it).
@@ -136,11 +136,7 @@ fn a_key_file_is_pasted_whole_line_breaks_and_all() {
 
 #[test]
 fn the_field_contract_is_stable() {
-    let config: Vec<_> = DECLARATION
-        .config_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let config = contracts(DECLARATION.config_fields);
     assert_eq!(
         config,
         [
@@ -149,11 +145,7 @@ fn the_field_contract_is_stable() {
             ("endpoint", "text", false, false, None),
         ]
     );
-    let credentials: Vec<_> = DECLARATION
-        .credential_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let credentials = contracts(DECLARATION.credential_fields);
     assert_eq!(
         credentials,
         [("service_account_json", "text", true, true, None)]

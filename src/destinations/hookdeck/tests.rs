@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::destinations::test_support::refused;
+use crate::destinations::test_support::{contracts, refused};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -35,10 +35,6 @@ fn hookdeck_tokens_must_be_tokens() {
 #[test]
 fn the_field_contract_is_stable() {
     assert!(DECLARATION.config_fields.is_empty());
-    let rows: Vec<_> = DECLARATION
-        .credential_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let rows = contracts(DECLARATION.credential_fields);
     assert_eq!(rows, [("token", "text", true, true, None)]);
 }

@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::destinations::test_support::refused;
+use crate::destinations::test_support::{contracts, refused};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -65,11 +65,7 @@ fn brokers_whose_names_dns_cannot_hold_are_refused() {
 
 #[test]
 fn the_field_contract_is_stable() {
-    let config: Vec<_> = DECLARATION
-        .config_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let config = contracts(DECLARATION.config_fields);
     assert_eq!(
         config,
         [
@@ -80,11 +76,7 @@ fn the_field_contract_is_stable() {
             ("sasl_mechanism", "select", true, false, None),
         ]
     );
-    let credentials: Vec<_> = DECLARATION
-        .credential_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let credentials = contracts(DECLARATION.credential_fields);
     assert_eq!(
         credentials,
         [

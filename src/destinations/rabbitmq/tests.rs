@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::destinations::test_support::contracts;
 
 /// A valid `config` and `credentials`, every declared field given a
 /// value (the schema tests reach all of them through it).
@@ -13,11 +14,7 @@ pub(crate) fn example() -> (Value, Value) {
 
 #[test]
 fn the_field_contract_is_stable() {
-    let config: Vec<_> = DECLARATION
-        .config_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let config = contracts(DECLARATION.config_fields);
     assert_eq!(
         config,
         [
@@ -27,11 +24,7 @@ fn the_field_contract_is_stable() {
         ]
     );
     assert_eq!(DECLARATION.config_fields[2].default, Some("on"));
-    let credentials: Vec<_> = DECLARATION
-        .credential_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let credentials = contracts(DECLARATION.credential_fields);
     assert_eq!(
         credentials,
         [

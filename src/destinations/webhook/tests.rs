@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::destinations::test_support::refused;
+use crate::destinations::test_support::{contracts, refused};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -139,11 +139,7 @@ fn targets_name_the_host_and_the_url() {
 
 #[test]
 fn the_field_contract_is_stable() {
-    let rows: Vec<_> = DECLARATION
-        .config_fields
-        .iter()
-        .map(|f| f.contract())
-        .collect();
+    let rows = contracts(DECLARATION.config_fields);
     assert_eq!(
         rows,
         [

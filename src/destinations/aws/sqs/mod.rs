@@ -17,10 +17,8 @@
 
 use std::sync::Arc;
 
-use hyper::Method;
 use serde_json::{json, Value};
 
-use super::sign::Flavor;
 use super::{call, credentials, delivered, field, metadata_json, unusable, Call, Settings};
 use super::{AWS_KEY, AWS_SECRET};
 use crate::destinations::aws::config::parse_queue_url;
@@ -134,19 +132,8 @@ impl SqsSender {
         let endpoint = self.settings.sqs_endpoint().unwrap_or(&queue.endpoint);
         let region = queue.region.as_deref().unwrap_or(&self.settings.region);
         let body = send_message(queue_url, queue.fifo, &message);
-        let request = Call {
-            label: "SQS",
-            service: "sqs",
-            region,
-            method: Method::POST,
-            url: format!("{endpoint}/"),
-            headers: vec![
-                ("content-type".into(), "application/x-amz-json-1.0".into()),
-                ("x-amz-target".into(), "AmazonSQS.SendMessage".into()),
-            ],
-            body: body.to_string().into(),
-            flavor: Flavor::Standard,
-        };
+        let operation = ("1.0", "AmazonSQS.SendMessage");
+        let request = Call::json(("SQS", "sqs"), region, endpoint, operation, &body);
         match call(&self.http, request, &credentials).await {
             Ok(response) => delivered(response, None),
             Err(failure) => Sent::Failed(failure),

@@ -3,7 +3,7 @@ use serde_json::{json, Value};
 use super::send_message;
 
 use crate::destinations::kind::DestinationKind;
-use crate::destinations::test_support::{refused, Sample};
+use crate::destinations::test_support::{contracts, refused, Sample};
 use crate::domain::ssrf::NetworkPolicy;
 
 /// A valid `config` and `credentials`, every declared field given a
@@ -58,11 +58,8 @@ fn sqs_queue_urls_must_be_queues_outbound_may_reach() {
 
 #[test]
 fn the_field_contract_is_stable() {
-    let rows = |fs: &[crate::destinations::fields::Field]| {
-        fs.iter().map(|f| f.contract()).collect::<Vec<_>>()
-    };
     assert_eq!(
-        rows(super::DECLARATION.config_fields),
+        contracts(super::DECLARATION.config_fields),
         [(
             "queue_url",
             "text",
@@ -72,7 +69,7 @@ fn the_field_contract_is_stable() {
         )]
     );
     assert_eq!(
-        rows(super::DECLARATION.credential_fields),
+        contracts(super::DECLARATION.credential_fields),
         [
             ("key", "text", true, true, None),
             ("secret", "text", true, true, None)
