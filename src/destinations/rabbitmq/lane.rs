@@ -12,9 +12,16 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::classify;
-use super::link::Outgoing;
 use crate::destinations::sender::Failure;
 use crate::domain::attempt_code::AttemptCode;
+
+/// One message, ready to publish.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub routing_key: String,
+    pub properties: BasicProperties,
+    pub body: Vec<u8>,
+}
 
 /// A confirm-mode channel used for one exchange.
 pub(super) struct Lane {

@@ -31,13 +31,13 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use amqprs::callbacks::ConnectionCallback;
 use amqprs::connection::{Connection, OpenConnectionArguments};
 use amqprs::tls::TlsAdaptor;
-use amqprs::{BasicProperties, Close};
+use amqprs::Close;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::classify;
-use super::lane::Lane;
+use super::lane::{Lane, Outgoing};
 pub use super::server::Login;
 use crate::destinations::sender::Failure;
 use crate::domain::attempt_code::AttemptCode;
@@ -47,14 +47,6 @@ use crate::net::resolve;
 /// Heartbeat interval offered to the broker (it may lower it): a silent dead
 /// connection is noticed after two missed beats.
 const HEARTBEAT_SECONDS: u16 = 10;
-
-/// One message, ready to publish.
-#[derive(Debug, Clone)]
-pub struct Outgoing {
-    pub routing_key: String,
-    pub properties: BasicProperties,
-    pub body: Vec<u8>,
-}
 
 /// Why a publish did not end in a confirm.
 #[derive(Debug)]

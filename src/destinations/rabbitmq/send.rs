@@ -35,7 +35,8 @@ use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-use super::link::{Link, Login, Outgoing, PublishError};
+use super::lane::Outgoing;
+use super::link::{Link, Login, PublishError};
 use crate::destinations::rabbitmq::server::{AmqpServer, SHORT_STR_MAX};
 use crate::destinations::sender::{
     BoxFuture, Failure, Message, Sender, SenderContext, Sent, Target,
