@@ -130,14 +130,14 @@ async fn patch(
     if let Some(disable) = patched.disable {
         store::set_disabled(&tx, tenant, &d.id, disable, None).await?;
         if !disable {
-            more_held = held::release(&tx, &d.id, held::BATCH, None).await? == held::BATCH;
+            more_held = held::release(&tx, tenant, &d.id, held::BATCH, None).await? == held::BATCH;
         }
     }
     watch.emit(&tx, tenant).await?;
     let row = store::get(&tx, tenant, &d.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     if more_held {
-        release_rest(&db, &d.id).await?;
+        release_rest(&db, tenant, &d.id).await?;
     }
     Ok(Json(render(&state, &row)?))
 }
@@ -180,15 +180,17 @@ async fn enable(
     if on_enable == OnEnable::Discard {
         // While it is still disabled, in batches: what is published
         // meanwhile is held, and discarded by the last batch below.
-        while held::discard(&db, &d.id, held::BATCH, None).await? == held::BATCH {}
+        while held::discard(&db, tenant, &d.id, held::BATCH, None).await? == held::BATCH {}
     }
     let tx = db.transaction().await.map_err(StoreError::from)?;
     let watch = subscription::watch(&state, &tx, tenant).await?;
     store::set_disabled(&tx, tenant, &d.id, false, None).await?;
     let more_held = match on_enable {
-        OnEnable::Deliver => held::release(&tx, &d.id, held::BATCH, None).await? == held::BATCH,
+        OnEnable::Deliver => {
+            held::release(&tx, tenant, &d.id, held::BATCH, None).await? == held::BATCH
+        }
         OnEnable::Discard => {
-            while held::discard(&tx, &d.id, held::BATCH, None).await? == held::BATCH {}
+            while held::discard(&tx, tenant, &d.id, held::BATCH, None).await? == held::BATCH {}
             false
         }
     };
@@ -196,7 +198,7 @@ async fn enable(
     let row = store::get(&tx, tenant, &d.id).await?;
     tx.commit().await.map_err(StoreError::from)?;
     if more_held {
-        release_rest(&db, &d.id).await?;
+        release_rest(&db, tenant, &d.id).await?;
     }
     Ok(Json(render(&state, &row)?))
 }
@@ -206,9 +208,10 @@ async fn enable(
 /// process stopped), the workers' sweep releases what is left.
 async fn release_rest(
     db: &deadpool_postgres::Object,
+    tenant: &crate::domain::ids::TenantId,
     id: &crate::domain::ids::DestinationId,
 ) -> Result<(), ApiError> {
-    while held::release(db, id, held::BATCH, None).await? == held::BATCH {}
+    while held::release(db, tenant, id, held::BATCH, None).await? == held::BATCH {}
     Ok(())
 }
 

@@ -191,14 +191,8 @@ async fn show_event(
     q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     let id = EventId::try_from(id).map_err(|_| ApiError::not_found("event"))?;
-    let e = logs::get_event(&db, &id).await?;
-    let visible = match tenant_scope(&principal, &q)? {
-        Some(ts) => ts.contains(&e.tenant_id),
-        None => true,
-    };
-    if !visible {
-        return Err(ApiError::not_found("event"));
-    }
+    let scope = tenant_scope(&principal, &q)?;
+    let e = logs::get_event(&db, &id, scope.as_deref()).await?;
     Ok(Json(event_json(&e)))
 }
 
@@ -333,13 +327,15 @@ async fn retry(
     let event_id = EventId::try_from(req.event_id).map_err(|_| ApiError::not_found("event"))?;
     let destination_id = DestinationId::try_from(req.destination_id)
         .map_err(|_| ApiError::not_found("destination"))?;
-    // The event must be visible to the caller.
-    match logs::get_event(&db, &event_id).await {
-        Ok(e) if tenant.is_none_or(|t| *t == e.tenant_id) => {}
-        Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("event")),
+    // The event must be visible to the caller; the destination is one of
+    // the event's tenant.
+    let scope = tenant.map(std::slice::from_ref);
+    let owner = match logs::get_event(&db, &event_id, scope).await {
+        Ok(e) => e.tenant_id,
+        Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("event")),
         Err(e) => return Err(e.into()),
-    }
-    match deliveries::retry_now(&db, &event_id, &destination_id, tenant, None).await? {
+    };
+    match deliveries::retry_now(&db, &event_id, &destination_id, &owner, None).await? {
         Ok(_) => Ok((StatusCode::ACCEPTED, Json(json!({ "success": true })))),
         Err(RetryError::DestinationDisabled) => Err(ApiError::bad_request(
             "destination is disabled; enable it before retrying",

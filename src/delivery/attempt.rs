@@ -144,7 +144,7 @@ impl Attempter {
         if destination.disabled {
             return Outcome::Hold(c.key());
         }
-        if let Some(until) = self.circuits.open_until(&c.destination_id, now) {
+        if let Some(until) = self.circuits.open_until(&c.destination_key(), now) {
             return Outcome::Postpone(c.key(), until);
         }
         let sender = self.senders.get(destination.kind);
@@ -233,7 +233,8 @@ impl Attempter {
             let Some(stored) = &c.destination else {
                 continue;
             };
-            if let Some(plain) = done.get(&c.destination_id) {
+            let key = c.destination_key();
+            if let Some(plain) = done.get(&key) {
                 c.destination = Some(Arc::clone(plain));
                 continue;
             }
@@ -244,7 +245,7 @@ impl Attempter {
                         credentials,
                         ..ClaimedDestination::clone(stored)
                     });
-                    done.insert(c.destination_id.clone(), plain.clone());
+                    done.insert(key, plain.clone());
                     c.destination = Some(plain);
                 }
                 Err(err) => tracing::warn!(

@@ -15,16 +15,16 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::DestinationId;
+use crate::domain::ids::DestinationKey;
 use crate::store::deliveries::DestinationCount;
 
 #[derive(Debug, Default)]
 pub struct OpenCircuits {
-    until: Mutex<HashMap<DestinationId, DateTime<Utc>>>,
+    until: Mutex<HashMap<DestinationKey, DateTime<Utc>>>,
 }
 
 impl OpenCircuits {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<DestinationId, DateTime<Utc>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<DestinationKey, DateTime<Utc>>> {
         // A panic while holding the lock leaves plain entries behind.
         self.until
             .lock()
@@ -32,7 +32,7 @@ impl OpenCircuits {
     }
 
     /// Until when `id`'s circuit is open, if it is open at `now`.
-    pub fn open_until(&self, id: &DestinationId, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn open_until(&self, id: &DestinationKey, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut map = self.map();
         match map.get(id) {
             Some(until) if *until > now => Some(*until),
@@ -50,10 +50,10 @@ impl OpenCircuits {
         for c in counts {
             match c.circuit_open_until {
                 Some(until) if until > now => {
-                    map.insert(c.id.clone(), until);
+                    map.insert(c.key(), until);
                 }
                 _ => {
-                    map.remove(&c.id);
+                    map.remove(&c.key());
                 }
             }
         }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::domain::ids::DestinationId;
+use crate::domain::ids::DestinationKey;
 use crate::store::deliveries::{ClaimLimits, Claimed};
 
 /// A destination whose sends take this long (a moving average) is slow.
@@ -51,7 +51,7 @@ impl Entry {
 /// send tasks.
 #[derive(Debug)]
 pub struct Fairness {
-    entries: Mutex<HashMap<DestinationId, Entry>>,
+    entries: Mutex<HashMap<DestinationKey, Entry>>,
     /// Most deliveries one slow or unknown destination may hold.
     slow_cap: usize,
     /// Most deliveries all slow destinations together may hold.
@@ -77,7 +77,7 @@ impl Fairness {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<DestinationId, Entry>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<DestinationKey, Entry>> {
         // A panic while holding the lock leaves plain counters behind:
         // still usable.
         self.entries
@@ -119,7 +119,7 @@ impl Fairness {
         let now = Instant::now();
         for c in claimed {
             let e = entries
-                .entry(c.destination_id.clone())
+                .entry(DestinationKey::new(&c.tenant_id, &c.destination_id))
                 .or_insert_with(|| Entry {
                     held: 0,
                     latency_ms: None,
@@ -133,7 +133,7 @@ impl Fairness {
     /// The worker is done with one delivery of `id`; `took` is how long its
     /// send took when one was made. True when the destination was at its
     /// cap, so that a claim now may find its parked deliveries.
-    pub fn finished(&self, id: &DestinationId, took: Option<Duration>) -> bool {
+    pub fn finished(&self, id: &DestinationKey, took: Option<Duration>) -> bool {
         let mut entries = self.entries();
         let Some(e) = entries.get_mut(id) else {
             return false;
@@ -161,12 +161,13 @@ fn clamp(n: usize) -> i32 {
 /// own order, so that no destination's share of a batch waits behind
 /// another's.
 pub fn interleave(claimed: Vec<Claimed>) -> Vec<Claimed> {
-    let mut order: Vec<DestinationId> = Vec::new();
-    let mut queues: HashMap<DestinationId, std::collections::VecDeque<Claimed>> = HashMap::new();
+    let mut order: Vec<DestinationKey> = Vec::new();
+    let mut queues: HashMap<DestinationKey, std::collections::VecDeque<Claimed>> = HashMap::new();
     for c in claimed {
-        let queue = queues.entry(c.destination_id.clone()).or_default();
+        let key = DestinationKey::new(&c.tenant_id, &c.destination_id);
+        let queue = queues.entry(key.clone()).or_default();
         if queue.is_empty() {
-            order.push(c.destination_id.clone());
+            order.push(key);
         }
         queue.push_back(c);
     }
@@ -188,7 +189,14 @@ pub fn interleave(claimed: Vec<Claimed>) -> Vec<Claimed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{EventId, TenantId};
+    use crate::domain::ids::{DestinationId, EventId, TenantId};
+
+    fn key(destination: &str) -> DestinationKey {
+        DestinationKey::new(
+            &TenantId::parse("t").unwrap(),
+            &DestinationId::parse(destination).unwrap(),
+        )
+    }
 
     fn claimed(destination: &str, event: &str) -> Claimed {
         Claimed {
@@ -210,7 +218,7 @@ mod tests {
         l.destinations
             .iter()
             .zip(l.held.iter().zip(&l.caps))
-            .map(|(d, (h, c))| (d.as_str().to_string(), (*h, *c)))
+            .map(|(d, (h, c))| (d.destination_id.as_str().to_string(), (*h, *c)))
             .collect()
     }
 
@@ -220,14 +228,8 @@ mod tests {
         assert_eq!(f.limits().default_cap, 4, "an unknown destination");
         f.claimed(&[claimed("slow", "e1"), claimed("fast", "e2")]);
         assert_eq!(caps(&f)["slow"], (1, 4), "not measured yet: capped");
-        f.finished(
-            &DestinationId::parse("fast").unwrap(),
-            Some(Duration::from_millis(3)),
-        );
-        f.finished(
-            &DestinationId::parse("slow").unwrap(),
-            Some(Duration::from_millis(1500)),
-        );
+        f.finished(&key("fast"), Some(Duration::from_millis(3)));
+        f.finished(&key("slow"), Some(Duration::from_millis(1500)));
         let c = caps(&f);
         assert_eq!(c["fast"], (0, 100), "fast: as much as the worker holds");
         assert_eq!(c["slow"], (0, 4));
@@ -250,7 +252,7 @@ mod tests {
     #[test]
     fn one_long_send_makes_a_destination_slow_and_it_must_prove_itself_fast_again() {
         let f = Fairness::new(4, 16, 100, 5);
-        let d = DestinationId::parse("d").unwrap();
+        let d = key("d");
         f.claimed(&[claimed("d", "e0")]);
         f.finished(&d, Some(Duration::from_millis(5)));
         assert_eq!(caps(&f)["d"].1, 100);

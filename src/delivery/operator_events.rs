@@ -55,13 +55,13 @@ pub async fn emit_alerts(
         return Ok(());
     }
     // The alert is about the destination's latest failed attempt.
-    let mut last_failed: HashMap<&str, &AttemptRecord> = HashMap::new();
+    let mut last_failed: HashMap<(&str, &str), &AttemptRecord> = HashMap::new();
     for a in order.iter().filter(|a| !a.success) {
-        last_failed.insert(a.destination_id.as_str(), a);
+        last_failed.insert((a.tenant_id.as_str(), a.destination_id.as_str()), a);
     }
     let mut new = Vec::new();
     for c in counts {
-        let Some(a) = last_failed.get(c.id.as_str()) else {
+        let Some(a) = last_failed.get(&(c.tenant_id.as_str(), c.id.as_str())) else {
             continue;
         };
         if t.consecutive_failure {
@@ -93,7 +93,14 @@ pub async fn emit_alerts(
         let exhausted: Vec<_> = order
             .iter()
             .filter(|a| !a.success && a.next_attempt_at.is_none())
-            .map(|a| (&a.destination_id, &a.event_id, a.attempt_number))
+            .map(|a| {
+                (
+                    &a.tenant_id,
+                    &a.destination_id,
+                    &a.event_id,
+                    a.attempt_number,
+                )
+            })
             .collect();
         if !exhausted.is_empty() {
             outbox::insert_exhausted(tx, &exhausted, alerts.exhausted_window_ms, now).await?;
@@ -105,6 +112,7 @@ pub async fn emit_alerts(
 fn alert(topic: &'static str, a: &AttemptRecord, extra: serde_json::Value) -> NewAlert {
     NewAlert {
         topic,
+        tenant_id: a.tenant_id.clone(),
         destination_id: a.destination_id.clone(),
         event_id: a.event_id.clone(),
         attempt_number: a.attempt_number,
@@ -197,7 +205,7 @@ impl OperatorEventSender {
         // held across a send: a slow sink never ties up the pool.
         let claimed = {
             let client = inner.pool.get().await?;
-            outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms).await?
+            outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms, None).await?
         };
         let mut round = SendRound::default();
         for e in claimed {
@@ -210,7 +218,7 @@ impl OperatorEventSender {
             match error {
                 None => {
                     crate::telemetry::operator_event_sent();
-                    outbox::delete(&client, &e.id, &inner.worker_id).await?;
+                    outbox::delete(&client, &e, &inner.worker_id).await?;
                     round.delivered += 1;
                 }
                 Some(error) if e.attempts >= MAX_ATTEMPTS => {
@@ -221,7 +229,7 @@ impl OperatorEventSender {
                         %error,
                         "operator event abandoned: the sink refused it too many times"
                     );
-                    outbox::delete(&client, &e.id, &inner.worker_id).await?;
+                    outbox::delete(&client, &e, &inner.worker_id).await?;
                     round.abandoned += 1;
                 }
                 Some(error) => {
@@ -233,7 +241,7 @@ impl OperatorEventSender {
                         %error,
                         "operator event not accepted by the sink; will retry"
                     );
-                    outbox::reschedule(&client, &e.id, &inner.worker_id, next, &error).await?;
+                    outbox::reschedule(&client, &e, &inner.worker_id, next, &error).await?;
                     round.retrying += 1;
                 }
             }

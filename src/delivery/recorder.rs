@@ -18,8 +18,10 @@ use tokio::sync::mpsc;
 use super::attempt::Outcome;
 use super::circuits::OpenCircuits;
 use super::operator_events;
-use crate::domain::ids::{DestinationId, EventId};
-use crate::store::deliveries::{self, AttemptRecord, ClaimKey, DestinationOutcome, Thresholds};
+use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
+use crate::store::deliveries::{
+    self, AttemptRecord, ClaimKey, DestinationCount, DestinationOutcome, Thresholds,
+};
 use crate::store::{Pool, StoreError};
 
 /// Largest batch written in one transaction. Measured under load (`bench
@@ -96,12 +98,12 @@ pub async fn write(
     // What the batch says of each destination, in the order the outcomes
     // were known: a success ends a failure streak, any answer ends a run
     // of unanswered attempts.
-    let accepted_keys: HashSet<(&EventId, &DestinationId)> =
-        accepted.iter().map(|(e, d)| (e, d)).collect();
+    let accepted_keys: HashSet<(&TenantId, &EventId, &DestinationId)> =
+        accepted.iter().map(|(t, e, d)| (t, e, d)).collect();
     let mut order: Vec<&AttemptRecord> = attempts
         .iter()
         .copied()
-        .filter(|a| accepted_keys.contains(&(&a.event_id, &a.destination_id)))
+        .filter(|a| accepted_keys.contains(&(&a.tenant_id, &a.event_id, &a.destination_id)))
         .collect();
     order.sort_by_key(|a| a.known_at());
     let changes = streaks(&order, thresholds.failure_spacing_ms);
@@ -112,22 +114,24 @@ pub async fn write(
     // A destination that answers again after an outage (its circuit was
     // open, a probe's answer closed it): what waits to be retried for it
     // goes now, not at retry times spread over the next minutes.
-    let back: Vec<&DestinationId> = counts
+    let back: Vec<DestinationKey> = counts
         .iter()
         .filter(|c| c.circuit_closed)
-        .map(|c| &c.id)
+        .map(DestinationCount::key)
         .collect();
+    let back: Vec<&DestinationKey> = back.iter().collect();
     if !back.is_empty() {
         deliveries::circuit_closed(&tx, &back, now).await?;
     }
     if !postponed.is_empty() {
         deliveries::postpone(&tx, &postponed).await?;
     }
-    let disabled: Vec<&DestinationId> = counts
+    let disabled: Vec<DestinationKey> = counts
         .iter()
         .filter(|c| c.disabled)
-        .map(|c| &c.id)
+        .map(DestinationCount::key)
         .collect();
+    let disabled: Vec<&DestinationKey> = disabled.iter().collect();
     if !disabled.is_empty() {
         deliveries::hold(&tx, &disabled).await?;
     }
@@ -197,11 +201,12 @@ pub async fn write(
 /// attempts (what the circuit breaker counts).
 pub fn streaks(order: &[&AttemptRecord], spacing_ms: i64) -> Vec<DestinationOutcome> {
     let spacing = chrono::Duration::milliseconds(spacing_ms);
-    let mut changes: HashMap<&DestinationId, DestinationOutcome> = HashMap::new();
+    let mut changes: HashMap<(&TenantId, &DestinationId), DestinationOutcome> = HashMap::new();
     for a in order {
         let entry = changes
-            .entry(&a.destination_id)
+            .entry((&a.tenant_id, &a.destination_id))
             .or_insert_with(|| DestinationOutcome {
+                tenant_id: a.tenant_id.clone(),
                 id: a.destination_id.clone(),
                 reset: false,
                 failures: 0,

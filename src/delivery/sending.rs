@@ -142,7 +142,7 @@ impl Sending {
         let (attempter, outcomes) = (self.attempter.clone(), self.outcomes.clone());
         let (fairness, wake) = (self.fairness.clone(), self.wake.clone());
         self.tasks.spawn(async move {
-            let destination = c.destination_id.clone();
+            let destination = c.destination_key();
             let started = Instant::now();
             let outcome = attempter.attempt(c, Utc::now()).await;
             // Only a send says how fast the destination is.
@@ -184,7 +184,7 @@ fn next_sendable(waiting: &mut VecDeque<Waiting>, fairness: &Fairness) -> Option
         if now <= w.start_by {
             return Some(w.claimed);
         }
-        fairness.finished(&w.claimed.destination_id, None);
+        fairness.finished(&w.claimed.destination_key(), None);
         log_span(&w.claimed).in_scope(|| {
             tracing::info!("waited too long for a send slot; left for the lease to expire")
         });

@@ -106,6 +106,24 @@ id_type!(TenantId, url_safe, bad_chars("tenant id"));
 id_type!(DestinationId, url_safe, bad_chars("destination id"));
 id_type!(EventId, event_id_ok, |s: &str| IdError::BadEventId(s.len()));
 
+/// A destination by its key: destination ids are unique per tenant (the
+/// database's keys include the tenant, so that a distributed database can
+/// keep each tenant's rows on one node).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestinationKey {
+    pub tenant_id: TenantId,
+    pub destination_id: DestinationId,
+}
+
+impl DestinationKey {
+    pub fn new(tenant_id: &TenantId, destination_id: &DestinationId) -> DestinationKey {
+        DestinationKey {
+            tenant_id: tenant_id.clone(),
+            destination_id: destination_id.clone(),
+        }
+    }
+}
+
 impl DestinationId {
     /// A new random id: `des_` and 20 alphanumerics (about 119 bits).
     pub fn generate() -> DestinationId {

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{queries, GenericClient, StoreError};
-use crate::domain::ids::DestinationId;
+use crate::domain::ids::{DestinationId, TenantId};
 
 /// Rows one statement releases or discards: large enough that a backlog of
 /// millions takes a few hundred statements, small enough that each one
@@ -32,34 +32,56 @@ pub enum OnEnable {
 /// enabled), oldest event first; returns how many.
 pub async fn release(
     client: &impl GenericClient,
+    tenant: &TenantId,
     destination: &DestinationId,
     limit: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<i64, StoreError> {
-    count_of(client, queries::HELD_RELEASE, destination, limit, now).await
+    count_of(
+        client,
+        queries::HELD_RELEASE,
+        tenant,
+        destination,
+        limit,
+        now,
+    )
+    .await
 }
 
 /// Discards up to `limit` held deliveries of `destination`, oldest first,
 /// logging a `discarded` attempt for each; returns how many.
 pub async fn discard(
     client: &impl GenericClient,
+    tenant: &TenantId,
     destination: &DestinationId,
     limit: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<i64, StoreError> {
-    count_of(client, queries::HELD_DISCARD, destination, limit, now).await
+    count_of(
+        client,
+        queries::HELD_DISCARD,
+        tenant,
+        destination,
+        limit,
+        now,
+    )
+    .await
 }
 
 async fn count_of(
     client: &impl GenericClient,
     sql: &str,
+    tenant: &TenantId,
     destination: &DestinationId,
     limit: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<i64, StoreError> {
     let stmt = client.prepare_cached(sql).await?;
     let row = client
-        .query_one(&stmt, &[&destination.as_str(), &limit, &now])
+        .query_one(
+            &stmt,
+            &[&destination.as_str(), &limit, &now, &tenant.as_str()],
+        )
         .await?;
     Ok(row.try_get(0)?)
 }

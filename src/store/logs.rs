@@ -97,10 +97,12 @@ pub async fn list_events(
 pub async fn get_event(
     client: &impl GenericClient,
     event_id: &EventId,
+    tenants: Option<&[TenantId]>,
 ) -> Result<EventRow, StoreError> {
     let stmt = client.prepare_cached(queries::EVENTS_GET).await?;
+    let tenants: Option<Vec<&str>> = tenants.map(strs);
     let row = client
-        .query_opt(&stmt, &[&event_id.as_str()])
+        .query_opt(&stmt, &[&event_id.as_str(), &tenants])
         .await?
         .ok_or(StoreError::NotFound("event"))?;
     event_row(&row)

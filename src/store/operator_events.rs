@@ -12,6 +12,7 @@ use crate::domain::ids::{DestinationId, EventId, TenantId};
 #[derive(Debug, Clone)]
 pub struct NewAlert {
     pub topic: &'static str,
+    pub tenant_id: TenantId,
     pub destination_id: DestinationId,
     pub event_id: EventId,
     pub attempt_number: i32,
@@ -33,31 +34,44 @@ pub async fn insert_alerts(
     let events: Vec<&str> = alerts.iter().map(|a| a.event_id.as_str()).collect();
     let numbers: Vec<i32> = alerts.iter().map(|a| a.attempt_number).collect();
     let extra: Vec<&serde_json::Value> = alerts.iter().map(|a| &a.extra).collect();
+    let tenants: Vec<&str> = alerts.iter().map(|a| a.tenant_id.as_str()).collect();
     Ok(client
         .execute(
             &stmt,
-            &[&topics, &destinations, &events, &numbers, &extra, &now],
+            &[
+                &topics,
+                &destinations,
+                &events,
+                &numbers,
+                &extra,
+                &now,
+                &tenants,
+            ],
         )
         .await?)
 }
 
 /// Inserts `alert.attempt.exhausted_retries` for those of the given
-/// (destination, event, attempt) whose destination had none within the
-/// window.
+/// (tenant, destination, event, attempt) whose destination had none within
+/// the window.
 pub async fn insert_exhausted(
     client: &impl GenericClient,
-    last_attempts: &[(&DestinationId, &EventId, i32)],
+    last_attempts: &[(&TenantId, &DestinationId, &EventId, i32)],
     window_ms: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64, StoreError> {
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_EXHAUSTED_RETRIES)
         .await?;
-    let destinations: Vec<&str> = last_attempts.iter().map(|a| a.0.as_str()).collect();
-    let events: Vec<&str> = last_attempts.iter().map(|a| a.1.as_str()).collect();
-    let numbers: Vec<i32> = last_attempts.iter().map(|a| a.2).collect();
+    let tenants: Vec<&str> = last_attempts.iter().map(|a| a.0.as_str()).collect();
+    let destinations: Vec<&str> = last_attempts.iter().map(|a| a.1.as_str()).collect();
+    let events: Vec<&str> = last_attempts.iter().map(|a| a.2.as_str()).collect();
+    let numbers: Vec<i32> = last_attempts.iter().map(|a| a.3).collect();
     Ok(client
-        .execute(&stmt, &[&destinations, &events, &numbers, &window_ms, &now])
+        .execute(
+            &stmt,
+            &[&destinations, &events, &numbers, &window_ms, &now, &tenants],
+        )
         .await?)
 }
 
@@ -113,7 +127,7 @@ pub struct ClaimedOperatorEvent {
     pub id: String,
     pub topic: String,
     pub time: DateTime<Utc>,
-    pub tenant_id: Option<String>,
+    pub tenant_id: String,
     pub data: serde_json::Value,
     /// Tries so far, this one included.
     pub attempts: i32,
@@ -125,12 +139,14 @@ pub async fn claim(
     limit: i64,
     worker_id: &str,
     lease_ms: i64,
+    tenants: Option<&[TenantId]>,
 ) -> Result<Vec<ClaimedOperatorEvent>, StoreError> {
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_CLAIM)
         .await?;
+    let tenants: Option<Vec<&str>> = tenants.map(super::strs);
     let rows = client
-        .query(&stmt, &[&now, &limit, &worker_id, &lease_ms])
+        .query(&stmt, &[&now, &limit, &worker_id, &lease_ms, &tenants])
         .await?;
     rows.iter()
         .map(|r| {
@@ -149,19 +165,21 @@ pub async fn claim(
 /// Deletes a delivered (or abandoned) operator event this worker holds.
 pub async fn delete(
     client: &impl GenericClient,
-    id: &str,
+    event: &ClaimedOperatorEvent,
     worker_id: &str,
 ) -> Result<u64, StoreError> {
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_DELETE)
         .await?;
-    Ok(client.execute(&stmt, &[&id, &worker_id]).await?)
+    Ok(client
+        .execute(&stmt, &[&event.id, &worker_id, &event.tenant_id])
+        .await?)
 }
 
 /// Puts an operator event back to wait until `next`.
 pub async fn reschedule(
     client: &impl GenericClient,
-    id: &str,
+    event: &ClaimedOperatorEvent,
     worker_id: &str,
     next: DateTime<Utc>,
     error: &str,
@@ -170,6 +188,9 @@ pub async fn reschedule(
         .prepare_cached(queries::OPERATOR_EVENTS_RESCHEDULE)
         .await?;
     Ok(client
-        .execute(&stmt, &[&id, &worker_id, &next, &error])
+        .execute(
+            &stmt,
+            &[&event.id, &worker_id, &next, &error, &event.tenant_id],
+        )
         .await?)
 }

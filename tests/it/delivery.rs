@@ -613,7 +613,7 @@ async fn auto_disable_needs_a_lasting_streak_and_holds_deliveries_until_re_enabl
     outbound::store::destinations::set_disabled(&c, &acme, &dest, false, None)
         .await
         .unwrap();
-    let released = outbound::store::held::release(&c, &dest, 100, None)
+    let released = outbound::store::held::release(&c, &acme, &dest, 100, None)
         .await
         .unwrap();
     assert_eq!(released, 5);
@@ -678,14 +678,14 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
     );
     // No attempt yet: nothing to retry.
     assert_eq!(
-        retry_now(&c, &e, &d, None, None).await.unwrap(),
+        retry_now(&c, &e, &d, &acme, None).await.unwrap(),
         Err(RetryError::NoPriorAttempt)
     );
     let t0 = Utc::now();
     w.run_once(t0).await.unwrap();
     // An automatic retry is pending 30 s out; the manual one replaces it, due now.
     assert_eq!(
-        retry_now(&c, &e, &d, None, Some(t0)).await.unwrap(),
+        retry_now(&c, &e, &d, &acme, Some(t0)).await.unwrap(),
         Ok(Some(2))
     );
     w.run_once(t0).await.unwrap();
@@ -699,7 +699,7 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
     assert_eq!(queue_len(&c).await, 0);
     // After success a manual retry sends again, numbered 3.
     assert_eq!(
-        retry_now(&c, &e, &d, None, None).await.unwrap(),
+        retry_now(&c, &e, &d, &acme, None).await.unwrap(),
         Ok(Some(3))
     );
     w.run_once(Utc::now()).await.unwrap();
@@ -709,11 +709,11 @@ async fn manual_retry_makes_a_new_numbered_attempt() {
         .await
         .unwrap();
     assert_eq!(
-        retry_now(&c, &e, &d, None, None).await.unwrap(),
+        retry_now(&c, &e, &d, &acme, None).await.unwrap(),
         Err(RetryError::DestinationDisabled)
     );
     assert_eq!(
-        retry_now(&c, &e, &d, Some(&TenantId::parse("other").unwrap()), None)
+        retry_now(&c, &e, &d, &TenantId::parse("other").unwrap(), None)
             .await
             .unwrap(),
         Err(RetryError::DestinationNotFound)
@@ -729,6 +729,7 @@ async fn two_workers_recording_failures_at_once_both_count() {
     let at = move |s: i64| Some(t0 + chrono::Duration::seconds(s));
     // Failures a second or more apart: each one counts.
     let outcome = move |reset, failures, first: i64, last: i64| DestinationOutcome {
+        tenant_id: TenantId::parse("acme").unwrap(),
         id: DestinationId::parse("d").unwrap(),
         reset,
         failures,
@@ -830,7 +831,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         default_cap: 16,
         ..Default::default()
     };
-    let first = outbound::store::deliveries::claim(&c, Some(t0), 10, "w1", 1000, &limits)
+    let first = outbound::store::deliveries::claim(&c, Some(t0), 10, "w1", 1000, &limits, None)
         .await
         .unwrap();
     // The lease expires; another worker claims it.
@@ -841,6 +842,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         "w2",
         1000,
         &limits,
+        None,
     )
     .await
     .unwrap();
@@ -927,4 +929,113 @@ async fn shutdown_lets_in_flight_sends_finish_and_records_them() {
         .unwrap()
         .get(0);
     assert_eq!(workers, 0, "the worker deregistered");
+}
+
+/// Event ids and destination ids are unique per tenant: two tenants may
+/// both publish "evt_1" to a destination "orders", and each delivery,
+/// attempt, duplicate check, disable and retry stays with its tenant.
+#[tokio::test]
+async fn ids_are_unique_per_tenant_and_never_mix() {
+    use outbound::store::deliveries::retry_now;
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let (rx_a, rx_b) = (TestReceiver::start().await, TestReceiver::start().await);
+    rx_b.script([Reply::Status(500)]);
+    let (a, b) = (tenant(&c, "a").await, tenant(&c, "b").await);
+    let secret = json!({"secret": "s"});
+    let orders = webhook(&c, &a, "orders", &["*"], &rx_a.url("/a"), secret.clone()).await;
+    webhook(&c, &b, "orders", &["*"], &rx_b.url("/b"), secret).await;
+    let publish = |tenant: &'static str, data: &'static str| {
+        let c = &c;
+        async move {
+            c.query_one(
+                "SELECT duplicate, destination_ids FROM outbound.publish($1, 't', $2::text::json, 'evt_1')",
+                &[&tenant, &data],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let first_a = publish("a", r#"{"for":"a"}"#).await;
+    let first_b = publish("b", r#"{"for":"b"}"#).await;
+    assert!(!first_a.get::<_, bool>(0) && !first_b.get::<_, bool>(0));
+    assert_eq!(first_b.get::<_, Vec<String>>(1), ["orders"]);
+    assert!(
+        publish("a", r#"{"for":"a again"}"#).await.get::<_, bool>(0),
+        "a duplicate within its tenant"
+    );
+
+    let w = worker(&db, |_| {}).await;
+    let t0 = Utc::now();
+    w.run_once(t0).await.unwrap();
+    let (got_a, got_b) = (rx_a.requests(), rx_b.requests());
+    assert_eq!((got_a.len(), got_b.len()), (1, 1));
+    assert_eq!(&got_a[0].body[..], br#"{"for":"a"}"#);
+    assert_eq!(&got_b[0].body[..], br#"{"for":"b"}"#);
+    assert_eq!(attempts_of(&c, "evt_1", "orders").await.len(), 2);
+    let per_tenant: Vec<(String, String)> = c
+        .query(
+            "SELECT tenant_id, status::text FROM outbound.attempts ORDER BY tenant_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        per_tenant,
+        [
+            ("a".into(), "success".into()),
+            ("b".into(), "failed".into())
+        ]
+    );
+
+    // b's failure is b's: a's "orders" is untouched, and b's retry is
+    // pending while a has nothing queued.
+    let counts: Vec<(String, i32)> = c
+        .query(
+            "SELECT tenant_id, consecutive_failures FROM outbound.destinations ORDER BY tenant_id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(counts, [("a".into(), 0), ("b".into(), 1)]);
+    // Disabling a's "orders" holds only a's deliveries.
+    outbound::store::destinations::set_disabled(&c, &a, &orders, true, None)
+        .await
+        .unwrap();
+    // One statement for both tenants: the fan-out takes each in turn.
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) \
+         VALUES ('more', 'a', 't', '{}'), ('more', 'b', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let held: Vec<String> = c
+        .query(
+            "SELECT tenant_id FROM outbound.deliveries WHERE state = 'held'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(held, ["a"], "held for a only");
+    // A manual retry of a's event goes to a's destination only: refused
+    // because a's is disabled, whatever b's state.
+    let (evt, d) = (
+        EventId::parse("evt_1").unwrap(),
+        DestinationId::parse("orders").unwrap(),
+    );
+    assert!(retry_now(&c, &evt, &d, &a, None).await.unwrap().is_err());
+    assert_eq!(
+        retry_now(&c, &evt, &d, &b, Some(t0)).await.unwrap(),
+        Ok(Some(2))
+    );
 }

@@ -472,9 +472,10 @@ async fn an_event_claimed_by_a_process_that_died_is_sent_after_its_lease() {
     worker.run_once(soon()).await.unwrap();
 
     // Another process claims it and dies before sending.
-    let claimed = outbound::store::operator_events::claim(&c, None, 10, "dead-worker", 60_000)
-        .await
-        .unwrap();
+    let claimed =
+        outbound::store::operator_events::claim(&c, None, 10, "dead-worker", 60_000, None)
+            .await
+            .unwrap();
     assert_eq!(claimed.len(), 1);
     assert_eq!(sender.run_once(None).await.unwrap().delivered, 0, "leased");
     let later = Utc::now() + chrono::Duration::minutes(2);

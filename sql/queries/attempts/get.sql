@@ -6,5 +6,6 @@ SELECT a.id, a.tenant_id, a.event_id, a.destination_id, a.attempt_number, a.manu
        e.topic, e.time AS event_time, e.metadata AS event_metadata, e.data::text AS event_data,
        e.eligible_for_retry
 FROM outbound.attempts a
-LEFT JOIN outbound.events e ON e.id = a.event_id AND e.time = a.event_time
+LEFT JOIN outbound.events e
+       ON e.tenant_id = a.tenant_id AND e.id = a.event_id AND e.time = a.event_time
 WHERE a.id = $1

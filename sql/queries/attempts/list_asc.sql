@@ -12,7 +12,8 @@ SELECT a.id, a.tenant_id, a.event_id, a.destination_id, a.attempt_number, a.manu
        e.topic, e.time AS event_time, e.metadata AS event_metadata, e.data::text AS event_data,
        e.eligible_for_retry
 FROM outbound.attempts a
-LEFT JOIN outbound.events e ON e.id = a.event_id AND e.time = a.event_time
+LEFT JOIN outbound.events e
+       ON e.tenant_id = a.tenant_id AND e.id = a.event_id AND e.time = a.event_time
 WHERE ($1::text[] IS NULL OR a.tenant_id = ANY ($1))
   AND ($14::text IS NULL OR a.tenant_id = $14)
   AND ($2::text[] IS NULL OR a.event_id = ANY ($2))
@@ -25,6 +26,7 @@ WHERE ($1::text[] IS NULL OR a.tenant_id = ANY ($1))
   AND ($9::timestamptz IS NULL OR a.time < $9)
   AND ($10::timestamptz IS NULL OR (a.time, a.id) > ($10, $11::bigint))
   AND ($13::text[] IS NULL
-       OR a.destination_id IN (SELECT id FROM outbound.destinations WHERE type = ANY ($13)))
+       OR (a.tenant_id, a.destination_id) IN (SELECT tenant_id, id FROM outbound.destinations
+                                              WHERE type = ANY ($13)))
 ORDER BY a.time ASC, a.id ASC
 LIMIT $12

@@ -1,4 +1,5 @@
--- deliveries/circuit_closed: $1 destination_id[], $2 now (null = now()).
+-- deliveries/circuit_closed: $1 destination_id[], $2 now (null = now()), $3 tenant_id[]
+-- (each destination's tenant).
 --
 -- These destinations answer again: their circuit was open and a probe's
 -- answer has just closed it. What waits to be retried for them is due now,
@@ -17,9 +18,9 @@ UPDATE outbound.deliveries d
 SET next_attempt_at = coalesce($2, now())
 WHERE d.ctid = ANY (ARRAY(
     SELECT r.tid
-    FROM unnest($1::text[]) AS i(id)
+    FROM unnest($1::text[], $3::text[]) AS i(id, tenant_id)
     CROSS JOIN LATERAL (
         SELECT x.ctid AS tid FROM outbound.deliveries x
-        WHERE x.destination_id = i.id AND x.state = 'pending' AND x.attempts > 0
+        WHERE x.tenant_id = i.tenant_id AND x.destination_id = i.id AND x.state = 'pending' AND x.attempts > 0
           AND x.next_attempt_at > coalesce($2, now())
         FOR UPDATE SKIP LOCKED) r))

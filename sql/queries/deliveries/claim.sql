@@ -2,7 +2,9 @@
 -- $5 the most deliveries this worker may hold for a destination it knows nothing about,
 -- $6 destination_id[], $7 held[], $8 cap[]: per destination this worker knows, how many
 -- of its deliveries it holds (claimed, not yet recorded) and how many it may hold,
--- $9 circuit breaker threshold (0 = no breaker).
+-- $9 circuit breaker threshold (0 = no breaker), $10 tenant_id[] of the destinations in $6,
+-- $11 tenant_id[]: claim only these tenants' deliveries (one Citus shard group's;
+-- null = every tenant).
 --
 -- Claims up to $2 due deliveries for one worker, and returns everything
 -- needed to send them: the event (found in its partition by id and time)
@@ -26,28 +28,33 @@
 -- The statement commits on its own, before any network call: no
 -- transaction or lock is held while sending.
 WITH RECURSIVE known AS (
-    SELECT * FROM unnest($6::text[], $7::int[], $8::int[]) AS k(destination_id, held, cap)
+    SELECT * FROM unnest($10::text[], $6::text[], $7::int[], $8::int[])
+        AS k(tenant_id, destination_id, held, cap)
 ), head AS (
     -- The oldest due rows, from the claim index.
-    SELECT ctid AS tid, destination_id, next_attempt_at
+    SELECT ctid AS tid, tenant_id, destination_id, next_attempt_at
     FROM outbound.deliveries
     WHERE state IN ('pending', 'leased')
       AND next_attempt_at <= coalesce($1, now())
+      AND ($11::text[] IS NULL OR tenant_id = ANY ($11))
     ORDER BY next_attempt_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
-), parked_destinations (id, n) AS (
+), parked_destinations (tenant_id, id, n) AS (
     -- The destinations with parked rows: a skip scan of deliveries_parked,
     -- one index probe per destination, at most 1,000 per claim.
-    (SELECT destination_id, 1 FROM outbound.deliveries
-     WHERE state = 'parked' ORDER BY destination_id LIMIT 1)
+    (SELECT tenant_id, destination_id, 1 FROM outbound.deliveries
+     WHERE state = 'parked' AND ($11::text[] IS NULL OR tenant_id = ANY ($11))
+     ORDER BY tenant_id, destination_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT d.destination_id FROM outbound.deliveries d
-            WHERE d.state = 'parked' AND d.destination_id > p.id
-            ORDER BY d.destination_id LIMIT 1),
-           p.n + 1
+    SELECT x.tenant_id, x.destination_id, p.n + 1
     FROM parked_destinations p
-    WHERE p.id IS NOT NULL AND p.n < 1000
+    CROSS JOIN LATERAL (
+        SELECT d.tenant_id, d.destination_id FROM outbound.deliveries d
+        WHERE d.state = 'parked' AND (d.tenant_id, d.destination_id) > (p.tenant_id, p.id)
+          AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
+        ORDER BY d.tenant_id, d.destination_id LIMIT 1) x
+    WHERE p.n < 1000
 ), room AS (
     -- Per destination in play: its cap less what this worker holds;
     -- nothing while its circuit is open (its due rows are parked, and wait
@@ -55,29 +62,32 @@ WITH RECURSIVE known AS (
     -- the cool-down has passed (half-open). The destination row is read by
     -- a scalar subquery, one primary-key lookup per destination: a join
     -- here was planned as a scan of every destination.
-    SELECT ids.id AS destination_id,
+    SELECT ids.tenant_id, ids.id AS destination_id,
            greatest(0, coalesce(CASE WHEN $9 > 0 THEN (
                    SELECT CASE
                        WHEN d.circuit_failures < $9 THEN NULL
                        WHEN d.circuit_open_until > coalesce($1, now()) THEN 0
                        ELSE 1
                    END
-                   FROM outbound.destinations d WHERE d.id = ids.id) END,
+                   FROM outbound.destinations d
+                   WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id) END,
                k.cap, $5)
            - coalesce(k.held, 0)) AS room
-    FROM (SELECT destination_id AS id FROM head
+    FROM (SELECT tenant_id, destination_id AS id FROM head
           UNION
-          SELECT id FROM parked_destinations WHERE id IS NOT NULL) ids
-    LEFT JOIN known k ON k.destination_id = ids.id
+          SELECT tenant_id, id FROM parked_destinations) ids
+    LEFT JOIN known k ON k.tenant_id = ids.tenant_id AND k.destination_id = ids.id
 ), unparked AS (
     -- Parked rows of destinations with room, oldest first.
-    SELECT u.tid, r.destination_id, u.next_attempt_at,
-           row_number() OVER (PARTITION BY r.destination_id ORDER BY u.next_attempt_at) AS rank
+    SELECT u.tid, r.tenant_id, r.destination_id, u.next_attempt_at,
+           row_number() OVER (PARTITION BY r.tenant_id, r.destination_id
+                              ORDER BY u.next_attempt_at) AS rank
     FROM room r
     CROSS JOIN LATERAL (
         SELECT d.ctid AS tid, d.next_attempt_at
         FROM outbound.deliveries d
-        WHERE d.state = 'parked' AND d.destination_id = r.destination_id
+        WHERE d.state = 'parked' AND d.tenant_id = r.tenant_id
+          AND d.destination_id = r.destination_id
           AND d.next_attempt_at <= coalesce($1, now())
         ORDER BY d.next_attempt_at
         LIMIT r.room
@@ -85,13 +95,15 @@ WITH RECURSIVE known AS (
     WHERE r.room > 0
 ), ranked AS (
     -- The head's rows per destination, after what was unparked for it.
-    SELECT h.tid, h.destination_id, h.next_attempt_at,
-           row_number() OVER (PARTITION BY h.destination_id ORDER BY h.next_attempt_at)
+    SELECT h.tid, h.next_attempt_at,
+           row_number() OVER (PARTITION BY h.tenant_id, h.destination_id
+                              ORDER BY h.next_attempt_at)
                + coalesce((SELECT count(*) FROM unparked u
-                           WHERE u.destination_id = h.destination_id), 0) AS rank,
+                           WHERE u.tenant_id = h.tenant_id
+                             AND u.destination_id = h.destination_id), 0) AS rank,
            r.room
     FROM head h
-    JOIN room r ON r.destination_id = h.destination_id
+    JOIN room r ON r.tenant_id = h.tenant_id AND r.destination_id = h.destination_id
 ), parked AS (
     UPDATE outbound.deliveries d
     SET state = 'parked', lease_owner = NULL
@@ -125,5 +137,6 @@ SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.atte
        dst.circuit_open_until,
        (e.id IS NOT NULL) AS event_found, (dst.id IS NOT NULL) AS destination_found
 FROM claimed c
-LEFT JOIN outbound.events e ON e.id = c.event_id AND e.time = c.event_time
-LEFT JOIN outbound.destinations dst ON dst.id = c.destination_id
+LEFT JOIN outbound.events e
+       ON e.tenant_id = c.tenant_id AND e.id = c.event_id AND e.time = c.event_time
+LEFT JOIN outbound.destinations dst ON dst.tenant_id = c.tenant_id AND dst.id = c.destination_id

@@ -1,7 +1,8 @@
--- deliveries/drop_claimed: $1 event_id[], $2 destination_id[], $3 claims[].
+-- deliveries/drop_claimed: $1 event_id[], $2 destination_id[], $3 claims[], $4 tenant_id[].
 -- Claimed deliveries whose event expired or whose destination was deleted
 -- can never be sent: remove them. Only the latest claim of each does.
 DELETE FROM outbound.deliveries d
-USING unnest($1::text[], $2::text[], $3::int[]) AS i(event_id, destination_id, claims)
-WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
+USING unnest($1::text[], $2::text[], $3::int[], $4::text[])
+    AS i(event_id, destination_id, claims, tenant_id)
+WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'

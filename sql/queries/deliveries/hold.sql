@@ -1,9 +1,10 @@
--- deliveries/hold: $1 destination_id[].
+-- deliveries/hold: $1 destination_id[], $2 tenant_id[] (each destination's tenant).
 -- Pending and parked deliveries of those destinations that are disabled wait (state
 -- held) instead of being claimed; enabling the destination releases them.
-UPDATE outbound.deliveries
+UPDATE outbound.deliveries q
 SET state = 'held', lease_owner = NULL
-WHERE destination_id = ANY ($1)
-  AND state IN ('pending', 'parked')
-  AND destination_id IN (SELECT id FROM outbound.destinations
-                         WHERE id = ANY ($1) AND disabled_at IS NOT NULL)
+FROM unnest($1::text[], $2::text[]) AS i(id, tenant_id)
+JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.id
+WHERE d.disabled_at IS NOT NULL
+  AND q.tenant_id = d.tenant_id AND q.destination_id = d.id
+  AND q.state IN ('pending', 'parked')

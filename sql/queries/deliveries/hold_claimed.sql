@@ -1,4 +1,4 @@
--- deliveries/hold_claimed: $1 event_id[], $2 destination_id[], $3 claims[].
+-- deliveries/hold_claimed: $1 event_id[], $2 destination_id[], $3 claims[], $4 tenant_id[].
 -- Claimed deliveries whose destination turned out to be disabled go back
 -- to wait, unsent. Only the latest claim of each moves it. A destination
 -- enabled again since the claim saw it disabled gets its delivery back
@@ -6,10 +6,11 @@
 -- this one was leased then).
 UPDATE outbound.deliveries d
 SET state = CASE WHEN EXISTS (SELECT 1 FROM outbound.destinations x
-                              WHERE x.id = d.destination_id AND x.disabled_at IS NOT NULL)
+                              WHERE x.tenant_id = d.tenant_id AND x.id = d.destination_id AND x.disabled_at IS NOT NULL)
                  THEN 'held' ELSE 'pending' END::outbound.delivery_state,
     lease_owner = NULL,
     next_attempt_at = now()
-FROM unnest($1::text[], $2::text[], $3::int[]) AS i(event_id, destination_id, claims)
-WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
+FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
+    AS i(event_id, destination_id, claims, tenant_id)
+WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'

@@ -1,4 +1,4 @@
--- deliveries/postpone: $1 event_id[], $2 destination_id[], $3 claims[], $4 until[].
+-- deliveries/postpone: $1 event_id[], $2 destination_id[], $3 claims[], $4 until[], $5 tenant_id[].
 --
 -- Claimed deliveries not sent because their worker learned that the
 -- destination's circuit opened after the claim (delivery::circuits): they
@@ -8,7 +8,7 @@
 -- latest claim of each moves it.
 UPDATE outbound.deliveries d
 SET state = 'pending', lease_owner = NULL, next_attempt_at = i.until
-FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[])
-    AS i(event_id, destination_id, claims, until)
-WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
+FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::text[])
+    AS i(event_id, destination_id, claims, until, tenant_id)
+WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'

@@ -9,7 +9,7 @@
 -- `claims`, still leased): a worker whose lease expired and was re-claimed
 -- cannot overwrite the newer claim. Accepted outcomes remove the queue row
 -- (finished) or reschedule it, and append the attempt to the log, all in
--- this one statement. Returns the accepted (event_id, destination_id).
+-- this one statement. Returns the accepted (event_id, destination_id, tenant_id).
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::int[],
@@ -21,23 +21,25 @@ WITH input AS (
 ), finished AS (
     DELETE FROM outbound.deliveries d
     USING input i
-    WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
+    WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id
+      AND d.destination_id = i.destination_id
       AND d.claims = i.claims AND d.state = 'leased'
       AND i.next_attempt_at IS NULL
-    RETURNING d.event_id, d.destination_id
+    RETURNING d.tenant_id, d.event_id, d.destination_id
 ), rescheduled AS (
     UPDATE outbound.deliveries d
     SET state = 'pending', lease_owner = NULL, attempts = i.attempt_number,
         next_attempt_at = i.next_attempt_at, manual = false
     FROM input i
-    WHERE d.event_id = i.event_id AND d.destination_id = i.destination_id
+    WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id
+      AND d.destination_id = i.destination_id
       AND d.claims = i.claims AND d.state = 'leased'
       AND i.next_attempt_at IS NOT NULL
-    RETURNING d.event_id, d.destination_id
+    RETURNING d.tenant_id, d.event_id, d.destination_id
 ), accepted AS (
-    SELECT event_id, destination_id FROM finished
+    SELECT tenant_id, event_id, destination_id FROM finished
     UNION ALL
-    SELECT event_id, destination_id FROM rescheduled
+    SELECT tenant_id, event_id, destination_id FROM rescheduled
 )
 INSERT INTO outbound.attempts
     (tenant_id, event_id, event_time, destination_id, attempt_number, manual, status, code,
@@ -46,5 +48,6 @@ SELECT i.tenant_id, i.event_id, i.event_time, i.destination_id, i.attempt_number
        i.status::outbound.attempt_status, i.code, i.response_status, i.response_headers::jsonb,
        i.response_body, i.duration_ms, i.attempted_at
 FROM input i
-JOIN accepted a ON a.event_id = i.event_id AND a.destination_id = i.destination_id
-RETURNING event_id, destination_id
+JOIN accepted a ON a.tenant_id = i.tenant_id AND a.event_id = i.event_id
+                AND a.destination_id = i.destination_id
+RETURNING event_id, destination_id, tenant_id

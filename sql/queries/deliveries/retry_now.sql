@@ -1,4 +1,5 @@
--- deliveries/retry_now: $1 event_id, $2 destination_id, $3 last attempt number, $4 now (null = now()).
+-- deliveries/retry_now: $1 event_id, $2 destination_id, $3 last attempt number, $4 now (null = now()),
+-- $5 tenant_id.
 --
 -- A manual retry: the next attempt (number $3 + 1, manual) is due now. It
 -- replaces a pending automatic retry; a delivery being sent right now is
@@ -8,8 +9,8 @@ INSERT INTO outbound.deliveries
     (event_id, destination_id, tenant_id, event_time, attempts, next_attempt_at, manual, retry)
 SELECT e.id, $2, e.tenant_id, e.time, $3, coalesce($4, now()), true, e.eligible_for_retry
 FROM outbound.events e
-WHERE e.id = $1
-ON CONFLICT (event_id, destination_id) DO UPDATE
+WHERE e.tenant_id = $5 AND e.id = $1
+ON CONFLICT (tenant_id, event_id, destination_id) DO UPDATE
 SET next_attempt_at = excluded.next_attempt_at, manual = true, state = 'pending',
     attempts = excluded.attempts
 WHERE outbound.deliveries.state <> 'leased'

@@ -4,6 +4,7 @@
 WITH gone AS (
     DELETE FROM outbound.destinations WHERE id = $1 AND tenant_id = $2 RETURNING id
 ), queue AS (
-    DELETE FROM outbound.deliveries WHERE destination_id IN (SELECT id FROM gone)
+    DELETE FROM outbound.deliveries
+    WHERE tenant_id = $2 AND destination_id IN (SELECT id FROM gone)
 )
 SELECT id FROM gone

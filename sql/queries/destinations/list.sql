@@ -7,7 +7,8 @@ SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metada
        -- walk of deliveries_held; enabled destinations have none to show).
        CASE WHEN disabled_at IS NULL THEN 0 ELSE (
            SELECT count(*) FROM (SELECT 1 FROM outbound.deliveries q
-                                 WHERE q.destination_id = d.id AND q.state = 'held'
+                                 WHERE q.tenant_id = d.tenant_id AND q.destination_id = d.id
+                                   AND q.state = 'held'
                                  LIMIT 100000) h) END AS held_events
 FROM outbound.destinations d
 WHERE tenant_id = $1

@@ -10,7 +10,8 @@
 -- and the rules: $4 auto-disable threshold (0 = never), $13 the least time,
 -- in ms, a failure streak must have lasted to disable, $12 the spacing of
 -- counted failures in ms, $8 circuit breaker threshold (0 = no breaker),
--- $9 its first cool-down in ms (doubled per reopening, at most 8×); $5 now (null = now()).
+-- $9 its first cool-down in ms (doubled per reopening, at most 8×); $5 now (null = now());
+-- $14 tenant_id[] (each destination's tenant).
 --
 -- The failure streak. A destination is failing from its first failure
 -- after a success (`failing_since`). Failures known within $12 of the last
@@ -34,8 +35,9 @@
 -- its circuit.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::bool[], $3::int[], $6::bool[], $7::int[],
-                         $10::timestamptz[], $11::timestamptz[])
-        AS i(id, reset, failures, answered, unanswered, first_failure_at, last_failure_at)
+                         $10::timestamptz[], $11::timestamptz[], $14::text[])
+        AS i(id, reset, failures, answered, unanswered, first_failure_at, last_failure_at,
+             tenant_id)
 ), counted AS (
     -- FOR UPDATE waits for another worker's recorder that updates the same
     -- destination first, and then reads the row as it left it: the counts
@@ -45,12 +47,12 @@ WITH input AS (
            old.failing_since AS old_failing_since, old.last_failure_at AS old_last_failure_at,
            old.circuit_failures AS old_unanswered, old.circuit_open_until, old.circuit_opens
     FROM input i
-    JOIN outbound.destinations old ON old.id = i.id
+    JOIN outbound.destinations old ON old.tenant_id = i.tenant_id AND old.id = i.id
     WHERE NOT (i.reset AND i.failures = 0 AND old.consecutive_failures = 0
                AND i.unanswered = 0 AND old.circuit_failures = 0)
-    -- Rows shared with another worker's recorder are locked in id order
+    -- Rows shared with another worker's recorder are locked in key order
     -- by both, so the two cannot deadlock.
-    ORDER BY i.id
+    ORDER BY i.tenant_id, i.id
     FOR UPDATE OF old
 ), streak AS (
     SELECT c.*,
@@ -63,7 +65,7 @@ WITH input AS (
                THEN 1 ELSE 0 END AS added
     FROM counted c
 ), next AS (
-    SELECT s.id, s.was_disabled_at, s.circuit_opens, s.before,
+    SELECT s.tenant_id, s.id, s.was_disabled_at, s.circuit_opens, s.before,
            s.circuit_open_until IS NOT NULL AS was_open,
            s.before + s.added AS failures,
            CASE WHEN s.before + s.added = 0 THEN NULL
@@ -110,7 +112,7 @@ WITH input AS (
             ELSE d.circuit_opens
         END
     FROM judged j
-    WHERE d.id = j.id
+    WHERE d.tenant_id = j.tenant_id AND d.id = j.id
     RETURNING d.id, d.tenant_id, d.consecutive_failures, j.before, d.disabled_at, j.was_disabled_at,
               d.circuit_open_until, d.circuit_failures,
               (j.may_open AND j.unanswered >= $8) AS circuit_opened,

@@ -22,7 +22,7 @@ WITH d AS (
     UPDATE outbound.deliveries
     SET state = 'held'
     WHERE $3
-      AND destination_id IN (SELECT id FROM d)
+      AND tenant_id = $2 AND destination_id IN (SELECT id FROM d)
       AND state IN ('pending', 'parked')
 )
 SELECT id, disabled_at FROM d

@@ -10,9 +10,11 @@
 SELECT e.id, e.tenant_id, e.topic, e.time, e.metadata, e.data::text AS data,
        e.eligible_for_retry,
        ARRAY(SELECT x.destination_id
-             FROM (SELECT a.destination_id FROM outbound.attempts a WHERE a.event_id = e.id
+             FROM (SELECT a.destination_id FROM outbound.attempts a
+                   WHERE a.tenant_id = e.tenant_id AND a.event_id = e.id
                    UNION
-                   SELECT d.destination_id FROM outbound.deliveries d WHERE d.event_id = e.id) x
+                   SELECT d.destination_id FROM outbound.deliveries d
+                   WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id) x
              ORDER BY 1) AS matched_destination_ids
 FROM outbound.events e
 WHERE ($1::text[] IS NULL OR e.tenant_id = ANY ($1))
@@ -20,8 +22,12 @@ WHERE ($1::text[] IS NULL OR e.tenant_id = ANY ($1))
   AND ($2::text[] IS NULL OR e.id = ANY ($2))
   AND ($3::text[] IS NULL OR e.topic = ANY ($3))
   AND ($4::text[] IS NULL
-       OR EXISTS (SELECT 1 FROM outbound.attempts a WHERE a.event_id = e.id AND a.destination_id = ANY ($4))
-       OR EXISTS (SELECT 1 FROM outbound.deliveries d WHERE d.event_id = e.id AND d.destination_id = ANY ($4)))
+       OR EXISTS (SELECT 1 FROM outbound.attempts a
+                  WHERE a.tenant_id = e.tenant_id AND a.event_id = e.id
+                    AND a.destination_id = ANY ($4))
+       OR EXISTS (SELECT 1 FROM outbound.deliveries d
+                  WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id
+                    AND d.destination_id = ANY ($4)))
   AND ($5::timestamptz IS NULL OR e.time >= $5)
   AND ($6::timestamptz IS NULL OR e.time <= $6)
   AND ($7::timestamptz IS NULL OR e.time > $7)

@@ -1,4 +1,4 @@
--- held/discard: $1 destination id, $2 most rows, $3 now (null = now()).
+-- held/discard: $1 destination id, $2 most rows, $3 now (null = now()), $4 tenant id.
 --
 -- Ends up to $2 of a destination's held deliveries unsent, oldest event
 -- first, because the tenant chose to discard what waited while it was
@@ -8,7 +8,7 @@
 WITH batch AS (
     SELECT ctid AS tid
     FROM outbound.deliveries
-    WHERE destination_id = $1 AND state = 'held'
+    WHERE tenant_id = $4 AND destination_id = $1 AND state = 'held'
     ORDER BY event_time
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -1,4 +1,4 @@
--- held/release: $1 destination id, $2 most rows, $3 now (null = now()).
+-- held/release: $1 destination id, $2 most rows, $3 now (null = now()), $4 tenant id.
 --
 -- Releases up to $2 of an enabled destination's held deliveries (those
 -- kept for it while it was disabled), oldest event first: each is due
@@ -9,9 +9,9 @@
 WITH batch AS (
     SELECT ctid AS tid, event_time
     FROM outbound.deliveries
-    WHERE destination_id = $1 AND state = 'held'
+    WHERE tenant_id = $4 AND destination_id = $1 AND state = 'held'
       AND NOT EXISTS (SELECT 1 FROM outbound.destinations x
-                      WHERE x.id = $1 AND x.disabled_at IS NOT NULL)
+                      WHERE x.tenant_id = $4 AND x.id = $1 AND x.disabled_at IS NOT NULL)
     ORDER BY event_time
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -7,29 +7,29 @@
 -- enabled (its fan-out still saw it disabled), and an enable whose release
 -- was cut short. The destinations with held rows are found by a skip scan
 -- of deliveries_held, one index probe each, at most 1,000 per run.
-WITH RECURSIVE held_destinations (id, n) AS (
-    (SELECT destination_id, 1 FROM outbound.deliveries
-     WHERE state = 'held' ORDER BY destination_id LIMIT 1)
+WITH RECURSIVE held_destinations (tenant_id, id, n) AS (
+    (SELECT tenant_id, destination_id, 1 FROM outbound.deliveries
+     WHERE state = 'held' ORDER BY tenant_id, destination_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT d.destination_id FROM outbound.deliveries d
-            WHERE d.state = 'held' AND d.destination_id > h.id
-            ORDER BY d.destination_id LIMIT 1),
-           h.n + 1
+    SELECT x.tenant_id, x.destination_id, h.n + 1
     FROM held_destinations h
-    WHERE h.id IS NOT NULL AND h.n < 1000
+    CROSS JOIN LATERAL (
+        SELECT d.tenant_id, d.destination_id FROM outbound.deliveries d
+        WHERE d.state = 'held' AND (d.tenant_id, d.destination_id) > (h.tenant_id, h.id)
+        ORDER BY d.tenant_id, d.destination_id LIMIT 1) x
+    WHERE h.n < 1000
 ), enabled AS (
     -- A scalar subquery, one primary-key lookup per destination: NOT
     -- EXISTS was planned as a walk of every destination.
-    SELECT h.id FROM held_destinations h
-    WHERE h.id IS NOT NULL
-      AND coalesce((SELECT x.disabled_at IS NULL FROM outbound.destinations x
-                    WHERE x.id = h.id), true)
+    SELECT h.tenant_id, h.id FROM held_destinations h
+    WHERE coalesce((SELECT x.disabled_at IS NULL FROM outbound.destinations x
+                    WHERE x.tenant_id = h.tenant_id AND x.id = h.id), true)
 ), batch AS (
     SELECT q.tid
     FROM enabled e
     CROSS JOIN LATERAL (
         SELECT d.ctid AS tid FROM outbound.deliveries d
-        WHERE d.destination_id = e.id AND d.state = 'held'
+        WHERE d.tenant_id = e.tenant_id AND d.destination_id = e.id AND d.state = 'held'
         ORDER BY d.event_time
         LIMIT $1
         FOR UPDATE SKIP LOCKED) q

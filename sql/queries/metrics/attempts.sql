@@ -14,8 +14,9 @@ SELECT CASE
        coalesce(e.topic, '') AS topic, a.status::text AS status, a.code, a.manual, a.attempt_number,
        count(*) AS n
 FROM outbound.attempts a
-LEFT JOIN outbound.events e ON e.id = a.event_id AND e.time = a.event_time
-LEFT JOIN outbound.destinations d ON d.id = a.destination_id
+LEFT JOIN outbound.events e
+       ON e.tenant_id = a.tenant_id AND e.id = a.event_id AND e.time = a.event_time
+LEFT JOIN outbound.destinations d ON d.tenant_id = a.tenant_id AND d.id = a.destination_id
 WHERE a.time >= $1 AND a.time < $2
   AND ($5::text[] IS NULL OR a.tenant_id = ANY ($5))
   AND ($6::text[] IS NULL OR a.destination_id = ANY ($6))

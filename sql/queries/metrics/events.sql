@@ -14,9 +14,11 @@ SELECT CASE
 FROM outbound.events e
 LEFT JOIN LATERAL (
     SELECT x.destination_id
-    FROM (SELECT a.destination_id FROM outbound.attempts a WHERE a.event_id = e.id
+    FROM (SELECT a.destination_id FROM outbound.attempts a
+          WHERE a.tenant_id = e.tenant_id AND a.event_id = e.id
           UNION
-          SELECT q.destination_id FROM outbound.deliveries q WHERE q.event_id = e.id) x
+          SELECT q.destination_id FROM outbound.deliveries q
+          WHERE q.tenant_id = e.tenant_id AND q.event_id = e.id) x
     WHERE $8 OR $7::text[] IS NOT NULL
 ) r ON true
 WHERE e.time >= $1 AND e.time < $2

@@ -19,22 +19,23 @@ WITH RECURSIVE head AS (
     WHERE state IN ('pending', 'leased')
     ORDER BY next_attempt_at
     LIMIT $2
-), parked_destinations (id, n) AS (
-    (SELECT destination_id, 1 FROM outbound.deliveries
-     WHERE state = 'parked' ORDER BY destination_id LIMIT 1)
+), parked_destinations (tenant_id, id, n) AS (
+    (SELECT tenant_id, destination_id, 1 FROM outbound.deliveries
+     WHERE state = 'parked' ORDER BY tenant_id, destination_id LIMIT 1)
     UNION ALL
-    SELECT (SELECT d.destination_id FROM outbound.deliveries d
-            WHERE d.state = 'parked' AND d.destination_id > p.id
-            ORDER BY d.destination_id LIMIT 1),
-           p.n + 1
+    SELECT x.tenant_id, x.destination_id, p.n + 1
     FROM parked_destinations p
-    WHERE p.id IS NOT NULL AND p.n < 1000
+    CROSS JOIN LATERAL (
+        SELECT d.tenant_id, d.destination_id FROM outbound.deliveries d
+        WHERE d.state = 'parked' AND (d.tenant_id, d.destination_id) > (p.tenant_id, p.id)
+        ORDER BY d.tenant_id, d.destination_id LIMIT 1) x
+    WHERE p.n < 1000
 ), parked_oldest AS (
     SELECT min((SELECT d.next_attempt_at FROM outbound.deliveries d
-                WHERE d.state = 'parked' AND d.destination_id = p.id
+                WHERE d.state = 'parked' AND d.tenant_id = p.tenant_id
+                  AND d.destination_id = p.id
                 ORDER BY d.next_attempt_at LIMIT 1)) AS at
     FROM parked_destinations p
-    WHERE p.id IS NOT NULL
 ), t AS (
     SELECT coalesce($1, now()) AS now
 )

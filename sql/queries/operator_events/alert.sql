@@ -1,15 +1,16 @@
 -- operator_events/alert: $1 topic[] (alert.destination.consecutive_failure
 -- or alert.destination.disabled), $2 destination_id[], $3 event_id[],
 -- $4 attempt_number[] (the attempt that caused the alert), $5 extra data[]
--- (jsonb merged into `data`, e.g. consecutive_failures), $6 now (null = now()).
+-- (jsonb merged into `data`, e.g. consecutive_failures), $6 now (null = now()),
+-- $7 tenant_id[] (each destination's tenant).
 --
 -- Inserts one operator event per row, its payload read from the tables in
 -- the recorder's transaction (the attempt was written by the same
 -- transaction). The destination projection leaves out credentials and
 -- custom header values, which hold secrets too.
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[])
-        AS i(topic, destination_id, event_id, attempt_number, extra)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $7::text[])
+        AS i(topic, destination_id, event_id, attempt_number, extra, tenant_id)
 )
 INSERT INTO outbound.operator_events (topic, time, tenant_id, data)
 SELECT i.topic, coalesce($6, now()), d.tenant_id,
@@ -17,7 +18,8 @@ SELECT i.topic, coalesce($6, now()), d.tenant_id,
            'tenant_id', d.tenant_id,
            'event', (SELECT jsonb_build_object('id', e.id, 'topic', e.topic, 'time', e.time,
                                                'metadata', e.metadata, 'data', e.data::jsonb)
-                     FROM outbound.events e WHERE e.id = i.event_id LIMIT 1),
+                     FROM outbound.events e
+                     WHERE e.tenant_id = d.tenant_id AND e.id = i.event_id LIMIT 1),
            'attempt', (SELECT jsonb_build_object('id', a.id::text, 'tenant_id', a.tenant_id,
                                                  'event_id', a.event_id,
                                                  'destination_id', a.destination_id,
@@ -26,7 +28,8 @@ SELECT i.topic, coalesce($6, now()), d.tenant_id,
                                                  'attempt_number', a.attempt_number,
                                                  'manual', a.manual, 'time', a.time)
                        FROM outbound.attempts a
-                       WHERE a.event_id = i.event_id AND a.destination_id = i.destination_id
+                       WHERE a.tenant_id = d.tenant_id AND a.event_id = i.event_id
+                         AND a.destination_id = i.destination_id
                          AND a.attempt_number = i.attempt_number
                        ORDER BY a.time DESC LIMIT 1),
            'destination', jsonb_build_object('id', d.id, 'tenant_id', d.tenant_id,
@@ -41,4 +44,4 @@ SELECT i.topic, coalesce($6, now()), d.tenant_id,
                ELSE '{}'::jsonb END
        || i.extra
 FROM input i
-JOIN outbound.destinations d ON d.id = i.destination_id
+JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id

@@ -1,13 +1,15 @@
 -- operator_events/claim: $1 now (null = now()), $2 limit, $3 worker id,
--- $4 lease in ms.
+-- $4 lease in ms, $5 tenant_id[]: only these tenants' events (one Citus shard
+-- group's; null = every tenant).
 --
 -- Takes up to $2 due operator events, oldest first, and leases them: a
 -- worker that dies holding one leaves it due again when the lease expires.
 -- SKIP LOCKED lets several workers claim side by side without waiting on
 -- each other's rows. `attempts` counts this try.
 WITH due AS (
-    SELECT id FROM outbound.operator_events
+    SELECT tenant_id, id FROM outbound.operator_events
     WHERE next_attempt_at <= coalesce($1, now())
+      AND ($5::text[] IS NULL OR tenant_id = ANY ($5))
     ORDER BY next_attempt_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -17,5 +19,5 @@ SET lease_owner = $3,
     attempts = o.attempts + 1,
     next_attempt_at = coalesce($1, now()) + $4::bigint * interval '1 millisecond'
 FROM due
-WHERE o.id = due.id
+WHERE o.tenant_id = due.tenant_id AND o.id = due.id
 RETURNING o.id, o.topic, o.time, o.tenant_id, o.data, o.attempts

@@ -164,7 +164,7 @@ impl Worker {
             let attempter = self.inner.attempter.clone();
             let fairness = fairness.clone();
             sends.spawn(async move {
-                let destination = c.destination_id.clone();
+                let destination = c.destination_key();
                 let outcome = attempter.attempt(c, now).await;
                 fairness.finished(&destination, None);
                 outcome
@@ -204,6 +204,7 @@ impl Worker {
             &self.inner.id,
             lease_ms,
             &limits,
+            None,
         )
         .await?;
         drop(client);

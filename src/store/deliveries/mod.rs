@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{id, queries, strs, GenericClient, StoreError};
 use crate::destinations::kind::DestinationKind;
-use crate::domain::ids::{DestinationId, EventId, TenantId};
+use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
 
 mod record;
 
@@ -20,6 +20,7 @@ pub use record::{
 /// against (only the latest claim may record).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ClaimKey {
+    pub tenant_id: TenantId,
     pub event_id: EventId,
     pub destination_id: DestinationId,
     pub claims: i32,
@@ -74,7 +75,7 @@ pub struct ClaimLimits {
     /// no figures for.
     pub default_cap: i32,
     /// Per destination the worker knows: how many it holds, and may hold.
-    pub destinations: Vec<DestinationId>,
+    pub destinations: Vec<DestinationKey>,
     pub held: Vec<i32>,
     pub caps: Vec<i32>,
     /// Unanswered attempts in a row that open a circuit (0 = no breaker).
@@ -87,8 +88,14 @@ impl Claimed {
         self.attempts + 1
     }
 
+    /// Its destination's key.
+    pub fn destination_key(&self) -> DestinationKey {
+        DestinationKey::new(&self.tenant_id, &self.destination_id)
+    }
+
     pub fn key(&self) -> ClaimKey {
         ClaimKey {
+            tenant_id: self.tenant_id.clone(),
             event_id: self.event_id.clone(),
             destination_id: self.destination_id.clone(),
             claims: self.claims,
@@ -103,9 +110,12 @@ pub async fn claim(
     worker_id: &str,
     lease_ms: i64,
     limits: &ClaimLimits,
+    tenants: Option<&[TenantId]>,
 ) -> Result<Vec<Claimed>, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_CLAIM).await?;
-    let known = strs(&limits.destinations);
+    let known: Vec<&DestinationKey> = limits.destinations.iter().collect();
+    let (known_tenants, known) = key_columns(&known);
+    let tenants: Option<Vec<&str>> = tenants.map(strs);
     let rows = client
         .query(
             &stmt,
@@ -119,18 +129,22 @@ pub async fn claim(
                 &limits.held,
                 &limits.caps,
                 &limits.circuit_threshold,
+                &known_tenants,
+                &tenants,
             ],
         )
         .await?;
     // A batch usually holds many deliveries to few destinations: decode each
     // destination once.
-    let mut destinations: HashMap<DestinationId, Arc<ClaimedDestination>> = HashMap::new();
+    let mut destinations: HashMap<DestinationKey, Arc<ClaimedDestination>> = HashMap::new();
     rows.iter()
         .map(|r| {
             let destination_id: DestinationId = id(r, "destination_id")?;
+            let tenant_id: TenantId = id(r, "tenant_id")?;
+            let key = DestinationKey::new(&tenant_id, &destination_id);
             let destination = match r.try_get::<_, bool>("destination_found")? {
                 false => None,
-                true => Some(match destinations.get(&destination_id) {
+                true => Some(match destinations.get(&key) {
                     Some(d) => d.clone(),
                     None => {
                         let d = Arc::new(ClaimedDestination {
@@ -143,7 +157,7 @@ pub async fn claim(
                                 .is_some(),
                             circuit_open_until: r.try_get("circuit_open_until")?,
                         });
-                        destinations.insert(destination_id.clone(), d.clone());
+                        destinations.insert(key, d.clone());
                         d
                     }
                 }),
@@ -159,7 +173,7 @@ pub async fn claim(
             Ok(Claimed {
                 event_id: id(r, "event_id")?,
                 destination_id,
-                tenant_id: id(r, "tenant_id")?,
+                tenant_id,
                 event_time: r.try_get("event_time")?,
                 claims: r.try_get("claims")?,
                 attempts: r.try_get("attempts")?,
@@ -175,10 +189,19 @@ pub async fn claim(
 /// Holds the pending deliveries of those of `destination_ids` that are disabled.
 pub async fn hold(
     client: &impl GenericClient,
-    destination_ids: &[&DestinationId],
+    destinations: &[&DestinationKey],
 ) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_HOLD).await?;
-    Ok(client.execute(&stmt, &[&strs(destination_ids)]).await?)
+    let (tenants, ids) = key_columns(destinations);
+    Ok(client.execute(&stmt, &[&ids, &tenants]).await?)
+}
+
+/// The tenant and destination id columns of `keys`, for a statement that
+/// takes them as parallel arrays.
+pub(crate) fn key_columns<'a>(keys: &[&'a DestinationKey]) -> (Vec<&'a str>, Vec<&'a str>) {
+    keys.iter()
+        .map(|k| (k.tenant_id.as_str(), k.destination_id.as_str()))
+        .unzip()
 }
 
 /// Puts claimed deliveries of disabled destinations back to wait, unsent.
@@ -207,8 +230,9 @@ async fn claimed_statement(
     let event_ids: Vec<&str> = keys.iter().map(|k| k.event_id.as_str()).collect();
     let destination_ids: Vec<&str> = keys.iter().map(|k| k.destination_id.as_str()).collect();
     let claims: Vec<i32> = keys.iter().map(|k| k.claims).collect();
+    let tenant_ids: Vec<&str> = keys.iter().map(|k| k.tenant_id.as_str()).collect();
     Ok(client
-        .execute(&stmt, &[&event_ids, &destination_ids, &claims])
+        .execute(&stmt, &[&event_ids, &destination_ids, &claims, &tenant_ids])
         .await?)
 }
 
@@ -230,8 +254,15 @@ pub async fn postpone(
         .collect();
     let claims: Vec<i32> = deliveries.iter().map(|(k, _)| k.claims).collect();
     let until: Vec<DateTime<Utc>> = deliveries.iter().map(|(_, u)| *u).collect();
+    let tenant_ids: Vec<&str> = deliveries
+        .iter()
+        .map(|(k, _)| k.tenant_id.as_str())
+        .collect();
     Ok(client
-        .execute(&stmt, &[&event_ids, &destination_ids, &claims, &until])
+        .execute(
+            &stmt,
+            &[&event_ids, &destination_ids, &claims, &until, &tenant_ids],
+        )
         .await?)
 }
 
@@ -239,13 +270,14 @@ pub async fn postpone(
 /// retried for them is due now.
 pub async fn circuit_closed(
     client: &impl GenericClient,
-    destinations: &[&DestinationId],
+    destinations: &[&DestinationKey],
     now: Option<DateTime<Utc>>,
 ) -> Result<u64, StoreError> {
     let stmt = client
         .prepare_cached(queries::DELIVERIES_CIRCUIT_CLOSED)
         .await?;
-    Ok(client.execute(&stmt, &[&strs(destinations), &now]).await?)
+    let (tenants, ids) = key_columns(destinations);
+    Ok(client.execute(&stmt, &[&ids, &now, &tenants]).await?)
 }
 
 /// Gives back every lease a worker holds; returns how many.
@@ -271,25 +303,22 @@ pub enum RetryError {
 /// Schedules a manual retry now: the next attempt is numbered last + 1 and
 /// flagged manual, replacing any pending automatic retry. Returns the
 /// attempt number to be made, or None when a send is already in flight.
-/// `tenant` restricts the destination to one tenant (tenant tokens).
+/// `tenant` is the event's tenant: the destination must be one of its.
 pub async fn retry_now(
     client: &impl GenericClient,
     event_id: &EventId,
     destination_id: &DestinationId,
-    tenant: Option<&TenantId>,
+    tenant: &TenantId,
     now: Option<DateTime<Utc>>,
 ) -> Result<Result<Option<i32>, RetryError>, StoreError> {
-    let (event_id, destination_id) = (event_id.as_str(), destination_id.as_str());
+    let (event_id, destination_id, tenant) =
+        (event_id.as_str(), destination_id.as_str(), tenant.as_str());
     let stmt = client
         .prepare_cached(queries::DESTINATIONS_GET_FOR_RETRY)
         .await?;
-    let Some(dest) = client.query_opt(&stmt, &[&destination_id]).await? else {
+    let Some(dest) = client.query_opt(&stmt, &[&destination_id, &tenant]).await? else {
         return Ok(Err(RetryError::DestinationNotFound));
     };
-    let owner: &str = dest.try_get(0)?;
-    if tenant.is_some_and(|t| t.as_str() != owner) {
-        return Ok(Err(RetryError::DestinationNotFound));
-    }
     if dest.get::<_, Option<DateTime<Utc>>>(1).is_some() {
         return Ok(Err(RetryError::DestinationDisabled));
     }
@@ -297,7 +326,7 @@ pub async fn retry_now(
         .prepare_cached(queries::DESTINATIONS_MATCHES_EVENT)
         .await?;
     match client
-        .query_opt(&stmt, &[&destination_id, &event_id])
+        .query_opt(&stmt, &[&destination_id, &event_id, &tenant])
         .await?
     {
         None => return Ok(Err(RetryError::EventNotFound)),
@@ -306,7 +335,7 @@ pub async fn retry_now(
     }
     let stmt = client.prepare_cached(queries::ATTEMPTS_LAST_NUMBER).await?;
     let last: Option<i32> = client
-        .query_one(&stmt, &[&event_id, &destination_id])
+        .query_one(&stmt, &[&event_id, &destination_id, &tenant])
         .await?
         .get(0);
     let Some(last) = last else {
@@ -314,12 +343,15 @@ pub async fn retry_now(
     };
     let stmt = client.prepare_cached(queries::DELIVERIES_RETRY_NOW).await?;
     let rows = client
-        .query(&stmt, &[&event_id, &destination_id, &last, &now])
+        .query(&stmt, &[&event_id, &destination_id, &last, &now, &tenant])
         .await?;
     if rows.is_empty() {
         // Either in flight (leased) or the event is gone.
         let in_flight = client
-            .query_opt(queries::DELIVERIES_IS_LEASED, &[&event_id, &destination_id])
+            .query_opt(
+                queries::DELIVERIES_IS_LEASED,
+                &[&event_id, &destination_id, &tenant],
+            )
             .await?
             .is_some();
         return Ok(if in_flight {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::ClaimKey;
 use crate::domain::attempt_code::AttemptCode;
-use crate::domain::ids::{DestinationId, EventId, TenantId};
+use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
 use crate::store::{id, queries, GenericClient, StoreError};
 
 /// The outcome of one attempt, ready to record.
@@ -32,10 +32,16 @@ pub struct AttemptRecord {
 impl AttemptRecord {
     pub fn key(&self) -> ClaimKey {
         ClaimKey {
+            tenant_id: self.tenant_id.clone(),
             event_id: self.event_id.clone(),
             destination_id: self.destination_id.clone(),
             claims: self.claims,
         }
+    }
+
+    /// Its destination's key.
+    pub fn destination(&self) -> DestinationKey {
+        DestinationKey::new(&self.tenant_id, &self.destination_id)
     }
 
     /// When the outcome was known: the attempt's start plus its duration.
@@ -49,7 +55,7 @@ impl AttemptRecord {
 pub async fn record(
     client: &impl GenericClient,
     batch: &[&AttemptRecord],
-) -> Result<Vec<(EventId, DestinationId)>, StoreError> {
+) -> Result<Vec<(TenantId, EventId, DestinationId)>, StoreError> {
     let stmt = client.prepare_cached(queries::DELIVERIES_RECORD).await?;
     let col = |f: fn(&AttemptRecord) -> &str| batch.iter().map(|a| f(a)).collect::<Vec<&str>>();
     let event_ids = col(|a| a.event_id.as_str());
@@ -93,8 +99,21 @@ pub async fn record(
         )
         .await?;
     rows.iter()
-        .map(|r| Ok((id(r, "event_id")?, id(r, "destination_id")?)))
+        .map(|r| {
+            Ok((
+                id(r, "tenant_id")?,
+                id(r, "event_id")?,
+                id(r, "destination_id")?,
+            ))
+        })
         .collect()
+}
+
+impl DestinationCount {
+    /// Its destination's key.
+    pub fn key(&self) -> DestinationKey {
+        DestinationKey::new(&self.tenant_id, &self.id)
+    }
 }
 
 /// Per-destination result of a recorded batch.
@@ -119,6 +138,7 @@ pub struct DestinationCount {
 /// outcomes were known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DestinationOutcome {
+    pub tenant_id: TenantId,
     pub id: DestinationId,
     /// A success was in the batch; `failures` counts those after the last.
     pub reset: bool,
@@ -168,6 +188,7 @@ pub async fn record_destination_outcomes(
     let unanswered: Vec<i32> = changes.iter().map(|c| c.unanswered).collect();
     let first: Vec<Option<DateTime<Utc>>> = changes.iter().map(|c| c.first_failure_at).collect();
     let last: Vec<Option<DateTime<Utc>>> = changes.iter().map(|c| c.last_failure_at).collect();
+    let tenants: Vec<&str> = changes.iter().map(|c| c.tenant_id.as_str()).collect();
     let rows = client
         .query(
             &stmt,
@@ -185,6 +206,7 @@ pub async fn record_destination_outcomes(
                 &last,
                 &thresholds.failure_spacing_ms,
                 &thresholds.disable_min_failing_ms,
+                &tenants,
             ],
         )
         .await?;
