@@ -178,6 +178,10 @@ impl PrivateCluster {
         )
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn pgdata(&self) -> &Path {
         &self.pgdata
     }

@@ -26,7 +26,12 @@ enum Command {
     /// Run delivery workers only (start more of them to scale out).
     Worker,
     /// Apply the database schema and exit.
-    Migrate,
+    Migrate {
+        /// On a Citus coordinator: also distribute outbound's tables by
+        /// tenant, co-located with outbound.tenants (see docs/citus.md).
+        #[arg(long)]
+        citus: bool,
+    },
     /// Print throughput figures measured against this machine's Postgres.
     Bench(outbound::bench::BenchArgs),
 }
@@ -68,7 +73,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve => outbound::app::serve(settings).await,
             Command::Worker => outbound::app::worker(settings).await,
-            Command::Migrate => outbound::app::migrate(settings).await,
+            Command::Migrate { citus } => outbound::app::migrate(settings, citus).await,
             Command::Bench(args) => outbound::bench::run(settings, args).await,
         }
     });

@@ -8,10 +8,18 @@ use super::{Application, Database, Parts, Secrets};
 use crate::config::Settings;
 use crate::store;
 
-/// `outbound migrate`.
-pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+/// `outbound migrate`, and with `citus` the tables distributed too.
+pub async fn migrate(settings: Settings, citus: bool) -> anyhow::Result<()> {
     let db = Database::open(&settings)?;
     let result = async {
+        if citus {
+            // Refused before anything is migrated.
+            let pool = store::connect_pool(&db.url, 1)?;
+            let client = pool.get().await.context("connecting to the database")?;
+            store::citus::check(&client).await?;
+            drop(client);
+            pool.close();
+        }
         let applied = store::migrate::migrate(&db.url)
             .await
             .context("applying migrations")?;
@@ -20,6 +28,10 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
         // before any `serve` starts.
         let pool = store::connect_pool(&db.url, 1)?;
         let client = pool.get().await.context("connecting to the database")?;
+        let distributed = match citus {
+            true => Some(store::citus::distribute(&client).await?),
+            false => None,
+        };
         store::maintenance::apply_settings(&client, settings.retention.days).await?;
         apply_alert_settings(&client, &settings).await?;
         // Not fatal: the schema is in place, and `serve` falls back to its
@@ -36,15 +48,27 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
         };
         drop(client);
         pool.close();
-        anyhow::Ok((applied, pg_cron))
+        anyhow::Ok((applied, pg_cron, distributed))
     }
     .await;
     db.close();
-    let (applied, pg_cron) = result?;
+    let (applied, pg_cron, distributed) = result?;
     if applied.is_empty() {
         println!("outbound: schema is up to date");
     } else {
         println!("outbound: applied {}", applied.join(", "));
+    }
+    if let Some(distributed) = distributed {
+        if distributed.placed.is_empty() {
+            println!("outbound: outbound's tables are already distributed");
+        } else {
+            println!("outbound: distributed {}", distributed.placed.join(", "));
+        }
+        println!("outbound: workers poll for SQL-published events (no NOTIFY on Citus)");
+        println!(
+            "outbound: to co-locate an application table with outbound's, run on the coordinator:"
+        );
+        println!("  {}", store::citus::COLOCATE_HINT);
     }
     if pg_cron {
         println!("outbound: maintenance scheduled with pg_cron (job outbound-maintain)");

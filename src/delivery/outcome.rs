@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::ids::TenantId;
 use crate::store::deliveries::{AttemptRecord, ClaimKey};
 
 /// What became of one claimed delivery.
@@ -22,6 +23,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The tenant of the delivery.
+    pub fn tenant_id(&self) -> &TenantId {
+        match self {
+            Outcome::Attempted(a) => &a.tenant_id,
+            Outcome::Hold(k) | Outcome::Drop(k) | Outcome::Postpone(k, _) => &k.tenant_id,
+        }
+    }
+
     /// The `outcome` label of `outbound_deliveries_total`.
     pub fn label(&self) -> &'static str {
         match self {

@@ -53,6 +53,17 @@ pub struct Recorded {
     pub postponed: usize,
 }
 
+impl Recorded {
+    /// Adds what another batch recorded.
+    pub fn add(&mut self, other: Recorded) {
+        self.accepted += other.accepted;
+        self.refused += other.refused;
+        self.newly_disabled.extend(other.newly_disabled);
+        self.circuits_opened.extend(other.circuits_opened);
+        self.postponed += other.postponed;
+    }
+}
+
 /// Writes one batch of outcomes. Outcomes from lost leases are refused,
 /// not errors. `circuits` learns what the batch did to the circuits.
 pub async fn write(
@@ -250,6 +261,7 @@ pub async fn run(
     mut rx: mpsc::Receiver<Outcome>,
     thresholds: Thresholds,
     circuits: std::sync::Arc<OpenCircuits>,
+    groups: ShardGroups,
     give_up: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<Outcome> = Vec::with_capacity(MAX_BATCH);
@@ -277,31 +289,80 @@ pub async fn run(
                 _ = &mut window => break,
             }
         }
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match write(&pool, &batch, thresholds, &circuits, None).await {
-                Ok(r) => {
-                    if r.refused > 0 {
-                        tracing::info!(
-                            refused = r.refused,
-                            "outcomes of lost leases were not recorded"
-                        );
-                    }
-                    break;
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, pending = batch.len(), "recording outcomes failed; retrying");
-                    tokio::select! {
-                        _ = give_up.cancelled() => {
-                            tracing::warn!(lost = batch.len(), "shutting down with unrecorded outcomes; they will be re-sent");
-                            return;
-                        }
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
-                }
+        for part in groups.split(std::mem::take(&mut batch)) {
+            if !write_retrying(&pool, &part, thresholds, &circuits, &give_up).await {
+                return;
             }
         }
-        batch.clear();
+    }
+}
+
+/// Writes one batch, retrying until it is written (true) or `give_up`
+/// fires (false: the outcomes are lost and their deliveries re-sent).
+async fn write_retrying(
+    pool: &Pool,
+    batch: &[Outcome],
+    thresholds: Thresholds,
+    circuits: &OpenCircuits,
+    give_up: &tokio_util::sync::CancellationToken,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match write(pool, batch, thresholds, circuits, None).await {
+            Ok(r) => {
+                if r.refused > 0 {
+                    tracing::info!(
+                        refused = r.refused,
+                        "outcomes of lost leases were not recorded"
+                    );
+                }
+                return true;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, pending = batch.len(), "recording outcomes failed; retrying");
+                tokio::select! {
+                    _ = give_up.cancelled() => {
+                        tracing::warn!(lost = batch.len(), "shutting down with unrecorded outcomes; they will be re-sent");
+                        return false;
+                    }
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// On Citus, the shard group of every tenant the worker claims for (kept
+/// by the claim loop, see `worker::shards`); empty on a single node. The
+/// recorder writes one transaction per group, so that each of its
+/// statements touches one group and Citus routes it to that group's node.
+#[derive(Debug, Clone, Default)]
+pub struct ShardGroups(std::sync::Arc<std::sync::RwLock<HashMap<TenantId, usize>>>);
+
+impl ShardGroups {
+    pub fn set(&self, groups: HashMap<TenantId, usize>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = groups;
+    }
+
+    /// `batch` split by shard group, in order; whole on a single node. A
+    /// tenant in no known group (deleted meanwhile) is a part of its own.
+    pub fn split(&self, batch: Vec<Outcome>) -> Vec<Vec<Outcome>> {
+        let groups = self.0.read().unwrap_or_else(|p| p.into_inner());
+        if groups.is_empty() {
+            return vec![batch];
+        }
+        let mut parts: Vec<(Result<usize, TenantId>, Vec<Outcome>)> = Vec::new();
+        for outcome in batch {
+            let key = groups
+                .get(outcome.tenant_id())
+                .copied()
+                .ok_or_else(|| outcome.tenant_id().clone());
+            match parts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, part)) => part.push(outcome),
+                None => parts.push((key, vec![outcome])),
+            }
+        }
+        parts.into_iter().map(|(_, part)| part).collect()
     }
 }

@@ -69,6 +69,7 @@ pub async fn set_disabled(
     disabled: bool,
     now: Option<DateTime<Utc>>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::DESTINATIONS_SET_DISABLED)
         .await?;

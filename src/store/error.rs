@@ -23,8 +23,24 @@ pub enum StoreError {
     /// The database could not be reached or the pool is exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(String),
-    #[error("database error: {0}")]
-    Database(#[source] tokio_postgres::Error),
+    #[error("database error: {}", describe(.0))]
+    Database(tokio_postgres::Error),
+}
+
+/// The server's own words when it sent an error (tokio-postgres's Display
+/// says only "db error"), with its detail and hint.
+fn describe(err: &tokio_postgres::Error) -> String {
+    let Some(db) = err.as_db_error() else {
+        return err.to_string();
+    };
+    let mut text = format!("{} ({})", db.message(), db.code().code());
+    if let Some(detail) = db.detail() {
+        text.push_str(&format!("; {detail}"));
+    }
+    if let Some(hint) = db.hint() {
+        text.push_str(&format!("; hint: {hint}"));
+    }
+    text
 }
 
 impl From<tokio_postgres::Error> for StoreError {

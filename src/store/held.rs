@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{queries, GenericClient, StoreError};
+use super::{queries, strs, GenericClient, StoreError};
 use crate::domain::ids::{DestinationId, TenantId};
 
 /// Rows one statement releases or discards: large enough that a backlog of
@@ -76,6 +76,7 @@ async fn count_of(
     limit: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<i64, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client.prepare_cached(sql).await?;
     let row = client
         .query_one(
@@ -92,7 +93,18 @@ pub async fn release_enabled(
     client: &impl GenericClient,
     limit: i64,
     now: Option<DateTime<Utc>>,
+    tenants: Option<&[TenantId]>,
 ) -> Result<i64, StoreError> {
-    let stmt = client.prepare_cached(queries::HELD_RELEASE_ENABLED).await?;
-    Ok(client.query_one(&stmt, &[&limit, &now]).await?.try_get(0)?)
+    let now = now.unwrap_or_else(Utc::now);
+    // One shard group's tenants: the text Citus can route (queries::routed).
+    let sql = match tenants {
+        Some(_) => queries::routed(queries::HELD_RELEASE_ENABLED),
+        None => queries::HELD_RELEASE_ENABLED,
+    };
+    let stmt = client.prepare_cached(sql).await?;
+    let tenants: Option<Vec<&str>> = tenants.map(strs);
+    Ok(client
+        .query_one(&stmt, &[&limit, &now, &tenants])
+        .await?
+        .try_get(0)?)
 }

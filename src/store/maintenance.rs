@@ -13,6 +13,7 @@ pub async fn maintain(
     client: &impl GenericClient,
     now: Option<DateTime<Utc>>,
 ) -> Result<serde_json::Value, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client.prepare_cached(queries::MAINTENANCE_MAINTAIN).await?;
     let text: String = client.query_one(&stmt, &[&now]).await?.get(0);
     serde_json::from_str(&text).map_err(|e| StoreError::Invalid {

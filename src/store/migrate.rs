@@ -37,6 +37,17 @@ pub async fn migrate(url: &str) -> Result<Vec<String>, MigrateError> {
     client
         .batch_execute("CREATE SCHEMA IF NOT EXISTS outbound")
         .await?;
+    // On Citus, a migration that (re)creates the fan-out trigger on the
+    // distributed events table needs this, for this session only.
+    if client
+        .query_opt(super::queries::CITUS_INSTALLED, &[])
+        .await?
+        .is_some()
+    {
+        client
+            .batch_execute("SET citus.enable_unsafe_triggers = on")
+            .await?;
+    }
     let report = embedded::migrations::runner()
         .set_migration_table_name("outbound.refinery_schema_history")
         .run_async(&mut client)

@@ -3,6 +3,7 @@
 //! connection or transaction) and return domain types; SQLSTATEs become
 //! [`StoreError`] variants here and nowhere else.
 
+pub mod citus;
 pub mod deliveries;
 pub mod destinations;
 pub mod error;

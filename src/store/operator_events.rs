@@ -26,6 +26,7 @@ pub async fn insert_alerts(
     alerts: &[NewAlert],
     now: Option<DateTime<Utc>>,
 ) -> Result<u64, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_ALERT)
         .await?;
@@ -60,6 +61,7 @@ pub async fn insert_exhausted(
     window_ms: i64,
     now: Option<DateTime<Utc>>,
 ) -> Result<u64, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_EXHAUSTED_RETRIES)
         .await?;
@@ -104,6 +106,7 @@ pub async fn insert_subscription_updated(
     before: &Subscription,
     now: Option<DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_SUBSCRIPTION_UPDATED)
         .await?;
@@ -141,6 +144,7 @@ pub async fn claim(
     lease_ms: i64,
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<ClaimedOperatorEvent>, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_CLAIM)
         .await?;

@@ -68,7 +68,103 @@ queries! {
     OPERATOR_EVENTS_CLAIM => "operator_events/claim.sql",
     OPERATOR_EVENTS_DELETE => "operator_events/delete.sql",
     OPERATOR_EVENTS_RESCHEDULE => "operator_events/reschedule.sql",
+    CITUS_INSTALLED => "citus/installed.sql",
+    CITUS_DISTRIBUTED => "citus/distributed.sql",
+    CITUS_SHARD_GROUPS => "citus/shard_groups.sql",
+    CITUS_DUE_TENANTS => "citus/due_tenants.sql",
+    CITUS_LIVE_WORKERS => "citus/live_workers.sql",
 }
 
 /// Queries that only prepare where an optional extension exists.
-pub const NEEDS_EXTENSION: &[&str] = &["maintenance/schedule_pg_cron.sql"];
+pub const NEEDS_EXTENSION: &[&str] = &[
+    "maintenance/schedule_pg_cron.sql",
+    "citus/distributed.sql",
+    "citus/shard_groups.sql",
+];
+
+/// `sql` as it must read to run on one Citus shard group: every
+/// `($N::text[] IS NULL OR x.tenant_id = ANY ($N))` (a tenant filter that
+/// a single node may leave out) becomes `x.tenant_id = ANY ($N)`, and every
+/// `coalesce($N, now())` (a time a single node may leave to the database)
+/// becomes `$N::timestamptz`. With the filter and the time given, both texts
+/// mean the same; only the second lets Citus see that the statement touches
+/// one shard group and route it there whole (Citus refuses now() inside
+/// COALESCE).
+pub fn routed(sql: &'static str) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static ROUTED: OnceLock<Mutex<HashMap<usize, &'static str>>> = OnceLock::new();
+    let mut cache = ROUTED
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    cache
+        .entry(sql.as_ptr() as usize)
+        .or_insert_with(|| Box::leak(rewrite_tenant_filters(sql).into_boxed_str()))
+}
+
+fn rewrite_tenant_filters(sql: &str) -> String {
+    const NULL_OR: &str = "::text[] IS NULL OR ";
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    // ($N::text[] IS NULL OR column = ANY ($N))  →  column = ANY ($N)
+    while let Some(start) = rest.find(NULL_OR) {
+        let after = &rest[start + NULL_OR.len()..];
+        let rewritten = rest[..start].rfind("($").and_then(|open| {
+            let param = &rest[open + 1..start];
+            let close = format!(" = ANY ({param}))");
+            let end = after.find(&close)?;
+            Some((
+                open,
+                format!("{} = ANY ({param})", &after[..end]),
+                end + close.len(),
+            ))
+        });
+        let Some((open, filter, consumed)) = rewritten else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        out.push_str(&filter);
+        rest = &after[consumed..];
+    }
+    out.push_str(rest);
+    // coalesce($N, now())  →  $N::timestamptz
+    let mut text = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(at) = rest.find("coalesce($") {
+        let tail = &rest[at + "coalesce(".len()..];
+        let digits = tail[1..].chars().take_while(char::is_ascii_digit).count();
+        let param = &tail[..1 + digits];
+        if digits > 0 && tail[param.len()..].starts_with(", now())") {
+            text.push_str(&rest[..at]);
+            text.push_str(&format!("{param}::timestamptz"));
+            rest = &tail[param.len() + ", now())".len()..];
+        } else {
+            text.push_str(&rest[..at + 1]);
+            rest = &rest[at + 1..];
+        }
+    }
+    text.push_str(rest);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn routed_drops_the_null_branch_of_every_tenant_filter() {
+        let sql = "WHERE a AND ($11::text[] IS NULL OR tenant_id = ANY ($11))\n\
+                   AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11)) LIMIT 1";
+        assert_eq!(
+            super::rewrite_tenant_filters(sql),
+            "WHERE a AND tenant_id = ANY ($11)\nAND d.tenant_id = ANY ($11) LIMIT 1"
+        );
+        let claim = super::routed(super::DELIVERIES_CLAIM);
+        assert!(!claim.contains("IS NULL OR"), "{claim}");
+        assert!(!claim.contains("coalesce($1"), "{claim}");
+        assert_eq!(
+            super::rewrite_tenant_filters("a coalesce($12, now()) b coalesce($1, x) c"),
+            "a $12::timestamptz b coalesce($1, x) c"
+        );
+        assert_eq!(claim.matches("tenant_id = ANY ($11)").count(), 9);
+    }
+}

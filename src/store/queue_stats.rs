@@ -39,6 +39,7 @@ pub async fn queue_depth(
     client: &impl GenericClient,
     now: Option<DateTime<Utc>>,
 ) -> Result<QueueDepth, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client.prepare_cached(queries::METRICS_QUEUE_DEPTH).await?;
     let row = client.query_one(&stmt, &[&now, &COUNT_CAP]).await?;
     let oldest: Option<DateTime<Utc>> = row.try_get("oldest_due")?;

@@ -1,4 +1,4 @@
--- deliveries/circuit_closed: $1 destination_id[], $2 now (null = now()), $3 tenant_id[]
+-- deliveries/circuit_closed: $1 destination_id[], $2 now, $3 tenant_id[]
 -- (each destination's tenant).
 --
 -- These destinations answer again: their circuit was open and a probe's
@@ -14,13 +14,19 @@
 -- holds the destination's row, while another recorder may hold some of
 -- these deliveries (just recorded) and wait for that same destination row;
 -- waiting here would deadlock the two. A row skipped keeps its retry time.
+--
+-- Every table is also filtered on `tenant_id = ANY ($3)`: on Citus, where a
+-- batch holds one shard group's deliveries (the recorder splits them), that
+-- lets Citus route the statement to the group's node; elsewhere it changes nothing.
 UPDATE outbound.deliveries d
-SET next_attempt_at = coalesce($2, now())
+SET next_attempt_at = $2::timestamptz
 WHERE d.ctid = ANY (ARRAY(
     SELECT r.tid
     FROM unnest($1::text[], $3::text[]) AS i(id, tenant_id)
     CROSS JOIN LATERAL (
         SELECT x.ctid AS tid FROM outbound.deliveries x
         WHERE x.tenant_id = i.tenant_id AND x.destination_id = i.id AND x.state = 'pending' AND x.attempts > 0
-          AND x.next_attempt_at > coalesce($2, now())
+          AND x.next_attempt_at > $2::timestamptz
+          AND x.tenant_id = ANY ($3)
         FOR UPDATE SKIP LOCKED) r))
+  AND d.tenant_id = ANY ($3)

@@ -4,7 +4,9 @@
 -- of its deliveries it holds (claimed, not yet recorded) and how many it may hold,
 -- $9 circuit breaker threshold (0 = no breaker), $10 tenant_id[] of the destinations in $6,
 -- $11 tenant_id[]: claim only these tenants' deliveries (one Citus shard group's;
--- null = every tenant).
+-- null = every tenant). Every table it reads is filtered on $11, so that on
+-- Citus (where it runs as queries::routed rewrites it, with $1 given) the
+-- whole statement is routed to the one node holding those tenants.
 --
 -- Claims up to $2 due deliveries for one worker, and returns everything
 -- needed to send them: the event (found in its partition by id and time)
@@ -70,7 +72,8 @@ WITH RECURSIVE known AS (
                        ELSE 1
                    END
                    FROM outbound.destinations d
-                   WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id) END,
+                   WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
+                     AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))) END,
                k.cap, $5)
            - coalesce(k.held, 0)) AS room
     FROM (SELECT tenant_id, destination_id AS id FROM head
@@ -88,6 +91,7 @@ WITH RECURSIVE known AS (
         FROM outbound.deliveries d
         WHERE d.state = 'parked' AND d.tenant_id = r.tenant_id
           AND d.destination_id = r.destination_id
+          AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
           AND d.next_attempt_at <= coalesce($1, now())
         ORDER BY d.next_attempt_at
         LIMIT r.room
@@ -108,6 +112,7 @@ WITH RECURSIVE known AS (
     UPDATE outbound.deliveries d
     SET state = 'parked', lease_owner = NULL
     WHERE d.ctid = ANY (ARRAY(SELECT tid FROM ranked WHERE rank > room))
+      AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
 )
 , claimed AS (
     UPDATE outbound.deliveries d
@@ -127,6 +132,7 @@ WITH RECURSIVE known AS (
         ) chosen
         ORDER BY rank, next_attempt_at
         LIMIT $2))
+      AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
     RETURNING d.event_id, d.destination_id, d.tenant_id, d.event_time, d.claims, d.attempts,
               d.retry, d.manual
 )
@@ -139,4 +145,6 @@ SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.atte
 FROM claimed c
 LEFT JOIN outbound.events e
        ON e.tenant_id = c.tenant_id AND e.id = c.event_id AND e.time = c.event_time
+      AND ($11::text[] IS NULL OR e.tenant_id = ANY ($11))
 LEFT JOIN outbound.destinations dst ON dst.tenant_id = c.tenant_id AND dst.id = c.destination_id
+      AND ($11::text[] IS NULL OR dst.tenant_id = ANY ($11))

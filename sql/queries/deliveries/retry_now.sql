@@ -1,4 +1,4 @@
--- deliveries/retry_now: $1 event_id, $2 destination_id, $3 last attempt number, $4 now (null = now()),
+-- deliveries/retry_now: $1 event_id, $2 destination_id, $3 last attempt number, $4 now,
 -- $5 tenant_id.
 --
 -- A manual retry: the next attempt (number $3 + 1, manual) is due now. It
@@ -7,7 +7,7 @@
 -- will be made, or no row when a send is already in flight.
 INSERT INTO outbound.deliveries
     (event_id, destination_id, tenant_id, event_time, attempts, next_attempt_at, manual, retry)
-SELECT e.id, $2, e.tenant_id, e.time, $3, coalesce($4, now()), true, e.eligible_for_retry
+SELECT e.id, $2, e.tenant_id, e.time, $3, $4::timestamptz, true, e.eligible_for_retry
 FROM outbound.events e
 WHERE e.tenant_id = $5 AND e.id = $1
 ON CONFLICT (tenant_id, event_id, destination_id) DO UPDATE

@@ -10,7 +10,7 @@
 -- and the rules: $4 auto-disable threshold (0 = never), $13 the least time,
 -- in ms, a failure streak must have lasted to disable, $12 the spacing of
 -- counted failures in ms, $8 circuit breaker threshold (0 = no breaker),
--- $9 its first cool-down in ms (doubled per reopening, at most 8×); $5 now (null = now());
+-- $9 its first cool-down in ms (doubled per reopening, at most 8×); $5 now;
 -- $14 tenant_id[] (each destination's tenant).
 --
 -- The failure streak. A destination is failing from its first failure
@@ -33,6 +33,10 @@
 -- Returns every destination written: its count before and after this
 -- batch, whether this statement disabled it, whether it opened or closed
 -- its circuit.
+--
+-- Every table is also filtered on `tenant_id = ANY ($14)`: on Citus, where a
+-- batch holds one shard group's deliveries (the recorder splits them), that
+-- lets Citus route the statement to the group's node; elsewhere it changes nothing.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::bool[], $3::int[], $6::bool[], $7::int[],
                          $10::timestamptz[], $11::timestamptz[], $14::text[])
@@ -48,6 +52,7 @@ WITH input AS (
            old.circuit_failures AS old_unanswered, old.circuit_open_until, old.circuit_opens
     FROM input i
     JOIN outbound.destinations old ON old.tenant_id = i.tenant_id AND old.id = i.id
+                                  AND old.tenant_id = ANY ($14)
     WHERE NOT (i.reset AND i.failures = 0 AND old.consecutive_failures = 0
                AND i.unanswered = 0 AND old.circuit_failures = 0)
     -- Rows shared with another worker's recorder are locked in key order
@@ -77,13 +82,17 @@ WITH input AS (
            CASE WHEN s.answered THEN s.unanswered
                 ELSE s.old_unanswered + s.unanswered END AS unanswered,
            s.unanswered > 0 AND $8 > 0
-               AND coalesce(s.circuit_open_until <= coalesce($5, now()), true) AS may_open
+               AND coalesce(s.circuit_open_until <= $5::timestamptz, true) AS may_open
     FROM streak s
 ), judged AS (
     SELECT n.*,
            $4 > 0 AND n.failures >= $4
                AND n.last_failure_at - n.failing_since >= $13::bigint * interval '1 millisecond'
-               AS disable
+               AS disable,
+           -- (computed here, not in the UPDATE: Citus refuses a time sum,
+           -- which depends on the time zone, in an UPDATE's CASE)
+           $5::timestamptz + ($9::bigint << least(n.circuit_opens, 3)) * interval '1 millisecond'
+               AS open_until
     FROM next n
 ), updated AS (
     UPDATE outbound.destinations d
@@ -91,7 +100,7 @@ WITH input AS (
         failing_since = j.failing_since,
         last_failure_at = j.last_failure_at,
         disabled_at = CASE
-            WHEN d.disabled_at IS NULL AND j.disable THEN coalesce($5, now())
+            WHEN d.disabled_at IS NULL AND j.disable THEN $5::timestamptz
             ELSE d.disabled_at
         END,
         disabled_reason = CASE
@@ -100,9 +109,7 @@ WITH input AS (
         END,
         circuit_failures = j.unanswered,
         circuit_open_until = CASE
-            WHEN j.may_open AND j.unanswered >= $8
-            THEN coalesce($5, now())
-                 + ($9::bigint << least(j.circuit_opens, 3)) * interval '1 millisecond'
+            WHEN j.may_open AND j.unanswered >= $8 THEN j.open_until
             WHEN j.unanswered < greatest($8, 1) THEN NULL
             ELSE d.circuit_open_until
         END,
@@ -112,7 +119,7 @@ WITH input AS (
             ELSE d.circuit_opens
         END
     FROM judged j
-    WHERE d.tenant_id = j.tenant_id AND d.id = j.id
+    WHERE d.tenant_id = j.tenant_id AND d.id = j.id AND d.tenant_id = ANY ($14)
     RETURNING d.id, d.tenant_id, d.consecutive_failures, j.before, d.disabled_at, j.was_disabled_at,
               d.circuit_open_until, d.circuit_failures,
               (j.may_open AND j.unanswered >= $8) AS circuit_opened,

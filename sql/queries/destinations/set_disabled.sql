@@ -1,4 +1,4 @@
--- destinations/set_disabled: $1 destination id, $2 tenant id, $3 disabled (bool), $4 now (null = now()).
+-- destinations/set_disabled: $1 destination id, $2 tenant id, $3 disabled (bool), $4 now.
 --
 -- Disabling holds the destination's pending and parked deliveries (and the
 -- fan-out holds what is published for it from now on); enabling resets the
@@ -7,7 +7,7 @@
 -- statement, so the destination and its queue never disagree.
 WITH d AS (
     UPDATE outbound.destinations
-    SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, coalesce($4, now())) ELSE NULL END,
+    SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, $4::timestamptz) ELSE NULL END,
         disabled_reason = CASE WHEN $3 THEN coalesce(disabled_reason, 'manual') ELSE NULL END,
         consecutive_failures = CASE WHEN $3 THEN consecutive_failures ELSE 0 END,
         failing_since = CASE WHEN $3 THEN failing_since END,
@@ -15,7 +15,7 @@ WITH d AS (
         circuit_failures = CASE WHEN $3 THEN circuit_failures ELSE 0 END,
         circuit_open_until = CASE WHEN $3 THEN circuit_open_until END,
         circuit_opens = CASE WHEN $3 THEN circuit_opens ELSE 0 END,
-        updated_at = coalesce($4, now())
+        updated_at = $4::timestamptz
     WHERE id = $1 AND tenant_id = $2
     RETURNING id, disabled_at
 ), q AS (

@@ -1,4 +1,4 @@
--- held/discard: $1 destination id, $2 most rows, $3 now (null = now()), $4 tenant id.
+-- held/discard: $1 destination id, $2 most rows, $3 now, $4 tenant id.
 --
 -- Ends up to $2 of a destination's held deliveries unsent, oldest event
 -- first, because the tenant chose to discard what waited while it was
@@ -14,7 +14,7 @@ WITH batch AS (
     FOR UPDATE SKIP LOCKED
 ), gone AS (
     DELETE FROM outbound.deliveries d
-    WHERE d.ctid = ANY (ARRAY(SELECT tid FROM batch))
+    WHERE d.ctid = ANY (ARRAY(SELECT tid FROM batch)) AND d.tenant_id = $4
     RETURNING tenant_id, event_id, event_time, destination_id, attempts
 ), logged AS (
     INSERT INTO outbound.attempts (tenant_id, event_id, event_time, destination_id,
@@ -23,7 +23,7 @@ WITH batch AS (
     SELECT tenant_id, event_id, event_time, destination_id, attempts + 1, false,
            'failed', 'discarded',
            'not sent: held while the destination was disabled, and discarded when it was enabled',
-           0, coalesce($3, now())
+           0, $3::timestamptz
     FROM gone
     RETURNING 1
 )

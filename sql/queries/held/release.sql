@@ -1,4 +1,4 @@
--- held/release: $1 destination id, $2 most rows, $3 now (null = now()), $4 tenant id.
+-- held/release: $1 destination id, $2 most rows, $3 now, $4 tenant id.
 --
 -- Releases up to $2 of an enabled destination's held deliveries (those
 -- kept for it while it was disabled), oldest event first: each is due
@@ -16,13 +16,17 @@ WITH batch AS (
     LIMIT $2
     FOR UPDATE SKIP LOCKED
 ), ranked AS (
-    SELECT tid, row_number() OVER (ORDER BY event_time) AS n FROM batch
+    -- (the times are computed here, not in the UPDATE: Citus refuses a time
+    -- sum over a column there)
+    SELECT tid,
+           $3::timestamptz + row_number() OVER (ORDER BY event_time) * interval '1 microsecond'
+               AS due
+    FROM batch
 ), released AS (
     UPDATE outbound.deliveries d
-    SET state = 'pending', lease_owner = NULL,
-        next_attempt_at = coalesce($3, now()) + r.n * interval '1 microsecond'
+    SET state = 'pending', lease_owner = NULL, next_attempt_at = r.due
     FROM ranked r
-    WHERE d.ctid = r.tid
+    WHERE d.ctid = r.tid AND d.tenant_id = $4
     RETURNING 1
 )
 SELECT count(*) FROM released

@@ -1,3 +1,3 @@
--- maintenance/maintain: $1 now (null = now()).
+-- maintenance/maintain: $1 now.
 -- Partitions ahead, retention drops, side-table trims; see outbound.maintain().
-SELECT outbound.maintain(coalesce($1, now()))::text
+SELECT outbound.maintain($1::timestamptz)::text

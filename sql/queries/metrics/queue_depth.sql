@@ -1,4 +1,4 @@
--- metrics/queue_depth: $1 now (null = now()), $2 the most rows counted per index.
+-- metrics/queue_depth: $1 now, $2 the most rows counted per index.
 --
 -- The queue as `GET /metrics` shows it, read at scrape time from the two
 -- partial indexes the claim itself uses, never from the whole table:
@@ -37,7 +37,7 @@ WITH RECURSIVE head AS (
                 ORDER BY d.next_attempt_at LIMIT 1)) AS at
     FROM parked_destinations p
 ), t AS (
-    SELECT coalesce($1, now()) AS now
+    SELECT $1::timestamptz AS now
 )
 SELECT
     -- pending and due now

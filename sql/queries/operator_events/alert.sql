@@ -1,25 +1,30 @@
 -- operator_events/alert: $1 topic[] (alert.destination.consecutive_failure
 -- or alert.destination.disabled), $2 destination_id[], $3 event_id[],
 -- $4 attempt_number[] (the attempt that caused the alert), $5 extra data[]
--- (jsonb merged into `data`, e.g. consecutive_failures), $6 now (null = now()),
+-- (jsonb merged into `data`, e.g. consecutive_failures), $6 now,
 -- $7 tenant_id[] (each destination's tenant).
 --
 -- Inserts one operator event per row, its payload read from the tables in
 -- the recorder's transaction (the attempt was written by the same
 -- transaction). The destination projection leaves out credentials and
 -- custom header values, which hold secrets too.
+--
+-- Every table is also filtered on `tenant_id = ANY ($7)`: on Citus, where a
+-- batch holds one shard group's deliveries (the recorder splits them), that
+-- lets Citus route the statement to the group's node; elsewhere it changes nothing.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $7::text[])
         AS i(topic, destination_id, event_id, attempt_number, extra, tenant_id)
 )
 INSERT INTO outbound.operator_events (topic, time, tenant_id, data)
-SELECT i.topic, coalesce($6, now()), d.tenant_id,
+SELECT i.topic, $6::timestamptz, d.tenant_id,
        jsonb_build_object(
            'tenant_id', d.tenant_id,
            'event', (SELECT jsonb_build_object('id', e.id, 'topic', e.topic, 'time', e.time,
                                                'metadata', e.metadata, 'data', e.data::jsonb)
                      FROM outbound.events e
-                     WHERE e.tenant_id = d.tenant_id AND e.id = i.event_id LIMIT 1),
+                     WHERE e.tenant_id = d.tenant_id AND e.id = i.event_id
+                       AND e.tenant_id = ANY ($7) LIMIT 1),
            'attempt', (SELECT jsonb_build_object('id', a.id::text, 'tenant_id', a.tenant_id,
                                                  'event_id', a.event_id,
                                                  'destination_id', a.destination_id,
@@ -31,6 +36,7 @@ SELECT i.topic, coalesce($6, now()), d.tenant_id,
                        WHERE a.tenant_id = d.tenant_id AND a.event_id = i.event_id
                          AND a.destination_id = i.destination_id
                          AND a.attempt_number = i.attempt_number
+                         AND a.tenant_id = ANY ($7)
                        ORDER BY a.time DESC LIMIT 1),
            'destination', jsonb_build_object('id', d.id, 'tenant_id', d.tenant_id,
                                              'type', d.type, 'topics', to_jsonb(d.topics),
@@ -45,3 +51,4 @@ SELECT i.topic, coalesce($6, now()), d.tenant_id,
        || i.extra
 FROM input i
 JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id
+                             AND d.tenant_id = ANY ($7)

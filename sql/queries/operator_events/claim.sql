@@ -1,4 +1,4 @@
--- operator_events/claim: $1 now (null = now()), $2 limit, $3 worker id,
+-- operator_events/claim: $1 now, $2 limit, $3 worker id,
 -- $4 lease in ms, $5 tenant_id[]: only these tenants' events (one Citus shard
 -- group's; null = every tenant).
 --
@@ -8,7 +8,7 @@
 -- each other's rows. `attempts` counts this try.
 WITH due AS (
     SELECT tenant_id, id FROM outbound.operator_events
-    WHERE next_attempt_at <= coalesce($1, now())
+    WHERE next_attempt_at <= $1::timestamptz
       AND ($5::text[] IS NULL OR tenant_id = ANY ($5))
     ORDER BY next_attempt_at
     LIMIT $2
@@ -17,7 +17,7 @@ WITH due AS (
 UPDATE outbound.operator_events o
 SET lease_owner = $3,
     attempts = o.attempts + 1,
-    next_attempt_at = coalesce($1, now()) + $4::bigint * interval '1 millisecond'
+    next_attempt_at = $1::timestamptz + $4::bigint * interval '1 millisecond'
 FROM due
 WHERE o.tenant_id = due.tenant_id AND o.id = due.id
 RETURNING o.id, o.topic, o.time, o.tenant_id, o.data, o.attempts

@@ -1,12 +1,16 @@
 -- operator_events/exhausted_retries: $1 destination_id[], $2 event_id[],
 -- $3 attempt_number[] (the last, failed attempt), $4 window in ms,
--- $5 now (null = now()), $6 tenant_id[] (each destination's tenant).
+-- $5 now, $6 tenant_id[] (each destination's tenant).
 --
 -- alert.attempt.exhausted_retries, at most once per destination per
 -- window: the window row is taken (inserted, or moved on when the window
 -- has passed) and only a destination whose row this statement took gets
 -- the event, for the first of its deliveries in the batch. Two recorders
 -- racing for one destination serialise on the row's ON CONFLICT.
+--
+-- Every table is also filtered on `tenant_id = ANY ($6)`: on Citus, where a
+-- batch holds one shard group's deliveries (the recorder splits them), that
+-- lets Citus route the statement to the group's node; elsewhere it changes nothing.
 WITH input AS (
     SELECT DISTINCT ON (tenant_id, destination_id) *
     FROM unnest($1::text[], $2::text[], $3::int[], $6::text[])
@@ -14,23 +18,25 @@ WITH input AS (
     ORDER BY tenant_id, destination_id
 ), taken AS (
     INSERT INTO outbound.operator_alert_windows AS w (tenant_id, destination_id, topic, last_at)
-    SELECT i.tenant_id, i.destination_id, 'alert.attempt.exhausted_retries', coalesce($5, now())
+    SELECT i.tenant_id, i.destination_id, 'alert.attempt.exhausted_retries', $5::timestamptz
     FROM input i
     WHERE EXISTS (SELECT 1 FROM outbound.destinations d
-                  WHERE d.tenant_id = i.tenant_id AND d.id = i.destination_id)
+                  WHERE d.tenant_id = i.tenant_id AND d.id = i.destination_id
+                    AND d.tenant_id = ANY ($6))
     ON CONFLICT (tenant_id, destination_id, topic) DO UPDATE SET last_at = excluded.last_at
     -- (a difference of times: Citus takes only immutable expressions here)
     WHERE excluded.last_at - w.last_at >= $4::bigint * interval '1 millisecond'
     RETURNING w.tenant_id, w.destination_id
 )
 INSERT INTO outbound.operator_events (topic, time, tenant_id, data)
-SELECT 'alert.attempt.exhausted_retries', coalesce($5, now()), d.tenant_id,
+SELECT 'alert.attempt.exhausted_retries', $5::timestamptz, d.tenant_id,
        jsonb_build_object(
            'tenant_id', d.tenant_id,
            'event', (SELECT jsonb_build_object('id', e.id, 'topic', e.topic, 'time', e.time,
                                                'metadata', e.metadata, 'data', e.data::jsonb)
                      FROM outbound.events e
-                     WHERE e.tenant_id = i.tenant_id AND e.id = i.event_id LIMIT 1),
+                     WHERE e.tenant_id = i.tenant_id AND e.id = i.event_id
+                       AND e.tenant_id = ANY ($6) LIMIT 1),
            'attempt', (SELECT jsonb_build_object('id', a.id::text, 'tenant_id', a.tenant_id,
                                                  'event_id', a.event_id,
                                                  'destination_id', a.destination_id,
@@ -42,6 +48,7 @@ SELECT 'alert.attempt.exhausted_retries', coalesce($5, now()), d.tenant_id,
                        WHERE a.tenant_id = i.tenant_id AND a.event_id = i.event_id
                          AND a.destination_id = i.destination_id
                          AND a.attempt_number = i.attempt_number
+                         AND a.tenant_id = ANY ($6)
                        ORDER BY a.time DESC LIMIT 1),
            'destination', jsonb_build_object('id', d.id, 'tenant_id', d.tenant_id,
                                              'type', d.type, 'topics', to_jsonb(d.topics),
@@ -52,3 +59,4 @@ SELECT 'alert.attempt.exhausted_retries', coalesce($5, now()), d.tenant_id,
 FROM input i
 JOIN taken t ON t.tenant_id = i.tenant_id AND t.destination_id = i.destination_id
 JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id
+                             AND d.tenant_id = ANY ($6)

@@ -1,5 +1,5 @@
 -- operator_events/subscription_updated: $1 tenant id, $2 previous topics,
--- $3 previous destination count, $4 now (null = now()).
+-- $3 previous destination count, $4 now.
 --
 -- Inserts tenant.subscription.updated when the tenant's subscription (see
 -- subscription.sql) differs from the one read before the write; nothing
@@ -11,7 +11,7 @@ WITH now_ AS (
            (SELECT count(*) FROM outbound.destinations d WHERE d.tenant_id = $1)::int AS n
 )
 INSERT INTO outbound.operator_events (topic, time, tenant_id, data)
-SELECT 'tenant.subscription.updated', coalesce($4, now()), $1,
+SELECT 'tenant.subscription.updated', $4::timestamptz, $1,
        jsonb_build_object('tenant_id', $1::text,
                           'topics', to_jsonb(c.topics),
                           'previous_topics', to_jsonb($2::text[]),

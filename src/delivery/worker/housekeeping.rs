@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use super::{LoopState, Worker};
 use crate::store::{deliveries, held, workers, StoreError};
 
-/// How often a worker refreshes its row while running.
-const HEARTBEAT: Duration = Duration::from_secs(30);
+/// How often a worker refreshes its row while running. On Citus a worker
+/// whose row is older than `shards::STALE` loses its share of the shard
+/// groups to the others.
+const HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// How often a worker gives back to the queue what is still held for
 /// destinations that are enabled (`store::held::release_enabled`): a
@@ -33,7 +35,24 @@ impl Worker {
         }
         state.last_sweep = Instant::now();
         let released = match self.inner.pool.get().await {
-            Ok(client) => held::release_enabled(&client, held::BATCH, None).await,
+            Ok(client) => match self.inner.citus.get() {
+                // On Citus, one routed statement per shard group this
+                // process owns.
+                Some(true) => {
+                    let groups = self.inner.shards.lock().await.owned_tenants();
+                    let mut released = Ok(0);
+                    for tenants in groups {
+                        match held::release_enabled(&client, held::BATCH, None, Some(&tenants))
+                            .await
+                        {
+                            Ok(n) => released = released.map(|r| r + n),
+                            Err(err) => released = Err(err),
+                        }
+                    }
+                    released
+                }
+                _ => held::release_enabled(&client, held::BATCH, None, None).await,
+            },
             Err(err) => Err(err.into()),
         };
         match released {

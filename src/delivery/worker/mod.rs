@@ -54,11 +54,14 @@ use super::fairness::Fairness;
 use super::recorder::{self, Recorded};
 use super::sending::Sending;
 use crate::store::deliveries::{self, Claimed};
-use crate::store::{self, wakeups, Pool, StoreError};
+use crate::store::{self, citus, wakeups, Pool, StoreError};
 
 mod config;
 mod housekeeping;
+mod shards;
 mod state;
+
+use shards::Shards;
 
 use state::LoopState;
 
@@ -68,6 +71,9 @@ pub use config::WorkerConfig;
 /// and how often it polls meanwhile.
 const LINGER: Duration = Duration::from_millis(100);
 const LINGER_POLL: Duration = Duration::from_millis(2);
+/// On Citus, the longest an idle worker sleeps between looks at the queue:
+/// the most a SQL publish waits there before a worker sees it.
+const CITUS_IDLE_POLL: Duration = Duration::from_millis(50);
 /// After a claim that found less than half a batch, the next claim starts
 /// no sooner than this after it: a nearly drained queue is then claimed in
 /// batches of what arrived meanwhile, instead of by back-to-back round
@@ -97,6 +103,12 @@ struct Inner {
     /// sends to slow destinations that end (their parked deliveries may go).
     wake: Arc<Notify>,
     fairness: Arc<Fairness>,
+    /// Whether the queue is distributed (Citus), found out at the first claim.
+    citus: tokio::sync::OnceCell<bool>,
+    /// On Citus: the shard groups this process claims from.
+    shards: tokio::sync::Mutex<Shards>,
+    /// On Citus: each tenant's shard group, for the recorder.
+    groups: recorder::ShardGroups,
 }
 
 impl Worker {
@@ -134,6 +146,9 @@ impl Worker {
                 healthy,
                 wake: Arc::new(Notify::new()),
                 fairness,
+                citus: tokio::sync::OnceCell::new(),
+                shards: Default::default(),
+                groups: Default::default(),
             }),
         })
     }
@@ -179,14 +194,20 @@ impl Worker {
         if outcomes.is_empty() {
             return Ok(Recorded::default());
         }
-        recorder::write(
-            &self.inner.pool,
-            &outcomes,
-            self.inner.cfg.thresholds(),
-            &self.inner.attempter.circuits,
-            Some(now),
-        )
-        .await
+        let mut recorded = Recorded::default();
+        for part in self.inner.groups.split(outcomes) {
+            recorded.add(
+                recorder::write(
+                    &self.inner.pool,
+                    &part,
+                    self.inner.cfg.thresholds(),
+                    &self.inner.attempter.circuits,
+                    Some(now),
+                )
+                .await?,
+            );
+        }
+        Ok(recorded)
     }
 
     async fn claim(
@@ -195,21 +216,107 @@ impl Worker {
         limit: usize,
     ) -> Result<Vec<Claimed>, StoreError> {
         let client = self.inner.pool.get().await?;
+        let citus = *self
+            .inner
+            .citus
+            .get_or_try_init(|| citus::is_distributed(&client))
+            .await?;
+        let mut claimed = match citus {
+            false => self.claim_from(&client, now, limit, None).await?,
+            true => self.claim_routed(&client, now, limit).await?,
+        };
+        drop(client);
+        self.inner.attempter.decrypt_credentials(&mut claimed);
+        Ok(claimed)
+    }
+
+    async fn claim_from(
+        &self,
+        client: &deadpool_postgres::Object,
+        now: Option<DateTime<Utc>>,
+        limit: usize,
+        tenants: Option<&[crate::domain::ids::TenantId]>,
+    ) -> Result<Vec<Claimed>, StoreError> {
         let lease_ms = i64::try_from(self.inner.cfg.lease.as_millis()).unwrap_or(i64::MAX);
         let limits = self.inner.fairness.limits();
-        let mut claimed = deliveries::claim(
-            &client,
+        deliveries::claim(
+            client,
             now,
             limit as i64,
             &self.inner.id,
             lease_ms,
             &limits,
-            None,
+            tenants,
         )
-        .await?;
-        drop(client);
-        self.inner.attempter.decrypt_credentials(&mut claimed);
-        Ok(claimed)
+        .await
+    }
+
+    /// On Citus: claims from the owned shard groups that have work (see
+    /// `shards`), one routed claim per group, until one finds some.
+    async fn claim_routed(
+        &self,
+        client: &deadpool_postgres::Object,
+        now: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        // Citus refuses now() inside the claim's CASE and COALESCE: the
+        // time is passed in.
+        let now = now.unwrap_or_else(Utc::now);
+        let mut shards = self.inner.shards.lock().await;
+        if shards.needs_refresh() {
+            self.refresh_shards(client, &mut shards).await?;
+        }
+        let mut probed = false;
+        loop {
+            let Some((group, tenants)) = shards.next_due() else {
+                if probed {
+                    return Ok(Vec::new());
+                }
+                probed = true;
+                let due = citus::due_tenants(client).await?;
+                if !shards.mark_due(&due) {
+                    // A tenant the map does not know yet: read it again.
+                    self.refresh_shards(client, &mut shards).await?;
+                    shards.mark_due(&due);
+                }
+                continue;
+            };
+            let claimed = match self
+                .claim_from(client, Some(now), limit, Some(&tenants))
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    // A shard moved, say: read the map again next time.
+                    shards.expire();
+                    return Err(err);
+                }
+            };
+            if claimed.len() >= limit {
+                shards.requeue(group);
+            }
+            if !claimed.is_empty() {
+                return Ok(claimed);
+            }
+        }
+    }
+
+    async fn refresh_shards(
+        &self,
+        client: &deadpool_postgres::Object,
+        shards: &mut Shards,
+    ) -> Result<(), StoreError> {
+        let stale_ms = i64::try_from(shards::STALE.as_millis()).unwrap_or(i64::MAX);
+        let live = citus::live_workers(client, stale_ms).await?;
+        let groups = citus::shard_groups(client).await?;
+        shards.refresh(groups, &live, &self.inner.id);
+        self.inner.groups.set(shards.tenant_groups());
+        tracing::debug!(
+            owned = shards.owned(),
+            workers = live.len(),
+            "shard groups refreshed"
+        );
+        Ok(())
     }
 
     /// Runs until `cancel` fires, then shuts down gracefully.
@@ -228,6 +335,7 @@ impl Worker {
             rx,
             cfg.thresholds(),
             self.inner.attempter.circuits.clone(),
+            self.inner.groups.clone(),
             recorder_stop.clone(),
         ));
         let mut sending = Sending::new(
@@ -321,6 +429,7 @@ impl Worker {
         sending: &mut Sending,
     ) {
         state.last_work = Instant::now();
+        state.idle_poll = LINGER_POLL;
         if claimed.len() < state.claim_threshold {
             state.next_claim = started + CLAIM_PACE;
         }
@@ -363,10 +472,24 @@ impl Worker {
             // it must be set again before the next sleep, even if this
             // wake-up finds nothing.
             _ = wake.notified() => state.idle = None,
-            _ = tokio::time::sleep(self.inner.cfg.poll_interval) => {}
+            _ = tokio::time::sleep(self.idle_poll(state)) => {}
             _ = cancel.cancelled() => return ControlFlow::Break(()),
         }
         ControlFlow::Continue(())
+    }
+
+    /// How long an idle worker sleeps before looking again. With NOTIFY,
+    /// the poll interval (it only catches retries coming due). On Citus,
+    /// where a SQL publish cannot wake anyone, the sleep starts short and
+    /// doubles while nothing turns up, to at most CITUS_IDLE_POLL.
+    fn idle_poll(&self, state: &mut LoopState) -> Duration {
+        let poll = self.inner.cfg.poll_interval;
+        if self.inner.citus.get() != Some(&true) {
+            return poll;
+        }
+        let sleep = state.idle_poll;
+        state.idle_poll = (sleep * 2).min(poll.min(CITUS_IDLE_POLL));
+        sleep
     }
 
     /// The database refused or could not be reached: unhealthy, back off.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{WorkerConfig, LINGER};
+use super::{WorkerConfig, LINGER, LINGER_POLL};
 use crate::delivery::sending::start_within;
 
 /// The loop's bookkeeping between steps.
@@ -23,6 +23,8 @@ pub(super) struct LoopState {
     pub(super) claim_threshold: usize,
     /// How soon after its claim a delivery must start sending.
     pub(super) start_within: Duration,
+    /// On Citus, the next idle sleep (see `Worker::idle_poll`).
+    pub(super) idle_poll: Duration,
 }
 
 impl LoopState {
@@ -47,6 +49,7 @@ impl LoopState {
             capacity,
             claim_threshold: (cfg.batch_size.min(capacity) / 2).max(1),
             start_within,
+            idle_poll: LINGER_POLL,
         }
     }
 }

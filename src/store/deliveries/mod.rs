@@ -112,7 +112,12 @@ pub async fn claim(
     limits: &ClaimLimits,
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let stmt = client.prepare_cached(queries::DELIVERIES_CLAIM).await?;
+    // One shard group's tenants: the text Citus can route (see queries::routed).
+    let sql = match tenants {
+        Some(_) => queries::routed(queries::DELIVERIES_CLAIM),
+        None => queries::DELIVERIES_CLAIM,
+    };
+    let stmt = client.prepare_cached(sql).await?;
     let known: Vec<&DestinationKey> = limits.destinations.iter().collect();
     let (known_tenants, known) = key_columns(&known);
     let tenants: Option<Vec<&str>> = tenants.map(strs);
@@ -273,6 +278,7 @@ pub async fn circuit_closed(
     destinations: &[&DestinationKey],
     now: Option<DateTime<Utc>>,
 ) -> Result<u64, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::DELIVERIES_CIRCUIT_CLOSED)
         .await?;
@@ -311,6 +317,7 @@ pub async fn retry_now(
     tenant: &TenantId,
     now: Option<DateTime<Utc>>,
 ) -> Result<Result<Option<i32>, RetryError>, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let (event_id, destination_id, tenant) =
         (event_id.as_str(), destination_id.as_str(), tenant.as_str());
     let stmt = client

@@ -178,6 +178,7 @@ pub async fn record_destination_outcomes(
     thresholds: Thresholds,
     now: Option<DateTime<Utc>>,
 ) -> Result<Vec<DestinationCount>, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
     let stmt = client
         .prepare_cached(queries::DESTINATIONS_RECORD_OUTCOMES)
         .await?;
