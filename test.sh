@@ -19,6 +19,8 @@
 #     tests see);
 #   - Debian's Chromium, node and npm, and playwright-core from npm (pinned in
 #     tests/portal/package-lock.json) for the portal's browser test;
+#   - Citus 13.2 (distributed PostgreSQL), built from ../shared/vendor/citus
+#     when that folder is there, for tests/it/citus.rs (see below);
 #   - tansu 0.6.0, a Kafka-compatible broker, for the Kafka tests: built with
 #     `cargo install` into $TANSU_ROOT (default /var/tmp/tansu-root; its build
 #     folder /var/tmp/target-tansu is kept), so it is built once per machine
@@ -161,6 +163,23 @@ if ! "$TANSU_BIN" --version 2>/dev/null | grep -qF "$TANSU_VERSION"; then
   say "tansu installed in $((SECONDS - started)) s"
 fi
 
+# Citus 13.2 (distributed PostgreSQL), for tests/it/citus.rs: not in
+# Debian's archive, so built from the source in ../shared/vendor/citus by
+# its build.sh (about 9 minutes on 2 cores, once per machine: it does
+# nothing when this version is installed). Where that folder is missing the
+# Citus tests say in one line that they were skipped; where Citus is built,
+# OUTBOUND_REQUIRE_CITUS=1 makes them fail rather than skip.
+citus_build="../shared/vendor/citus/build.sh"
+if [ -f "$citus_build" ]; then
+  if ! ls /usr/lib/postgresql/*/lib/citus.so >/dev/null 2>&1; then
+    say "building Citus from $citus_build (about 9 minutes)"
+  fi
+  as_root bash "$citus_build" >/dev/null
+  export OUTBOUND_REQUIRE_CITUS=1
+else
+  say "no $citus_build here: the Citus tests will be skipped"
+fi
+
 # The test harness starts a private cluster in $TMPDIR/outbound-test-cluster
 # and leaves it running for the next run. Stopped at exit when this run
 # started it (one already running may serve another run of the tests).
@@ -170,17 +189,25 @@ pgdata="${TMPDIR:-/tmp}/outbound-test-cluster/pg"
 as_cluster_owner() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
-cluster_running() {
-  [ -f "$pgdata/postmaster.pid" ] && as_cluster_owner "$pg_ctl" -D "$pgdata" status >/dev/null 2>&1
+# The Citus tests' three nodes (tests/it/helpers/citus.rs) likewise, in
+# $TMPDIR/outbound-test-citus.
+citus_nodes="${TMPDIR:-/tmp}/outbound-test-citus"
+running() {
+  [ -f "$1/postmaster.pid" ] && as_cluster_owner "$pg_ctl" -D "$1" status >/dev/null 2>&1
 }
-stop_test_cluster() {
-  if cluster_running; then
-    as_cluster_owner "$pg_ctl" -D "$pgdata" -m fast stop >/dev/null 2>&1 || true
+stop() {
+  if running "$1"; then
+    as_cluster_owner "$pg_ctl" -D "$1" -m fast stop >/dev/null 2>&1 || true
   fi
 }
-if ! cluster_running; then
-  trap stop_test_cluster EXIT
-fi
+to_stop=()
+for data in "$pgdata" "$citus_nodes"/{coordinator,worker1,worker2}/pg; do
+  running "$data" || to_stop+=("$data")
+done
+stop_started() {
+  for data in "${to_stop[@]}"; do stop "$data"; done
+}
+trap stop_started EXIT
 
 say "cargo test${*:+ $*}"
 cargo test "$@"

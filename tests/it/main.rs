@@ -9,6 +9,7 @@ mod api_destinations;
 mod api_logs;
 mod api_metrics;
 mod api_tenants;
+mod citus;
 mod delivery;
 mod destinations;
 mod fairness;

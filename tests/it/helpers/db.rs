@@ -156,6 +156,9 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     pub pool: Pool,
+    /// Admin URLs of the clusters the database is dropped from when the
+    /// test ends (a Citus test's database is on three).
+    pub drop_on: Vec<String>,
 }
 
 impl TestDb {
@@ -185,7 +188,12 @@ impl TestDb {
         }
         let url = with_database(&h.admin_url, &name);
         let pool = store::connect_pool(&url, 8).expect("pool");
-        TestDb { name, url, pool }
+        TestDb {
+            name,
+            url,
+            pool,
+            drop_on: vec![h.admin_url.clone()],
+        }
     }
 
     /// A pooled connection.
@@ -230,7 +238,7 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         self.pool.close();
         let name = self.name.clone();
-        let admin_url = harness().admin_url.clone();
+        let admin_urls = std::mem::take(&mut self.drop_on);
         // Drop the database from a thread with its own runtime: Drop cannot
         // await, and the test's runtime may be shutting down.
         let _ = std::thread::spawn(move || {
@@ -239,12 +247,17 @@ impl Drop for TestDb {
                 .build()
                 .ok()?;
             rt.block_on(async {
-                let (client, conn) = tokio_postgres::connect(&admin_url, NoTls).await.ok()?;
-                tokio::spawn(conn);
-                client
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .await
-                    .ok()
+                for admin_url in admin_urls {
+                    let Ok((client, conn)) = tokio_postgres::connect(&admin_url, NoTls).await
+                    else {
+                        continue;
+                    };
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+                Some(())
             })
         })
         .join();

@@ -1,4 +1,5 @@
 pub mod app;
+pub mod citus;
 pub mod cloud;
 pub mod cron_cluster;
 pub mod db;
