@@ -24,7 +24,7 @@ use crate::domain::operator_event::{self as op, crossed_level, Alerts};
 use crate::net::http_client::HttpClientError;
 use crate::store::deliveries::{AttemptRecord, DestinationCount};
 use crate::store::operator_events::{self as outbox, ClaimedOperatorEvent, NewAlert};
-use crate::store::{GenericClient, Pool, StoreError};
+use crate::store::{citus, GenericClient, Pool, StoreError};
 
 /// Tries per operator event before it is dropped with an error log line.
 /// With the delays below that rides out about a day of sink outage.
@@ -161,6 +161,8 @@ struct Inner {
     /// out, and a margin, so no other worker claims an event still being
     /// sent.
     lease: Duration,
+    /// Whether the outbox is distributed (Citus), found out at the first claim.
+    citus: tokio::sync::OnceCell<bool>,
 }
 
 impl OperatorEventSender {
@@ -192,6 +194,7 @@ impl OperatorEventSender {
                 deployment_id,
                 worker_id,
                 lease: timeout * BATCH as u32 + LEASE_MARGIN,
+                citus: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -205,7 +208,37 @@ impl OperatorEventSender {
         // held across a send: a slow sink never ties up the pool.
         let claimed = {
             let client = inner.pool.get().await?;
-            outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms, None).await?
+            let citus = *inner
+                .citus
+                .get_or_try_init(|| citus::is_distributed(&client))
+                .await?;
+            match citus {
+                false => {
+                    outbox::claim(&client, now, BATCH, &inner.worker_id, lease_ms, None).await?
+                }
+                // On Citus, one routed claim per shard group with events due.
+                true => {
+                    let mut claimed = Vec::new();
+                    for tenants in citus::operator_event_groups(&client).await? {
+                        let room = BATCH - claimed.len() as i64;
+                        if room <= 0 {
+                            break;
+                        }
+                        claimed.extend(
+                            outbox::claim(
+                                &client,
+                                now,
+                                room,
+                                &inner.worker_id,
+                                lease_ms,
+                                Some(&tenants),
+                            )
+                            .await?,
+                        );
+                    }
+                    claimed
+                }
+            }
         };
         let mut round = SendRound::default();
         for e in claimed {

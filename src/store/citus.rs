@@ -195,6 +195,21 @@ pub async fn shard_groups(client: &impl GenericClient) -> Result<Vec<ShardGroup>
         .collect()
 }
 
+/// The tenants with operator events due now, one list per shard group.
+pub async fn operator_event_groups(
+    client: &impl GenericClient,
+) -> Result<Vec<Vec<TenantId>>, StoreError> {
+    let stmt = client
+        .prepare_cached(queries::CITUS_OPERATOR_EVENT_GROUPS)
+        .await?;
+    client
+        .query(&stmt, &[])
+        .await?
+        .iter()
+        .map(|r| ids(r, "tenants"))
+        .collect()
+}
+
 /// Tenants with deliveries due now (at most 1,000).
 pub async fn due_tenants(client: &impl GenericClient) -> Result<Vec<TenantId>, StoreError> {
     let stmt = client.prepare_cached(queries::CITUS_DUE_TENANTS).await?;

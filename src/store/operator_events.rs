@@ -145,9 +145,12 @@ pub async fn claim(
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<ClaimedOperatorEvent>, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let stmt = client
-        .prepare_cached(queries::OPERATOR_EVENTS_CLAIM)
-        .await?;
+    // One shard group's tenants: the text Citus can route (queries::routed).
+    let sql = match tenants {
+        Some(_) => queries::routed(queries::OPERATOR_EVENTS_CLAIM),
+        None => queries::OPERATOR_EVENTS_CLAIM,
+    };
+    let stmt = client.prepare_cached(sql).await?;
     let tenants: Option<Vec<&str>> = tenants.map(super::strs);
     let rows = client
         .query(&stmt, &[&now, &limit, &worker_id, &lease_ms, &tenants])

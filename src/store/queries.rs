@@ -58,6 +58,7 @@ queries! {
     METRICS_ATTEMPTS => "metrics/attempts.sql",
     METRICS_EVENTS => "metrics/events.sql",
     METRICS_QUEUE_DEPTH => "metrics/queue_depth.sql",
+    METRICS_QUEUE_DEPTH_CITUS => "metrics/queue_depth_citus.sql",
     METRICS_EVENTS_STORED => "metrics/events_stored.sql",
     WORKERS_DEREGISTER => "workers/deregister.sql",
     WORKERS_LISTEN => "workers/listen.sql",
@@ -73,6 +74,7 @@ queries! {
     CITUS_SHARD_GROUPS => "citus/shard_groups.sql",
     CITUS_DUE_TENANTS => "citus/due_tenants.sql",
     CITUS_LIVE_WORKERS => "citus/live_workers.sql",
+    CITUS_OPERATOR_EVENT_GROUPS => "citus/operator_event_groups.sql",
 }
 
 /// Queries that only prepare where an optional extension exists.
@@ -80,6 +82,7 @@ pub const NEEDS_EXTENSION: &[&str] = &[
     "maintenance/schedule_pg_cron.sql",
     "citus/distributed.sql",
     "citus/shard_groups.sql",
+    "citus/operator_event_groups.sql",
 ];
 
 /// `sql` as it must read to run on one Citus shard group: every

@@ -40,7 +40,11 @@ pub async fn queue_depth(
     now: Option<DateTime<Utc>>,
 ) -> Result<QueueDepth, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let stmt = client.prepare_cached(queries::METRICS_QUEUE_DEPTH).await?;
+    let sql = match super::citus::is_distributed(client).await? {
+        true => queries::METRICS_QUEUE_DEPTH_CITUS,
+        false => queries::METRICS_QUEUE_DEPTH,
+    };
+    let stmt = client.prepare_cached(sql).await?;
     let row = client.query_one(&stmt, &[&now, &COUNT_CAP]).await?;
     let oldest: Option<DateTime<Utc>> = row.try_get("oldest_due")?;
     let at: DateTime<Utc> = row.try_get("now")?;

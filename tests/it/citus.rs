@@ -492,3 +492,39 @@ async fn migrate_citus_is_idempotent_and_refuses_where_citus_is_not() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_raised_and_sent_to_the_operator_sink_as_on_one_node() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    crate::operator_events::alerts_at_each_level_then_disabled(&cdb.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_endpoint_gets_its_circuit_opened_and_probed_as_on_one_node() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    crate::fairness::an_endpoint_that_never_answers_gets_its_circuit_opened_and_probed_on(&cdb.db)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_endpoint_does_not_delay_another_tenant_as_on_one_node() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    crate::fairness::a_slow_endpoint_does_not_delay_another_tenants_webhooks_on(&cdb.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_down_too_long_is_disabled_and_its_held_events_follow_as_on_one_node() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    crate::outages::a_destination_down_for_longer_than_the_rule_is_disabled_and_its_events_wait_on(
+        &cdb.db,
+    )
+    .await;
+}

@@ -44,7 +44,11 @@ fn latencies(receiver: &TestReceiver, published: &[(String, Instant)]) -> Vec<Du
 /// fast endpoint receiving an event every 100 ms meanwhile.
 #[tokio::test]
 async fn a_slow_endpoint_does_not_delay_another_tenants_webhooks() {
-    let db = TestDb::new().await;
+    a_slow_endpoint_does_not_delay_another_tenants_webhooks_on(&TestDb::new().await).await;
+}
+
+/// The test above on `db` (one node's, or a Citus cluster's: tests/it/citus.rs).
+pub(crate) async fn a_slow_endpoint_does_not_delay_another_tenants_webhooks_on(db: &TestDb) {
     let c = db.client().await;
     let (noisy_rx, quiet_rx) = (TestReceiver::start().await, TestReceiver::start().await);
     noisy_rx.set_default(Reply::Delay(Duration::from_millis(400), 200));
@@ -62,7 +66,7 @@ async fn a_slow_endpoint_does_not_delay_another_tenants_webhooks() {
     .await;
     webhook(&c, &quiet, "fast", &["*"], &quiet_rx.url("/"), secret).await;
 
-    let w = worker(&db, |s| {
+    let w = worker(db, |s| {
         s.delivery.concurrency = 16;
         s.delivery.destination_concurrency = 4;
     })
@@ -137,7 +141,14 @@ async fn a_slow_endpoint_does_not_delay_another_tenants_webhooks() {
 /// has passed, and its answer closes the circuit.
 #[tokio::test]
 async fn an_endpoint_that_never_answers_gets_its_circuit_opened_and_probed() {
-    let db = TestDb::new().await;
+    an_endpoint_that_never_answers_gets_its_circuit_opened_and_probed_on(&TestDb::new().await)
+        .await;
+}
+
+/// The test above on `db` (one node's, or a Citus cluster's: tests/it/citus.rs).
+pub(crate) async fn an_endpoint_that_never_answers_gets_its_circuit_opened_and_probed_on(
+    db: &TestDb,
+) {
     let c = db.client().await;
     let (dead_rx, quiet_rx) = (TestReceiver::start().await, TestReceiver::start().await);
     dead_rx.set_default(Reply::Hang);
@@ -147,7 +158,7 @@ async fn an_endpoint_that_never_answers_gets_its_circuit_opened_and_probed() {
     webhook(&c, &acme, "dead", &["*"], &dead_rx.url("/"), secret.clone()).await;
     webhook(&c, &quiet, "fast", &["*"], &quiet_rx.url("/"), secret).await;
 
-    let w = worker(&db, |s| {
+    let w = worker(db, |s| {
         s.delivery.timeout = Duration::from_secs(1);
         s.delivery.concurrency = 16;
         s.delivery.destination_concurrency = 3;

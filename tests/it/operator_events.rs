@@ -136,13 +136,18 @@ pub(crate) async fn outbox_len(c: &deadpool_postgres::Object) -> i64 {
 
 #[tokio::test]
 async fn consecutive_failures_alert_at_each_level_then_the_destination_is_disabled() {
-    let db = TestDb::new().await;
+    alerts_at_each_level_then_disabled(&TestDb::new().await).await;
+}
+
+/// The alerts of a failing destination, on `db` (a single node's or a
+/// Citus cluster's, see tests/it/citus.rs).
+pub(crate) async fn alerts_at_each_level_then_disabled(db: &TestDb) {
     let c = db.client().await;
     let hooks = TestReceiver::start().await;
     hooks.set_default(Reply::Status(500));
     let sink = TestReceiver::start().await;
     flaky(&c, &hooks.url("/")).await;
-    let (worker, sender) = service(&db, |s| {
+    let (worker, sender) = service(db, |s| {
         operator(s, &["*"], &sink.url("/ops"));
         s.delivery.disable_after_failures = 10;
         s.delivery.disable_min_failing = Duration::ZERO;

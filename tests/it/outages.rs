@@ -286,11 +286,20 @@ async fn a_flapping_receiver_gets_every_event_and_stays_enabled() {
 /// for it afterwards is held, counted in the API, and delivered on enable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_down_for_longer_than_the_rule_is_disabled_and_its_events_wait() {
-    let db = TestDb::new().await;
+    a_destination_down_for_longer_than_the_rule_is_disabled_and_its_events_wait_on(
+        &TestDb::new().await,
+    )
+    .await;
+}
+
+/// The test above on `db` (one node's, or a Citus cluster's: tests/it/citus.rs).
+pub(crate) async fn a_destination_down_for_longer_than_the_rule_is_disabled_and_its_events_wait_on(
+    db: &TestDb,
+) {
     let rx = TestReceiver::start().await;
     rx.down();
     let sink = TestReceiver::start().await;
-    let api = TestApp::serving(&db, |s| {
+    let api = TestApp::serving(db, |s| {
         s.delivery.disable_after_failures = 3;
         s.delivery.disable_min_failing = Duration::from_secs(3);
         s.operator_events.topics =
