@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::operator_sinks::Sink;
+use crate::domain::ids::TenantId;
 use crate::domain::operator_event::{self as op, crossed_level, Alerts};
 use crate::net::http_client::HttpClientError;
 use crate::store::deliveries::{AttemptRecord, DestinationCount};
@@ -49,6 +50,7 @@ pub async fn emit_alerts(
     counts: &[DestinationCount],
     alerts: Alerts,
     now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
 ) -> Result<(), StoreError> {
     let t = alerts.topics;
     if !(t.consecutive_failure || t.disabled || t.exhausted_retries) {
@@ -87,7 +89,7 @@ pub async fn emit_alerts(
         }
     }
     if !new.is_empty() {
-        outbox::insert_alerts(tx, &new, now).await?;
+        outbox::insert_alerts(tx, &new, now, group).await?;
     }
     if t.exhausted_retries {
         let exhausted: Vec<_> = order
@@ -103,7 +105,8 @@ pub async fn emit_alerts(
             })
             .collect();
         if !exhausted.is_empty() {
-            outbox::insert_exhausted(tx, &exhausted, alerts.exhausted_window_ms, now).await?;
+            outbox::insert_exhausted(tx, &exhausted, alerts.exhausted_window_ms, now, group)
+                .await?;
         }
     }
     Ok(())

@@ -65,15 +65,25 @@ impl Recorded {
 }
 
 /// Writes one batch of outcomes. Outcomes from lost leases are refused,
-/// not errors. `circuits` learns what the batch did to the circuits.
+/// not errors. `circuits` learns what the batch did to the circuits. With
+/// `routed` (on Citus), the batch is one shard group's (see
+/// [`ShardGroups::split`]) and every statement names its tenants.
 pub async fn write(
     pool: &Pool,
     batch: &[Outcome],
     thresholds: Thresholds,
     circuits: &OpenCircuits,
     now: Option<DateTime<Utc>>,
+    routed: bool,
 ) -> Result<Recorded, StoreError> {
     let at = now.unwrap_or_else(Utc::now);
+    let group: Option<Vec<TenantId>> = routed.then(|| {
+        let mut tenants: Vec<TenantId> = batch.iter().map(|o| o.tenant_id().clone()).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        tenants
+    });
+    let group = group.as_deref();
     let mut attempts = Vec::with_capacity(batch.len());
     let (mut holds, mut drops): (Vec<ClaimKey>, Vec<ClaimKey>) = (Vec::new(), Vec::new());
     let mut postponed: Vec<(ClaimKey, DateTime<Utc>)> = Vec::new();
@@ -89,14 +99,14 @@ pub async fn write(
     let tx = client.transaction().await?;
     // Unsent deliveries are rare: no statement for them unless there are some.
     if !holds.is_empty() {
-        deliveries::hold_claimed(&tx, &holds).await?;
+        deliveries::hold_claimed(&tx, &holds, group).await?;
     }
     if !drops.is_empty() {
-        deliveries::drop_claimed(&tx, &drops).await?;
+        deliveries::drop_claimed(&tx, &drops, group).await?;
     }
     if attempts.is_empty() {
         if !postponed.is_empty() {
-            deliveries::postpone(&tx, &postponed).await?;
+            deliveries::postpone(&tx, &postponed, group).await?;
         }
         tx.commit().await?;
         return Ok(Recorded {
@@ -104,7 +114,7 @@ pub async fn write(
             ..Recorded::default()
         });
     }
-    let accepted = deliveries::record(&tx, &attempts).await?;
+    let accepted = deliveries::record(&tx, &attempts, group).await?;
 
     // What the batch says of each destination, in the order the outcomes
     // were known: a success ends a failure streak, any answer ends a run
@@ -120,7 +130,8 @@ pub async fn write(
     let changes = streaks(&order, thresholds.failure_spacing_ms);
     // (The statement locks the rows in id order itself: no deadlock between
     // two workers' recorders, whatever order these come in.)
-    let counts = deliveries::record_destination_outcomes(&tx, &changes, thresholds, now).await?;
+    let counts =
+        deliveries::record_destination_outcomes(&tx, &changes, thresholds, now, group).await?;
 
     // A destination that answers again after an outage (its circuit was
     // open, a probe's answer closed it): what waits to be retried for it
@@ -132,10 +143,10 @@ pub async fn write(
         .collect();
     let back: Vec<&DestinationKey> = back.iter().collect();
     if !back.is_empty() {
-        deliveries::circuit_closed(&tx, &back, now).await?;
+        deliveries::circuit_closed(&tx, &back, now, group).await?;
     }
     if !postponed.is_empty() {
-        deliveries::postpone(&tx, &postponed).await?;
+        deliveries::postpone(&tx, &postponed, group).await?;
     }
     let disabled: Vec<DestinationKey> = counts
         .iter()
@@ -144,10 +155,10 @@ pub async fn write(
         .collect();
     let disabled: Vec<&DestinationKey> = disabled.iter().collect();
     if !disabled.is_empty() {
-        deliveries::hold(&tx, &disabled).await?;
+        deliveries::hold(&tx, &disabled, group).await?;
     }
     // In this transaction: an alert exists exactly when its change does.
-    operator_events::emit_alerts(&tx, &order, &counts, thresholds.alerts, now).await?;
+    operator_events::emit_alerts(&tx, &order, &counts, thresholds.alerts, now, group).await?;
     tx.commit().await?;
     circuits.update(&counts, at);
 
@@ -289,8 +300,9 @@ pub async fn run(
                 _ = &mut window => break,
             }
         }
+        let routed = groups.routed();
         for part in groups.split(std::mem::take(&mut batch)) {
-            if !write_retrying(&pool, &part, thresholds, &circuits, &give_up).await {
+            if !write_retrying(&pool, &part, thresholds, &circuits, routed, &give_up).await {
                 return;
             }
         }
@@ -304,11 +316,12 @@ async fn write_retrying(
     batch: &[Outcome],
     thresholds: Thresholds,
     circuits: &OpenCircuits,
+    routed: bool,
     give_up: &tokio_util::sync::CancellationToken,
 ) -> bool {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match write(pool, batch, thresholds, circuits, None).await {
+        match write(pool, batch, thresholds, circuits, None, routed).await {
             Ok(r) => {
                 if r.refused > 0 {
                     tracing::info!(
@@ -343,6 +356,11 @@ pub struct ShardGroups(std::sync::Arc<std::sync::RwLock<HashMap<TenantId, usize>
 impl ShardGroups {
     pub fn set(&self, groups: HashMap<TenantId, usize>) {
         *self.0.write().unwrap_or_else(|p| p.into_inner()) = groups;
+    }
+
+    /// Whether this is Citus (the claim loop has filled the map).
+    pub fn routed(&self) -> bool {
+        !self.0.read().unwrap_or_else(|p| p.into_inner()).is_empty()
     }
 
     /// `batch` split by shard group, in order; whole on a single node. A

@@ -10,7 +10,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{queries, strs, GenericClient, StoreError};
+use super::{queries, GenericClient, StoreError};
 use crate::domain::ids::{DestinationId, TenantId};
 
 /// Rows one statement releases or discards: large enough that a backlog of
@@ -96,13 +96,8 @@ pub async fn release_enabled(
     tenants: Option<&[TenantId]>,
 ) -> Result<i64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    // One shard group's tenants: the text Citus can route (queries::routed).
-    let sql = match tenants {
-        Some(_) => queries::routed(queries::HELD_RELEASE_ENABLED),
-        None => queries::HELD_RELEASE_ENABLED,
-    };
+    let (sql, tenants) = super::for_group(queries::HELD_RELEASE_ENABLED, tenants);
     let stmt = client.prepare_cached(sql).await?;
-    let tenants: Option<Vec<&str>> = tenants.map(strs);
     Ok(client
         .query_one(&stmt, &[&limit, &now, &tenants])
         .await?

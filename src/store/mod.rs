@@ -46,6 +46,20 @@ where
         .collect()
 }
 
+/// What runs a statement for one Citus shard group (`group`: its tenants at
+/// hand) or, with None, on a single node: the statement's text (routed on
+/// Citus, see `queries::routed`) and the tenant filter to bind (null on a
+/// single node).
+pub(crate) fn for_group<'a>(
+    sql: &'static str,
+    group: Option<&'a [crate::domain::ids::TenantId]>,
+) -> (&'static str, Option<Vec<&'a str>>) {
+    match group {
+        Some(tenants) => (queries::routed(sql), Some(strs(tenants))),
+        None => (sql, None),
+    }
+}
+
 /// Ids (or kinds) as the `text[]` a statement takes.
 pub(crate) fn strs<T: AsRef<str>>(ids: &[T]) -> Vec<&str> {
     ids.iter().map(AsRef::as_ref).collect()

@@ -25,11 +25,11 @@ pub async fn insert_alerts(
     client: &impl GenericClient,
     alerts: &[NewAlert],
     now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let stmt = client
-        .prepare_cached(queries::OPERATOR_EVENTS_ALERT)
-        .await?;
+    let (sql, group) = super::for_group(queries::OPERATOR_EVENTS_ALERT, group);
+    let stmt = client.prepare_cached(sql).await?;
     let topics: Vec<&str> = alerts.iter().map(|a| a.topic).collect();
     let destinations: Vec<&str> = alerts.iter().map(|a| a.destination_id.as_str()).collect();
     let events: Vec<&str> = alerts.iter().map(|a| a.event_id.as_str()).collect();
@@ -47,6 +47,7 @@ pub async fn insert_alerts(
                 &extra,
                 &now,
                 &tenants,
+                &group,
             ],
         )
         .await?)
@@ -60,11 +61,11 @@ pub async fn insert_exhausted(
     last_attempts: &[(&TenantId, &DestinationId, &EventId, i32)],
     window_ms: i64,
     now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let stmt = client
-        .prepare_cached(queries::OPERATOR_EVENTS_EXHAUSTED_RETRIES)
-        .await?;
+    let (sql, group) = super::for_group(queries::OPERATOR_EVENTS_EXHAUSTED_RETRIES, group);
+    let stmt = client.prepare_cached(sql).await?;
     let tenants: Vec<&str> = last_attempts.iter().map(|a| a.0.as_str()).collect();
     let destinations: Vec<&str> = last_attempts.iter().map(|a| a.1.as_str()).collect();
     let events: Vec<&str> = last_attempts.iter().map(|a| a.2.as_str()).collect();
@@ -72,7 +73,15 @@ pub async fn insert_exhausted(
     Ok(client
         .execute(
             &stmt,
-            &[&destinations, &events, &numbers, &window_ms, &now, &tenants],
+            &[
+                &destinations,
+                &events,
+                &numbers,
+                &window_ms,
+                &now,
+                &tenants,
+                &group,
+            ],
         )
         .await?)
 }
@@ -145,13 +154,8 @@ pub async fn claim(
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<ClaimedOperatorEvent>, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    // One shard group's tenants: the text Citus can route (queries::routed).
-    let sql = match tenants {
-        Some(_) => queries::routed(queries::OPERATOR_EVENTS_CLAIM),
-        None => queries::OPERATOR_EVENTS_CLAIM,
-    };
+    let (sql, tenants) = super::for_group(queries::OPERATOR_EVENTS_CLAIM, tenants);
     let stmt = client.prepare_cached(sql).await?;
-    let tenants: Option<Vec<&str>> = tenants.map(super::strs);
     let rows = client
         .query(&stmt, &[&now, &limit, &worker_id, &lease_ms, &tenants])
         .await?;

@@ -759,15 +759,16 @@ async fn two_workers_recording_failures_at_once_both_count() {
     .await;
     let mut first = db.client().await;
     let t1 = first.transaction().await.unwrap();
-    record_destination_outcomes(&t1, &[outcome(false, 5, 0, 4)], thresholds, None)
+    record_destination_outcomes(&t1, &[outcome(false, 5, 0, 4)], thresholds, None, None)
         .await
         .unwrap();
     let mut second = db.client().await;
     let other = tokio::spawn(async move {
         let t2 = second.transaction().await.unwrap();
-        let counts = record_destination_outcomes(&t2, &[outcome(false, 3, 5, 7)], thresholds, None)
-            .await
-            .unwrap();
+        let counts =
+            record_destination_outcomes(&t2, &[outcome(false, 3, 5, 7)], thresholds, None, None)
+                .await
+                .unwrap();
         t2.commit().await.unwrap();
         counts
     });
@@ -871,6 +872,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         Thresholds::default(),
         &Default::default(),
         None,
+        false,
     )
     .await
     .unwrap();
@@ -881,6 +883,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         Thresholds::default(),
         &Default::default(),
         None,
+        false,
     )
     .await
     .unwrap();

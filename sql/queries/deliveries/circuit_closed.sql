@@ -15,9 +15,10 @@
 -- these deliveries (just recorded) and wait for that same destination row;
 -- waiting here would deadlock the two. A row skipped keeps its retry time.
 --
--- Every table is also filtered on `tenant_id = ANY ($3)`: on Citus, where a
--- batch holds one shard group's deliveries (the recorder splits them), that
--- lets Citus route the statement to the group's node; elsewhere it changes nothing.
+-- $4 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
+-- (the recorder splits its batches so); null on a single node. Every table
+-- is filtered on it, so that Citus routes the statement to that group's node
+-- (run as queries::routed rewrites it).
 UPDATE outbound.deliveries d
 SET next_attempt_at = $2::timestamptz
 WHERE d.ctid = ANY (ARRAY(
@@ -27,6 +28,6 @@ WHERE d.ctid = ANY (ARRAY(
         SELECT x.ctid AS tid FROM outbound.deliveries x
         WHERE x.tenant_id = i.tenant_id AND x.destination_id = i.id AND x.state = 'pending' AND x.attempts > 0
           AND x.next_attempt_at > $2::timestamptz
-          AND x.tenant_id = ANY ($3)
+          AND ($4::text[] IS NULL OR x.tenant_id = ANY ($4))
         FOR UPDATE SKIP LOCKED) r))
-  AND d.tenant_id = ANY ($3)
+  AND ($4::text[] IS NULL OR d.tenant_id = ANY ($4))

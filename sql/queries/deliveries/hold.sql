@@ -2,9 +2,10 @@
 -- Pending and parked deliveries of those destinations that are disabled wait (state
 -- held) instead of being claimed; enabling the destination releases them.
 --
--- Every table is also filtered on `tenant_id = ANY ($2)`: on Citus, where a
--- batch holds one shard group's deliveries (the recorder splits them), that
--- lets Citus route the statement to the group's node; elsewhere it changes nothing.
+-- $3 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
+-- (the recorder splits its batches so); null on a single node. Every table
+-- is filtered on it, so that Citus routes the statement to that group's node
+-- (run as queries::routed rewrites it).
 UPDATE outbound.deliveries q
 SET state = 'held', lease_owner = NULL
 FROM unnest($1::text[], $2::text[]) AS i(id, tenant_id)
@@ -12,4 +13,4 @@ JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.id
 WHERE d.disabled_at IS NOT NULL
   AND q.tenant_id = d.tenant_id AND q.destination_id = d.id
   AND q.state IN ('pending', 'parked')
-  AND q.tenant_id = ANY ($2) AND d.tenant_id = ANY ($2)
+  AND ($3::text[] IS NULL OR q.tenant_id = ANY ($3)) AND ($3::text[] IS NULL OR d.tenant_id = ANY ($3))

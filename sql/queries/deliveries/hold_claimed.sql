@@ -5,13 +5,14 @@
 -- due now, not held (enabling released the held rows it could see, and
 -- this one was leased then).
 --
--- Every table is also filtered on `tenant_id = ANY ($4)`: on Citus, where a
--- batch holds one shard group's deliveries (the recorder splits them), that
--- lets Citus route the statement to the group's node; elsewhere it changes nothing.
+-- $5 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
+-- (the recorder splits its batches so); null on a single node. Every table
+-- is filtered on it, so that Citus routes the statement to that group's node
+-- (run as queries::routed rewrites it).
 UPDATE outbound.deliveries d
 SET state = CASE WHEN EXISTS (SELECT 1 FROM outbound.destinations x
                               WHERE x.tenant_id = d.tenant_id AND x.id = d.destination_id AND x.disabled_at IS NOT NULL
-                                AND x.tenant_id = ANY ($4))
+                                AND ($5::text[] IS NULL OR x.tenant_id = ANY ($5)))
                  THEN 'held' ELSE 'pending' END::outbound.delivery_state,
     lease_owner = NULL,
     next_attempt_at = now()
@@ -19,4 +20,4 @@ FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
     AS i(event_id, destination_id, claims, tenant_id)
 WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'
-  AND d.tenant_id = ANY ($4)
+  AND ($5::text[] IS NULL OR d.tenant_id = ANY ($5))

@@ -9,9 +9,10 @@
 -- transaction). The destination projection leaves out credentials and
 -- custom header values, which hold secrets too.
 --
--- Every table is also filtered on `tenant_id = ANY ($7)`: on Citus, where a
--- batch holds one shard group's deliveries (the recorder splits them), that
--- lets Citus route the statement to the group's node; elsewhere it changes nothing.
+-- $8 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
+-- (the recorder splits its batches so); null on a single node. Every table
+-- is filtered on it, so that Citus routes the statement to that group's node
+-- (run as queries::routed rewrites it).
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $7::text[])
         AS i(topic, destination_id, event_id, attempt_number, extra, tenant_id)
@@ -24,7 +25,7 @@ SELECT i.topic, $6::timestamptz, d.tenant_id,
                                                'metadata', e.metadata, 'data', e.data::jsonb)
                      FROM outbound.events e
                      WHERE e.tenant_id = d.tenant_id AND e.id = i.event_id
-                       AND e.tenant_id = ANY ($7) LIMIT 1),
+                       AND ($8::text[] IS NULL OR e.tenant_id = ANY ($8)) LIMIT 1),
            'attempt', (SELECT jsonb_build_object('id', a.id::text, 'tenant_id', a.tenant_id,
                                                  'event_id', a.event_id,
                                                  'destination_id', a.destination_id,
@@ -36,7 +37,7 @@ SELECT i.topic, $6::timestamptz, d.tenant_id,
                        WHERE a.tenant_id = d.tenant_id AND a.event_id = i.event_id
                          AND a.destination_id = i.destination_id
                          AND a.attempt_number = i.attempt_number
-                         AND a.tenant_id = ANY ($7)
+                         AND ($8::text[] IS NULL OR a.tenant_id = ANY ($8))
                        ORDER BY a.time DESC LIMIT 1),
            'destination', jsonb_build_object('id', d.id, 'tenant_id', d.tenant_id,
                                              'type', d.type, 'topics', to_jsonb(d.topics),
@@ -51,4 +52,4 @@ SELECT i.topic, $6::timestamptz, d.tenant_id,
        || i.extra
 FROM input i
 JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id
-                             AND d.tenant_id = ANY ($7)
+                             AND ($8::text[] IS NULL OR d.tenant_id = ANY ($8))

@@ -195,6 +195,7 @@ impl Worker {
             return Ok(Recorded::default());
         }
         let mut recorded = Recorded::default();
+        let routed = self.inner.groups.routed();
         for part in self.inner.groups.split(outcomes) {
             recorded.add(
                 recorder::write(
@@ -203,6 +204,7 @@ impl Worker {
                     self.inner.cfg.thresholds(),
                     &self.inner.attempter.circuits,
                     Some(now),
+                    routed,
                 )
                 .await?,
             );

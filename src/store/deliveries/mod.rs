@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{id, queries, strs, GenericClient, StoreError};
+use super::{for_group, id, queries, GenericClient, StoreError};
 use crate::destinations::kind::DestinationKind;
 use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
 
@@ -112,15 +112,10 @@ pub async fn claim(
     limits: &ClaimLimits,
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    // One shard group's tenants: the text Citus can route (see queries::routed).
-    let sql = match tenants {
-        Some(_) => queries::routed(queries::DELIVERIES_CLAIM),
-        None => queries::DELIVERIES_CLAIM,
-    };
+    let (sql, tenants) = for_group(queries::DELIVERIES_CLAIM, tenants);
     let stmt = client.prepare_cached(sql).await?;
     let known: Vec<&DestinationKey> = limits.destinations.iter().collect();
     let (known_tenants, known) = key_columns(&known);
-    let tenants: Option<Vec<&str>> = tenants.map(strs);
     let rows = client
         .query(
             &stmt,
@@ -195,10 +190,12 @@ pub async fn claim(
 pub async fn hold(
     client: &impl GenericClient,
     destinations: &[&DestinationKey],
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    let stmt = client.prepare_cached(queries::DELIVERIES_HOLD).await?;
+    let (sql, group) = for_group(queries::DELIVERIES_HOLD, group);
+    let stmt = client.prepare_cached(sql).await?;
     let (tenants, ids) = key_columns(destinations);
-    Ok(client.execute(&stmt, &[&ids, &tenants]).await?)
+    Ok(client.execute(&stmt, &[&ids, &tenants, &group]).await?)
 }
 
 /// The tenant and destination id columns of `keys`, for a statement that
@@ -213,8 +210,9 @@ pub(crate) fn key_columns<'a>(keys: &[&'a DestinationKey]) -> (Vec<&'a str>, Vec
 pub async fn hold_claimed(
     client: &impl GenericClient,
     keys: &[ClaimKey],
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    claimed_statement(client, queries::DELIVERIES_HOLD_CLAIMED, keys).await
+    claimed_statement(client, queries::DELIVERIES_HOLD_CLAIMED, keys, group).await
 }
 
 /// Removes claimed deliveries that can never be sent (event expired or
@@ -222,22 +220,28 @@ pub async fn hold_claimed(
 pub async fn drop_claimed(
     client: &impl GenericClient,
     keys: &[ClaimKey],
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    claimed_statement(client, queries::DELIVERIES_DROP_CLAIMED, keys).await
+    claimed_statement(client, queries::DELIVERIES_DROP_CLAIMED, keys, group).await
 }
 
 async fn claimed_statement(
     client: &impl GenericClient,
-    sql: &str,
+    sql: &'static str,
     keys: &[ClaimKey],
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
+    let (sql, group) = for_group(sql, group);
     let stmt = client.prepare_cached(sql).await?;
     let event_ids: Vec<&str> = keys.iter().map(|k| k.event_id.as_str()).collect();
     let destination_ids: Vec<&str> = keys.iter().map(|k| k.destination_id.as_str()).collect();
     let claims: Vec<i32> = keys.iter().map(|k| k.claims).collect();
     let tenant_ids: Vec<&str> = keys.iter().map(|k| k.tenant_id.as_str()).collect();
     Ok(client
-        .execute(&stmt, &[&event_ids, &destination_ids, &claims, &tenant_ids])
+        .execute(
+            &stmt,
+            &[&event_ids, &destination_ids, &claims, &tenant_ids, &group],
+        )
         .await?)
 }
 
@@ -247,8 +251,10 @@ async fn claimed_statement(
 pub async fn postpone(
     client: &impl GenericClient,
     deliveries: &[(ClaimKey, DateTime<Utc>)],
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    let stmt = client.prepare_cached(queries::DELIVERIES_POSTPONE).await?;
+    let (sql, group) = for_group(queries::DELIVERIES_POSTPONE, group);
+    let stmt = client.prepare_cached(sql).await?;
     let event_ids: Vec<&str> = deliveries
         .iter()
         .map(|(k, _)| k.event_id.as_str())
@@ -266,7 +272,14 @@ pub async fn postpone(
     Ok(client
         .execute(
             &stmt,
-            &[&event_ids, &destination_ids, &claims, &until, &tenant_ids],
+            &[
+                &event_ids,
+                &destination_ids,
+                &claims,
+                &until,
+                &tenant_ids,
+                &group,
+            ],
         )
         .await?)
 }
@@ -277,13 +290,15 @@ pub async fn circuit_closed(
     client: &impl GenericClient,
     destinations: &[&DestinationKey],
     now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let stmt = client
-        .prepare_cached(queries::DELIVERIES_CIRCUIT_CLOSED)
-        .await?;
+    let (sql, group) = for_group(queries::DELIVERIES_CIRCUIT_CLOSED, group);
+    let stmt = client.prepare_cached(sql).await?;
     let (tenants, ids) = key_columns(destinations);
-    Ok(client.execute(&stmt, &[&ids, &now, &tenants]).await?)
+    Ok(client
+        .execute(&stmt, &[&ids, &now, &tenants, &group])
+        .await?)
 }
 
 /// Gives back every lease a worker holds; returns how many.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::ClaimKey;
 use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
-use crate::store::{id, queries, GenericClient, StoreError};
+use crate::store::{for_group, id, queries, GenericClient, StoreError};
 
 /// The outcome of one attempt, ready to record.
 #[derive(Debug, Clone)]
@@ -55,8 +55,10 @@ impl AttemptRecord {
 pub async fn record(
     client: &impl GenericClient,
     batch: &[&AttemptRecord],
+    group: Option<&[TenantId]>,
 ) -> Result<Vec<(TenantId, EventId, DestinationId)>, StoreError> {
-    let stmt = client.prepare_cached(queries::DELIVERIES_RECORD).await?;
+    let (sql, group) = for_group(queries::DELIVERIES_RECORD, group);
+    let stmt = client.prepare_cached(sql).await?;
     let col = |f: fn(&AttemptRecord) -> &str| batch.iter().map(|a| f(a)).collect::<Vec<&str>>();
     let event_ids = col(|a| a.event_id.as_str());
     let destination_ids = col(|a| a.destination_id.as_str());
@@ -95,6 +97,7 @@ pub async fn record(
                 &bodies,
                 &durations,
                 &times,
+                &group,
             ],
         )
         .await?;
@@ -177,11 +180,11 @@ pub async fn record_destination_outcomes(
     changes: &[DestinationOutcome],
     thresholds: Thresholds,
     now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
 ) -> Result<Vec<DestinationCount>, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let stmt = client
-        .prepare_cached(queries::DESTINATIONS_RECORD_OUTCOMES)
-        .await?;
+    let (sql, group) = for_group(queries::DESTINATIONS_RECORD_OUTCOMES, group);
+    let stmt = client.prepare_cached(sql).await?;
     let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
     let resets: Vec<bool> = changes.iter().map(|c| c.reset).collect();
     let failures: Vec<i32> = changes.iter().map(|c| c.failures).collect();
@@ -208,6 +211,7 @@ pub async fn record_destination_outcomes(
                 &thresholds.failure_spacing_ms,
                 &thresholds.disable_min_failing_ms,
                 &tenants,
+                &group,
             ],
         )
         .await?;
