@@ -69,10 +69,11 @@ pub struct Distributed {
     pub placed: Vec<String>,
 }
 
-/// Distributes outbound's tables (see DISTRIBUTION) and turns the fan-out's
+/// Distributes outbound's tables (see DISTRIBUTION), turns the fan-out's
 /// NOTIFY off (on Citus the trigger runs on the worker node that holds the
 /// tenant, where a NOTIFY would make any transaction that writes on two
-/// nodes fail at COMMIT; workers poll instead). Idempotent: a table already
+/// nodes fail at COMMIT; workers poll instead) and switches the fan-out to
+/// its per-tenant path (`settings.distributed`, V18). Idempotent: a table already
 /// placed is left alone. The client's session gets
 /// `citus.enable_unsafe_triggers` for the fan-out trigger's table only.
 pub async fn distribute(client: &impl GenericClient) -> Result<Distributed, CitusError> {
@@ -83,11 +84,15 @@ pub async fn distribute(client: &impl GenericClient) -> Result<Distributed, Citu
         .iter()
         .map(|r| r.try_get::<_, String>("relation"))
         .collect::<Result<_, _>>()?;
-    // Creating a distributed table's shards in the same transaction as its
-    // foreign keys' targets needs one connection per node.
+    // First the fan-out's switch (it works either way on one node, and
+    // only its per-tenant path on Citus). Creating a distributed table's
+    // shards in the same transaction as its foreign keys' targets needs one
+    // connection per node.
     client
         .batch_execute(
-            "SET citus.multi_shard_modify_mode = 'sequential';
+            "UPDATE outbound.settings SET notify = false, distributed = true
+                 WHERE notify OR NOT distributed;
+             SET citus.multi_shard_modify_mode = 'sequential';
              SET citus.enable_unsafe_triggers = on;",
         )
         .await?;
@@ -127,8 +132,7 @@ pub async fn distribute(client: &impl GenericClient) -> Result<Distributed, Citu
     }
     client
         .batch_execute(
-            "UPDATE outbound.settings SET notify = false WHERE notify;
-             RESET citus.enable_unsafe_triggers;
+            "RESET citus.enable_unsafe_triggers;
              RESET citus.multi_shard_modify_mode;",
         )
         .await?;

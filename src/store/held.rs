@@ -96,10 +96,10 @@ pub async fn release_enabled(
     tenants: Option<&[TenantId]>,
 ) -> Result<i64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let (sql, tenants) = super::for_group(queries::HELD_RELEASE_ENABLED, tenants);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = super::for_group(queries::HELD_RELEASE_ENABLED, tenants);
+    let stmt = client.prepare_cached(route.sql).await?;
     Ok(client
-        .query_one(&stmt, &[&limit, &now, &tenants])
+        .query_one(&stmt, &route.params(&[&limit, &now]))
         .await?
         .try_get(0)?)
 }

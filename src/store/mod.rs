@@ -46,17 +46,39 @@ where
         .collect()
 }
 
-/// What runs a statement for one Citus shard group (`group`: its tenants at
-/// hand) or, with None, on a single node: the statement's text (routed on
-/// Citus, see `queries::routed`) and the tenant filter to bind (null on a
-/// single node).
+/// How a statement runs: for one Citus shard group (`group`: its tenants
+/// at hand), its text routed (`queries::routed`) with the tenants as its
+/// last parameter; with None, on a single node, the text as it is, without
+/// that parameter.
 pub(crate) fn for_group<'a>(
     sql: &'static str,
     group: Option<&'a [crate::domain::ids::TenantId]>,
-) -> (&'static str, Option<Vec<&'a str>>) {
+) -> Routing<'a> {
     match group {
-        Some(tenants) => (queries::routed(sql), Some(strs(tenants))),
-        None => (sql, None),
+        Some(tenants) => Routing {
+            sql: queries::routed(sql),
+            tenants: Some(strs(tenants)),
+        },
+        None => Routing { sql, tenants: None },
+    }
+}
+
+pub(crate) struct Routing<'a> {
+    pub(crate) sql: &'static str,
+    tenants: Option<Vec<&'a str>>,
+}
+
+impl Routing<'_> {
+    /// `params`, then the group's tenants where the statement is routed.
+    pub(crate) fn params<'b>(
+        &'b self,
+        params: &[&'b (dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Vec<&'b (dyn tokio_postgres::types::ToSql + Sync)> {
+        let mut all = params.to_vec();
+        if let Some(tenants) = &self.tenants {
+            all.push(tenants);
+        }
+        all
     }
 }
 

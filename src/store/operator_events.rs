@@ -28,8 +28,8 @@ pub async fn insert_alerts(
     group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let (sql, group) = super::for_group(queries::OPERATOR_EVENTS_ALERT, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = super::for_group(queries::OPERATOR_EVENTS_ALERT, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let topics: Vec<&str> = alerts.iter().map(|a| a.topic).collect();
     let destinations: Vec<&str> = alerts.iter().map(|a| a.destination_id.as_str()).collect();
     let events: Vec<&str> = alerts.iter().map(|a| a.event_id.as_str()).collect();
@@ -39,7 +39,7 @@ pub async fn insert_alerts(
     Ok(client
         .execute(
             &stmt,
-            &[
+            &route.params(&[
                 &topics,
                 &destinations,
                 &events,
@@ -47,8 +47,7 @@ pub async fn insert_alerts(
                 &extra,
                 &now,
                 &tenants,
-                &group,
-            ],
+            ]),
         )
         .await?)
 }
@@ -64,8 +63,8 @@ pub async fn insert_exhausted(
     group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let (sql, group) = super::for_group(queries::OPERATOR_EVENTS_EXHAUSTED_RETRIES, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = super::for_group(queries::OPERATOR_EVENTS_EXHAUSTED_RETRIES, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let tenants: Vec<&str> = last_attempts.iter().map(|a| a.0.as_str()).collect();
     let destinations: Vec<&str> = last_attempts.iter().map(|a| a.1.as_str()).collect();
     let events: Vec<&str> = last_attempts.iter().map(|a| a.2.as_str()).collect();
@@ -73,15 +72,7 @@ pub async fn insert_exhausted(
     Ok(client
         .execute(
             &stmt,
-            &[
-                &destinations,
-                &events,
-                &numbers,
-                &window_ms,
-                &now,
-                &tenants,
-                &group,
-            ],
+            &route.params(&[&destinations, &events, &numbers, &window_ms, &now, &tenants]),
         )
         .await?)
 }
@@ -154,10 +145,10 @@ pub async fn claim(
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<ClaimedOperatorEvent>, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let (sql, tenants) = super::for_group(queries::OPERATOR_EVENTS_CLAIM, tenants);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = super::for_group(queries::OPERATOR_EVENTS_CLAIM, tenants);
+    let stmt = client.prepare_cached(route.sql).await?;
     let rows = client
-        .query(&stmt, &[&now, &limit, &worker_id, &lease_ms, &tenants])
+        .query(&stmt, &route.params(&[&now, &limit, &worker_id, &lease_ms]))
         .await?;
     rows.iter()
         .map(|r| {

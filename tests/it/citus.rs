@@ -386,6 +386,14 @@ async fn a_killed_worker_process_and_a_restarted_worker_node_lose_nothing() {
         .sum();
     assert_eq!(on_other_node, 200, "the other node's tenants never noticed");
     all_arrive(&rx, &accepted, Duration::from_secs(60)).await;
+    // The cluster is whole again before the next test gets it.
+    let whole = eventually(Duration::from_secs(20), || async {
+        c.query_one("SELECT count(*) FROM outbound.deliveries", &[])
+            .await
+            .ok()
+    })
+    .await;
+    assert!(whole.is_some(), "the restarted node answers again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

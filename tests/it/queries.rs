@@ -66,7 +66,7 @@ async fn worker_claim_plan_stays_on_indexes_whatever_the_statistics() {
     .unwrap();
     let plan: String = w
         .query(
-            "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE claim(NULL, 50, 'w1', 30000, 100, '{}', '{}', '{}', 5, '{}', NULL)",
+            "EXPLAIN (ANALYZE, COSTS OFF) EXECUTE claim(NULL, 50, 'w1', 30000, 100, '{}', '{}', '{}', 5, '{}')",
             &[],
         )
         .await

@@ -15,10 +15,10 @@
 -- these deliveries (just recorded) and wait for that same destination row;
 -- waiting here would deadlock the two. A row skipped keeps its retry time.
 --
--- $4 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $4 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 UPDATE outbound.deliveries d
 SET next_attempt_at = $2::timestamptz
 WHERE d.ctid = ANY (ARRAY(
@@ -28,6 +28,6 @@ WHERE d.ctid = ANY (ARRAY(
         SELECT x.ctid AS tid FROM outbound.deliveries x
         WHERE x.tenant_id = i.tenant_id AND x.destination_id = i.id AND x.state = 'pending' AND x.attempts > 0
           AND x.next_attempt_at > $2::timestamptz
-          AND ($4::text[] IS NULL OR x.tenant_id = ANY ($4))
+          /*citus: AND x.tenant_id = ANY ($4)*/
         FOR UPDATE SKIP LOCKED) r))
-  AND ($4::text[] IS NULL OR d.tenant_id = ANY ($4))
+  /*citus: AND d.tenant_id = ANY ($4)*/

@@ -3,10 +3,11 @@
 -- $6 destination_id[], $7 held[], $8 cap[]: per destination this worker knows, how many
 -- of its deliveries it holds (claimed, not yet recorded) and how many it may hold,
 -- $9 circuit breaker threshold (0 = no breaker), $10 tenant_id[] of the destinations in $6,
--- $11 tenant_id[]: claim only these tenants' deliveries (one Citus shard group's;
--- null = every tenant). Every table it reads is filtered on $11, so that on
--- Citus (where it runs as queries::routed rewrites it, with $1 given) the
--- whole statement is routed to the one node holding those tenants.
+-- and on Citus only $11 tenant_id[]: one shard group's tenants. The
+-- /*citus: …*/ filters on it are part of the statement only there
+-- (queries::routed, which also needs $1 given), where every table it reads
+-- is filtered on them and Citus routes the whole statement to the node
+-- holding those tenants; on one node they are comments.
 --
 -- Claims up to $2 due deliveries for one worker, and returns everything
 -- needed to send them: the event (found in its partition by id and time)
@@ -38,7 +39,7 @@ WITH RECURSIVE known AS (
     FROM outbound.deliveries
     WHERE state IN ('pending', 'leased')
       AND next_attempt_at <= coalesce($1, now())
-      AND ($11::text[] IS NULL OR tenant_id = ANY ($11))
+      /*citus: AND tenant_id = ANY ($11)*/
     ORDER BY next_attempt_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED
@@ -46,7 +47,7 @@ WITH RECURSIVE known AS (
     -- The destinations with parked rows: a skip scan of deliveries_parked,
     -- one index probe per destination, at most 1,000 per claim.
     (SELECT tenant_id, destination_id, 1 FROM outbound.deliveries
-     WHERE state = 'parked' AND ($11::text[] IS NULL OR tenant_id = ANY ($11))
+     WHERE state = 'parked' /*citus: AND tenant_id = ANY ($11)*/
      ORDER BY tenant_id, destination_id LIMIT 1)
     UNION ALL
     SELECT x.tenant_id, x.destination_id, p.n + 1
@@ -54,7 +55,7 @@ WITH RECURSIVE known AS (
     CROSS JOIN LATERAL (
         SELECT d.tenant_id, d.destination_id FROM outbound.deliveries d
         WHERE d.state = 'parked' AND (d.tenant_id, d.destination_id) > (p.tenant_id, p.id)
-          AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
+          /*citus: AND d.tenant_id = ANY ($11)*/
         ORDER BY d.tenant_id, d.destination_id LIMIT 1) x
     WHERE p.n < 1000
 ), room AS (
@@ -73,7 +74,7 @@ WITH RECURSIVE known AS (
                    END
                    FROM outbound.destinations d
                    WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
-                     AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))) END,
+                     /*citus: AND d.tenant_id = ANY ($11)*/) END,
                k.cap, $5)
            - coalesce(k.held, 0)) AS room
     FROM (SELECT tenant_id, destination_id AS id FROM head
@@ -91,7 +92,7 @@ WITH RECURSIVE known AS (
         FROM outbound.deliveries d
         WHERE d.state = 'parked' AND d.tenant_id = r.tenant_id
           AND d.destination_id = r.destination_id
-          AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
+          /*citus: AND d.tenant_id = ANY ($11)*/
           AND d.next_attempt_at <= coalesce($1, now())
         ORDER BY d.next_attempt_at
         LIMIT r.room
@@ -112,7 +113,7 @@ WITH RECURSIVE known AS (
     UPDATE outbound.deliveries d
     SET state = 'parked', lease_owner = NULL
     WHERE d.ctid = ANY (ARRAY(SELECT tid FROM ranked WHERE rank > room))
-      AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
+      /*citus: AND d.tenant_id = ANY ($11)*/
 )
 , claimed AS (
     UPDATE outbound.deliveries d
@@ -132,7 +133,7 @@ WITH RECURSIVE known AS (
         ) chosen
         ORDER BY rank, next_attempt_at
         LIMIT $2))
-      AND ($11::text[] IS NULL OR d.tenant_id = ANY ($11))
+      /*citus: AND d.tenant_id = ANY ($11)*/
     RETURNING d.event_id, d.destination_id, d.tenant_id, d.event_time, d.claims, d.attempts,
               d.retry, d.manual
 )
@@ -145,6 +146,6 @@ SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.atte
 FROM claimed c
 LEFT JOIN outbound.events e
        ON e.tenant_id = c.tenant_id AND e.id = c.event_id AND e.time = c.event_time
-      AND ($11::text[] IS NULL OR e.tenant_id = ANY ($11))
+      /*citus: AND e.tenant_id = ANY ($11)*/
 LEFT JOIN outbound.destinations dst ON dst.tenant_id = c.tenant_id AND dst.id = c.destination_id
-      AND ($11::text[] IS NULL OR dst.tenant_id = ANY ($11))
+      /*citus: AND dst.tenant_id = ANY ($11)*/

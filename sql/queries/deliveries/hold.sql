@@ -2,10 +2,10 @@
 -- Pending and parked deliveries of those destinations that are disabled wait (state
 -- held) instead of being claimed; enabling the destination releases them.
 --
--- $3 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $3 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 UPDATE outbound.deliveries q
 SET state = 'held', lease_owner = NULL
 FROM unnest($1::text[], $2::text[]) AS i(id, tenant_id)
@@ -13,4 +13,4 @@ JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.id
 WHERE d.disabled_at IS NOT NULL
   AND q.tenant_id = d.tenant_id AND q.destination_id = d.id
   AND q.state IN ('pending', 'parked')
-  AND ($3::text[] IS NULL OR q.tenant_id = ANY ($3)) AND ($3::text[] IS NULL OR d.tenant_id = ANY ($3))
+  /*citus: AND q.tenant_id = ANY ($3)*/ /*citus: AND d.tenant_id = ANY ($3)*/

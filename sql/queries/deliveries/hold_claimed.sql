@@ -5,14 +5,14 @@
 -- due now, not held (enabling released the held rows it could see, and
 -- this one was leased then).
 --
--- $5 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $5 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 UPDATE outbound.deliveries d
 SET state = CASE WHEN EXISTS (SELECT 1 FROM outbound.destinations x
                               WHERE x.tenant_id = d.tenant_id AND x.id = d.destination_id AND x.disabled_at IS NOT NULL
-                                AND ($5::text[] IS NULL OR x.tenant_id = ANY ($5)))
+                                /*citus: AND x.tenant_id = ANY ($5)*/)
                  THEN 'held' ELSE 'pending' END::outbound.delivery_state,
     lease_owner = NULL,
     next_attempt_at = now()
@@ -20,4 +20,4 @@ FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])
     AS i(event_id, destination_id, claims, tenant_id)
 WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'
-  AND ($5::text[] IS NULL OR d.tenant_id = ANY ($5))
+  /*citus: AND d.tenant_id = ANY ($5)*/

@@ -7,14 +7,14 @@
 -- and parks the rest until the probe's answer closes the circuit. Only the
 -- latest claim of each moves it.
 --
--- $6 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $6 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 UPDATE outbound.deliveries d
 SET state = 'pending', lease_owner = NULL, next_attempt_at = i.until
 FROM unnest($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::text[])
     AS i(event_id, destination_id, claims, until, tenant_id)
 WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id AND d.destination_id = i.destination_id
   AND d.claims = i.claims AND d.state = 'leased'
-  AND ($6::text[] IS NULL OR d.tenant_id = ANY ($6))
+  /*citus: AND d.tenant_id = ANY ($6)*/

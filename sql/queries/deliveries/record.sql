@@ -11,10 +11,10 @@
 -- (finished) or reschedule it, and append the attempt to the log, all in
 -- this one statement. Returns the accepted (event_id, destination_id, tenant_id).
 --
--- $16 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $16 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::int[],
@@ -30,7 +30,7 @@ WITH input AS (
       AND d.destination_id = i.destination_id
       AND d.claims = i.claims AND d.state = 'leased'
       AND i.next_attempt_at IS NULL
-      AND ($16::text[] IS NULL OR d.tenant_id = ANY ($16))
+      /*citus: AND d.tenant_id = ANY ($16)*/
     RETURNING d.tenant_id, d.event_id, d.destination_id
 ), rescheduled AS (
     UPDATE outbound.deliveries d
@@ -41,7 +41,7 @@ WITH input AS (
       AND d.destination_id = i.destination_id
       AND d.claims = i.claims AND d.state = 'leased'
       AND i.next_attempt_at IS NOT NULL
-      AND ($16::text[] IS NULL OR d.tenant_id = ANY ($16))
+      /*citus: AND d.tenant_id = ANY ($16)*/
     RETURNING d.tenant_id, d.event_id, d.destination_id
 ), accepted AS (
     SELECT tenant_id, event_id, destination_id FROM finished

@@ -34,10 +34,10 @@
 -- batch, whether this statement disabled it, whether it opened or closed
 -- its circuit.
 --
--- $15 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $15 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::bool[], $3::int[], $6::bool[], $7::int[],
                          $10::timestamptz[], $11::timestamptz[], $14::text[])
@@ -53,7 +53,7 @@ WITH input AS (
            old.circuit_failures AS old_unanswered, old.circuit_open_until, old.circuit_opens
     FROM input i
     JOIN outbound.destinations old ON old.tenant_id = i.tenant_id AND old.id = i.id
-                                  AND ($15::text[] IS NULL OR old.tenant_id = ANY ($15))
+                                  /*citus: AND old.tenant_id = ANY ($15)*/
     WHERE NOT (i.reset AND i.failures = 0 AND old.consecutive_failures = 0
                AND i.unanswered = 0 AND old.circuit_failures = 0)
     -- Rows shared with another worker's recorder are locked in key order
@@ -120,7 +120,7 @@ WITH input AS (
             ELSE d.circuit_opens
         END
     FROM judged j
-    WHERE d.tenant_id = j.tenant_id AND d.id = j.id AND ($15::text[] IS NULL OR d.tenant_id = ANY ($15))
+    WHERE d.tenant_id = j.tenant_id AND d.id = j.id /*citus: AND d.tenant_id = ANY ($15)*/
     RETURNING d.id, d.tenant_id, d.consecutive_failures, j.before, d.disabled_at, j.was_disabled_at,
               d.circuit_open_until, d.circuit_failures,
               (j.may_open AND j.unanswered >= $8) AS circuit_opened,

@@ -9,10 +9,10 @@
 -- transaction). The destination projection leaves out credentials and
 -- custom header values, which hold secrets too.
 --
--- $8 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $8 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $7::text[])
         AS i(topic, destination_id, event_id, attempt_number, extra, tenant_id)
@@ -25,7 +25,7 @@ SELECT i.topic, $6::timestamptz, d.tenant_id,
                                                'metadata', e.metadata, 'data', e.data::jsonb)
                      FROM outbound.events e
                      WHERE e.tenant_id = d.tenant_id AND e.id = i.event_id
-                       AND ($8::text[] IS NULL OR e.tenant_id = ANY ($8)) LIMIT 1),
+                       /*citus: AND e.tenant_id = ANY ($8)*/ LIMIT 1),
            'attempt', (SELECT jsonb_build_object('id', a.id::text, 'tenant_id', a.tenant_id,
                                                  'event_id', a.event_id,
                                                  'destination_id', a.destination_id,
@@ -37,7 +37,7 @@ SELECT i.topic, $6::timestamptz, d.tenant_id,
                        WHERE a.tenant_id = d.tenant_id AND a.event_id = i.event_id
                          AND a.destination_id = i.destination_id
                          AND a.attempt_number = i.attempt_number
-                         AND ($8::text[] IS NULL OR a.tenant_id = ANY ($8))
+                         /*citus: AND a.tenant_id = ANY ($8)*/
                        ORDER BY a.time DESC LIMIT 1),
            'destination', jsonb_build_object('id', d.id, 'tenant_id', d.tenant_id,
                                              'type', d.type, 'topics', to_jsonb(d.topics),
@@ -52,4 +52,4 @@ SELECT i.topic, $6::timestamptz, d.tenant_id,
        || i.extra
 FROM input i
 JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id
-                             AND ($8::text[] IS NULL OR d.tenant_id = ANY ($8))
+                             /*citus: AND d.tenant_id = ANY ($8)*/

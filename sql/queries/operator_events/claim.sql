@@ -1,6 +1,7 @@
 -- operator_events/claim: $1 now, $2 limit, $3 worker id,
--- $4 lease in ms, $5 tenant_id[]: only these tenants' events (one Citus shard
--- group's; null = every tenant).
+-- $4 lease in ms; on Citus only, $5 tenant_id[]: one shard group's tenants
+-- (the /*citus: …*/ filter, part of the statement only there:
+-- queries::routed).
 --
 -- Takes up to $2 due operator events, oldest first, and leases them: a
 -- worker that dies holding one leaves it due again when the lease expires.
@@ -9,7 +10,7 @@
 WITH due AS (
     SELECT tenant_id, id FROM outbound.operator_events
     WHERE next_attempt_at <= $1::timestamptz
-      AND ($5::text[] IS NULL OR tenant_id = ANY ($5))
+      /*citus: AND tenant_id = ANY ($5)*/
     ORDER BY next_attempt_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -8,10 +8,10 @@
 -- the event, for the first of its deliveries in the batch. Two recorders
 -- racing for one destination serialise on the row's ON CONFLICT.
 --
--- $7 tenant_id[]: on Citus, the tenants of the batch, all of one shard group
--- (the recorder splits its batches so); null on a single node. Every table
--- is filtered on it, so that Citus routes the statement to that group's node
--- (run as queries::routed rewrites it).
+-- $7 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- group (the recorder splits its batches so). The /*citus: …*/ filters on
+-- it are part of the statement only there (queries::routed), where they let
+-- Citus route it to that group's node; on one node they are comments.
 WITH input AS (
     SELECT DISTINCT ON (tenant_id, destination_id) *
     FROM unnest($1::text[], $2::text[], $3::int[], $6::text[])
@@ -23,7 +23,7 @@ WITH input AS (
     FROM input i
     WHERE EXISTS (SELECT 1 FROM outbound.destinations d
                   WHERE d.tenant_id = i.tenant_id AND d.id = i.destination_id
-                    AND ($7::text[] IS NULL OR d.tenant_id = ANY ($7)))
+                    /*citus: AND d.tenant_id = ANY ($7)*/)
     ON CONFLICT (tenant_id, destination_id, topic) DO UPDATE SET last_at = excluded.last_at
     -- (a difference of times: Citus takes only immutable expressions here)
     WHERE excluded.last_at - w.last_at >= $4::bigint * interval '1 millisecond'
@@ -37,7 +37,7 @@ SELECT 'alert.attempt.exhausted_retries', $5::timestamptz, d.tenant_id,
                                                'metadata', e.metadata, 'data', e.data::jsonb)
                      FROM outbound.events e
                      WHERE e.tenant_id = i.tenant_id AND e.id = i.event_id
-                       AND ($7::text[] IS NULL OR e.tenant_id = ANY ($7)) LIMIT 1),
+                       /*citus: AND e.tenant_id = ANY ($7)*/ LIMIT 1),
            'attempt', (SELECT jsonb_build_object('id', a.id::text, 'tenant_id', a.tenant_id,
                                                  'event_id', a.event_id,
                                                  'destination_id', a.destination_id,
@@ -49,7 +49,7 @@ SELECT 'alert.attempt.exhausted_retries', $5::timestamptz, d.tenant_id,
                        WHERE a.tenant_id = i.tenant_id AND a.event_id = i.event_id
                          AND a.destination_id = i.destination_id
                          AND a.attempt_number = i.attempt_number
-                         AND ($7::text[] IS NULL OR a.tenant_id = ANY ($7))
+                         /*citus: AND a.tenant_id = ANY ($7)*/
                        ORDER BY a.time DESC LIMIT 1),
            'destination', jsonb_build_object('id', d.id, 'tenant_id', d.tenant_id,
                                              'type', d.type, 'topics', to_jsonb(d.topics),
@@ -60,4 +60,4 @@ SELECT 'alert.attempt.exhausted_retries', $5::timestamptz, d.tenant_id,
 FROM input i
 JOIN taken t ON t.tenant_id = i.tenant_id AND t.destination_id = i.destination_id
 JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id
-                             AND ($7::text[] IS NULL OR d.tenant_id = ANY ($7))
+                             /*citus: AND d.tenant_id = ANY ($7)*/

@@ -112,14 +112,14 @@ pub async fn claim(
     limits: &ClaimLimits,
     tenants: Option<&[TenantId]>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let (sql, tenants) = for_group(queries::DELIVERIES_CLAIM, tenants);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(queries::DELIVERIES_CLAIM, tenants);
+    let stmt = client.prepare_cached(route.sql).await?;
     let known: Vec<&DestinationKey> = limits.destinations.iter().collect();
     let (known_tenants, known) = key_columns(&known);
     let rows = client
         .query(
             &stmt,
-            &[
+            &route.params(&[
                 &now,
                 &limit,
                 &worker_id,
@@ -130,8 +130,7 @@ pub async fn claim(
                 &limits.caps,
                 &limits.circuit_threshold,
                 &known_tenants,
-                &tenants,
-            ],
+            ]),
         )
         .await?;
     // A batch usually holds many deliveries to few destinations: decode each
@@ -192,10 +191,12 @@ pub async fn hold(
     destinations: &[&DestinationKey],
     group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    let (sql, group) = for_group(queries::DELIVERIES_HOLD, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(queries::DELIVERIES_HOLD, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let (tenants, ids) = key_columns(destinations);
-    Ok(client.execute(&stmt, &[&ids, &tenants, &group]).await?)
+    Ok(client
+        .execute(&stmt, &route.params(&[&ids, &tenants]))
+        .await?)
 }
 
 /// The tenant and destination id columns of `keys`, for a statement that
@@ -231,8 +232,8 @@ async fn claimed_statement(
     keys: &[ClaimKey],
     group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    let (sql, group) = for_group(sql, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(sql, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let event_ids: Vec<&str> = keys.iter().map(|k| k.event_id.as_str()).collect();
     let destination_ids: Vec<&str> = keys.iter().map(|k| k.destination_id.as_str()).collect();
     let claims: Vec<i32> = keys.iter().map(|k| k.claims).collect();
@@ -240,7 +241,7 @@ async fn claimed_statement(
     Ok(client
         .execute(
             &stmt,
-            &[&event_ids, &destination_ids, &claims, &tenant_ids, &group],
+            &route.params(&[&event_ids, &destination_ids, &claims, &tenant_ids]),
         )
         .await?)
 }
@@ -253,8 +254,8 @@ pub async fn postpone(
     deliveries: &[(ClaimKey, DateTime<Utc>)],
     group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
-    let (sql, group) = for_group(queries::DELIVERIES_POSTPONE, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(queries::DELIVERIES_POSTPONE, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let event_ids: Vec<&str> = deliveries
         .iter()
         .map(|(k, _)| k.event_id.as_str())
@@ -272,14 +273,7 @@ pub async fn postpone(
     Ok(client
         .execute(
             &stmt,
-            &[
-                &event_ids,
-                &destination_ids,
-                &claims,
-                &until,
-                &tenant_ids,
-                &group,
-            ],
+            &route.params(&[&event_ids, &destination_ids, &claims, &until, &tenant_ids]),
         )
         .await?)
 }
@@ -293,11 +287,11 @@ pub async fn circuit_closed(
     group: Option<&[TenantId]>,
 ) -> Result<u64, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let (sql, group) = for_group(queries::DELIVERIES_CIRCUIT_CLOSED, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(queries::DELIVERIES_CIRCUIT_CLOSED, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let (tenants, ids) = key_columns(destinations);
     Ok(client
-        .execute(&stmt, &[&ids, &now, &tenants, &group])
+        .execute(&stmt, &route.params(&[&ids, &now, &tenants]))
         .await?)
 }
 

@@ -57,8 +57,8 @@ pub async fn record(
     batch: &[&AttemptRecord],
     group: Option<&[TenantId]>,
 ) -> Result<Vec<(TenantId, EventId, DestinationId)>, StoreError> {
-    let (sql, group) = for_group(queries::DELIVERIES_RECORD, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(queries::DELIVERIES_RECORD, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let col = |f: fn(&AttemptRecord) -> &str| batch.iter().map(|a| f(a)).collect::<Vec<&str>>();
     let event_ids = col(|a| a.event_id.as_str());
     let destination_ids = col(|a| a.destination_id.as_str());
@@ -81,7 +81,7 @@ pub async fn record(
     let rows = client
         .query(
             &stmt,
-            &[
+            &route.params(&[
                 &event_ids,
                 &destination_ids,
                 &claims,
@@ -97,8 +97,7 @@ pub async fn record(
                 &bodies,
                 &durations,
                 &times,
-                &group,
-            ],
+            ]),
         )
         .await?;
     rows.iter()
@@ -183,8 +182,8 @@ pub async fn record_destination_outcomes(
     group: Option<&[TenantId]>,
 ) -> Result<Vec<DestinationCount>, StoreError> {
     let now = now.unwrap_or_else(Utc::now);
-    let (sql, group) = for_group(queries::DESTINATIONS_RECORD_OUTCOMES, group);
-    let stmt = client.prepare_cached(sql).await?;
+    let route = for_group(queries::DESTINATIONS_RECORD_OUTCOMES, group);
+    let stmt = client.prepare_cached(route.sql).await?;
     let ids: Vec<&str> = changes.iter().map(|c| c.id.as_str()).collect();
     let resets: Vec<bool> = changes.iter().map(|c| c.reset).collect();
     let failures: Vec<i32> = changes.iter().map(|c| c.failures).collect();
@@ -196,7 +195,7 @@ pub async fn record_destination_outcomes(
     let rows = client
         .query(
             &stmt,
-            &[
+            &route.params(&[
                 &ids,
                 &resets,
                 &failures,
@@ -211,8 +210,7 @@ pub async fn record_destination_outcomes(
                 &thresholds.failure_spacing_ms,
                 &thresholds.disable_min_failing_ms,
                 &tenants,
-                &group,
-            ],
+            ]),
         )
         .await?;
     rows.iter()

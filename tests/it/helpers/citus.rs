@@ -191,13 +191,25 @@ impl CitusDb {
             .await
             .expect("citus_set_coordinator_host");
         for worker in &cluster.nodes[1..] {
-            coordinator
-                .execute(
-                    "SELECT citus_add_node('127.0.0.1', $1)",
-                    &[&i32::from(worker.port())],
-                )
-                .await
-                .expect("citus_add_node");
+            // A node another test has just restarted may refuse for a moment.
+            let mut tries = 0;
+            loop {
+                let added = coordinator
+                    .execute(
+                        "SELECT citus_add_node('127.0.0.1', $1)",
+                        &[&i32::from(worker.port())],
+                    )
+                    .await;
+                match added {
+                    Ok(_) => break,
+                    Err(e) if tries < 10 => {
+                        tries += 1;
+                        let _ = e;
+                        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                    }
+                    Err(e) => panic!("citus_add_node: {e}"),
+                }
+            }
         }
         store::migrate::migrate(&url).await.expect("migrate");
         let pool = store::connect_pool(&url, 8).expect("pool");
