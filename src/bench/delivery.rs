@@ -198,7 +198,14 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     // C: fixed offered load, half of A's delivered rate, 1 destination.
     setup.batch_execute(sql::ONLY_D_TOPIC).await?;
     let rate = (a.delivered / 2.0).max(10.0);
-    let lat = latency(&url, &rx, rate, Duration::from_secs(args.latency_seconds)).await?;
+    let lat = latency(
+        &url,
+        &rx,
+        rate,
+        Duration::from_secs(args.latency_seconds),
+        &[],
+    )
+    .await?;
 
     let _ = worker.start_kill();
     let _ = worker.wait().await;
@@ -246,23 +253,25 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Latency {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
-    sent: usize,
-    received: usize,
+pub(super) struct Latency {
+    pub(super) p50: f64,
+    pub(super) p95: f64,
+    pub(super) p99: f64,
+    pub(super) max: f64,
+    pub(super) sent: usize,
+    pub(super) received: usize,
 }
 
 /// Publishes one event per tick at `rate`/s (each on its own pooled
 /// connection, so a slow insert never delays the schedule) and measures
-/// from just before the INSERT to arrival at the receiver.
-async fn latency(
+/// from just before the INSERT to arrival at the receiver. The events are
+/// the bench tenant's, or with `tenants` each one the next tenant's.
+pub(super) async fn latency(
     url: &str,
     rx: &Arc<Receiver>,
     rate: f64,
     span: Duration,
+    tenants: &[String],
 ) -> anyhow::Result<Latency> {
     let pool = crate::store::connect_pool(url, 16)?;
     rx.arrivals.lock().map(|mut a| a.clear()).ok();
@@ -278,15 +287,21 @@ async fn latency(
         seq += 1;
         let id = format!("lat-{seq}");
         let (pool, sent) = (pool.clone(), sent.clone());
+        let tenant = (!tenants.is_empty()).then(|| tenants[seq as usize % tenants.len()].clone());
         tasks.spawn(async move {
             let client = pool.get().await?;
-            let stmt = client.prepare_cached(sql::INSERT_WITH_ID).await?;
+            let data = payload("a", seq, 1024);
+            let stmt = match tenant {
+                None => client.prepare_cached(sql::INSERT_WITH_ID).await?,
+                Some(_) => client.prepare_cached(sql::TENANT_INSERT_WITH_ID).await?,
+            };
             if let Ok(mut s) = sent.lock() {
                 s.insert(id.clone(), Instant::now());
             }
-            client
-                .execute(&stmt, &[&id, &payload("a", seq, 1024)])
-                .await?;
+            match &tenant {
+                None => client.execute(&stmt, &[&id, &data]).await?,
+                Some(t) => client.execute(&stmt, &[&id, t, &data]).await?,
+            };
             anyhow::Ok(())
         });
         while tasks.try_join_next().is_some() {}

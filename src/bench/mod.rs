@@ -2,6 +2,7 @@
 //! next to the raw rate of the same Postgres in the same run, so the ratios
 //! mean something on any hardware. Benchmarks print; they assert nothing.
 
+mod citus;
 mod delivery;
 mod fanout;
 mod harness;
@@ -34,6 +35,8 @@ pub enum Which {
     Isolation(isolation::IsolationArgs),
     /// Deliveries per second per destination type (webhook, SQS, RabbitMQ).
     Senders(senders::SendersArgs),
+    /// The same work on one PostgreSQL and on a Citus cluster, side by side.
+    Citus(citus::CitusArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -43,5 +46,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Http(a) => http::run(settings, a).await,
         Which::Isolation(a) => isolation::run(settings, a).await,
         Which::Senders(a) => senders::run(settings, a).await,
+        Which::Citus(a) => citus::run(settings, a).await,
     }
 }

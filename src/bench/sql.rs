@@ -30,4 +30,8 @@ bench_sql! {
     SENDERS_SETUP => "senders_setup.sql",
     SENDERS_BACKLOG => "senders_backlog.sql",
     SENDERS_RESULT => "senders_result.sql",
+    TENANTS_SETUP => "tenants_setup.sql",
+    TENANT_INSERT_ONE => "tenant_insert_one.sql",
+    TENANT_INSERT_BATCH => "tenant_insert_batch.sql",
+    TENANT_INSERT_WITH_ID => "tenant_insert_with_id.sql",
 }
