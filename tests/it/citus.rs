@@ -423,20 +423,9 @@ async fn retention_on_the_coordinator_drops_partitions_and_ends_what_expired() {
         "{report}"
     );
     assert_eq!(report["deliveries_expired"], 1, "{report}");
-    let today = chrono::Utc::now().format("%Y%m%d").to_string();
-    let partitions: Vec<String> = c
-        .query(
-            "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-             WHERE i.inhparent = 'outbound.events'::regclass",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let partitions = crate::maintenance::partitions(&c, "events").await;
     assert!(
-        !partitions.contains(&format!("events_p{today}")),
+        !partitions.contains(&format!("events_p{}", crate::maintenance::day(0))),
         "{partitions:?}"
     );
     let ids: Vec<String> = c

@@ -6,7 +6,7 @@ use outbound::store;
 use crate::helpers::db::TestDb;
 use crate::helpers::factory::{attempts_of, destination, tenant, webhook};
 
-async fn partitions(c: &deadpool_postgres::Object, parent: &str) -> Vec<String> {
+pub(crate) async fn partitions(c: &deadpool_postgres::Object, parent: &str) -> Vec<String> {
     c.query(
         "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
          WHERE i.inhparent = $1::text::regclass ORDER BY 1",
@@ -19,7 +19,7 @@ async fn partitions(c: &deadpool_postgres::Object, parent: &str) -> Vec<String> 
     .collect()
 }
 
-fn day(offset: i64) -> String {
+pub(crate) fn day(offset: i64) -> String {
     (Utc::now() + Duration::days(offset))
         .format("%Y%m%d")
         .to_string()
