@@ -540,3 +540,54 @@ async fn a_destination_down_too_long_is_disabled_and_its_held_events_follow_as_o
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_group_moved_to_the_other_node_under_load_loses_nothing() {
+    // Alone on the cluster: it moves shards between the nodes.
+    let Some(cdb) = CitusDb::exclusive().await else {
+        return;
+    };
+    let db = &cdb.db;
+    let c = db.client().await;
+    let ports: Vec<u16> = cdb.cluster.nodes[1..].iter().map(|n| n.port()).collect();
+    let mut tenants = cdb.tenants_on(ports[0], "mv", 2).await;
+    tenants.extend(cdb.tenants_on(ports[1], "mv", 2).await);
+    let rx = TestReceiver::start().await;
+    for t in &tenants {
+        let id = tenant(&c, t).await;
+        hook(&c, &id, "des_1", &rx.url(&format!("/{t}")), None).await;
+    }
+    let app = TestApp::serving(db, |_| {}).await;
+
+    // The shard group of tenants[0] (all of outbound's co-located shards of
+    // it) moves to the other node while events are published and delivered.
+    let shard: i64 = c
+        .query_one(
+            "SELECT get_shard_id_for_distribution_column('outbound.tenants', $1::text)",
+            &[&tenants[0]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let publishing = publish_all(&app, &tenants, "evt_m", 150);
+    let moving = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.execute(
+            "SELECT citus_move_shard_placement($1, '127.0.0.1', $2, '127.0.0.1', $3,
+                                               shard_transfer_mode => 'block_writes')",
+            &[&shard, &i32::from(ports[0]), &i32::from(ports[1])],
+        )
+        .await
+        .expect("citus_move_shard_placement");
+    };
+    let (accepted, ()) = tokio::join!(publishing, moving);
+    assert_eq!(cdb.node_of(&tenants[0]).await, ports[1], "the shard moved");
+    assert_eq!(
+        accepted.values().map(Vec::len).sum::<usize>(),
+        600,
+        "publishes wait for the move, none is refused"
+    );
+    all_arrive(&rx, &accepted, Duration::from_secs(60)).await;
+    // Exactly once each: the move duplicated nothing.
+    assert_eq!(rx.count(), 600);
+}
