@@ -14,8 +14,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
+use super::Worker;
 use crate::domain::ids::TenantId;
-use crate::store::citus::ShardGroup;
+use crate::store::citus::{self, ShardGroup};
+use crate::store::deliveries::Claimed;
+use crate::store::StoreError;
 
 /// How often the map of tenants to shard groups, and the share, is read
 /// again (sooner when a probe finds a tenant it does not know).
@@ -113,6 +118,76 @@ impl Shards {
 
     pub(super) fn owned(&self) -> usize {
         self.owned.len()
+    }
+}
+
+impl Worker {
+    /// On Citus: claims from the owned shard groups that have work (see
+    /// `shards`), one routed claim per group, until one finds some.
+    pub(super) async fn claim_routed(
+        &self,
+        client: &deadpool_postgres::Object,
+        now: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        // Citus refuses now() inside the claim's CASE and COALESCE: the
+        // time is passed in.
+        let now = now.unwrap_or_else(Utc::now);
+        let mut shards = self.inner.shards.lock().await;
+        if shards.needs_refresh() {
+            self.refresh_shards(client, &mut shards).await?;
+        }
+        let mut probed = false;
+        loop {
+            let Some((group, tenants)) = shards.next_due() else {
+                if probed {
+                    return Ok(Vec::new());
+                }
+                probed = true;
+                let due = citus::due_tenants(client).await?;
+                if !shards.mark_due(&due) {
+                    // A tenant the map does not know yet: read it again.
+                    self.refresh_shards(client, &mut shards).await?;
+                    shards.mark_due(&due);
+                }
+                continue;
+            };
+            let claimed = match self
+                .claim_from(client, Some(now), limit, Some(&tenants))
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(err) => {
+                    // A shard moved, say: read the map again next time.
+                    shards.expire();
+                    return Err(err);
+                }
+            };
+            if claimed.len() >= limit {
+                shards.requeue(group);
+            }
+            if !claimed.is_empty() {
+                return Ok(claimed);
+            }
+        }
+    }
+
+    async fn refresh_shards(
+        &self,
+        client: &deadpool_postgres::Object,
+        shards: &mut Shards,
+    ) -> Result<(), StoreError> {
+        let stale_ms = i64::try_from(STALE.as_millis()).unwrap_or(i64::MAX);
+        let live = citus::live_workers(client, stale_ms).await?;
+        let groups = citus::shard_groups(client).await?;
+        shards.refresh(groups, &live, &self.inner.id);
+        self.inner.groups.set(shards.tenant_groups());
+        tracing::debug!(
+            owned = shards.owned(),
+            workers = live.len(),
+            "shard groups refreshed"
+        );
+        Ok(())
     }
 }
 
