@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use outbound::destinations::kind::DestinationKind;
 use outbound::domain::filter::Filter;
 use outbound::domain::ids::{DestinationId, EventId, TenantId};
@@ -22,17 +21,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::helpers::app::{worker, TestApp};
 use crate::helpers::citus::CitusDb;
-use crate::helpers::eventually;
 use crate::helpers::factory::tenant;
 use crate::helpers::receiver::{Received, Reply, TestReceiver};
+use crate::helpers::{eventually, hmac_hex};
 
 const BIN: &str = env!("CARGO_BIN_EXE_outbound");
 const SECRET: &str = "whsec_citus";
 
 fn signature(body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+    format!("v0={}", hmac_hex(SECRET, body))
 }
 
 /// A signed webhook destination to `url` for `topics`, optionally filtered.

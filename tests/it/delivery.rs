@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::helpers::hmac_hex;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use outbound::delivery::attempt::Outcome;
 use outbound::domain::ids::{DestinationId, EventId, TenantId};
 use outbound::store::deliveries::Thresholds;
@@ -14,12 +14,6 @@ use crate::helpers::app::worker;
 use crate::helpers::db::TestDb;
 use crate::helpers::factory::{attempts_of, tenant, webhook};
 use crate::helpers::receiver::{Reply, TestReceiver};
-
-fn hmac_hex(key: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
-}
 
 async fn queue_len(c: &deadpool_postgres::Object) -> i64 {
     c.query_one("SELECT count(*) FROM outbound.deliveries", &[])

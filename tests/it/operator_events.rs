@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use crate::helpers::hmac_hex;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
 use outbound::app::Parts;
 use outbound::config::Settings;
 use outbound::delivery::operator_events::OperatorEventSender;
@@ -42,12 +42,6 @@ async fn service(db: &TestDb, tweak: impl FnOnce(&mut Settings)) -> (Worker, Ope
     let app = build(db, none, tweak).await;
     let sender = app.operator_events().expect("a sink is configured").clone();
     (app.worker().clone(), sender)
-}
-
-fn hmac_hex(key: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
 }
 
 /// Checks the signature and envelope of one request, and that no secret is

@@ -12,6 +12,15 @@ pub mod receiver;
 
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
+
+/// HMAC-SHA256 of `body` with `key`, in hex: what a signature header carries.
+pub fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 /// Polls `check` until it returns Some or `limit` passes. Tests wait for
 /// effects this way, never with fixed sleeps.
 pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
