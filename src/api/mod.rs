@@ -87,7 +87,7 @@ pub struct AppState {
     /// others are refused at creation and not listed.
     pub deliverable: Arc<[crate::destinations::kind::DestinationKind]>,
     /// Wakes this process's delivery worker after a publish.
-    pub wake_worker: Option<Arc<tokio::sync::Notify>>,
+    pub wake_worker: Option<Arc<crate::store::wakeups::Wakeup>>,
     /// Gathers concurrent publishes into shared statements.
     pub publisher: crate::store::publisher::Publisher,
     /// Which addresses destinations may reach: URLs whose host is a refused

@@ -113,7 +113,7 @@ async fn publish(
     })?;
     crate::telemetry::published_http(1);
     if let (Some(w), false) = (&state.wake_worker, published.destination_ids.is_empty()) {
-        w.notify_one();
+        w.signal();
     }
     Ok((StatusCode::ACCEPTED, Json(json!(published))))
 }

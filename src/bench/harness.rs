@@ -44,32 +44,56 @@ impl Receiver {
 pub(super) async fn start_receiver(rx: Arc<Receiver>) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let rx = rx.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: Request<Incoming>| {
-                    let rx = rx.clone();
-                    async move {
-                        rx.received.fetch_add(1, Ordering::Relaxed);
-                        if rx.track.load(Ordering::Relaxed) {
-                            if let Some(id) = req.headers().get("x-outpost-event-id") {
-                                let id = String::from_utf8_lossy(id.as_bytes()).into_owned();
-                                if let Ok(mut a) = rx.arrivals.lock() {
-                                    a.insert(id, Instant::now());
-                                }
+    tokio::spawn(receive(listener, rx));
+    Ok(format!("http://{addr}/hook"))
+}
+
+/// The receiver on a thread and runtime of its own, so that the bench's
+/// publishers never delay the arrival times it notes.
+pub(super) fn start_receiver_apart(rx: Arc<Receiver>) -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("bench-receiver".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    receive(listener, rx).await;
+                }
+            })
+        })?;
+    Ok(format!("http://{addr}/hook"))
+}
+
+/// Answers 200 to every request, noting arrivals (see [`Receiver`]).
+async fn receive(listener: tokio::net::TcpListener, rx: Arc<Receiver>) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req: Request<Incoming>| {
+                let rx = rx.clone();
+                async move {
+                    rx.received.fetch_add(1, Ordering::Relaxed);
+                    if rx.track.load(Ordering::Relaxed) {
+                        if let Some(id) = req.headers().get("x-outpost-event-id") {
+                            let id = String::from_utf8_lossy(id.as_bytes()).into_owned();
+                            if let Ok(mut a) = rx.arrivals.lock() {
+                                a.insert(id, Instant::now());
                             }
                         }
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
                     }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                }
             });
-        }
-    });
-    Ok(format!("http://{addr}/hook"))
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
 }
 
 /// `outbound worker` as its own process, as in production.
@@ -89,6 +113,43 @@ pub(super) fn spawn_worker(
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()?)
+}
+
+/// The operator key of a bench's `outbound serve`.
+pub(super) const API_KEY: &str = "bench-api-key";
+
+/// `outbound serve` (API and worker in one process, as a user runs it) on
+/// a free port; returns it with its base URL once it listens.
+pub(super) async fn spawn_serve(url: &str) -> anyhow::Result<(tokio::process::Child, String)> {
+    let mut serve = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .env("DATABASE_URL", url)
+        .env("API_PORT", "0")
+        .env("API_KEY", API_KEY)
+        .env("API_JWT_SECRET", "bench")
+        .env("AES_ENCRYPTION_SECRET", "bench")
+        .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = serve
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let addr = loop {
+        match lines.next_line().await? {
+            Some(l) => {
+                if let Some(a) = l.strip_prefix("outbound: listening on ") {
+                    break a.trim().to_string();
+                }
+            }
+            None => anyhow::bail!("serve exited before listening"),
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((serve, addr))
 }
 
 pub(super) struct Throughput {

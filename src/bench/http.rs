@@ -6,7 +6,6 @@
 //! on loopback. Prints accepted/s and delivered/s (sustained, with at most
 //! a bounded backlog), then publish→receive latency at a fixed rate.
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +15,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use tokio::io::AsyncBufReadExt;
 
-use super::harness::{start_receiver, Receiver};
+use super::harness::{spawn_serve, start_receiver, Receiver, API_KEY as KEY};
 use super::sql;
 use super::support::{connect, machine_summary, payload, BenchDb};
 use crate::config::Settings;
@@ -35,8 +33,6 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 200)]
     pub rate: u64,
 }
-
-const KEY: &str = "bench-api-key";
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
@@ -60,36 +56,7 @@ pub async fn run(settings: Settings, args: HttpArgs) -> anyhow::Result<()> {
     setup.execute(sql::POINT_AT, &[&hook]).await?;
     setup.batch_execute(sql::ONLY_D_TOPIC).await?;
 
-    let mut serve = tokio::process::Command::new(std::env::current_exe()?)
-        .arg("serve")
-        .env("DATABASE_URL", &bench.url)
-        .env("API_PORT", "0")
-        .env("API_KEY", KEY)
-        .env("API_JWT_SECRET", "bench")
-        .env("AES_ENCRYPTION_SECRET", "bench")
-        .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(
-        serve
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    )
-    .lines();
-    let addr = loop {
-        match lines.next_line().await? {
-            Some(l) => {
-                if let Some(a) = l.strip_prefix("outbound: listening on ") {
-                    break a.trim().to_string();
-                }
-            }
-            None => anyhow::bail!("serve exited before listening"),
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut serve, addr) = spawn_serve(&bench.url).await?;
     let url = format!("{addr}/api/v1/publish");
     println!(
         "outbound bench http: {}, PostgreSQL {}, {} keep-alive connections, {} s, 1 KiB events, 1 destination",

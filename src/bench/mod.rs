@@ -8,6 +8,7 @@ mod fanout;
 mod harness;
 mod http;
 mod isolation;
+mod latency;
 mod scale;
 mod senders;
 mod sql;
@@ -31,6 +32,8 @@ pub enum Which {
     Delivery(delivery::DeliveryArgs),
     /// POST /publish end to end: accepted/s, delivered/s, latency.
     Http(http::HttpArgs),
+    /// Publish→receive latency at fixed rates, stage by stage.
+    Latency(latency::LatencyArgs),
     /// One tenant's slow or dead endpoint next to another's fast one.
     Isolation(isolation::IsolationArgs),
     /// Deliveries per second per destination type (webhook, SQS, RabbitMQ).
@@ -44,6 +47,7 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Fanout(a) => fanout::run(settings, a).await,
         Which::Delivery(a) => delivery::run(settings, a).await,
         Which::Http(a) => http::run(settings, a).await,
+        Which::Latency(a) => latency::run(settings, a).await,
         Which::Isolation(a) => isolation::run(settings, a).await,
         Which::Senders(a) => senders::run(settings, a).await,
         Which::Citus(a) => citus::run(settings, a).await,

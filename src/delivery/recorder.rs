@@ -31,8 +31,12 @@ pub const MAX_BATCH: usize = 500;
 /// A batch stops growing once its response bodies (up to 128 KiB each)
 /// reach this many bytes, so one statement stays a few MiB at most.
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// How long the recorder waits to fill a batch.
+/// How long the recorder waits to fill a batch, while outcomes come in
+/// faster than it writes them.
 const GATHER: Duration = Duration::from_millis(5);
+/// A batch this small says outcomes trickle in: the next one is written
+/// as soon as it arrives (with whatever else is already waiting).
+const TRICKLE: usize = 2;
 /// Failures of one destination known closer together than this were in
 /// flight together: they count as one toward its failure streak (see
 /// [`streaks`]). A second covers a batch sent at once and refused or timed
@@ -269,42 +273,59 @@ pub fn streaks(order: &[&AttemptRecord], spacing_ms: i64) -> Vec<DestinationOutc
 /// whoever claims the delivery after its lease expires.
 pub async fn run(
     pool: Pool,
-    mut rx: mpsc::Receiver<Outcome>,
+    mut rx: mpsc::Receiver<super::sending::Finished>,
     thresholds: Thresholds,
     circuits: std::sync::Arc<OpenCircuits>,
     groups: ShardGroups,
     give_up: tokio_util::sync::CancellationToken,
 ) {
     let mut batch: Vec<Outcome> = Vec::with_capacity(MAX_BATCH);
+    // When each send of the batch ended, for the record stage's figures.
+    let mut ended: Vec<std::time::Instant> = Vec::with_capacity(MAX_BATCH);
     let body_len = |o: &Outcome| match o {
         Outcome::Attempted(a) => a.response_body.as_ref().map_or(0, String::len),
         _ => 0,
     };
-    while let Some(first) = rx.recv().await {
+    // Outcomes trickling in are written at once: waiting would not grow
+    // the batch, only land its write on the next delivery's way.
+    let mut gather = Duration::ZERO;
+    while let Some((first, end)) = rx.recv().await {
         let mut bytes = body_len(&first);
         batch.push(first);
+        ended.extend(end);
         // Gather for a moment: recording is off the latency path (the
         // receiver already has the webhook), and bigger batches cost the
         // database far less per outcome.
-        let window = tokio::time::sleep(GATHER);
+        let window = tokio::time::sleep(gather);
         tokio::pin!(window);
         while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
-            tokio::select! {
-                next = rx.recv() => match next {
-                    Some(next) => {
-                        bytes += body_len(&next);
-                        batch.push(next);
-                    }
-                    None => break,
+            let next = match rx.try_recv() {
+                Ok(next) => Some(next),
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+                Err(mpsc::error::TryRecvError::Empty) if gather.is_zero() => None,
+                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    next = rx.recv() => next,
+                    _ = &mut window => None,
                 },
-                _ = &mut window => break,
-            }
+            };
+            let Some((next, end)) = next else { break };
+            bytes += body_len(&next);
+            batch.push(next);
+            ended.extend(end);
         }
+        gather = if batch.len() <= TRICKLE {
+            Duration::ZERO
+        } else {
+            GATHER
+        };
         let routed = groups.routed();
         for part in groups.split(std::mem::take(&mut batch)) {
             if !write_retrying(&pool, &part, thresholds, &circuits, routed, &give_up).await {
                 return;
             }
+        }
+        for end in ended.drain(..) {
+            crate::telemetry::stage(crate::telemetry::Stage::Record, end.elapsed());
         }
     }
 }

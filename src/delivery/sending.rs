@@ -13,13 +13,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use super::attempt::{log_span, Attempter, Outcome};
 use super::fairness::{self, Fairness};
 use crate::store::deliveries::Claimed;
+use crate::store::wakeups::Wakeup;
+use crate::telemetry::{self, Stage};
 
 /// Time allowed for recording an outcome after its send, within the lease.
 const RECORD_MARGIN: Duration = Duration::from_secs(2);
@@ -36,9 +38,36 @@ pub fn start_within(lease: Duration, send_timeout: Duration) -> Duration {
     slack - RECORD_MARGIN.min(slack / 2)
 }
 
+/// When the claim loop woke up for a claim, and when the claim answered:
+/// the clock readings its deliveries' first stages are measured from.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimClock {
+    pub woken: Instant,
+    /// `woken` on the wall clock, to compare with the event's time.
+    pub woken_at: DateTime<Utc>,
+    pub claimed: Instant,
+}
+
+impl ClaimClock {
+    /// The stages of `c` up to its send, which starts at `start`.
+    fn observe(&self, c: &Claimed, start: Instant) {
+        if c.attempts == 0 && !c.manual {
+            if let Ok(waited) = (self.woken_at - c.event_time).to_std() {
+                telemetry::stage(Stage::Wake, waited);
+            }
+        }
+        telemetry::stage(Stage::Claim, self.claimed - self.woken);
+        telemetry::stage(Stage::Queue, start - self.claimed);
+    }
+}
+
+/// An outcome for the recorder, and when its send ended (None: not sent).
+pub type Finished = (Outcome, Option<Instant>);
+
 /// A claimed delivery waiting for a send slot.
 struct Waiting {
     claimed: Claimed,
+    clock: ClaimClock,
     /// Sent only if a slot frees up before this.
     start_by: Instant,
 }
@@ -49,20 +78,20 @@ pub struct Sending {
     tasks: JoinSet<()>,
     waiting: VecDeque<Waiting>,
     attempter: Arc<Attempter>,
-    outcomes: mpsc::Sender<Outcome>,
+    outcomes: mpsc::Sender<Finished>,
     /// Counts what the worker holds per destination (see `fairness`).
     fairness: Arc<Fairness>,
     /// Wakes the claim loop when a slow destination has room again.
-    wake: Arc<Notify>,
+    wake: Arc<Wakeup>,
 }
 
 impl Sending {
     pub fn new(
         concurrency: usize,
         attempter: Arc<Attempter>,
-        outcomes: mpsc::Sender<Outcome>,
+        outcomes: mpsc::Sender<Finished>,
         fairness: Arc<Fairness>,
-        wake: Arc<Notify>,
+        wake: Arc<Wakeup>,
     ) -> Sending {
         Sending {
             slots: Arc::new(Semaphore::new(concurrency)),
@@ -87,12 +116,16 @@ impl Sending {
 
     /// Queues claimed deliveries, each to start sending by `start_by`,
     /// round-robin by destination.
-    pub fn queue(&mut self, claimed: Vec<Claimed>, start_by: Instant) {
+    pub fn queue(&mut self, claimed: Vec<Claimed>, clock: ClaimClock, start_by: Instant) {
         self.fairness.claimed(&claimed);
         self.waiting.extend(
             fairness::interleave(claimed)
                 .into_iter()
-                .map(|claimed| Waiting { claimed, start_by }),
+                .map(|claimed| Waiting {
+                    claimed,
+                    clock,
+                    start_by,
+                }),
         );
     }
 
@@ -136,7 +169,7 @@ impl Sending {
     /// Sends the next waiting delivery that can still start within its
     /// lease, holding `slot` until its outcome is handed to the recorder.
     fn start_next(&mut self, slot: OwnedSemaphorePermit) {
-        let Some(c) = next_sendable(&mut self.waiting, &self.fairness) else {
+        let Some((c, clock)) = next_sendable(&mut self.waiting, &self.fairness) else {
             return;
         };
         let (attempter, outcomes) = (self.attempter.clone(), self.outcomes.clone());
@@ -144,13 +177,18 @@ impl Sending {
         self.tasks.spawn(async move {
             let destination = c.destination_key();
             let started = Instant::now();
+            clock.observe(&c, started);
             let outcome = attempter.attempt(c, Utc::now()).await;
             // Only a send says how fast the destination is.
             let sent = matches!(&outcome, Outcome::Attempted(_));
-            let _ = outcomes.send(outcome).await;
+            let took = started.elapsed();
+            if sent {
+                telemetry::stage(Stage::Send, took);
+            }
+            let _ = outcomes.send((outcome, sent.then(Instant::now))).await;
             drop(slot);
-            if fairness.finished(&destination, sent.then(|| started.elapsed())) {
-                wake.notify_one();
+            if fairness.finished(&destination, sent.then_some(took)) {
+                wake.signal();
             }
         });
     }
@@ -178,11 +216,14 @@ impl Sending {
 /// The next waiting delivery that can still be sent within its lease.
 /// Those that waited too long are let go: their lease expires and any
 /// worker claims them again.
-fn next_sendable(waiting: &mut VecDeque<Waiting>, fairness: &Fairness) -> Option<Claimed> {
+fn next_sendable(
+    waiting: &mut VecDeque<Waiting>,
+    fairness: &Fairness,
+) -> Option<(Claimed, ClaimClock)> {
     let now = Instant::now();
     while let Some(w) = waiting.pop_front() {
         if now <= w.start_by {
-            return Some(w.claimed);
+            return Some((w.claimed, w.clock));
         }
         fairness.finished(&w.claimed.destination_key(), None);
         log_span(&w.claimed).in_scope(|| {

@@ -31,6 +31,7 @@ queries! {
     MAINTENANCE_HAS_PG_CRON => "maintenance/has_pg_cron.sql",
     MAINTENANCE_SCHEDULE_PG_CRON => "maintenance/schedule_pg_cron.sql",
     DELIVERIES_CLAIM => "deliveries/claim.sql",
+    DELIVERIES_ANY_DUE => "deliveries/any_due.sql",
     DELIVERIES_RECORD => "deliveries/record.sql",
     DELIVERIES_HOLD => "deliveries/hold.sql",
     DELIVERIES_HOLD_CLAIMED => "deliveries/hold_claimed.sql",

@@ -17,6 +17,34 @@ pub async fn upsert(
     Ok(())
 }
 
+/// Declares the worker idle, then asks whether anything is due, in one
+/// round trip: the two statements are sent together on one connection,
+/// each its own transaction, so the question is answered with a snapshot
+/// taken after the flag committed. A publisher that committed before it
+/// is seen here; one that read the flag after it notifies.
+pub async fn idle_then_any_due(
+    client: &impl GenericClient,
+    id: &str,
+    hostname: &str,
+    pid: i32,
+) -> Result<bool, StoreError> {
+    let upsert = client.prepare_cached(queries::WORKERS_UPSERT).await?;
+    let due = client.prepare_cached(queries::DELIVERIES_ANY_DUE).await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&id, &true, &hostname, &pid];
+    let (set, due) = tokio::join!(
+        client.execute(&upsert, &params),
+        client.query_one(&due, &[]),
+    );
+    set?;
+    Ok(due?.get(0))
+}
+
+/// Whether anything is due (see `deliveries/any_due.sql`).
+pub async fn any_due(client: &impl GenericClient) -> Result<bool, StoreError> {
+    let due = client.prepare_cached(queries::DELIVERIES_ANY_DUE).await?;
+    Ok(client.query_one(&due, &[]).await?.get(0))
+}
+
 pub async fn deregister(client: &impl GenericClient, id: &str) -> Result<(), StoreError> {
     client.execute(queries::WORKERS_DEREGISTER, &[&id]).await?;
     Ok(())

@@ -29,6 +29,9 @@ pub struct Counters {
     events_published: Family<Labels1, Counter>,
     deliveries: Family<Labels2, Counter>,
     attempt_duration: Family<Labels1, Histogram, fn() -> Histogram>,
+    stage_duration: Family<Labels1, Histogram, fn() -> Histogram>,
+    /// `stage_duration`'s series, looked up once.
+    stages: [Histogram; Stage::ALL.len()],
     lease_expiries: Counter,
     auto_disables: Counter,
     circuits_opened: Counter,
@@ -41,11 +44,71 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
 }
 
+/// A delivery's way through a worker, stage by stage (see [`stage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// From the event's `time` (its publishing transaction's start, unless
+    /// the publisher set a time) to the worker turning to claim it: the
+    /// insert and its commit, the wake-up (NOTIFY or in-process) or the
+    /// poll that found it. First attempts only.
+    Wake,
+    /// From the wake-up to the claim's answer.
+    Claim,
+    /// From the claim's answer to the send's start: waiting for a slot.
+    Queue,
+    /// The send: request out, response in (or failure).
+    Send,
+    /// From the send's end to the recorder's commit.
+    Record,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Wake,
+        Stage::Claim,
+        Stage::Queue,
+        Stage::Send,
+        Stage::Record,
+    ];
+
+    /// The `stage` label of `outbound_delivery_stage_seconds`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Wake => "wake",
+            Stage::Claim => "claim",
+            Stage::Queue => "queue",
+            Stage::Send => "send",
+            Stage::Record => "record",
+        }
+    }
+}
+
+/// Stage buckets from 50 µs to 5 s, close together where a delivery's
+/// milliseconds are spent, so that percentiles read from them (as `bench
+/// latency` does) are good to a bucket's width.
+const STAGE_BUCKETS_MS: [f64; 30] = [
+    0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0,
+    8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
+
+fn stage_histogram() -> Histogram {
+    Histogram::new(STAGE_BUCKETS_MS.iter().map(|ms| ms / 1000.0))
+}
+
 static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
+    let stage_duration: Family<Labels1, Histogram, fn() -> Histogram> =
+        Family::new_with_constructor(stage_histogram);
+    let stages = Stage::ALL.map(|s| {
+        stage_duration
+            .get_or_create(&[("stage", s.label())])
+            .clone()
+    });
     let c = Counters {
         events_published: Family::default(),
         deliveries: Family::default(),
         attempt_duration: Family::new_with_constructor(duration_histogram),
+        stage_duration,
+        stages,
         lease_expiries: Counter::default(),
         auto_disables: Counter::default(),
         circuits_opened: Counter::default(),
@@ -96,6 +159,12 @@ pub fn attempted(destination_type: &'static str, outcome: &'static str, send_sec
     }
 }
 
+/// One delivery spent `took` in `stage`.
+pub fn stage(stage: Stage, took: std::time::Duration) {
+    let i = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
+    COUNTERS.stages[i].observe(took.as_secs_f64());
+}
+
 /// What one recorded batch changed: outcomes refused (their lease had
 /// expired), destinations disabled, circuits opened.
 pub fn recorded(refused: usize, disabled: usize, circuits_opened: usize) {
@@ -139,6 +208,12 @@ impl Counters {
             "How long sends took, by destination type",
             Unit::Seconds,
             self.attempt_duration.clone(),
+        );
+        registry.register_with_unit(
+            "outbound_delivery_stage",
+            "Where a delivery's time goes in a worker, by stage (wake, claim, queue, send, record)",
+            Unit::Seconds,
+            self.stage_duration.clone(),
         );
         registry.register(
             "outbound_lease_expiries",

@@ -26,10 +26,13 @@
 //!   worker's row in `outbound.workers` says it is idle, because a NOTIFY in
 //!   every publishing transaction serialises their commits; the first of
 //!   them clears the flag as it notifies (a latch, see V14). So a worker that
-//!   finds the queue empty first marks itself idle, then looks once more
-//!   (closing the race with an event committed in between), and only then
-//!   sleeps — until a notification, the poll interval (which also catches
-//!   retries coming due), or shutdown.
+//!   finds the queue empty keeps looking for a few milliseconds (under load
+//!   the queue is empty only for a moment), then marks itself idle, looks
+//!   once more (closing the race with an event committed in between), and
+//!   only then sleeps — until a notification, a look at the queue (1 ms,
+//!   2 ms, 4 ms… after, up to the poll interval, which also catches retries
+//!   coming due), or shutdown. Its flag write never waits for a
+//!   publisher's transaction (`workers/upsert.sql`).
 //!
 //! The loop in [`Worker::run`] is one [`Worker::step`] after another: start
 //! what can start, then either wait for room, wait out the pace, or claim
@@ -45,16 +48,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::attempt::Attempter;
 use super::fairness::Fairness;
 use super::recorder::{self, Recorded};
-use super::sending::Sending;
+use super::sending::{ClaimClock, Sending};
 use crate::store::deliveries::{self, Claimed};
-use crate::store::{self, citus, wakeups, Pool, StoreError};
+use crate::store::wakeups::{self, Wakeup};
+use crate::store::{self, citus, workers, Pool, StoreError};
 
 mod config;
 mod housekeeping;
@@ -67,10 +71,21 @@ use state::LoopState;
 
 pub use config::WorkerConfig;
 
-/// How long a worker that just had work keeps polling before going idle,
-/// and how often it polls meanwhile.
-const LINGER: Duration = Duration::from_millis(100);
-const LINGER_POLL: Duration = Duration::from_millis(2);
+/// How long a worker under load keeps looking at the queue before it
+/// declares itself idle, and how often it looks meanwhile: under load the
+/// queue is often empty for a moment, and going idle then would make
+/// publishers NOTIFY (which serialises their commits). Each look is an
+/// index probe, not a claim.
+const LINGER: Duration = Duration::from_millis(3);
+const LOOK: Duration = Duration::from_millis(1);
+/// A worker is under load when this many claims in a row found work. One
+/// that finds work now and then declares itself idle at once: lingering
+/// would only make its next event wait for a look instead of a NOTIFY.
+const UNDER_LOAD: u32 = 3;
+/// On Citus (no NOTIFY): a worker that just had work claims every
+/// CITUS_LINGER_POLL for CITUS_LINGER before it sleeps longer.
+const CITUS_LINGER: Duration = Duration::from_millis(100);
+const CITUS_LINGER_POLL: Duration = Duration::from_millis(2);
 /// On Citus, the longest an idle worker sleeps between looks at the queue:
 /// the most a SQL publish waits there before a worker sees it.
 const CITUS_IDLE_POLL: Duration = Duration::from_millis(50);
@@ -101,7 +116,7 @@ struct Inner {
     /// Wakes the claim loop: notifications from Postgres, publishes made
     /// by this same process (which need no round trip through NOTIFY), and
     /// sends to slow destinations that end (their parked deliveries may go).
-    wake: Arc<Notify>,
+    wake: Arc<Wakeup>,
     fairness: Arc<Fairness>,
     /// Whether the queue is distributed (Citus), found out at the first claim.
     citus: tokio::sync::OnceCell<bool>,
@@ -144,7 +159,7 @@ impl Worker {
                 cfg,
                 attempter: Arc::new(attempter),
                 healthy,
-                wake: Arc::new(Notify::new()),
+                wake: Arc::default(),
                 fairness,
                 citus: tokio::sync::OnceCell::new(),
                 shards: Default::default(),
@@ -163,7 +178,7 @@ impl Worker {
     }
 
     /// A handle that wakes this worker when something was just published.
-    pub fn waker(&self) -> Arc<Notify> {
+    pub fn waker(&self) -> Arc<Wakeup> {
         self.inner.wake.clone()
     }
 
@@ -325,6 +340,9 @@ impl Worker {
         if room == 0 || (busy > 0 && room < state.claim_threshold) {
             return next_slot(sending, cancel).await;
         }
+        if state.asleep {
+            return self.sleep(state, cancel).await;
+        }
         if Instant::now() < state.next_claim {
             // Waiting work still goes to slots while we wait.
             let waiting = sending.has_waiting();
@@ -336,6 +354,13 @@ impl Worker {
             return ControlFlow::Continue(());
         }
         let started = Instant::now();
+        state.last_claim = started;
+        // Woken by a signal, or by a timer (a poll, the pace, a free slot).
+        let woken = self
+            .inner
+            .wake
+            .take_first()
+            .map_or(started, |w| w.min(started));
         let limit = room.min(self.inner.cfg.batch_size);
         let claimed = match sending.meanwhile(self.claim(None, limit)).await {
             Ok(claimed) => claimed,
@@ -344,7 +369,13 @@ impl Worker {
         self.inner.healthy.store(true, Ordering::Relaxed);
         state.backoff = Duration::from_millis(100);
         if !claimed.is_empty() {
-            self.found(claimed, started, state, sending).await;
+            let now = Instant::now();
+            let clock = ClaimClock {
+                woken,
+                woken_at: Utc::now() - (now - woken),
+                claimed: now,
+            };
+            self.found(claimed, started, clock, state, sending).await;
             ControlFlow::Continue(())
         } else if sending.has_waiting() {
             // Nothing new, but claimed work is still waiting for a slot.
@@ -359,71 +390,144 @@ impl Worker {
         &self,
         claimed: Vec<Claimed>,
         started: Instant,
+        clock: ClaimClock,
         state: &mut LoopState,
         sending: &mut Sending,
     ) {
         state.last_work = Instant::now();
-        state.idle_poll = LINGER_POLL;
+        state.found_in_a_row = state.found_in_a_row.saturating_add(1);
         if claimed.len() < state.claim_threshold {
             state.next_claim = started + CLAIM_PACE;
         }
-        if state.idle != Some(false) && self.set_idle(false).await.is_ok() {
-            state.idle = Some(false);
-            state.last_beat = Instant::now();
-        }
-        sending.queue(claimed, started + state.start_within);
+        // The idle flag is not cleared here: the first publisher to see it
+        // clears it (the latch), so a busy worker whose flag is still set
+        // costs one NOTIFY, while a write here would hold these deliveries
+        // back for a round trip. Whether it is still set is unknown now.
+        state.idle = None;
+        sending.queue(claimed, clock, started + state.start_within);
     }
 
-    /// The queue has nothing due. Under steady load it is often empty for a
-    /// moment: going idle then would make every publisher NOTIFY (which
-    /// serialises their commits), so a worker that found work recently
-    /// polls briefly before it declares itself idle. Declaring it comes
-    /// *before* sleeping, followed by one more claim, so an event committed
-    /// in between is not missed.
+    /// The queue has nothing due. A worker that had work within LINGER
+    /// keeps looking every LOOK; after that it declares itself idle and
+    /// sleeps until a publisher wakes it. Declaring comes *before*
+    /// sleeping, and is followed by one more look at the queue, so an
+    /// event committed in between is not missed.
     async fn nothing_due(
         &self,
         state: &mut LoopState,
         cancel: &CancellationToken,
     ) -> ControlFlow<()> {
-        let wake = &self.inner.wake;
-        if state.last_work.elapsed() < LINGER {
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(LINGER_POLL) => {}
-                _ = cancel.cancelled() => return ControlFlow::Break(()),
-            }
-            return ControlFlow::Continue(());
+        if self.inner.citus.get() == Some(&true) {
+            return self.nothing_due_citus(state, cancel).await;
         }
-        if state.idle != Some(true) {
-            if self.set_idle(true).await.is_ok() {
-                state.idle = Some(true);
-                state.last_beat = Instant::now();
+        state.lingering = state.found_in_a_row >= UNDER_LOAD;
+        state.found_in_a_row = 0;
+        state.asleep = true;
+        state.idle_poll = LOOK;
+        self.sleep(state, cancel).await
+    }
+
+    /// One sleep of a worker with nothing due, then a look at the queue:
+    /// asleep until a wake-up, or until a look finds something due.
+    ///
+    /// One race is left once the worker has declared itself idle: a
+    /// publisher whose fan-out read the flag before it was set, and that
+    /// committed after the last look, neither notifies nor is seen. So
+    /// the sleeps are short at first and double (1 ms, 2 ms, 4 ms… up to
+    /// the poll interval, which also catches retries coming due).
+    async fn sleep(&self, state: &mut LoopState, cancel: &CancellationToken) -> ControlFlow<()> {
+        let linger = state.lingering && state.last_work.elapsed() < LINGER;
+        if state.idle != Some(true) && !linger {
+            match self.declare_idle().await {
+                Ok(due) => {
+                    state.idle = Some(true);
+                    state.last_beat = Instant::now();
+                    if due {
+                        state.asleep = false;
+                        return ControlFlow::Continue(());
+                    }
+                }
+                Err(err) => {
+                    state.asleep = false;
+                    return self.claim_failed(err, state, cancel).await;
+                }
             }
-            return ControlFlow::Continue(());
+        }
+        let sleep = state.idle_poll;
+        if state.idle == Some(true) {
+            state.idle_poll = (sleep * 2).min(self.inner.cfg.poll_interval);
         }
         tokio::select! {
-            // A publisher that wakes us clears our flag (fan_out()'s latch):
-            // it must be set again before the next sleep, even if this
-            // wake-up finds nothing.
-            _ = wake.notified() => state.idle = None,
-            _ = tokio::time::sleep(self.idle_poll(state)) => {}
+            // A publisher that wakes us clears our flag (fan_out()'s
+            // latch): it must be set again before the next sleep, even if
+            // this wake-up finds nothing.
+            _ = self.inner.wake.notified() => {
+                state.idle = None;
+                state.asleep = false;
+                return ControlFlow::Continue(());
+            }
+            _ = tokio::time::sleep(sleep) => {}
+            _ = cancel.cancelled() => return ControlFlow::Break(()),
+        }
+        // A full claim at least every poll interval: parked deliveries
+        // (their destination's circuit open, or no room for them) come
+        // back only through a claim, and the look does not ask for them.
+        if state.last_claim.elapsed() >= self.inner.cfg.poll_interval {
+            state.asleep = false;
+            return ControlFlow::Continue(());
+        }
+        match self.any_due().await {
+            Ok(due) => {
+                state.asleep = !due;
+                ControlFlow::Continue(())
+            }
+            Err(err) => {
+                state.asleep = false;
+                self.claim_failed(err, state, cancel).await
+            }
+        }
+    }
+
+    /// On Citus, where a SQL publish cannot wake anyone: a worker that just
+    /// had work claims every CITUS_LINGER_POLL for CITUS_LINGER, then
+    /// sleeps, starting short and doubling while nothing turns up, to at
+    /// most CITUS_IDLE_POLL.
+    async fn nothing_due_citus(
+        &self,
+        state: &mut LoopState,
+        cancel: &CancellationToken,
+    ) -> ControlFlow<()> {
+        let sleep = if state.last_work.elapsed() < CITUS_LINGER {
+            state.idle_poll = CITUS_LINGER_POLL;
+            CITUS_LINGER_POLL
+        } else {
+            let sleep = state.idle_poll.max(CITUS_LINGER_POLL);
+            let most = self.inner.cfg.poll_interval.min(CITUS_IDLE_POLL);
+            state.idle_poll = (sleep * 2).min(most);
+            sleep
+        };
+        tokio::select! {
+            _ = self.inner.wake.notified() => {}
+            _ = tokio::time::sleep(sleep) => {}
             _ = cancel.cancelled() => return ControlFlow::Break(()),
         }
         ControlFlow::Continue(())
     }
 
-    /// How long an idle worker sleeps before looking again. With NOTIFY,
-    /// the poll interval (it only catches retries coming due). On Citus,
-    /// where a SQL publish cannot wake anyone, the sleep starts short and
-    /// doubles while nothing turns up, to at most CITUS_IDLE_POLL.
-    fn idle_poll(&self, state: &mut LoopState) -> Duration {
-        let poll = self.inner.cfg.poll_interval;
-        if self.inner.citus.get() != Some(&true) {
-            return poll;
-        }
-        let sleep = state.idle_poll;
-        state.idle_poll = (sleep * 2).min(poll.min(CITUS_IDLE_POLL));
-        sleep
+    async fn declare_idle(&self) -> Result<bool, StoreError> {
+        let client = self.inner.pool.get().await?;
+        workers::idle_then_any_due(
+            &client,
+            &self.inner.id,
+            &self.inner.hostname,
+            i32::try_from(std::process::id()).unwrap_or(0),
+        )
+        .await
+    }
+
+    async fn any_due(&self) -> Result<bool, StoreError> {
+        let client = self.inner.pool.get().await?;
+        workers::any_due(&client).await
     }
 
     /// The database refused or could not be reached: unhealthy, back off.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{WorkerConfig, LINGER, LINGER_POLL};
+use super::{WorkerConfig, LINGER, LOOK};
 use crate::delivery::sending::start_within;
 
 /// The loop's bookkeeping between steps.
@@ -15,6 +15,8 @@ pub(super) struct LoopState {
     pub(super) backoff: Duration,
     /// When a claim last found work.
     pub(super) last_work: Instant,
+    /// When the last claim started.
+    pub(super) last_claim: Instant,
     /// When the next claim may start (see CLAIM_PACE).
     pub(super) next_claim: Instant,
     /// How many deliveries may be in flight or waiting at once.
@@ -23,8 +25,16 @@ pub(super) struct LoopState {
     pub(super) claim_threshold: usize,
     /// How soon after its claim a delivery must start sending.
     pub(super) start_within: Duration,
-    /// On Citus, the next idle sleep (see `Worker::idle_poll`).
+    /// The next idle sleep (see `Worker::sleep`).
     pub(super) idle_poll: Duration,
+    /// Claims in a row that found work (see `UNDER_LOAD`).
+    pub(super) found_in_a_row: u32,
+    /// The queue ran empty under load: look again for a moment before
+    /// declaring the worker idle.
+    pub(super) lingering: bool,
+    /// Idle and asleep: the next step looks whether anything is due
+    /// before it claims (see `Worker::sleep`).
+    pub(super) asleep: bool,
 }
 
 impl LoopState {
@@ -45,11 +55,15 @@ impl LoopState {
             last_sweep: Instant::now(),
             backoff: Duration::from_millis(100),
             last_work: Instant::now() - LINGER,
+            last_claim: Instant::now(),
             next_claim: Instant::now(),
             capacity,
             claim_threshold: (cfg.batch_size.min(capacity) / 2).max(1),
             start_within,
-            idle_poll: LINGER_POLL,
+            idle_poll: LOOK,
+            found_in_a_row: 0,
+            lingering: false,
+            asleep: false,
         }
     }
 }
