@@ -32,3 +32,4 @@ mod sdk;
 mod serve;
 mod standard_webhooks;
 mod startup_logs;
+mod wakeups;

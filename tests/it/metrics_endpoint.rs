@@ -248,6 +248,18 @@ async fn metrics_are_scraped_and_parsed_while_events_flow() {
         ),
         "the histogram has a +Inf bucket"
     );
+    // Where the deliveries' time went, stage by stage: every delivery of
+    // this test passed through each stage (the wake-up stage counts first
+    // attempts only, which all of these are).
+    for stage in ["wake", "claim", "queue", "send", "record"] {
+        let count = format!("outbound_delivery_stage_seconds_count{{stage=\"{stage}\"}}");
+        assert!(
+            get(&after, &count) >= get(&before, &count) + 15.0,
+            "{count}: {} then {}",
+            get(&before, &count),
+            get(&after, &count)
+        );
+    }
     // This database's own figures: every event, by either path.
     assert_eq!(get(&after, "outbound_events_stored_total"), 15.0);
     assert_eq!(get(&after, "outbound_queue_oldest_due_age_seconds"), 0.0);

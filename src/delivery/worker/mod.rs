@@ -78,10 +78,12 @@ pub use config::WorkerConfig;
 /// index probe, not a claim.
 const LINGER: Duration = Duration::from_millis(3);
 const LOOK: Duration = Duration::from_millis(1);
-/// A worker is under load when this many claims in a row found work. One
-/// that finds work now and then declares itself idle at once: lingering
-/// would only make its next event wait for a look instead of a NOTIFY.
-const UNDER_LOAD: u32 = 3;
+/// A worker is under load while the claims that find work come less than
+/// LINGER apart on average (a moving average of the gaps, each weighing
+/// this much). One that finds work now and then declares itself idle at
+/// once: lingering would only make its next event wait for a look instead
+/// of a NOTIFY.
+const GAP_WEIGHT: f64 = 0.2;
 /// On Citus (no NOTIFY): a worker that just had work claims every
 /// CITUS_LINGER_POLL for CITUS_LINGER before it sleeps longer.
 const CITUS_LINGER: Duration = Duration::from_millis(100);
@@ -394,8 +396,9 @@ impl Worker {
         state: &mut LoopState,
         sending: &mut Sending,
     ) {
+        let gap = state.last_work.elapsed().min(LINGER * 10);
+        state.work_gap = state.work_gap.mul_f64(1.0 - GAP_WEIGHT) + gap.mul_f64(GAP_WEIGHT);
         state.last_work = Instant::now();
-        state.found_in_a_row = state.found_in_a_row.saturating_add(1);
         if claimed.len() < state.claim_threshold {
             state.next_claim = started + CLAIM_PACE;
         }
@@ -420,8 +423,7 @@ impl Worker {
         if self.inner.citus.get() == Some(&true) {
             return self.nothing_due_citus(state, cancel).await;
         }
-        state.lingering = state.found_in_a_row >= UNDER_LOAD;
-        state.found_in_a_row = 0;
+        state.lingering = state.work_gap < LINGER;
         state.asleep = true;
         state.idle_poll = LOOK;
         self.sleep(state, cancel).await

@@ -27,8 +27,9 @@ pub(super) struct LoopState {
     pub(super) start_within: Duration,
     /// The next idle sleep (see `Worker::sleep`).
     pub(super) idle_poll: Duration,
-    /// Claims in a row that found work (see `UNDER_LOAD`).
-    pub(super) found_in_a_row: u32,
+    /// The moving average of the time between claims that found work
+    /// (see `GAP_WEIGHT`).
+    pub(super) work_gap: Duration,
     /// The queue ran empty under load: look again for a moment before
     /// declaring the worker idle.
     pub(super) lingering: bool,
@@ -61,7 +62,7 @@ impl LoopState {
             claim_threshold: (cfg.batch_size.min(capacity) / 2).max(1),
             start_within,
             idle_poll: LOOK,
-            found_in_a_row: 0,
+            work_gap: LINGER * 10,
             lingering: false,
             asleep: false,
         }
