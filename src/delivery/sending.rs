@@ -49,14 +49,23 @@ pub struct ClaimClock {
 }
 
 impl ClaimClock {
-    /// The stages of `c` up to its send, which starts at `start`.
+    /// The stages of `c` up to its send, which starts at `start`. A first
+    /// attempt whose event is younger than the wake-up (a signal that was
+    /// not for it, or a claim already on its way) counts as woken when its
+    /// event was stored: no wait there, the rest in the claim.
     fn observe(&self, c: &Claimed, start: Instant) {
+        let mut woken = self.woken;
         if c.attempts == 0 && !c.manual {
-            if let Ok(waited) = (self.woken_at - c.event_time).to_std() {
-                telemetry::stage(Stage::Wake, waited);
+            match (self.woken_at - c.event_time).to_std() {
+                Ok(waited) => telemetry::stage(Stage::Wake, waited),
+                Err(_) => {
+                    let later = (c.event_time - self.woken_at).to_std().unwrap_or_default();
+                    woken = (woken + later).min(self.claimed);
+                    telemetry::stage(Stage::Wake, Duration::ZERO);
+                }
             }
         }
-        telemetry::stage(Stage::Claim, self.claimed - self.woken);
+        telemetry::stage(Stage::Claim, self.claimed - woken);
         telemetry::stage(Stage::Queue, start - self.claimed);
     }
 }

@@ -40,7 +40,15 @@ async fn an_open_publishing_transaction_holds_up_no_other_event() {
     let c = db.client().await;
     let rx = TestReceiver::start().await;
     let acme = tenant(&c, "acme").await;
-    webhook(&c, &acme, "des_1", &["*"], &rx.url("/hooks"), json!({})).await;
+    webhook(
+        &c,
+        &acme,
+        "des_1",
+        &["*"],
+        &rx.url("/hooks"),
+        json!({"secret": "s"}),
+    )
+    .await;
 
     let cancel = CancellationToken::new();
     let w = worker(&db, |_| {}).await;
@@ -101,7 +109,15 @@ async fn a_retry_coming_due_is_sent_by_a_sleeping_worker() {
     let rx = TestReceiver::start().await;
     rx.script([Reply::Status(500), Reply::Status(200)]);
     let acme = tenant(&c, "acme").await;
-    webhook(&c, &acme, "des_1", &["*"], &rx.url("/hooks"), json!({})).await;
+    webhook(
+        &c,
+        &acme,
+        "des_1",
+        &["*"],
+        &rx.url("/hooks"),
+        json!({"secret": "s"}),
+    )
+    .await;
     let cancel = CancellationToken::new();
     let w = worker(&db, |s| {
         s.delivery.retry_interval = Duration::from_secs(1);
