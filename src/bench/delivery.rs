@@ -23,7 +23,7 @@ use clap::Args;
 
 use super::harness::{drain, measure_delivered, rss_kb, spawn_worker, start_receiver, Receiver};
 use super::sql;
-use super::support::{connect, machine_summary, payload, timed, BenchDb};
+use super::support::{connect, machine_summary, payload, percentile, timed, BenchDb};
 use crate::config::Settings;
 
 #[derive(Debug, Args)]
@@ -321,13 +321,7 @@ pub(super) async fn latency(
         })
         .collect();
     ms.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| -> f64 {
-        if ms.is_empty() {
-            return f64::NAN;
-        }
-        let i = ((ms.len() as f64 - 1.0) * p).round() as usize;
-        ms[i]
-    };
+    let pct = |p: f64| percentile(&ms, p);
     Ok(Latency {
         p50: pct(0.50),
         p95: pct(0.95),

@@ -158,11 +158,7 @@ pub async fn run(settings: Settings, args: HttpArgs) -> anyhow::Result<()> {
         })
         .collect();
     ms.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| {
-        ms.get(((ms.len().max(1) - 1) as f64 * p).round() as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let pct = |p: f64| super::support::percentile(&ms, p);
 
     let _ = serve.start_kill();
     let _ = serve.wait().await;

@@ -219,11 +219,7 @@ async fn scenario(
         .collect();
     let arrived = arrivals.len();
     ms.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| {
-        ms.get(((ms.len().max(1) - 1) as f64 * p).round() as usize)
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
+    let pct = |p: f64| super::support::percentile(&ms, p);
     let noisy_got = noisy_ep.received.load(Ordering::Relaxed);
     println!(
         "{:<44} {:>8.0} {:>8.0} {:>8.0} {:>8.0} {:>14} {:>14}",

@@ -30,7 +30,7 @@ use super::harness::{
     drain, measure_delivered, spawn_serve, start_receiver_apart, Receiver, API_KEY,
 };
 use super::sql;
-use super::support::{connect, machine_summary, payload, timed, BenchDb};
+use super::support::{connect, machine_summary, payload, percentile, timed, BenchDb};
 use crate::config::Settings;
 use crate::telemetry::Stage;
 
@@ -475,14 +475,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The `p` quantile of sorted `v` (nearest rank).
-fn pct(v: &[f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
 const QUANTILES: [f64; 3] = [0.50, 0.95, 0.99];
 
 fn row(name: &str, values: [f64; 4], max_prefix: &str) {
@@ -494,9 +486,9 @@ fn row(name: &str, values: [f64; 4], max_prefix: &str) {
 
 fn exact(v: &[f64]) -> [f64; 4] {
     [
-        pct(v, QUANTILES[0]),
-        pct(v, QUANTILES[1]),
-        pct(v, QUANTILES[2]),
+        percentile(v, QUANTILES[0]),
+        percentile(v, QUANTILES[1]),
+        percentile(v, QUANTILES[2]),
         v.last().copied().unwrap_or(f64::NAN),
     ]
 }

@@ -102,6 +102,14 @@ where
     Ok(done.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64())
 }
 
+/// The `p` quantile (0..=1) of `sorted` by nearest rank; NaN when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
 /// A JSON object of about `bytes` bytes, with a `kind` field filters can use.
 pub fn payload(kind: &str, seq: u64, bytes: usize) -> String {
     let head = format!(

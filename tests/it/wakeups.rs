@@ -22,6 +22,34 @@ async fn insert(c: &impl outbound::store::GenericClient, id: &str) {
     .unwrap();
 }
 
+/// Tenant `acme` with one webhook, `des_1`, subscribed to every topic.
+async fn subscribe_all(c: &deadpool_postgres::Object, rx: &TestReceiver) {
+    let acme = tenant(c, "acme").await;
+    webhook(
+        c,
+        &acme,
+        "des_1",
+        &["*"],
+        &rx.url("/hooks"),
+        json!({"secret": "s"}),
+    )
+    .await;
+}
+
+/// Whether the (only) worker declares itself idle within `limit`.
+async fn sleeps(c: &deadpool_postgres::Object, limit: Duration) -> bool {
+    eventually(limit, || async {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM outbound.workers WHERE idle", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (n == 1).then_some(())
+    })
+    .await
+    .is_some()
+}
+
 fn ids(rx: &TestReceiver) -> Vec<String> {
     rx.requests()
         .iter()
@@ -39,31 +67,15 @@ async fn an_open_publishing_transaction_holds_up_no_other_event() {
     let db = TestDb::new().await;
     let c = db.client().await;
     let rx = TestReceiver::start().await;
-    let acme = tenant(&c, "acme").await;
-    webhook(
-        &c,
-        &acme,
-        "des_1",
-        &["*"],
-        &rx.url("/hooks"),
-        json!({"secret": "s"}),
-    )
-    .await;
+    subscribe_all(&c, &rx).await;
 
     let cancel = CancellationToken::new();
     let w = worker(&db, |_| {}).await;
     let running = tokio::spawn(w.run(cancel.clone()));
-    let idle = || async {
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM outbound.workers WHERE idle", &[])
-            .await
-            .unwrap()
-            .get(0);
-        (n == 1).then_some(())
-    };
-    eventually(Duration::from_secs(10), idle)
-        .await
-        .expect("the worker goes idle");
+    assert!(
+        sleeps(&c, Duration::from_secs(10)).await,
+        "the worker goes idle"
+    );
 
     let mut app = db.connect().await;
     let open = app.transaction().await.unwrap();
@@ -108,16 +120,7 @@ async fn a_retry_coming_due_is_sent_by_a_sleeping_worker() {
     let c = db.client().await;
     let rx = TestReceiver::start().await;
     rx.script([Reply::Status(500), Reply::Status(200)]);
-    let acme = tenant(&c, "acme").await;
-    webhook(
-        &c,
-        &acme,
-        "des_1",
-        &["*"],
-        &rx.url("/hooks"),
-        json!({"secret": "s"}),
-    )
-    .await;
+    subscribe_all(&c, &rx).await;
     let cancel = CancellationToken::new();
     let w = worker(&db, |s| {
         s.delivery.retry_interval = Duration::from_secs(1);
@@ -128,16 +131,10 @@ async fn a_retry_coming_due_is_sent_by_a_sleeping_worker() {
     insert(&c, "evt_1").await;
     rx.wait_for(1, Duration::from_secs(5)).await;
     // Between the two attempts the worker went back to sleep.
-    eventually(Duration::from_secs(2), || async {
-        let n: i64 = c
-            .query_one("SELECT count(*) FROM outbound.workers WHERE idle", &[])
-            .await
-            .unwrap()
-            .get(0);
-        (n == 1).then_some(())
-    })
-    .await
-    .expect("the worker sleeps until the retry");
+    assert!(
+        sleeps(&c, Duration::from_secs(2)).await,
+        "the worker sleeps until the retry"
+    );
     let got = rx.wait_for(2, Duration::from_secs(5)).await;
     assert_eq!(got[1].header("x-outpost-event-id"), Some("evt_1"));
     let gap = got[1].at.duration_since(got[0].at);

@@ -377,7 +377,7 @@ impl Worker {
                 woken_at: Utc::now() - (now - woken),
                 claimed: now,
             };
-            self.found(claimed, started, clock, state, sending).await;
+            self.found(claimed, started, clock, state, sending);
             ControlFlow::Continue(())
         } else if sending.has_waiting() {
             // Nothing new, but claimed work is still waiting for a slot.
@@ -388,7 +388,7 @@ impl Worker {
     }
 
     /// A claim found work: queue it for the send slots.
-    async fn found(
+    fn found(
         &self,
         claimed: Vec<Claimed>,
         started: Instant,
