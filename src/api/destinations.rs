@@ -91,7 +91,7 @@ async fn create(
     ensure_tenant(&db, &s.tenant).await?;
     let new = body.check(&state, &s.principal, &s.tenant, Utc::now())?;
     if store::count(&db, &s.tenant).await? >= state.max_destinations_per_tenant {
-        return Err(ApiError::unprocessable(format!(
+        return Err(ApiError::bad_request(format!(
             "a tenant can have at most {} destinations",
             state.max_destinations_per_tenant
         )));

@@ -14,7 +14,7 @@ use super::extract::{Body, Db, DestinationScope};
 use super::query::{PageRequest, QueryMap};
 use super::AppState;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
-use crate::domain::topic::TopicList;
+use crate::domain::topic::Topic;
 use crate::store::deliveries::{self, RetryError};
 use crate::store::destinations;
 use crate::store::logs::{self, AttemptFilter, AttemptRow, EventFilter, EventRow, Key};
@@ -372,8 +372,6 @@ async fn catalog(State(state): State<AppState>, _principal: Principal, q: QueryM
 }
 
 async fn topics(State(state): State<AppState>, _principal: Principal) -> Json<Value> {
-    match state.topics.as_ref() {
-        TopicList::Any => Json(json!([])),
-        TopicList::Only(list) => Json(json!(list.iter().map(|t| t.as_str()).collect::<Vec<_>>())),
-    }
+    let listed = state.topics.listed().unwrap_or_default();
+    Json(json!(listed.iter().map(Topic::as_str).collect::<Vec<_>>()))
 }

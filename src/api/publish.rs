@@ -57,13 +57,7 @@ async fn publish(
         }
         Some(t) => problems.take(TenantId::try_from(t)),
     };
-    let topic = match req.topic.as_deref() {
-        None => {
-            problems.push("topic is required");
-            None
-        }
-        Some(t) => problems.take(state.topics.check(t)),
-    };
+    let topic = problems.take(state.topics.check_published(req.topic.as_deref()));
     let data = match req.data {
         None => {
             problems.push("data is required");

@@ -8,7 +8,7 @@ use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth;
+use super::auth::{self, Principal};
 use super::error::ApiError;
 use super::extract::{Db, Operator, OptionalBody, TenantScope};
 use super::query::{PageRequest, QueryMap};
@@ -133,11 +133,15 @@ async fn portal(
     Ok(Json(json!({ "redirect_url": url, "tenant_id": s.tenant })))
 }
 
-/// Every tenant, a page at a time (operator only).
-async fn list(_: Operator, Db(db): Db, q: QueryMap) -> Result<Json<Value>, ApiError> {
+/// Every tenant, a page at a time; with a tenant's token, that tenant alone
+/// (as Outpost answers).
+async fn list(principal: Principal, Db(db): Db, q: QueryMap) -> Result<Json<Value>, ApiError> {
     let page = PageRequest::parse(&q, "created_at", 20, 100)?;
     // An id that cannot be a tenant's matches none.
-    let ids: Option<Vec<TenantId>> = q.parsed("id");
+    let ids: Option<Vec<TenantId>> = match principal {
+        Principal::Admin => q.parsed("id"),
+        Principal::Tenant(own) => Some(vec![own]),
+    };
     let rows = tenants::list(
         &db,
         ids.as_deref(),

@@ -91,7 +91,8 @@ pub(super) fn api_state(
         (None, false) => Some(catalog.names()),
         (None, true) => None,
     };
-    let topics = TopicList::new(listed.as_deref()).context("TOPICS")?;
+    let topics =
+        TopicList::new(listed.as_deref(), settings.topics.allow_wildcards).context("TOPICS")?;
     let network = NetworkPolicy::parse(&settings.delivery.allowed_networks.join(","))
         .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?;
     Ok(AppState {

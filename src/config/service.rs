@@ -85,6 +85,11 @@ pub struct TopicSettings {
     /// Allowed topics, comma separated; unset: any topic
     #[arg(env = "TOPICS", value_parser = list)]
     pub topics: Option<::std::vec::Vec<String>>,
+    /// Let destinations subscribe to patterns such as `user.*` (`*`: any
+    /// characters): true, false, 1 or 0
+    #[arg(env = "TOPICS_ALLOW_WILDCARDS", default_value = "false")]
+    #[arg(action = ArgAction::Set, value_parser = boolean)]
+    pub allow_wildcards: bool,
     /// Topic catalog file (YAML or JSON)
     #[arg(env = "TOPICS_CATALOG", value_parser = path)]
     pub catalog: Option<PathBuf>,

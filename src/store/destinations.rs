@@ -6,6 +6,7 @@ use super::{queries, GenericClient, StoreError};
 use crate::destinations::kind::DestinationKind;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
+use crate::domain::topic::like_patterns;
 
 const WHAT: &str = "destination";
 
@@ -54,6 +55,7 @@ pub async fn insert(
                 &d.delivery_metadata,
                 &d.metadata,
                 &d.disabled_at,
+                &like_patterns(&d.topics),
             ],
         )
         .await?;
@@ -188,6 +190,7 @@ pub async fn update(
                 &u.credentials,
                 &u.delivery_metadata,
                 &u.metadata,
+                &like_patterns(&u.topics),
             ],
         )
         .await?

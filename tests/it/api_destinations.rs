@@ -396,6 +396,6 @@ async fn destination_types_and_the_per_tenant_cap() {
             Some(json!({"type": "webhook", "topics": ["*"], "config": {"url": "https://x.test"}})),
         )
         .await;
-    assert_eq!(s, 422);
+    assert_eq!(s, 400, "Outpost answers the limit with 400: {e}");
     assert!(e["message"].as_str().unwrap().contains("at most 2"));
 }

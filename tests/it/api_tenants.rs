@@ -155,11 +155,31 @@ async fn a_tenant_token_sees_only_its_own_tenant_and_cannot_publish() {
         ("GET", "/api/v1/tenants/b/token"),
         ("GET", "/api/v1/tenants/a/token"),
         ("GET", "/api/v1/tenants/a/portal"),
-        ("GET", "/api/v1/tenants"),
     ] {
         let (s, body) = api.as_token(&token, method, path, None).await;
         assert_eq!(s, 403, "{method} {path}: {body}");
         assert!(body.get("id").is_none(), "no data leaks: {body}");
+    }
+    // The tenant list, as Outpost answers it: that tenant alone, whatever
+    // the query asks for.
+    for path in [
+        "/api/v1/tenants",
+        "/api/v1/tenants?id=b",
+        "/api/v1/tenants?id[]=a&id[]=b",
+    ] {
+        let (s, body) = api.as_token(&token, "GET", path, None).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        let ids: Vec<&str> = body["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            (ids, body["count"].clone()),
+            (vec!["a"], json!(1)),
+            "{path}"
+        );
     }
     let (s, _) = api
         .as_token(
@@ -310,22 +330,31 @@ async fn publish_over_http() {
         .raw("POST", "/api/v1/publish", Some("test-api-key"), Some(body))
         .await;
     assert_eq!(s, 202);
-    assert_eq!(r["duplicate"], true);
+    assert_eq!(
+        r,
+        json!({"id": "evt_1", "duplicate": true, "destination_ids": ["d1"]}),
+        "a duplicate answers where the event went, as Outpost does"
+    );
     assert_eq!(
         deliveries_of(&c, "evt_1").await,
         ["d1"],
         "nothing delivered twice"
     );
 
+    // No TOPICS here: the topic is optional, as in Outpost, and an event
+    // without one goes to every destination (d1 is on user.created only).
     let (s, r) = api
         .admin(
             "POST",
             "/api/v1/publish",
-            Some(json!({"tenant_id": "acme", "data": {}})),
+            Some(json!({"tenant_id": "acme", "id": "evt_untopical", "data": {}})),
         )
         .await;
-    assert_eq!(s, 422);
-    assert_eq!(r["data"], json!(["topic is required"]));
+    assert_eq!(
+        (s, r["destination_ids"].clone()),
+        (202, json!(["d1"])),
+        "{r}"
+    );
     let (s, r) = api
         .admin(
             "POST",

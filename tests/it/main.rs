@@ -32,4 +32,5 @@ mod sdk;
 mod serve;
 mod standard_webhooks;
 mod startup_logs;
+mod topics;
 mod wakeups;

@@ -1,6 +1,7 @@
 -- destinations/list: $1 tenant id, $2 types (null = all), $3 topics (null = all).
 -- A tenant's destinations, oldest first (destinations_tenant_created).
--- A topic filter matches destinations subscribed to it, or to `*`.
+-- A topic filter matches destinations subscribed to it, to `*`, or to a
+-- pattern that matches it.
 SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metadata, metadata,
        disabled_at, disabled_reason, consecutive_failures, created_at, updated_at,
        -- Deliveries held while disabled, counted up to 100,000 (an index
@@ -13,5 +14,6 @@ SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metada
 FROM outbound.destinations d
 WHERE tenant_id = $1
   AND ($2::text[] IS NULL OR type = ANY ($2))
-  AND ($3::text[] IS NULL OR topics && ($3 || ARRAY['*']))
+  AND ($3::text[] IS NULL OR topics && ($3 || ARRAY['*'])
+       OR EXISTS (SELECT 1 FROM unnest($3) AS q(topic) WHERE q.topic LIKE ANY (d.topic_patterns)))
 ORDER BY created_at, id
