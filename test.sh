@@ -19,6 +19,8 @@
 #     tests see);
 #   - Debian's Chromium, node and npm, and playwright-core from npm (pinned in
 #     tests/portal/package-lock.json) for the portal's browser test;
+#   - Hookdeck Outpost's TypeScript SDK from npm (pinned in
+#     tests/sdk/typescript/package-lock.json), which tests/it/sdk.rs drives;
 #   - Citus 13.2 (distributed PostgreSQL), built from ../shared/vendor/citus
 #     when that folder is there, for tests/it/citus.rs (see below);
 #   - tansu 0.6.0, a Kafka-compatible broker, for the Kafka tests: built with
@@ -141,6 +143,14 @@ if [ ! -d tests/portal/node_modules/playwright-core ] \
   || [ tests/portal/package-lock.json -nt tests/portal/node_modules/.package-lock.json ]; then
   say "installing playwright-core (npm ci --prefix tests/portal)"
   npm ci --prefix tests/portal --no-audit --no-fund --silent
+fi
+
+# Hookdeck Outpost's TypeScript SDK, driven against outbound by
+# tests/it/sdk.rs (pinned in tests/sdk/typescript/package-lock.json).
+if [ ! -d tests/sdk/typescript/node_modules/@hookdeck/outpost-sdk ] \
+  || [ tests/sdk/typescript/package-lock.json -nt tests/sdk/typescript/node_modules/.package-lock.json ]; then
+  say "installing @hookdeck/outpost-sdk (npm ci --prefix tests/sdk/typescript)"
+  npm ci --prefix tests/sdk/typescript --no-audit --no-fund --silent
 fi
 
 # tansu, a Kafka-compatible broker (crates.io; Apache Kafka's own

@@ -9,6 +9,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::destinations;
 use crate::destinations::credentials::mask_sensitive;
+use crate::destinations::target::Configured;
 use crate::store::destinations::DestinationRow;
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -22,6 +23,14 @@ pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
         .decrypt_sensitive(t, &d.credentials)
         .map_err(|e| ApiError::internal(&e))?;
     let credentials = mask_sensitive(t, &plain);
+    let target = destinations::target(
+        d.kind,
+        &Configured {
+            config: &d.config,
+            credentials: &plain,
+            topics: &d.topics,
+        },
+    );
     Ok(json!({
         "id": d.id,
         "type": d.kind,
@@ -42,7 +51,7 @@ pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
         "held_events": d.held_events,
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
-        "target": destinations::target(d.kind, &d.config),
-        "target_url": destinations::target_url(d.kind, &d.config),
+        "target": target.text,
+        "target_url": target.url,
     }))
 }

@@ -1,5 +1,7 @@
 //! The delivery log over HTTP: events, attempts, manual retry, topics.
 
+use std::collections::HashMap;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -12,7 +14,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use super::extract::{Body, Db, DestinationScope};
 use super::query::{PageRequest, QueryMap};
-use super::AppState;
+use super::{destination_view, AppState};
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 use crate::domain::topic::Topic;
 use crate::store::deliveries::{self, RetryError};
@@ -59,7 +61,10 @@ fn event_json(e: &EventRow) -> Value {
     })
 }
 
-fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
+/// An attempt as the API shows it; `destinations` holds the attempts'
+/// destinations when `include=destination` asked for them (one that was
+/// deleted since is left out, as Outpost does).
+fn attempt_json(a: &AttemptRow, q: &QueryMap, destinations: &Destinations) -> Value {
     let mut v = json!({
         "id": a.id.to_string(),
         "tenant_id": a.tenant_id,
@@ -109,7 +114,49 @@ fn attempt_json(a: &AttemptRow, q: &QueryMap) -> Value {
             None => Value::Null,
         };
     }
+    let key = (a.tenant_id.clone(), a.destination_id.clone());
+    if let Some(d) = destinations.get(&key) {
+        v["destination"] = d.clone();
+    }
     v
+}
+
+/// Destinations as the API shows them, by tenant and id.
+type Destinations = HashMap<(TenantId, DestinationId), Value>;
+
+/// The destinations of `attempts`, when the query includes `destination`:
+/// each read once, shown as `GET …/destinations/{id}` shows it, with its
+/// tenant.
+async fn included_destinations(
+    state: &AppState,
+    db: &impl GenericClient,
+    attempts: &[AttemptRow],
+    q: &QueryMap,
+) -> Result<Destinations, ApiError> {
+    let mut shown = Destinations::new();
+    if !q.includes("destination") {
+        return Ok(shown);
+    }
+    for a in attempts {
+        let key = (a.tenant_id.clone(), a.destination_id.clone());
+        if shown.contains_key(&key) {
+            continue;
+        }
+        match destinations::get(db, &a.tenant_id, &a.destination_id).await {
+            Ok(row) => {
+                // With the credentials masked as everywhere: Outpost's newest
+                // Python SDK expects none, but its newest TypeScript SDK
+                // (1.6.0) refuses a destination without them, and the
+                // Python SDK ignores them.
+                let mut d = destination_view::render(state, &row)?;
+                d["tenant_id"] = json!(a.tenant_id);
+                shown.insert(key, d);
+            }
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(shown)
 }
 
 /// The tenants a caller may see: a tenant token only its own (naming
@@ -214,6 +261,7 @@ fn attempt_filter(principal: &Principal, q: &QueryMap) -> Result<AttemptFilter, 
 }
 
 async fn attempts_page(
+    state: &AppState,
     db: &impl GenericClient,
     filter: AttemptFilter,
     q: &QueryMap,
@@ -235,23 +283,26 @@ async fn attempts_page(
         time: a.time,
         id: a.id.to_string(),
     });
+    let destinations = included_destinations(state, db, &rows, q).await?;
     Ok(Json(json!({
-        "models": rows.iter().map(|a| attempt_json(a, q)).collect::<Vec<_>>(),
+        "models": rows.iter().map(|a| attempt_json(a, q, &destinations)).collect::<Vec<_>>(),
         "pagination": page.pagination(next, prev),
     })))
 }
 
 async fn list_attempts(
+    State(state): State<AppState>,
     principal: Principal,
     Db(db): Db,
     q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     let filter = attempt_filter(&principal, &q)?;
     own_destinations(&db, &principal, filter.destination_ids.as_deref()).await?;
-    attempts_page(&db, filter, &q).await
+    attempts_page(&state, &db, filter, &q).await
 }
 
 async fn list_destination_attempts(
+    State(state): State<AppState>,
     d: DestinationScope,
     Db(db): Db,
     q: QueryMap,
@@ -261,7 +312,7 @@ async fn list_destination_attempts(
     let mut filter = attempt_filter(&d.scope.principal, &q)?;
     filter.tenants = Some(vec![d.scope.tenant]);
     filter.destination_ids = Some(vec![d.id]);
-    attempts_page(&db, filter, &q).await
+    attempts_page(&state, &db, filter, &q).await
 }
 
 /// The attempt, if the caller may see it (404 otherwise).
@@ -284,16 +335,19 @@ async fn find_attempt(
 }
 
 async fn show_attempt(
+    State(state): State<AppState>,
     principal: Principal,
     Db(db): Db,
     Path(id): Path<String>,
     q: QueryMap,
 ) -> Result<Json<Value>, ApiError> {
     let a = find_attempt(&db, &principal, &id, &q).await?;
-    Ok(Json(attempt_json(&a, &q)))
+    let destinations = included_destinations(&state, &db, std::slice::from_ref(&a), &q).await?;
+    Ok(Json(attempt_json(&a, &q, &destinations)))
 }
 
 async fn show_destination_attempt(
+    State(state): State<AppState>,
     d: DestinationScope,
     Db(db): Db,
     Path(params): Path<std::collections::HashMap<String, String>>,
@@ -304,7 +358,8 @@ async fn show_destination_attempt(
     if a.tenant_id != d.scope.tenant || a.destination_id != d.id {
         return Err(ApiError::not_found("attempt"));
     }
-    Ok(Json(attempt_json(&a, &q)))
+    let destinations = included_destinations(&state, &db, std::slice::from_ref(&a), &q).await?;
+    Ok(Json(attempt_json(&a, &q, &destinations)))
 }
 
 #[derive(Debug, Deserialize)]

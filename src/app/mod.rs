@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::prometheus::Metrics;
 use crate::api::{self, server, AppState, Components};
-use crate::config::Settings;
+use crate::config::{PortalSettings, Settings};
 use crate::delivery::operator_events::OperatorEventSender;
 use crate::delivery::worker::Worker;
 use crate::portal;
@@ -137,7 +137,10 @@ impl Application {
         .await?;
         Ok(Application {
             parts,
-            portal: settings.portal.clone(),
+            portal: PortalSettings {
+                wildcard_topics: settings.topics.allow_wildcards,
+                ..settings.portal.clone()
+            },
             pool,
             state,
             worker,

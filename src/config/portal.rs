@@ -40,4 +40,8 @@ pub struct PortalSettings {
     #[arg(env = "PORTAL_ENABLE_WEBHOOK_CUSTOM_HEADERS", default_value = "true")]
     #[arg(value_parser = boolean)]
     pub enable_webhook_custom_headers: bool,
+    /// Whether the topic picker offers wildcard patterns: TOPICS_ALLOW_WILDCARDS,
+    /// copied here at start-up (not a setting of its own).
+    #[arg(skip)]
+    pub wildcard_topics: bool,
 }

@@ -270,6 +270,9 @@ pub struct DestinationType {
     /// Where a user gets the credentials, for types that need a setup step
     /// elsewhere first (Hookdeck's token).
     pub setup_link: Option<SetupLink>,
+    /// How to set the destination up, in Markdown (Outpost's
+    /// `instructions`; the portal shows them beside the form).
+    pub instructions: &'static str,
 }
 
 /// A link to where a type's credentials are made, and its call to action.
@@ -303,6 +306,7 @@ impl DestinationType {
             "icon": self.icon,
             "config_fields": fields(self.config_fields, false),
             "credential_fields": fields(self.credential_fields, true),
+            "instructions": self.instructions,
         });
         if let Some(link) = self.setup_link {
             doc["setup_link"] = json!({"href": link.href, "cta": link.cta});

@@ -28,6 +28,7 @@ pub mod schema;
 pub mod sender;
 pub mod settings;
 pub mod sink;
+pub mod target;
 #[cfg(test)]
 mod test_support;
 
@@ -40,8 +41,7 @@ pub mod rabbitmq;
 pub mod webhook;
 
 pub use registry::{
-    check_settings, declaration, declarations, find, served_declaration, target, target_url,
-    Senders,
+    check_settings, declaration, declarations, find, served_declaration, target, Senders,
 };
 pub use settings::{OperatorSinkArgs, Settings};
 pub use sink::QueueSink;

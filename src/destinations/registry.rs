@@ -16,6 +16,7 @@ use super::fields::{DestinationType, FieldError};
 use super::kind::DestinationKind;
 use super::sender::{Sender, SenderContext};
 use super::settings::Settings;
+use super::target::{Configured, DestinationTarget};
 use super::{aws, azure_servicebus, gcp_pubsub, hookdeck, kafka, rabbitmq, webhook};
 use crate::domain::signature::WebhookMode;
 
@@ -28,20 +29,14 @@ pub struct Entry {
     /// What the field schema cannot say: a setting that could never
     /// deliver (beyond the rules every type shares, [`check::shared`]).
     pub check: fn(&Value, &Value, &CheckContext<'_>) -> Vec<FieldError>,
-    /// What it delivers to, in a word for lists (`target`)...
-    pub target: fn(&Value) -> Option<String>,
-    /// ... and the URL it is reached at, for types that have one to show.
-    pub target_url: fn(&Value) -> Option<String>,
+    /// What it delivers to (`target`, `target_url`), as Outpost shows it.
+    pub target: fn(&Configured<'_>) -> DestinationTarget,
     /// Its sender, with the deployment's settings (each type reads its own).
     pub sender: fn(&SenderContext, &Settings) -> Arc<dyn Sender>,
     /// A valid `config` and `credentials` giving every field a value, for
     /// the tests that hold every type to the same rules.
     #[cfg(test)]
     pub example: fn() -> (Value, Value),
-}
-
-fn no_url(_: &Value) -> Option<String> {
-    None
 }
 
 /// The types, in [`DestinationKind::ALL`]'s order (a test checks it).
@@ -51,7 +46,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: Some(&webhook::STANDARD_DECLARATION),
         check: webhook::check,
         target: webhook::target,
-        target_url: webhook::target_url,
         sender: |ctx, s| Arc::new(webhook::send::WebhookSender::new(ctx, &s.webhook)),
         #[cfg(test)]
         example: webhook::tests::example,
@@ -61,7 +55,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: aws::sqs::check,
         target: aws::sqs::target,
-        target_url: no_url,
         sender: |ctx, s| Arc::new(aws::sqs::SqsSender::new(ctx, &s.aws)),
         #[cfg(test)]
         example: aws::sqs::tests::example,
@@ -71,7 +64,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: aws::s3::check,
         target: aws::s3::target,
-        target_url: no_url,
         sender: |ctx, s| Arc::new(aws::s3::S3Sender::new(ctx, &s.aws)),
         #[cfg(test)]
         example: aws::tests::s3_example,
@@ -81,7 +73,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: aws::kinesis::check,
         target: aws::kinesis::target,
-        target_url: no_url,
         sender: |ctx, s| Arc::new(aws::kinesis::KinesisSender::new(ctx, &s.aws)),
         #[cfg(test)]
         example: aws::tests::kinesis_example,
@@ -91,7 +82,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: rabbitmq::check,
         target: rabbitmq::target,
-        target_url: no_url,
         sender: |ctx, _| Arc::new(rabbitmq::send::RabbitmqSender::new(ctx)),
         #[cfg(test)]
         example: rabbitmq::tests::example,
@@ -101,7 +91,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: gcp_pubsub::check,
         target: gcp_pubsub::target,
-        target_url: no_url,
         sender: |ctx, _| Arc::new(gcp_pubsub::send::GcpPubsubSender::new(ctx)),
         #[cfg(test)]
         example: gcp_pubsub::tests::example,
@@ -111,7 +100,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: azure_servicebus::check,
         target: azure_servicebus::target,
-        target_url: no_url,
         sender: |ctx, _| Arc::new(azure_servicebus::send::AzureServicebusSender::new(ctx)),
         #[cfg(test)]
         example: azure_servicebus::tests::example,
@@ -121,7 +109,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: kafka::check,
         target: kafka::target,
-        target_url: no_url,
         sender: |ctx, _| Arc::new(kafka::send::KafkaSender::new(ctx)),
         #[cfg(test)]
         example: kafka::tests::example,
@@ -131,7 +118,6 @@ static ENTRIES: [Entry; DestinationKind::ALL.len()] = [
         standard_declaration: None,
         check: hookdeck::check,
         target: hookdeck::target,
-        target_url: no_url,
         sender: |ctx, s| Arc::new(hookdeck::send::HookdeckSender::new(ctx, &s.hookdeck)),
         #[cfg(test)]
         example: hookdeck::tests::example,
@@ -186,14 +172,9 @@ pub fn check_settings(
     errors
 }
 
-/// What a destination of `kind` delivers to, in a word for lists.
-pub fn target(kind: DestinationKind, config: &Value) -> Option<String> {
-    (entry(kind).target)(config)
-}
-
-/// The URL a destination of `kind` is reached at, if it has one to show.
-pub fn target_url(kind: DestinationKind, config: &Value) -> Option<String> {
-    (entry(kind).target_url)(config)
+/// What a destination of `kind` delivers to (`target`, `target_url`).
+pub fn target(kind: DestinationKind, destination: &Configured<'_>) -> DestinationTarget {
+    (entry(kind).target)(destination)
 }
 
 /// The senders of this build, one per type.

@@ -41,6 +41,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("lib/format.js", JS, include_bytes!("ui/lib/format.js")),
     ("lib/widgets.js", JS, include_bytes!("ui/lib/widgets.js")),
     ("lib/fields.js", JS, include_bytes!("ui/lib/fields.js")),
+    ("lib/markdown.js", JS, include_bytes!("ui/lib/markdown.js")),
     (
         "screens/setup.js",
         JS,

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use hmac::{Hmac, Mac};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
@@ -130,7 +130,11 @@ async fn webhook_lifecycle_with_secrets_patch_and_rotation() {
         secret.starts_with("whsec_") && secret.len() == 6 + 64,
         "{secret}"
     );
-    assert_eq!(d["target_url"], rx.url("/h"));
+    // Outpost's shape: the URL is the target; a webhook has no console link.
+    assert_eq!(
+        (d["target"].clone(), d["target_url"].clone()),
+        (json!(rx.url("/h")), Value::Null)
+    );
     assert!(d["disabled_at"].is_null());
     // Encrypted at rest.
     let c = db.client().await;

@@ -76,6 +76,7 @@ async fn a_tenant_administrators_journey_in_a_real_browser() {
         &db,
         &[
             ("TOPICS_CATALOG", catalog.as_str()),
+            ("TOPICS_ALLOW_WILDCARDS", "true"),
             ("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8"),
             ("PORTAL_REFERER_URL", REFERER),
             ("PORTAL_REFRESH_URL", REFRESH),

@@ -155,6 +155,10 @@ await page.getByRole("link", { name: "Add destination" }).click();
 await ready(page);
 await shot(page, "new-destination");
 await page.locator('[data-type="webhook"]').click();
+// The type's set-up instructions (the API's Markdown) beside the form.
+await page.locator(".guide .instructions h3").first().waitFor();
+check((await page.locator(".guide .instructions code").count()) > 0, "the instructions render their code spans");
+check((await page.locator(".guide .instructions script").count()) === 0, "the instructions are text, not markup");
 await page.getByLabel("Endpoint URL").fill(`${env.RECEIVER}/hook`);
 await page.getByRole("button", { name: "Add" }).click();
 await page.getByLabel("Custom headers name").fill("X-Team");
@@ -227,6 +231,23 @@ const after = await page.locator("#secret-value").innerText();
 check(after.startsWith("whsec_") && after !== before, "a new secret after rotation");
 await shot(page, "settings");
 
+step = "wildcard topics in the settings";
+// TOPICS_ALLOW_WILDCARDS: the catalog's user topics are offered as user.*,
+// and any other pattern can be typed.
+await page.getByLabel("user.* all user topics").check();
+check(!(await page.getByLabel("user.created", { exact: true }).isVisible()), "a chosen group hides its topics");
+await page.getByLabel("Other patterns").fill("*.completed");
+await page.getByRole("button", { name: "Save changes" }).click();
+await until(page, async () => {
+  const d = await admin("GET", `/tenants/${tenant}/destinations/${destinationId}`);
+  return JSON.stringify(d.json.topics) === JSON.stringify(["user.*", "*.completed"]);
+}, "topics saved as patterns (campaign.completed folded into *.completed)");
+await page.reload();
+await ready(page);
+await page.getByLabel("Other patterns").waitFor();
+check(await page.getByLabel("user.* all user topics").isChecked(), "the saved pattern shows as its group");
+check((await page.getByLabel("Other patterns").inputValue()) === "*.completed", "the other pattern shows as typed");
+
 step = "overview";
 await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=overview`);
 await page.locator('[data-window="24 h"]').waitFor();
@@ -239,7 +260,9 @@ await admin("POST", `/tenants/${tenant}/destinations`, { id: "d_second", type: "
 await go(page, "#/destinations");
 check((await page.locator("#destination-list tbody tr").count()) === 2, "two destinations listed");
 await page.locator("#filter-topic").selectOption("campaign.completed");
-check((await page.locator("#destination-list tbody tr").count()) === 1, "one subscribed to campaign.completed");
+check((await page.locator("#destination-list tbody tr").count()) === 2, "campaign.completed: one by its pattern, one by All topics");
+await page.locator("#filter-topic").selectOption("employee.updated");
+check((await page.locator("#destination-list tbody tr").count()) === 1, "employee.updated: only the one on All topics");
 await page.locator("#filter-topic").selectOption("");
 await page.locator("#filter-search").fill("second");
 check((await page.locator("#destination-list tbody tr").count()) === 1, "search by target");

@@ -72,7 +72,39 @@ def main():
     portal = sdk.tenants.get_portal_url(tenant_id="sdk_tenant")
     assert "token=" in portal.redirect_url, portal
     topics = sdk.topics.list()
-    print("outpost-sdk OK:", tenant.id, dest.id, attempt.id, "topics:", topics)
+
+    # Wildcard topics (the service runs with TOPICS_ALLOW_WILDCARDS=true).
+    orders = sdk.destinations.create(
+        tenant_id="sdk_tenant",
+        body={"type": "webhook", "topics": ["order.*"], "config": {"url": hook + "/orders"}},
+    )
+    assert orders.topics == ["order.*"], orders
+    published = sdk.publish(
+        request={"tenant_id": "sdk_tenant", "topic": "order.payment.completed", "data": {"n": 2}, "id": "sdk_evt_2"}
+    )
+    assert published.destination_ids == [orders.id], published
+
+    # include=destination: each attempt carries its destination, without
+    # credentials, with Outpost's target.
+    deadline = time.time() + 20
+    with_dest = []
+    while time.time() < deadline:
+        page = sdk.attempts.list(request={"tenant_id": "sdk_tenant", "event_id": "sdk_evt_2", "include": ["destination"]})
+        with_dest = page.models
+        if with_dest:
+            break
+        time.sleep(0.2)
+    assert with_dest, "no attempt for the wildcard destination"
+    shown = with_dest[0].destination
+    assert shown is not None and shown.id == orders.id and shown.target == hook + "/orders", with_dest[0]
+    one = sdk.attempts.get(attempt_id=with_dest[0].id, tenant_id="sdk_tenant", include=["destination"])
+    assert one.destination is not None and one.destination.id == orders.id, one
+
+    # Every destination type documents its set-up in Markdown.
+    types = sdk.schemas.list_destination_types()
+    missing = [t.type for t in types if not (t.instructions or "").startswith("#")]
+    assert not missing, f"types without instructions: {missing}"
+    print("outpost-sdk OK:", tenant.id, dest.id, attempt.id, "topics:", topics, "types:", len(types))
 
 
 if __name__ == "__main__":

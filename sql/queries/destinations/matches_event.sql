@@ -2,7 +2,7 @@
 -- Whether the destination (still) matches the event: topic and filter, as
 -- the fan-out decides. No row when either is gone.
 SELECT (d.topics && ARRAY['*', e.topic] OR e.topic IN ('', '*')
-        OR e.topic LIKE ANY (d.topic_patterns))
+        OR coalesce(e.topic LIKE ANY (d.topic_patterns), false))
        AND (d.filter_path IS NULL
             OR coalesce(jsonb_path_match(outbound.envelope(e.id, e.topic, e.time, e.metadata, e.data),
                                          d.filter_path, '{}', true), false))

@@ -28,6 +28,7 @@ use crate::destinations::check::{error, given, template, CheckContext};
 use crate::destinations::fields::{icon, DestinationType, Field, FieldError, Pattern, TEXT};
 use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::jmespath_template;
 use crate::domain::ssrf::reachable_url;
 use crate::net::http_client::HttpSender;
@@ -68,6 +69,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     credential_fields: &[AWS_KEY, AWS_SECRET, AWS_SESSION],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("kinesis_instructions.md"),
     setup_link: None,
 };
 
@@ -87,12 +89,13 @@ pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Ve
     errors
 }
 
-/// What it delivers to.
-pub fn target(config: &Value) -> Option<String> {
-    config
-        .get("stream_name")
-        .and_then(Value::as_str)
-        .map(String::from)
+/// The stream and its region.
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    DestinationTarget::text(format!(
+        "{} in {}",
+        d.config("stream_name"),
+        d.config("region")
+    ))
 }
 
 /// The record's bytes for `message`.

@@ -38,6 +38,7 @@ use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{
     BoxFuture, Failure, Message, Sender, SenderContext, Sent, Target,
 };
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::jmespath_template::{self, DEFAULT_S3_KEY_TEMPLATE};
 use crate::net::http_client::HttpSender;
 
@@ -79,6 +80,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     credential_fields: &[AWS_KEY, AWS_SECRET, AWS_SESSION],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("s3_instructions.md"),
     setup_link: None,
 };
 
@@ -100,12 +102,13 @@ pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Ve
     errors
 }
 
-/// What it delivers to.
-pub fn target(config: &Value) -> Option<String> {
-    config
-        .get("bucket")
-        .and_then(Value::as_str)
-        .map(String::from)
+/// The bucket and its region, and the bucket in the AWS console.
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    let (bucket, region) = (d.config("bucket"), d.config("region"));
+    DestinationTarget::with_url(
+        format!("{bucket} in {region}"),
+        format!("https://s3.console.aws.amazon.com/s3/buckets/{bucket}?region={region}"),
+    )
 }
 
 /// S3's longest object key, in bytes.

@@ -153,12 +153,3 @@ fn the_s3_and_kinesis_field_contracts_are_stable() {
     );
     assert_eq!(contracts(kinesis::DECLARATION.credential_fields), keys);
 }
-
-#[test]
-fn targets_name_the_bucket_and_the_stream() {
-    assert_eq!(super::s3::target(&json!({})), None);
-    assert_eq!(
-        super::kinesis::target(&json!({"stream_name": "s"})).as_deref(),
-        Some("s")
-    );
-}

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, Pattern, TEXT};
 use super::kind::DestinationKind;
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::ssrf::reachable_url;
 use connection::ConnectionString;
 
@@ -45,6 +46,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     }],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("instructions.md"),
     setup_link: None,
 };
 
@@ -79,7 +81,16 @@ pub fn check(config: &Value, credentials: &Value, ctx: &CheckContext<'_>) -> Vec
     errors
 }
 
-/// The queue or topic.
-pub fn target(config: &Value) -> Option<String> {
-    config.get("name").and_then(Value::as_str).map(String::from)
+/// `namespace/name`, the namespace read from the connection string's
+/// endpoint; the name alone when it cannot be.
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    let name = d.config("name");
+    let namespace = connection::ConnectionString::parse(d.credential("connection_string"))
+        .ok()
+        .and_then(|c| c.host.split_once('.').map(|(ns, _)| ns.to_string()))
+        .filter(|ns| !ns.is_empty());
+    match namespace {
+        Some(ns) => DestinationTarget::text(format!("{ns}/{name}")),
+        None => DestinationTarget::text(name),
+    }
 }

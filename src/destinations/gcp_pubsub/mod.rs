@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, TEXT};
 use super::kind::DestinationKind;
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::ssrf::{reachable_url, NetworkPolicy};
 use key::ServiceAccountKey;
 use target::PubsubTarget;
@@ -66,6 +67,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     }],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("instructions.md"),
     setup_link: None,
 };
 
@@ -119,10 +121,13 @@ fn token_uri(uri: &str, policy: &NetworkPolicy) -> Result<(), String> {
     reachable_url(uri, policy).map_err(|message| format!("token_uri {message}"))
 }
 
-/// The topic.
-pub fn target(config: &Value) -> Option<String> {
-    config
-        .get("topic")
-        .and_then(Value::as_str)
-        .map(String::from)
+/// `project/topic`, and the topic in the Google Cloud console.
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    let (project, topic) = (d.config("project_id"), d.config("topic"));
+    DestinationTarget::with_url(
+        format!("{project}/{topic}"),
+        format!(
+            "https://console.cloud.google.com/cloudpubsub/topic/detail/{topic}?project={project}"
+        ),
+    )
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, SetupLink, TEXT};
 use super::kind::DestinationKind;
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::setting;
 use token::HookdeckToken;
 
@@ -56,6 +57,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     }],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("instructions.md"),
     setup_link: Some(SetupLink {
         href: "https://dashboard.hookdeck.com/connect",
         cta: "Generate Hookdeck Token",
@@ -73,7 +75,17 @@ pub fn check(_config: &Value, credentials: &Value, _ctx: &CheckContext<'_>) -> V
     errors
 }
 
-/// The ingest URL is inside the token: nothing more to show.
-pub fn target(_config: &Value) -> Option<String> {
-    Some("Hookdeck Event Gateway".to_string())
+/// The Hookdeck source the token names, and that source in Hookdeck's
+/// dashboard.
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    match d.credential("token") {
+        "" => DestinationTarget::text("Hookdeck (no token)"),
+        token => match token::HookdeckToken::parse(token) {
+            Ok(t) => DestinationTarget::with_url(
+                format!("Hookdeck source ID: {}", t.source_id),
+                format!("https://dashboard.hookdeck.com/sources/{}", t.source_id),
+            ),
+            Err(_) => DestinationTarget::text("Hookdeck (invalid token)"),
+        },
+    }
 }

@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, FieldKind, SelectOption, TEXT};
 use super::kind::DestinationKind;
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::jmespath_template;
 use crate::domain::ssrf::reachable_url;
 use brokers::parse_brokers;
@@ -103,6 +104,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     ],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("instructions.md"),
     setup_link: None,
 };
 
@@ -150,10 +152,16 @@ fn is_kafka_topic(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
 }
 
-/// The topic.
-pub fn target(config: &Value) -> Option<String> {
-    config
-        .get("topic")
-        .and_then(Value::as_str)
-        .map(String::from)
+/// The first broker and the topic (`broker:9092 / events`).
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    let topic = d.config("topic");
+    match d
+        .config("brokers")
+        .split(',')
+        .map(str::trim)
+        .find(|b| !b.is_empty())
+    {
+        Some(broker) => DestinationTarget::text(format!("{broker} / {topic}")),
+        None => DestinationTarget::text(topic),
+    }
 }

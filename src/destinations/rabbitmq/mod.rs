@@ -19,6 +19,7 @@ use serde_json::Value;
 use super::check::CheckContext;
 use super::fields::{icon, DestinationType, Field, FieldError, FieldKind, Pattern, TEXT};
 use super::kind::DestinationKind;
+use crate::destinations::target::{Configured, DestinationTarget};
 
 pub static DECLARATION: DestinationType = DestinationType {
     kind: DestinationKind::Rabbitmq,
@@ -69,6 +70,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     ],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("instructions.md"),
     setup_link: None,
 };
 
@@ -85,14 +87,13 @@ pub fn config(server_url: &str, exchange: &str, tls: bool) -> Value {
                         "tls": if tls { "true" } else { "false" } })
 }
 
-/// Outpost shows the exchange, or the server when none is set (the
-/// default exchange).
-pub fn target(config: &Value) -> Option<String> {
-    let field = |k: &str| config.get(k).and_then(Value::as_str);
-    field("exchange")
-        .filter(|e| !e.is_empty())
-        .or_else(|| field("server_url"))
-        .map(String::from)
+/// The exchange and the topics routed to it (`orders -> order.created`).
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    DestinationTarget::text(format!(
+        "{} -> {}",
+        d.config("exchange"),
+        d.topics.join(", ")
+    ))
 }
 
 #[cfg(test)]

@@ -33,11 +33,3 @@ fn the_field_contract_is_stable() {
         ]
     );
 }
-
-#[test]
-fn the_target_is_the_exchange_or_the_server() {
-    let with = json!({"server_url": "mq:5672", "exchange": "events"});
-    assert_eq!(target(&with).as_deref(), Some("events"));
-    let default = json!({"server_url": "mq:5672", "exchange": ""});
-    assert_eq!(target(&default).as_deref(), Some("mq:5672"));
-}

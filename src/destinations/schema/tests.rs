@@ -81,6 +81,7 @@ static SAMPLE: DestinationType = DestinationType {
     ],
     managed_credentials: &["secret", "rotate_secret"],
     unmasked_secrets: &["secret"],
+    instructions: "# Sample\n",
     setup_link: None,
 };
 

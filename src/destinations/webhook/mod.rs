@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, FieldKind, Pattern, TEXT};
 use super::kind::DestinationKind;
+use crate::destinations::target::{Configured, DestinationTarget};
 use crate::domain::setting;
 use crate::domain::signature::{SignatureTemplates, WebhookMode};
 use crate::domain::ssrf::reachable_url;
@@ -121,6 +122,7 @@ const WEBHOOK: DestinationType = DestinationType {
     managed_credentials: WEBHOOK_MANAGED,
     unmasked_secrets: WEBHOOK_SECRETS,
     setup_link: None,
+    instructions: include_str!("instructions.md"),
 };
 
 /// The webhook type's declaration.
@@ -131,6 +133,7 @@ pub static DECLARATION: DestinationType = WEBHOOK;
 pub static STANDARD_DECLARATION: DestinationType = DestinationType {
     description:
         "Deliver events as HTTP POST requests signed per the Standard Webhooks specification",
+    instructions: include_str!("instructions_standard.md"),
     ..WEBHOOK
 };
 
@@ -180,18 +183,9 @@ pub fn check(config: &Value, _credentials: &Value, ctx: &CheckContext<'_>) -> Ve
     errors
 }
 
-/// Where a webhook goes, in a word for lists: the host and port.
-pub fn target(config: &Value) -> Option<String> {
-    config
-        .get("url")
-        .and_then(Value::as_str)
-        .and_then(|u| u.split("://").nth(1))
-        .map(|rest| rest.split('/').next().unwrap_or(rest).to_string())
-}
-
-/// The URL a webhook is sent to.
-pub fn target_url(config: &Value) -> Option<String> {
-    config.get("url").and_then(Value::as_str).map(String::from)
+/// The URL (Outpost shows no console link for a webhook).
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    DestinationTarget::text(d.config("url"))
 }
 
 /// `custom_headers`: names must be HTTP tokens, values HTTP field values

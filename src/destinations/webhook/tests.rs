@@ -128,16 +128,6 @@ fn custom_headers_and_host_names_stay_within_what_receivers_and_dns_accept() {
 }
 
 #[test]
-fn targets_name_the_host_and_the_url() {
-    let config = json!({"url": "https://hooks.example.com:8443/in?x=1"});
-    assert_eq!(target(&config).as_deref(), Some("hooks.example.com:8443"));
-    assert_eq!(
-        target_url(&config).as_deref(),
-        Some("https://hooks.example.com:8443/in?x=1")
-    );
-}
-
-#[test]
 fn the_field_contract_is_stable() {
     let rows = contracts(DECLARATION.config_fields);
     assert_eq!(

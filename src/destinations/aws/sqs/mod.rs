@@ -26,6 +26,7 @@ use crate::destinations::check::{error, given, CheckContext};
 use crate::destinations::fields::{icon, DestinationType, Field, FieldError, Pattern, TEXT};
 use crate::destinations::kind::DestinationKind;
 use crate::destinations::sender::{BoxFuture, Message, Sender, SenderContext, Sent, Target};
+use crate::destinations::target::{query_escape, Configured, DestinationTarget};
 use crate::domain::ssrf::reachable_url;
 use crate::net::http_client::HttpSender;
 
@@ -53,6 +54,7 @@ pub static DECLARATION: DestinationType = DestinationType {
     credential_fields: &[AWS_KEY, AWS_SECRET],
     managed_credentials: &[],
     unmasked_secrets: &[],
+    instructions: include_str!("instructions.md"),
     setup_link: None,
 };
 
@@ -76,12 +78,25 @@ pub fn config(queue_url: &str) -> Value {
     json!({ "queue_url": queue_url })
 }
 
-/// What it delivers to.
-pub fn target(config: &Value) -> Option<String> {
-    config
-        .get("queue_url")
-        .and_then(Value::as_str)
-        .map(String::from)
+/// The queue URL, and the queue in the AWS console when it is on AWS.
+pub fn target(d: &Configured<'_>) -> DestinationTarget {
+    let queue_url = d.config("queue_url");
+    let region = url::Url::parse(queue_url).ok().and_then(|u| {
+        let host = u.host_str()?.to_string();
+        let mut labels = host.split('.');
+        let on_aws = labels.next() == Some("sqs") && host.contains(".amazonaws.com");
+        on_aws.then(|| labels.next().map(String::from)).flatten()
+    });
+    match region {
+        Some(r) => DestinationTarget::with_url(
+            queue_url,
+            format!(
+                "https://{r}.console.aws.amazon.com/sqs/v3/home?region={r}#/queues/{}",
+                query_escape(queue_url)
+            ),
+        ),
+        None => DestinationTarget::text(queue_url),
+    }
 }
 
 /// The `SendMessage` request body for `message` to the queue at

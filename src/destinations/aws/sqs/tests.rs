@@ -78,12 +78,6 @@ fn the_field_contract_is_stable() {
 }
 
 #[test]
-fn the_target_is_the_queue_url() {
-    let url = "https://sqs.eu-west-1.amazonaws.com/1/q";
-    assert_eq!(super::target(&super::config(url)).as_deref(), Some(url));
-}
-
-#[test]
 fn the_body_is_the_data_and_the_metadata_one_json_attribute() {
     let sample = Sample::new(
         "user.created",

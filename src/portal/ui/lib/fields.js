@@ -166,17 +166,66 @@ export function placeMessages(messages, forms) {
 }
 
 /** Topics: the catalog's (or the deployment's list), or all (`*`). */
-export function topicsPicker(available, selected = []) {
+export function topicsPicker(available, selected = [], { wildcards = false } = {}) {
   const all = selected.includes("*");
   const id = uid("topics");
   const star = h("input", { type: "checkbox", id: `${id}-all`, checked: all });
-  const boxes = available.map((t) =>
-    h("label", { class: "check" }, h("input", { type: "checkbox", value: t, checked: !all && selected.includes(t) }), t),
-  );
-  const free = available.length
+  const box = (value, text, checked) =>
+    h("label", { class: "check" }, h("input", { type: "checkbox", value, checked: !all && checked }), text);
+  // With wildcards on, the topics are grouped by their first part, and each
+  // group offers its pattern (`user.*`: every user topic, later ones too).
+  const prefix = (t) => (t.includes(".") ? t.slice(0, t.indexOf(".")) : null);
+  const groups = new Map();
+  for (const t of available) {
+    const p = wildcards ? prefix(t) : null;
+    if (!groups.has(p)) groups.set(p, []);
+    groups.get(p).push(t);
+  }
+  const patterns = [];
+  const boxes = [];
+  const listed = [];
+  for (const [p, topics] of groups) {
+    const members = topics.map((t) => box(t, t, selected.includes(t)));
+    boxes.push(...members);
+    if (p === null || topics.length < 2) {
+      listed.push(...members);
+      continue;
+    }
+    const pattern = `${p}.*`;
+    const whole = box(pattern, h("span", null, h("code", null, pattern), ` all ${p} topics`), selected.includes(pattern));
+    patterns.push(whole);
+    const inner = h("div", { class: "topic-group-members" }, members);
+    const syncGroup = () => {
+      inner.hidden = whole.querySelector("input").checked;
+    };
+    whole.querySelector("input").addEventListener("change", syncGroup);
+    syncGroup();
+    listed.push(h("div", { class: "topic-group", role: "group", "aria-label": `${p} topics` }, whole, inner));
+  }
+  const offered = new Set([...available, ...patterns.map((b) => b.querySelector("input").value)]);
+  const others = all ? [] : selected.filter((t) => !offered.has(t));
+  const free = available.length && !wildcards
     ? null
-    : h("input", { id: `${id}-free`, type: "text", value: all ? "" : selected.join(", "), placeholder: "user.created, user.deleted", "aria-label": "Topics, comma separated" });
-  const list = h("div", { class: "topic-list" }, boxes, free);
+    : h("input", {
+        id: `${id}-free`,
+        type: "text",
+        value: others.join(", "),
+        placeholder: wildcards ? "order.*.completed, *.created" : "user.created, user.deleted",
+        // With a list the visible "Other patterns" label names it.
+        "aria-label": available.length ? null : "Topics, comma separated",
+      });
+  const freeField = free
+    ? h(
+        "div",
+        { class: "topic-free" },
+        available.length ? h("label", { for: `${id}-free` }, "Other patterns") : null,
+        free,
+        wildcards
+          ? h("p", { class: "hint" }, "Use * for any characters: user.* matches user.created and user.profile.updated; *.created matches every topic ending in .created.")
+          : null,
+      )
+    : null;
+  const list = h("div", { class: "topic-list" }, listed, freeField);
   const sync = () => {
     list.hidden = star.checked;
   };
@@ -190,12 +239,16 @@ export function topicsPicker(available, selected = []) {
     h("p", { class: "hint" }, "All topics includes topics added later, and can be a high volume of events."),
     list,
   );
+  const checked = (labels) => labels.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
   return {
     node,
     read() {
       if (star.checked) return ["*"];
-      if (free) return free.value.split(",").map((s) => s.trim()).filter(Boolean);
-      return boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+      const typed = free ? free.value.split(",").map((s) => s.trim()).filter(Boolean) : [];
+      const chosenPatterns = checked(patterns);
+      // A topic inside a chosen group is covered by its pattern.
+      const inGroup = (t) => chosenPatterns.some((p) => t.startsWith(p.slice(0, -1)));
+      return [...chosenPatterns, ...checked(boxes).filter((t) => !inGroup(t)), ...typed];
     },
   };
 }

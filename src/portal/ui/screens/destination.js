@@ -298,7 +298,7 @@ async function settings(body, ctx, d, type) {
   const hidden = type.type === "webhook" && !ctx.settings.enable_webhook_custom_headers ? ["custom_headers"] : [];
   const config = sectionForm("config", type.config_fields, d.config, { hidden });
   const credentials = sectionForm("credentials", type.credential_fields, d.credentials);
-  const topics = topicsPicker(ctx.topicNames(), d.topics);
+  const topics = topicsPicker(ctx.topicNames(), d.topics, { wildcards: ctx.settings.wildcard_topics });
   const filter = ctx.settings.enable_destination_filter ? filterEditor(d.filter, ctx.catalog) : null;
   const errors = h("div", { "aria-live": "polite" });
   const save = h("button", { type: "submit", class: "button primary", id: "save" }, "Save changes");

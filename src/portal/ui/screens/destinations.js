@@ -35,7 +35,15 @@ export function statusNote(d) {
 
 /** How a destination is named in lists: its URL, queue, bucket… */
 export function label(d) {
-  return d.target_url || d.target || d.id;
+  return d.target || d.id;
+}
+
+/** Whether a subscription takes `topic`: `*`, the topic itself, or a
+ * pattern matching it (`*` stands for any characters), as the service
+ * matches. */
+export function subscribes(topics, topic) {
+  const glob = (p) => new RegExp(`^${p.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  return topics.some((p) => p === "*" || p === topic || (p.includes("*") && glob(p).test(topic)));
 }
 
 export function topicsText(topics) {
@@ -82,9 +90,11 @@ export function prefetch() {
 export async function render(outlet, ctx, early) {
   const [rows, day] = (early && (await early)) || (await prefetch());
   const kinds = [...new Set(rows.map((d) => d.type))];
-  const topics = [...new Set(rows.flatMap((d) => d.topics))].sort();
+  // Event topics to filter by: the catalog's and any subscribed by name (a
+  // destination on `*` or on a pattern is shown for each topic it takes).
+  const topics = [...new Set([...ctx.topicNames(), ...rows.flatMap((d) => d.topics).filter((t) => !t.includes("*"))])].sort();
   const byType = h("select", { id: "filter-type", "aria-label": "Filter by type" }, h("option", { value: "" }, "All types"), kinds.map((k) => h("option", { value: k }, ctx.type(k)?.label || k)));
-  const byTopic = h("select", { id: "filter-topic", "aria-label": "Filter by topic" }, h("option", { value: "" }, "All topics"), topics.map((t) => h("option", { value: t }, t === "*" ? "All topics (*)" : t)));
+  const byTopic = h("select", { id: "filter-topic", "aria-label": "Filter by topic" }, h("option", { value: "" }, "All topics"), topics.map((t) => h("option", { value: t }, t)));
   const byStatus = h(
     "select",
     { id: "filter-status", "aria-label": "Filter by status" },
@@ -121,7 +131,7 @@ export async function render(outlet, ctx, early) {
     const shown = rows.filter(
       (d) =>
         (!byType.value || d.type === byType.value) &&
-        (!byTopic.value || d.topics.includes(byTopic.value)) &&
+        (!byTopic.value || subscribes(d.topics, byTopic.value)) &&
         (!byStatus.value || (byStatus.value === "enabled") === !d.disabled_at) &&
         (!term || d.id.toLowerCase().includes(term) || (d.target || "").toLowerCase().includes(term)),
     );

@@ -5,6 +5,7 @@
 import { api, own } from "../api.js";
 import { h, mount } from "../lib/dom.js";
 import { errorBox, typeIcon } from "../lib/widgets.js";
+import { markdown } from "../lib/markdown.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
 
 export async function render(outlet, ctx) {
@@ -39,7 +40,7 @@ function hiddenConfig(ctx, type) {
 function configure(outlet, ctx, type) {
   const config = sectionForm("config", type.config_fields, {}, { hidden: hiddenConfig(ctx, type) });
   const credentials = sectionForm("credentials", type.credential_fields);
-  const topics = topicsPicker(ctx.topicNames(), []);
+  const topics = topicsPicker(ctx.topicNames(), [], { wildcards: ctx.settings.wildcard_topics });
   const filter = ctx.settings.enable_destination_filter ? filterEditor(null, ctx.catalog) : null;
   const errors = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "button primary" }, "Create destination");
@@ -101,8 +102,10 @@ function configure(outlet, ctx, type) {
   );
 }
 
-/** What each field is for, from the schema. */
+/** How to set the type up: its instructions (Markdown, from the API);
+ * without them, what each field is for, from the schema. */
 function guide(type) {
+  if (type.instructions) return h("div", { class: "instructions" }, markdown(type.instructions));
   const fields = [...type.config_fields, ...type.credential_fields];
   if (!fields.length) return null;
   return h(
