@@ -55,7 +55,10 @@ export async function render(outlet, ctx, id) {
     h(
       "div",
       { class: "page-head" },
-      h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " / ", d.id), h("h1", null, h("span", { class: "type" }, typeIcon(type, 28), label(d)))),
+      h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " / ", d.id), h("h1", null, h("span", { class: "type" }, typeIcon(type, 28), label(d))),
+        // Where the provider's console shows it (SQS, S3, Pub/Sub, Hookdeck).
+        d.target_url ? h("p", null, h("a", { href: d.target_url, target: "_blank", rel: "noopener noreferrer" }, "Open in the provider's console ↗")) : null,
+      ),
       h("div", { class: "actions" }, status(d), testButton(ctx, d), toggleButton(d), deleteButton(d)),
     ),
     note ? h("p", { class: ["notice", d.disabled_reason === "consecutive_failures" ? "bad" : null], role: "note" }, note) : null,
