@@ -77,7 +77,7 @@ async function list(outlet, ctx) {
       results,
       table(
         [
-          { label: "Topic", cell: ({ e }) => h("a", { href: `#/events/${encodeURIComponent(e.id)}` }, e.topic) },
+          { label: "Topic", cell: ({ e }) => h("a", { href: `#/events/${encodeURIComponent(e.id)}` }, topicName(e.topic)) },
           { label: "Time", cell: ({ e }) => h("time", { datetime: e.time, title: exact(e.time) }, ago(e.time)) },
           {
             label: "Deliveries",
@@ -137,7 +137,7 @@ async function detail(outlet, ctx, id) {
   const refresh = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
   mount(
     outlet,
-    h("div", { class: "page-head" }, h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/events" }, "Events"), " / ", e.id), h("h1", null, e.topic)), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
+    h("div", { class: "page-head" }, h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/events" }, "Events"), " / ", e.id), h("h1", null, topicName(e.topic))), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
     h("p", { class: "muted" }, h("time", { datetime: e.time }, exact(e.time))),
     h(
       "section",
@@ -181,4 +181,10 @@ async function detail(outlet, ctx, id) {
       ),
     ),
   );
+}
+
+/** An event's topic as shown: published without one, it went to every
+ * destination. */
+function topicName(topic) {
+  return topic || "(no topic: sent to every destination)";
 }
