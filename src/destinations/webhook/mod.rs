@@ -57,13 +57,13 @@ pub struct Settings {
     )]
     #[arg(value_parser = signature_algorithm)]
     pub signature_algorithm: String,
-    /// Prefix of identity and metadata headers (lowercased); blank
+    /// Prefix of identity and metadata headers (lowercased); unset:
+    /// x-outpost- (default mode) or webhook- (standard mode); white space
     /// (e.g. " "): no prefix
-    #[arg(
-        env = "DESTINATIONS_WEBHOOK_HEADER_PREFIX",
-        default_value = "x-outpost-"
-    )]
-    #[arg(value_parser = setting::lowercase)]
+    #[arg(env = "DESTINATIONS_WEBHOOK_HEADER_PREFIX", value_parser = setting::lowercase)]
+    pub header_prefix_setting: Option<String>,
+    /// The prefix in use, resolved by [`Settings::check`].
+    #[arg(skip)]
     pub header_prefix: String,
     /// The event id header's full name (default mode); unset:
     /// <prefix>event-id; empty: not sent
@@ -169,6 +169,7 @@ impl Default for Settings {
             signature_header_template: SignatureTemplates::DEFAULT_HEADER.into(),
             signature_encoding: SignatureEncoding::Hex,
             signature_algorithm: "hmac-sha256".into(),
+            header_prefix_setting: None,
             header_prefix: "x-outpost-".into(),
             event_id_header_name: None,
             signature_header_name: None,
@@ -239,7 +240,7 @@ impl Settings {
             .get("DESTINATIONS_WEBHOOK_HEADER_PREFIX")
             .is_some_and(|v| !v.is_empty() && v.trim().is_empty())
         {
-            self.header_prefix.clear();
+            self.header_prefix_setting = Some(String::new());
         }
     }
 
@@ -257,7 +258,12 @@ impl Settings {
             };
             format!("{var}: {}", e.error)
         })?;
-        let prefix = self.header_prefix.clone();
+        let prefix = match (&self.header_prefix_setting, self.mode) {
+            (Some(prefix), _) => prefix.clone(),
+            (None, WebhookMode::Default) => "x-outpost-".to_owned(),
+            (None, WebhookMode::Standard) => "webhook-".to_owned(),
+        };
+        self.header_prefix = prefix.clone();
         let defaults = SystemHeaders::prefixed(&prefix);
         let disabled = self.disabled();
         let [event_id, signature, timestamp, topic] = self.names_mut().map(|n| n.clone());
@@ -273,6 +279,12 @@ impl Settings {
             timestamp: resolve(timestamp, defaults.timestamp, disabled[2]),
             topic: resolve(topic, defaults.topic, disabled[3]),
         };
+        if self.mode == WebhookMode::Standard {
+            // The names apply to default mode only (as in Outpost); standard
+            // mode's headers are its specification's (`deprecation_warnings`
+            // says so when they are set).
+            return Ok(());
+        }
         let names = [
             (HEADER_NAME_VARS[0].0, &self.headers.event_id),
             (HEADER_NAME_VARS[1].0, &self.headers.signature),

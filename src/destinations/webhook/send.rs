@@ -84,8 +84,9 @@ pub fn build(
             }
         }
         WebhookMode::Standard => {
-            // The id and timestamp travel as `webhook-id` and
-            // `webhook-timestamp`; the rest of the map as prefixed headers.
+            // The id and timestamp travel as `<prefix>id` and
+            // `<prefix>timestamp` (the prefix is `webhook-` unless set, as
+            // in Outpost); the rest of the map as prefixed headers.
             for (k, v) in metadata
                 .iter()
                 .filter(|(k, _)| !matches!(*k, "event-id" | "timestamp"))
@@ -99,13 +100,13 @@ pub fn build(
             let timestamp = now.timestamp();
             let signature = standard_signature(&secrets, event_id, timestamp, &body)
                 .map_err(|e| WebhookError::Signing(e.to_string()))?;
-            set(&mut headers, "webhook-id".into(), event_id.to_string());
+            set(&mut headers, format!("{prefix}id"), event_id.to_string());
             set(
                 &mut headers,
-                "webhook-timestamp".into(),
+                format!("{prefix}timestamp"),
                 timestamp.to_string(),
             );
-            set(&mut headers, "webhook-signature".into(), signature);
+            set(&mut headers, format!("{prefix}signature"), signature);
         }
     }
     // A custom header never replaces one outbound set: the API refuses
@@ -396,10 +397,11 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
             .unwrap()
             .to_utc();
-        let settings = Settings {
+        let mut settings = Settings {
             mode: WebhookMode::Standard,
             ..Settings::default()
         };
+        settings.check().unwrap();
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let r = run(
             &settings,
@@ -418,6 +420,24 @@ mod tests {
         assert_eq!(header(&r, "webhook-signature"), Some(expected.as_str()));
         assert!(expected.starts_with("v1,"));
         assert_eq!(header(&r, "x-outpost-signature"), None);
+        // Metadata under the mode's prefix, `webhook-`, as in Outpost.
+        assert_eq!(header(&r, "webhook-source"), Some("crm"));
+        assert_eq!(header(&r, "webhook-topic"), Some("user.created"));
+        assert_eq!(header(&r, "x-outpost-source"), None);
+        // A prefix that is set applies to the three headers too.
+        settings.header_prefix_setting = Some("x-acme-".into());
+        settings.check().unwrap();
+        let r = run(
+            &settings,
+            "msg_1",
+            &event(),
+            &destination(json!({"secret": secret})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(header(&r, "x-acme-id"), Some("msg_1"));
+        assert!(header(&r, "x-acme-signature").is_some());
+        assert_eq!(header(&r, "webhook-id"), None);
     }
 
     #[test]
