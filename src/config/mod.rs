@@ -74,6 +74,20 @@ impl Settings {
             return Err(invalid(message));
         }
         self.warnings = findings.warnings;
+        // Outpost reads these two set to the empty string as "off", not as
+        // unset (clap's reading).
+        if env.is_blank("ALERT_CONSECUTIVE_FAILURE_COUNT") {
+            self.delivery.disable_after_failures = 0;
+        }
+        if env.is_blank("ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS") {
+            return Err(invalid(
+                "ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS is set to the empty string, which in \
+                 Outpost turns exhausted-retries alerts off; outbound has no such value: leave \
+                 alert.attempt.exhausted_retries out of OPERATOR_EVENTS_TOPICS instead, or \
+                 unset the variable for the default window (3600)\n"
+                    .into(),
+            ));
+        }
         self.database.url = self
             .database
             .url

@@ -631,3 +631,20 @@ fn webhook_header_names_as_outpost_reads_them() {
         assert!(err.contains(message), "{pairs:?}: {err}");
     }
 }
+
+#[test]
+fn outposts_empty_alert_values() {
+    let s = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[("ALERT_CONSECUTIVE_FAILURE_COUNT", "")]),
+    )
+    .unwrap();
+    assert_eq!(s.delivery.disable_after_failures, 0);
+    let err = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[("ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS", "")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("OPERATOR_EVENTS_TOPICS"), "{err}");
+}
