@@ -37,14 +37,6 @@ impl Environment {
     pub fn is_blank(&self, name: &str) -> bool {
         self.get(name).is_some_and(|v| v.trim().is_empty())
     }
-
-    /// The variables set to something other than blank, by name.
-    pub fn names(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars
-            .iter()
-            .filter(|(_, v)| !v.trim().is_empty())
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-    }
 }
 
 impl<K: Into<OsString>, V: Into<OsString>> FromIterator<(K, V)> for Environment {
