@@ -128,7 +128,10 @@ pub(super) fn senders(settings: &Settings) -> anyhow::Result<Senders> {
         timeout: d.timeout,
         connect_timeout: d.timeout,
         policy: policy.clone(),
-        user_agent: d.user_agent.clone().unwrap_or(defaults.user_agent.clone()),
+        user_agent: d
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| defaults.user_agent.clone()),
         ..defaults
     })
     .context("building the HTTP client")?;

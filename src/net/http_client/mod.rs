@@ -16,7 +16,10 @@
 //!   rebinding DNS server could answer differently. `HttpConnector` skips its
 //!   resolver for IP-literal hosts, so [`HttpSender`] vets those itself
 //!   before the request is handed to the pool. A refused address is never
-//!   connected to.
+//!   connected to. Through a proxy ([`HttpSender::through_proxy`], webhooks
+//!   with `DESTINATIONS_WEBHOOK_PROXY_URL`) the same lookup picks the
+//!   address, and the proxy is asked for a tunnel to it, never to the name
+//!   (`proxy.rs`).
 //! - **How long it takes.** A total timeout covers connecting, sending,
 //!   waiting for the headers and reading the body, so a slow-drip response
 //!   cannot hold a worker; a connect timeout (`BoundedConnector`) bounds the
