@@ -94,6 +94,7 @@ async fn go_templates_base64_and_header_names_reach_the_receiver() {
         w.topic_header_name = Some(String::new());
         w.max_response_body_bytes = 16;
         w.check().expect("webhook settings");
+        s.delivery.user_agent = Some("Acme-Webhooks/2.0".into());
     })
     .await;
     let rx = TestReceiver::start().await;
@@ -108,6 +109,7 @@ async fn go_templates_base64_and_header_names_reach_the_receiver() {
     let got = rx.wait_for(1, Duration::from_secs(10)).await;
     let req = &got[0];
     assert_eq!(req.header("x-request-id"), Some("evt_1"));
+    assert_eq!(req.header("user-agent"), Some("Acme-Webhooks/2.0"));
     assert_eq!(req.header("x-outpost-event-id"), None);
     assert_eq!(
         req.header("x-outpost-topic"),
@@ -276,8 +278,24 @@ async fn outbound_refuses_an_outpost_variable_it_does_not_implement() {
         "LOG_LEVEL is only a warning: {stderr}"
     );
 
-    // An accepted one is a warning line, and a bad template names its
-    // variable; `migrate` reads the settings too.
+    // An accepted one is a warning line at start-up.
+    let out = Command::new(env!("CARGO_BIN_EXE_outbound"))
+        .arg("migrate")
+        .env("LOG_LEVEL", "debug")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("run outbound migrate");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.lines()
+            .any(|l| l.contains("WARN") && l.contains("LOG_LEVEL is set but has no effect")),
+        "{said}"
+    );
+
+    // A bad template names its variable; `migrate` reads the settings too.
     let out = Command::new(env!("CARGO_BIN_EXE_outbound"))
         .arg("migrate")
         .env(
