@@ -135,13 +135,20 @@ fn parse_go(source: &str) -> Result<Vec<Part>, TemplateError> {
             .ok_or(TemplateError::UnclosedAction(offset + open))?;
         let mut inner = &rest[inner_start..inner_start + close];
         // `{{- ` and ` -}}` trim the white space around the action (Go
-        // wants the space, so that `{{-3}}` stays the number -3).
-        if let Some(stripped) = inner.strip_prefix("- ") {
+        // wants white space after or before the dash, so that `{{-3}}`
+        // stays the number -3).
+        if let Some(stripped) = inner
+            .strip_prefix('-')
+            .filter(|rest| rest.starts_with(is_go_space))
+        {
             text = text.trim_end();
             inner = stripped;
         }
         trim_next = false;
-        if let Some(stripped) = inner.strip_suffix(" -") {
+        if let Some(stripped) = inner
+            .strip_suffix('-')
+            .filter(|rest| rest.ends_with(is_go_space))
+        {
             trim_next = true;
             inner = stripped;
         }
@@ -168,6 +175,11 @@ fn parse_go(source: &str) -> Result<Vec<Part>, TemplateError> {
         }
     }
     Ok(merged)
+}
+
+/// The white space Go's trim markers go with.
+fn is_go_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
 }
 
 /// One action's pipeline; `None` for a comment.
@@ -341,6 +353,7 @@ mod tests {
             "s={{.Signatures | join ` `}}",
             r#"s={{/* a comment */}}{{.Signatures | join " "}}"#,
             "s=  {{- .Signatures | join \" \" -}}  \n",
+            "s=\n{{-\t.Signatures | join \" \"\n-}}\n",
         ] {
             assert_eq!(parse(t, Which::Header), expected, "{t}");
         }
