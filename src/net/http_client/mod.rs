@@ -243,7 +243,7 @@ impl HttpSender {
 
     /// The same client (guard, timeouts, TLS roots, body cap) with its own
     /// connection pool, whose connections are tunnels through `proxy` to
-    /// the destination's vetted address (see [`proxy`]).
+    /// the destination's vetted address (see `proxy.rs`).
     pub fn through_proxy(&self, proxy: Proxy) -> HttpSender {
         let resolver = VettingResolver {
             policy: self.policy.clone(),
