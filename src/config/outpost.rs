@@ -18,7 +18,9 @@
 //!   the anonymous-usage telemetry outbound does not have.
 //!
 //! Not listed, on purpose: `PUBLISH_*` (publishing from a queue) and
-//! `TOPICS_ALLOW_WILDCARDS`, which outbound implements in its own modules.
+//! `TOPICS_ALLOW_WILDCARDS`, which outbound implements in its own modules,
+//! and `LOG_LEVEL`, which the log set-up reads (`telemetry::logs`) before
+//! the settings are parsed.
 //!
 //! A blank variable counts as unset here too (`REDIS_HOST=` in an env file
 //! is fine), as it does for every declared setting. All offending variables
@@ -87,11 +89,6 @@ pub const OUTPOST_ONLY: &[OutpostOnly] = &[
              and pick the command",
         ),
     },
-    ignored(
-        "LOG_LEVEL",
-        "outbound's log levels are set with RUST_LOG (e.g. RUST_LOG=outbound=debug); the \
-         default is info",
-    ),
     ignored(
         "GIN_MODE",
         "outbound's HTTP server is not Gin and has no debug mode",

@@ -257,7 +257,7 @@ async fn outbound_refuses_an_outpost_variable_it_does_not_implement() {
         .arg("serve")
         .env("REDIS_HOST", "redis")
         .env("CLICKHOUSE_ADDR", "clickhouse:9000")
-        .env("LOG_LEVEL", "info")
+        .env("GIN_MODE", "release")
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -281,7 +281,7 @@ async fn outbound_refuses_an_outpost_variable_it_does_not_implement() {
     // An accepted one is a warning line at start-up.
     let out = Command::new(env!("CARGO_BIN_EXE_outbound"))
         .arg("migrate")
-        .env("LOG_LEVEL", "debug")
+        .env("GIN_MODE", "release")
         .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
         .env_remove("RUST_LOG")
         .output()
@@ -291,7 +291,7 @@ async fn outbound_refuses_an_outpost_variable_it_does_not_implement() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
         said.lines()
-            .any(|l| l.contains("WARN") && l.contains("LOG_LEVEL is set but has no effect")),
+            .any(|l| l.contains("WARN") && l.contains("GIN_MODE is set but has no effect")),
         "{said}"
     );
 
