@@ -1,6 +1,6 @@
 use clap::{CommandFactory, Parser, Subcommand};
 
-use outbound::config::Settings;
+use outbound::config::{Environment, Settings};
 
 /// mimalloc instead of the system allocator: a delivery allocates many
 /// small, short-lived buffers (request, response, task), and glibc's
@@ -42,12 +42,16 @@ fn main() -> std::process::ExitCode {
         eprintln!("outbound: {err}");
         return std::process::ExitCode::from(2);
     }
-    // clap has checked each setting while parsing; this checks the rule that
-    // spans two of them, and reports it the same way (exit code 2).
-    let settings = match cli.settings.finish() {
+    // clap has checked each setting while parsing; this checks the rules
+    // that span several of them and the Outpost variables outbound refuses,
+    // and reports them the same way (exit code 2).
+    let settings = match cli.settings.finish(&Environment::from_process()) {
         Ok(s) => s,
         Err(err) => err.format(&mut Cli::command()).exit(),
     };
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
     // `outbound worker` multiplexes its sends on one thread by default: its
     // work is waiting on sockets, and one thread saves the cross-thread
     // wake-ups (and leaves the cores to Postgres). Run more worker

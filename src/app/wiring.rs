@@ -124,11 +124,16 @@ pub(super) fn senders(settings: &Settings) -> anyhow::Result<Senders> {
         NetworkPolicy::parse(&d.allowed_networks.join(","))
             .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?,
     );
+    let defaults = HttpClientConfig::default();
     let http = HttpSender::new(HttpClientConfig {
         timeout: d.timeout,
         connect_timeout: d.timeout,
         policy: policy.clone(),
-        ..HttpClientConfig::default()
+        user_agent: d
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| defaults.user_agent.clone()),
+        ..defaults
     })
     .context("building the HTTP client")?;
     Ok(Senders::new(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::domain::setting::{list, seconds, seconds_list, whole};
+use crate::domain::setting::{list, seconds, seconds_list, text, whole};
 
 #[derive(clap::Args, Debug, Clone)]
 #[group(skip)]
@@ -35,9 +35,18 @@ pub struct DeliverySettings {
     /// CIDRs exempt from the SSRF guard, comma separated
     #[arg(env = "DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", default_value = "", value_parser = list)]
     pub allowed_networks: ::std::vec::Vec<String>,
-    /// In-flight sends per process
-    #[arg(env = "DELIVERY_CONCURRENCY", default_value = "64", value_parser = whole(1, 10_000usize))]
+    /// In-flight sends per process (default 64)
+    #[arg(env = "DELIVERY_CONCURRENCY", value_parser = whole(1, 10_000usize))]
+    pub concurrency_setting: Option<usize>,
+    /// Outpost's name for DELIVERY_CONCURRENCY; DELIVERY_CONCURRENCY wins
+    #[arg(env = "DELIVERY_MAX_CONCURRENCY", value_parser = whole(1, 10_000usize))]
+    pub max_concurrency_alias: Option<usize>,
+    /// The concurrency in use ([`Self::finish`]).
+    #[arg(skip)]
     pub concurrency: usize,
+    /// User-Agent of webhook and other HTTP deliveries; unset: outbound/<version>
+    #[arg(env = "HTTP_USER_AGENT", value_parser = text)]
+    pub user_agent: Option<String>,
     /// Most deliveries one process holds (waiting or in flight) for one
     /// slow (or not yet measured) destination
     #[arg(env = "DELIVERY_DESTINATION_CONCURRENCY", default_value = "16")]
@@ -66,10 +75,16 @@ pub struct DeliverySettings {
 }
 
 impl DeliverySettings {
-    /// The lease: as set, which must outlast the timeout (else a second
-    /// worker could claim a delivery that is still being sent), or three
-    /// timeouts and at least 30 s.
+    /// The concurrency (DELIVERY_CONCURRENCY, else Outpost's
+    /// DELIVERY_MAX_CONCURRENCY, else 64), and the lease: as set, which
+    /// must outlast the timeout (else a second worker could claim a
+    /// delivery that is still being sent), or three timeouts and at least
+    /// 30 s.
     pub(super) fn finish(&mut self) -> Result<(), String> {
+        self.concurrency = self
+            .concurrency_setting
+            .or(self.max_concurrency_alias)
+            .unwrap_or(64);
         let timeout = self.timeout;
         self.lease = match self.lease_setting {
             Some(lease) if lease <= timeout => {

@@ -13,7 +13,9 @@
 //! applies the few rules that span several variables.
 
 mod delivery;
+mod environment;
 mod operator_events;
+pub mod outpost;
 mod portal;
 mod service;
 #[cfg(test)]
@@ -23,6 +25,7 @@ use clap::error::ErrorKind;
 use clap::Arg;
 
 pub use delivery::DeliverySettings;
+pub use environment::Environment;
 pub use operator_events::OperatorEventSettings;
 pub use portal::PortalSettings;
 pub use service::{ApiSettings, DatabaseSettings, RetentionSettings, TopicSettings};
@@ -50,24 +53,53 @@ pub struct Settings {
     pub portal: PortalSettings,
     #[command(flatten)]
     pub operator_events: OperatorEventSettings,
+    /// Warnings for the start-up log: Outpost variables that are set and
+    /// accepted without effect ([`outpost`]), deprecated variables in use.
+    #[arg(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl Settings {
     /// The settings after the rules that span several variables (a lease
     /// that must outlast the timeout, one operator-event sink at most, the
-    /// webhook signature templates, `POSTGRES_URL` as an alias). The error
+    /// webhook signature templates, `POSTGRES_URL` as an alias) and the
+    /// rules on `env` that clap cannot apply: Outpost variables outbound
+    /// refuses ([`outpost`]), webhook header names set to the empty string.
+    /// `env` is the environment clap read the settings from. The error
     /// reads like clap's own.
-    pub fn finish(mut self) -> Result<Settings, clap::Error> {
+    pub fn finish(mut self, env: &Environment) -> Result<Settings, clap::Error> {
         let invalid = |message: String| clap::Error::raw(ErrorKind::ValueValidation, message);
+        let findings = outpost::check(env);
+        if let Some(message) = findings.error() {
+            return Err(invalid(message));
+        }
+        self.warnings = findings.warnings;
+        // Outpost reads these two set to the empty string as "off", not as
+        // unset (clap's reading).
+        if env.is_blank("ALERT_CONSECUTIVE_FAILURE_COUNT") {
+            self.delivery.disable_after_failures = 0;
+        }
+        if env.is_blank("ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS") {
+            return Err(invalid(
+                "ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS is set to the empty string, which in \
+                 Outpost turns exhausted-retries alerts off; outbound has no such value: leave \
+                 alert.attempt.exhausted_retries out of OPERATOR_EVENTS_TOPICS instead, or \
+                 unset the variable for the default window (3600)\n"
+                    .into(),
+            ));
+        }
         self.database.url = self
             .database
             .url
             .take()
             .or(self.database.postgres_url.take());
         self.delivery.finish().map_err(invalid)?;
+        self.destinations.webhook.blank_header_names(env);
         self.destinations
             .check()
             .map_err(|e| invalid(format!("{e}\n")))?;
+        self.warnings
+            .extend(self.destinations.webhook.deprecation_warnings());
         self.operator_events
             .finish()
             .map_err(|e| invalid(format!("{e}\n")))?;
@@ -83,14 +115,38 @@ impl Settings {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        Settings::from_args_and_env(args, &Environment::default())
+    }
+
+    /// Parses settings from flags and from `env` in place of the process's
+    /// environment, with the binary's rules: a flag wins over a variable, a
+    /// blank variable counts as unset, Outpost variables outbound does not
+    /// support are refused. For tests of what a given environment does.
+    pub fn from_args_and_env<I, T>(args: I, env: &Environment) -> Result<Settings, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
         use clap::{Args as _, FromArgMatches as _};
-        let command = Settings::augment_args(clap::Command::new("outbound"))
-            .mut_args(|arg| arg.env(None::<&str>));
+        // A variable becomes its argument's default: used when no flag is
+        // given, and checked by the same value parser.
+        let command = Settings::augment_args(clap::Command::new("outbound")).mut_args(|arg| {
+            let value = arg
+                .get_env()
+                .and_then(|name| name.to_str())
+                .and_then(|name| env.value(name))
+                .map(str::to_owned);
+            let arg = arg.env(None::<&str>);
+            match value {
+                Some(value) => arg.default_value(value),
+                None => arg,
+            }
+        });
         let matches = command.try_get_matches_from(
             std::iter::once(std::ffi::OsString::from("outbound"))
                 .chain(args.into_iter().map(Into::into)),
         )?;
-        Settings::from_arg_matches(&matches)?.finish()
+        Settings::from_arg_matches(&matches)?.finish(env)
     }
 }
 

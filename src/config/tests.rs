@@ -360,6 +360,7 @@ fn the_configuration_page_names_every_variable_and_no_other() {
     // Read by the process or its libraries rather than by clap.
     let outside = [
         "RUST_LOG",
+        "LOG_LEVEL",
         "LOG_FORMAT",
         "AWS_ENDPOINT_URL",
         "AWS_ENDPOINT_URL_SQS",
@@ -388,4 +389,265 @@ fn the_configuration_page_names_every_variable_and_no_other() {
         unknown.is_empty(),
         "on docs/configuration.md but not a setting: {unknown:?}"
     );
+}
+
+/// Every variable outbound's settings declare.
+fn declared() -> Vec<String> {
+    Settings::augment_args(clap::Command::new("outbound"))
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Environment {
+    pairs.iter().copied().collect()
+}
+
+#[test]
+fn no_variable_is_both_declared_and_refused() {
+    let declared = declared();
+    let mut seen = std::collections::BTreeSet::new();
+    for entry in outpost::OUTPOST_ONLY {
+        assert!(
+            !declared.iter().any(|d| d == entry.name),
+            "{} is declared and also in OUTPOST_ONLY",
+            entry.name
+        );
+        assert!(seen.insert(entry.name), "{} is listed twice", entry.name);
+        // Publishing from a queue and wildcard topics are other modules'.
+        assert!(!entry.name.starts_with("PUBLISH_"), "{}", entry.name);
+        assert_ne!(entry.name, "TOPICS_ALLOW_WILDCARDS");
+    }
+}
+
+/// Outpost's variables (its `internal/config` structs' `env` tags, v1),
+/// each either declared by outbound, listed in `outpost::OUTPOST_ONLY`, or
+/// left to the modules that implement it (`PUBLISH_*`,
+/// `TOPICS_ALLOW_WILDCARDS`).
+const OUTPOST_VARIABLES: &str = "AES_ENCRYPTION_SECRET ALERT_AUTO_DISABLE_DESTINATION \
+ALERT_CONSECUTIVE_FAILURE_COUNT ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS API_JWT_SECRET API_KEY \
+API_PORT AWS_SQS_ACCESS_KEY_ID AWS_SQS_DELIVERY_DLQ AWS_SQS_DELIVERY_QUEUE AWS_SQS_ENDPOINT \
+AWS_SQS_LOG_DLQ AWS_SQS_LOG_QUEUE AWS_SQS_REGION AWS_SQS_SECRET_ACCESS_KEY \
+AZURE_SERVICEBUS_CLIENT_ID AZURE_SERVICEBUS_CLIENT_SECRET AZURE_SERVICEBUS_CONNECTION_STRING \
+AZURE_SERVICEBUS_DELIVERY_SUBSCRIPTION AZURE_SERVICEBUS_DELIVERY_TOPIC \
+AZURE_SERVICEBUS_LOG_SUBSCRIPTION AZURE_SERVICEBUS_LOG_TOPIC AZURE_SERVICEBUS_NAMESPACE \
+AZURE_SERVICEBUS_RESOURCE_GROUP AZURE_SERVICEBUS_SUBSCRIPTION_ID AZURE_SERVICEBUS_TENANT_ID \
+CLICKHOUSE_ADDR CLICKHOUSE_DATABASE CLICKHOUSE_LOG_RETENTION_TTL_DAYS CLICKHOUSE_PASSWORD \
+CLICKHOUSE_TLS_ENABLED CLICKHOUSE_USERNAME DELIVERY_IDEMPOTENCY_KEY_TTL \
+DELIVERY_MAX_CONCURRENCY DELIVERY_TIMEOUT_SECONDS DEPLOYMENT_ID \
+DESTINATIONS_AWS_KINESIS_METADATA_IN_PAYLOAD DESTINATIONS_INCLUDE_MILLISECOND_TIMESTAMP \
+DESTINATIONS_METADATA_PATH DESTINATIONS_WEBHOOK_DISABLE_DEFAULT_EVENT_ID_HEADER \
+DESTINATIONS_WEBHOOK_DISABLE_DEFAULT_SIGNATURE_HEADER \
+DESTINATIONS_WEBHOOK_DISABLE_DEFAULT_TIMESTAMP_HEADER \
+DESTINATIONS_WEBHOOK_DISABLE_DEFAULT_TOPIC_HEADER DESTINATIONS_WEBHOOK_EVENT_ID_HEADER_NAME \
+DESTINATIONS_WEBHOOK_HEADER_PREFIX DESTINATIONS_WEBHOOK_MAX_RESPONSE_BODY_BYTES \
+DESTINATIONS_WEBHOOK_MODE DESTINATIONS_WEBHOOK_PROXY_URL DESTINATIONS_WEBHOOK_SIGNATURE_ALGORITHM \
+DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE DESTINATIONS_WEBHOOK_SIGNATURE_ENCODING \
+DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_NAME DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_TEMPLATE \
+DESTINATIONS_WEBHOOK_SIGNING_SECRET_TEMPLATE DESTINATIONS_WEBHOOK_TIMESTAMP_HEADER_NAME \
+DESTINATIONS_WEBHOOK_TOPIC_HEADER_NAME DISABLE_TELEMETRY GCP_PUBSUB_DELIVERY_DLQ_SUBSCRIPTION \
+GCP_PUBSUB_DELIVERY_DLQ_TOPIC GCP_PUBSUB_DELIVERY_SUBSCRIPTION GCP_PUBSUB_DELIVERY_TOPIC \
+GCP_PUBSUB_LOG_DLQ_SUBSCRIPTION GCP_PUBSUB_LOG_DLQ_TOPIC GCP_PUBSUB_LOG_SUBSCRIPTION \
+GCP_PUBSUB_LOG_TOPIC GCP_PUBSUB_PROJECT GCP_PUBSUB_SERVICE_ACCOUNT_CREDENTIALS GIN_MODE \
+HTTP_USER_AGENT IDGEN_ATTEMPT_PREFIX IDGEN_DESTINATION_PREFIX IDGEN_EVENT_PREFIX IDGEN_TYPE \
+LOG_BATCH_SIZE LOG_BATCH_THRESHOLD_SECONDS LOG_LEVEL LOG_MAX_CONCURRENCY \
+MAX_DESTINATIONS_PER_TENANT MAX_RETRY_LIMIT MQS_AUTO_PROVISION \
+OPERATOR_EVENTS_AWS_SQS_ACCESS_KEY_ID OPERATOR_EVENTS_AWS_SQS_ENDPOINT \
+OPERATOR_EVENTS_AWS_SQS_QUEUE_URL OPERATOR_EVENTS_AWS_SQS_REGION \
+OPERATOR_EVENTS_AWS_SQS_SECRET_ACCESS_KEY OPERATOR_EVENTS_GCP_PUBSUB_CREDENTIALS \
+OPERATOR_EVENTS_GCP_PUBSUB_PROJECT_ID OPERATOR_EVENTS_GCP_PUBSUB_TOPIC_ID \
+OPERATOR_EVENTS_HTTP_SIGNING_SECRET OPERATOR_EVENTS_HTTP_URL OPERATOR_EVENTS_RABBITMQ_EXCHANGE \
+OPERATOR_EVENTS_RABBITMQ_SERVER_URL OPERATOR_EVENTS_TOPICS OTEL_EXPORTER OTEL_PROTOCOL \
+OTEL_SERVICE_NAME PORTAL_BRAND_COLOR PORTAL_DISABLE_OUTPOST_BRANDING \
+PORTAL_ENABLE_DESTINATION_FILTER PORTAL_ENABLE_WEBHOOK_CUSTOM_HEADERS PORTAL_FAVICON_URL \
+PORTAL_FORCE_THEME PORTAL_LOGO PORTAL_LOGO_DARK PORTAL_ORGANIZATION_NAME PORTAL_PROXY_URL \
+PORTAL_REFERER_URL PORTAL_REFRESH_URL POSTGRES_URL PUBLISH_AWS_SQS_ACCESS_KEY_ID \
+PUBLISH_AWS_SQS_ENDPOINT PUBLISH_AWS_SQS_QUEUE PUBLISH_AWS_SQS_REGION \
+PUBLISH_AWS_SQS_SECRET_ACCESS_KEY PUBLISH_AZURE_SERVICEBUS_CONNECTION_STRING \
+PUBLISH_AZURE_SERVICEBUS_SUBSCRIPTION PUBLISH_AZURE_SERVICEBUS_TOPIC PUBLISH_GCP_PUBSUB_PROJECT \
+PUBLISH_GCP_PUBSUB_SERVICE_ACCOUNT_CREDENTIALS PUBLISH_GCP_PUBSUB_SUBSCRIPTION \
+PUBLISH_GCP_PUBSUB_TOPIC PUBLISH_IDEMPOTENCY_KEY_TTL PUBLISH_MAX_CONCURRENCY \
+PUBLISH_RABBITMQ_EXCHANGE PUBLISH_RABBITMQ_QUEUE PUBLISH_RABBITMQ_SERVER_URL \
+RABBITMQ_DELIVERY_DLQ RABBITMQ_DELIVERY_QUEUE RABBITMQ_EXCHANGE RABBITMQ_LOG_DLQ \
+RABBITMQ_LOG_QUEUE RABBITMQ_SERVER_URL REDIS_CLUSTER_ENABLED REDIS_DATABASE \
+REDIS_DEV_CLUSTER_HOST_OVERRIDE REDIS_HOST REDIS_PASSWORD REDIS_PORT REDIS_TLS_ENABLED \
+REDIS_USERNAME RETRY_INTERVAL_SECONDS RETRY_POLL_BACKOFF_MS RETRY_SCHEDULE \
+RETRY_VISIBILITY_TIMEOUT_SECONDS SERVICE TELEMETRY_BATCH_INTERVAL TELEMETRY_BATCH_SIZE \
+TELEMETRY_HOOKDECK_SOURCE_URL TELEMETRY_SENTRY_DSN TOPICS TOPICS_ALLOW_WILDCARDS";
+
+#[test]
+fn every_outpost_variable_is_declared_refused_or_ignored() {
+    let declared = declared();
+    let listed: Vec<&str> = outpost::OUTPOST_ONLY.iter().map(|e| e.name).collect();
+    let missing: Vec<&str> = OUTPOST_VARIABLES
+        .split_whitespace()
+        .filter(|v| !declared.iter().any(|d| d == v) && !listed.contains(v))
+        .filter(|v| !v.starts_with("PUBLISH_") && *v != "TOPICS_ALLOW_WILDCARDS")
+        // Read by the log set-up, before the settings.
+        .filter(|v| *v != "LOG_LEVEL")
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "neither declared nor listed: {missing:?}"
+    );
+}
+
+#[test]
+fn a_set_outpost_variable_is_refused_by_name() {
+    let err = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[
+            ("REDIS_HOST", "redis"),
+            ("IDGEN_TYPE", "uuidv7"),
+            ("HOME", "/root"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("REDIS_HOST: outbound keeps"), "{err}");
+    assert!(err.contains("IDGEN_TYPE: outbound generates"), "{err}");
+    // Blank counts as unset; ignored ones are warnings.
+    let s = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[
+            ("REDIS_HOST", " "),
+            ("GIN_MODE", "release"),
+            ("SERVICE", "all"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].starts_with("GIN_MODE is set but has no effect"));
+    let err =
+        Settings::from_args_and_env(std::iter::empty::<&str>(), &env(&[("SERVICE", "delivery")]))
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("SERVICE=\"delivery\" is not supported"),
+        "{err}"
+    );
+    let ok = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[(
+            "DESTINATIONS_WEBHOOK_SIGNING_SECRET_TEMPLATE",
+            "whsec_{{.RandomHex}}",
+        )]),
+    );
+    assert!(ok.is_ok());
+}
+
+#[test]
+fn the_environment_map_sets_declared_settings_and_flags_win() {
+    let e = env(&[("API_PORT", "4000"), ("DELIVERY_MAX_CONCURRENCY", "8")]);
+    let s = Settings::from_args_and_env(std::iter::empty::<&str>(), &e).unwrap();
+    assert_eq!(s.api.port, 4000);
+    assert_eq!(s.delivery.concurrency, 8);
+    let s = Settings::from_args_and_env(["--api-port", "5000", "--delivery-concurrency", "9"], &e)
+        .unwrap();
+    assert_eq!(s.api.port, 5000);
+    assert_eq!(s.delivery.concurrency, 9);
+    let err =
+        Settings::from_args_and_env(std::iter::empty::<&str>(), &env(&[("API_PORT", "http")]))
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("API_PORT"), "{err}");
+}
+
+#[test]
+fn webhook_header_names_as_outpost_reads_them() {
+    use crate::destinations::webhook::SystemHeaders;
+    let s = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[
+            ("DESTINATIONS_WEBHOOK_EVENT_ID_HEADER_NAME", "X-Request-Id"),
+            ("DESTINATIONS_WEBHOOK_TOPIC_HEADER_NAME", ""),
+            (
+                "DESTINATIONS_WEBHOOK_DISABLE_DEFAULT_TIMESTAMP_HEADER",
+                "true",
+            ),
+            ("DESTINATIONS_WEBHOOK_SIGNATURE_ENCODING", "base64"),
+        ]),
+    )
+    .unwrap();
+    let h = &s.destinations.webhook.headers;
+    assert_eq!(
+        *h,
+        SystemHeaders {
+            event_id: Some("x-request-id".into()),
+            signature: Some("x-outpost-signature".into()),
+            timestamp: None,
+            topic: None,
+        }
+    );
+    assert!(s.warnings[0].contains("DISABLE_DEFAULT_TIMESTAMP_HEADER is deprecated"));
+    // A prefix of white space is no prefix.
+    let s = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[("DESTINATIONS_WEBHOOK_HEADER_PREFIX", " ")]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.destinations.webhook.headers.signature.as_deref(),
+        Some("signature")
+    );
+    for (pairs, message) in [
+        (
+            vec![
+                ("DESTINATIONS_WEBHOOK_EVENT_ID_HEADER_NAME", "x-a"),
+                ("DESTINATIONS_WEBHOOK_TOPIC_HEADER_NAME", "X-A"),
+            ],
+            "DESTINATIONS_WEBHOOK_EVENT_ID_HEADER_NAME and DESTINATIONS_WEBHOOK_TOPIC_HEADER_NAME \
+             both name the header x-a",
+        ),
+        (
+            vec![("DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_NAME", "content-type")],
+            "DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_NAME: content-type is a header",
+        ),
+        (
+            vec![("DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_NAME", "x sig")],
+            "expected a header name",
+        ),
+        (
+            vec![("DESTINATIONS_WEBHOOK_SIGNATURE_ALGORITHM", "hmac-sha1")],
+            "hmac-sha1 is not supported by outbound",
+        ),
+        (
+            vec![("DESTINATIONS_WEBHOOK_SIGNATURE_ENCODING", "base32")],
+            "expected hex or base64",
+        ),
+        (
+            vec![(
+                "DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE",
+                "{{.Timestamp}}",
+            )],
+            "DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE: {{.Timestamp}} is not supported",
+        ),
+        (
+            vec![("DESTINATIONS_WEBHOOK_PROXY_URL", "socks5://p:1080")],
+            "DESTINATIONS_WEBHOOK_PROXY_URL",
+        ),
+    ] {
+        let err = Settings::from_args_and_env(std::iter::empty::<&str>(), &env(&pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(message), "{pairs:?}: {err}");
+    }
+}
+
+#[test]
+fn outposts_empty_alert_values() {
+    let s = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[("ALERT_CONSECUTIVE_FAILURE_COUNT", "")]),
+    )
+    .unwrap();
+    assert_eq!(s.delivery.disable_after_failures, 0);
+    let err = Settings::from_args_and_env(
+        std::iter::empty::<&str>(),
+        &env(&[("ALERT_EXHAUSTED_RETRIES_WINDOW_SECONDS", "")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("OPERATOR_EVENTS_TOPICS"), "{err}");
 }

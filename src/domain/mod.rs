@@ -14,5 +14,6 @@ pub mod operator_event;
 pub mod retry;
 pub mod setting;
 pub mod signature;
+pub mod signature_template;
 pub mod ssrf;
 pub mod topic;

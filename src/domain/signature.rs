@@ -19,6 +19,8 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::signature_template::{self, Part, TemplateError, Which};
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Prefix of generated secrets; Standard Webhooks strips it before decoding.
@@ -26,13 +28,6 @@ const SECRET_PREFIX: &str = "whsec_";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("{template} template: unknown placeholder {{{name}}}")]
-    UnknownPlaceholder {
-        template: &'static str,
-        name: String,
-    },
-    #[error("{template} template: `{{` at byte {at} is never closed")]
-    Unclosed { template: &'static str, at: usize },
     #[error("secret is not valid base64 after the `whsec_` prefix")]
     InvalidSecret,
     #[error("no signing secret")]
@@ -49,116 +44,78 @@ pub enum WebhookMode {
     Standard,
 }
 
-/// One piece of a parsed template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Body,
-    Timestamp,
-    EventId,
-    Topic,
-    Signatures,
+/// How the Outpost scheme writes each HMAC
+/// (`DESTINATIONS_WEBHOOK_SIGNATURE_ENCODING`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignatureEncoding {
+    /// Lowercase hex, Outpost's default.
+    #[default]
+    Hex,
+    /// Standard base64 with padding (Go's `base64.StdEncoding`).
+    Base64,
+}
+
+impl SignatureEncoding {
+    fn encode(self, mac: &[u8]) -> String {
+        match self {
+            Self::Hex => hex::encode(mac),
+            Self::Base64 => STANDARD.encode(mac),
+        }
+    }
 }
 
 /// The content and header templates of the Outpost scheme, parsed once so
-/// that signing cannot fail and a typo is reported at startup.
-///
-/// Placeholders: `{body}`, `{timestamp}` (unix seconds), `{event_id}`,
-/// `{topic}` in both templates except that `{body}` is content-only and
-/// `{signatures}` (the comma-joined hex signatures) is header-only.
+/// that signing cannot fail and a mistake is reported at start-up. The
+/// syntax (Outpost's Go templates, or outbound's earlier `{body}` form) is
+/// described in [`signature_template`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureTemplates {
-    content_source: String,
-    header_source: String,
     content: Vec<Part>,
     header: Vec<Part>,
 }
 
+/// A template that could not be parsed, and which of the two it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{which} template: {error}")]
+pub struct BadTemplate {
+    pub which: &'static str,
+    #[source]
+    pub error: TemplateError,
+}
+
 impl SignatureTemplates {
-    pub const DEFAULT_CONTENT: &'static str = "{body}";
-    pub const DEFAULT_HEADER: &'static str = "v0={signatures}";
+    /// Outpost's defaults.
+    pub const DEFAULT_CONTENT: &'static str = "{{.Body}}";
+    pub const DEFAULT_HEADER: &'static str = r#"v0={{.Signatures | join ","}}"#;
 
-    pub fn parse(content: &str, header: &str) -> Result<Self, SignatureError> {
+    pub fn parse(content: &str, header: &str) -> Result<Self, BadTemplate> {
         Ok(Self {
-            content: parse_template("content", content, &[Part::Signatures])?,
-            header: parse_template("header", header, &[Part::Body])?,
-            content_source: content.to_owned(),
-            header_source: header.to_owned(),
+            content: signature_template::parse(content, Which::Content).map_err(|error| {
+                BadTemplate {
+                    which: "content",
+                    error,
+                }
+            })?,
+            header: signature_template::parse(header, Which::Header).map_err(|error| {
+                BadTemplate {
+                    which: "header",
+                    error,
+                }
+            })?,
         })
-    }
-
-    /// The content template as configured.
-    pub fn content(&self) -> &str {
-        &self.content_source
-    }
-
-    /// The header template as configured.
-    pub fn header(&self) -> &str {
-        &self.header_source
     }
 }
 
 impl Default for SignatureTemplates {
     fn default() -> Self {
         Self {
-            content_source: Self::DEFAULT_CONTENT.to_owned(),
-            header_source: Self::DEFAULT_HEADER.to_owned(),
             content: vec![Part::Body],
-            header: vec![Part::Literal("v0=".to_owned()), Part::Signatures],
+            header: vec![
+                Part::Literal("v0=".to_owned()),
+                Part::Signatures(",".to_owned()),
+            ],
         }
     }
-}
-
-/// Splits a template into literals and placeholders. A `{` always opens a
-/// placeholder (there is no escape: none of the formats in use needs a
-/// literal brace); a lone `}` is literal.
-fn parse_template(
-    template: &'static str,
-    source: &str,
-    forbidden: &[Part],
-) -> Result<Vec<Part>, SignatureError> {
-    let mut parts = Vec::new();
-    let mut rest = source;
-    let mut offset = 0;
-    while let Some(open) = rest.find('{') {
-        if open > 0 {
-            parts.push(Part::Literal(rest[..open].to_owned()));
-        }
-        let after = &rest[open + 1..];
-        let close = after.find('}').ok_or(SignatureError::Unclosed {
-            template,
-            at: offset + open,
-        })?;
-        let name = &after[..close];
-        // Unknown names and names that make no sense in this template (the
-        // body in a header, signatures in the signed content) are the same
-        // mistake to an operator.
-        let part = placeholder(name)
-            .filter(|part| !forbidden.contains(part))
-            .ok_or_else(|| SignatureError::UnknownPlaceholder {
-                template,
-                name: name.to_owned(),
-            })?;
-        parts.push(part);
-        let consumed = open + 1 + close + 1;
-        offset += consumed;
-        rest = &rest[consumed..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Literal(rest.to_owned()));
-    }
-    Ok(parts)
-}
-
-fn placeholder(name: &str) -> Option<Part> {
-    Some(match name {
-        "body" => Part::Body,
-        "timestamp" => Part::Timestamp,
-        "event_id" => Part::EventId,
-        "topic" => Part::Topic,
-        "signatures" => Part::Signatures,
-        _ => return None,
-    })
 }
 
 /// What a signature covers.
@@ -172,36 +129,44 @@ pub struct SignInput<'a> {
 }
 
 /// The Outpost-mode signature header value. `secrets` are ordered newest
-/// first; each contributes one hex signature to `{signatures}`. With no
-/// secrets `{signatures}` is empty (callers always have at least one).
-pub fn outpost_signature(t: &SignatureTemplates, secrets: &[&str], input: &SignInput) -> String {
+/// first; each contributes one signature, HMAC-SHA256 of the rendered
+/// content keyed by the whole secret string, written in `encoding`. With no
+/// secrets the list is empty (callers always have at least one).
+pub fn outpost_signature(
+    t: &SignatureTemplates,
+    encoding: SignatureEncoding,
+    secrets: &[&str],
+    input: &SignInput,
+) -> String {
+    let millis = input.timestamp.saturating_mul(1000);
     let mut content = Vec::with_capacity(input.body.len() + 64);
     for part in &t.content {
         match part {
             Part::Literal(s) => content.extend_from_slice(s.as_bytes()),
             Part::Body => content.extend_from_slice(input.body),
-            Part::Timestamp => content.extend_from_slice(input.timestamp.to_string().as_bytes()),
+            Part::UnixSeconds => content.extend_from_slice(input.timestamp.to_string().as_bytes()),
+            Part::UnixMillis => content.extend_from_slice(millis.to_string().as_bytes()),
             Part::EventId => content.extend_from_slice(input.event_id.as_bytes()),
             Part::Topic => content.extend_from_slice(input.topic.as_bytes()),
-            // Rejected by `parse`; nothing to sign.
-            Part::Signatures => {}
+            // Refused by `parse`; nothing to sign.
+            Part::Signatures(_) => {}
         }
     }
-    let signatures = secrets
+    let signatures: Vec<String> = secrets
         .iter()
-        .map(|secret| hex::encode(hmac_sha256(secret.as_bytes(), &[&content])))
-        .collect::<Vec<_>>()
-        .join(",");
+        .map(|secret| encoding.encode(&hmac_sha256(secret.as_bytes(), &[&content])))
+        .collect();
 
     let mut header = String::new();
     for part in &t.header {
         match part {
             Part::Literal(s) => header.push_str(s),
-            Part::Signatures => header.push_str(&signatures),
-            Part::Timestamp => header.push_str(&input.timestamp.to_string()),
+            Part::Signatures(separator) => header.push_str(&signatures.join(separator)),
+            Part::UnixSeconds => header.push_str(&input.timestamp.to_string()),
+            Part::UnixMillis => header.push_str(&millis.to_string()),
             Part::EventId => header.push_str(input.event_id),
             Part::Topic => header.push_str(input.topic),
-            // Rejected by `parse`: the body does not belong in a header.
+            // Refused by `parse`: the body does not belong in a header.
             Part::Body => {}
         }
     }
@@ -285,6 +250,8 @@ mod tests {
     const SECRET: &str = "whsec_3f1c0e9a8b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e";
     const OLD: &str = "whsec_0000000000000000000000000000000000000000000000000000000000000000";
 
+    const HEX: SignatureEncoding = SignatureEncoding::Hex;
+
     fn input(body: &[u8]) -> SignInput<'_> {
         SignInput {
             body,
@@ -305,7 +272,8 @@ mod tests {
     #[test]
     fn outpost_default_signs_the_body_with_the_whole_secret() {
         let body = br#"{"user_id":"u1","n":1}"#;
-        let header = outpost_signature(&SignatureTemplates::default(), &[SECRET], &input(body));
+        let header =
+            outpost_signature(&SignatureTemplates::default(), HEX, &[SECRET], &input(body));
         assert_eq!(
             header,
             format!("v0={}", reference_hmac(SECRET.as_bytes(), body))
@@ -315,8 +283,12 @@ mod tests {
     #[test]
     fn outpost_rotation_lists_newest_first() {
         let body = b"{}";
-        let header =
-            outpost_signature(&SignatureTemplates::default(), &[SECRET, OLD], &input(body));
+        let header = outpost_signature(
+            &SignatureTemplates::default(),
+            HEX,
+            &[SECRET, OLD],
+            &input(body),
+        );
         assert_eq!(
             header,
             format!(
@@ -332,13 +304,13 @@ mod tests {
         let t = SignatureTemplates::parse("{timestamp}.{body}", "t={timestamp},v0={signatures}")
             .unwrap();
         let body = b"{\"a\":1}";
-        let header = outpost_signature(&t, &[SECRET], &input(body));
+        let header = outpost_signature(&t, HEX, &[SECRET], &input(body));
         let expected = reference_hmac(SECRET.as_bytes(), b"1700000000.{\"a\":1}");
         assert_eq!(header, format!("t=1700000000,v0={expected}"));
 
         let t = SignatureTemplates::parse("{event_id}:{topic}:{body}", "{topic} sig={signatures}")
             .unwrap();
-        let header = outpost_signature(&t, &[SECRET], &input(body));
+        let header = outpost_signature(&t, HEX, &[SECRET], &input(body));
         let expected = reference_hmac(SECRET.as_bytes(), b"evt_123:user.created:{\"a\":1}");
         assert_eq!(header, format!("user.created sig={expected}"));
     }
@@ -354,34 +326,40 @@ mod tests {
     }
 
     #[test]
-    fn template_errors() {
-        let cases = [
-            ("{bdy}", "v0={signatures}", "unknown placeholder {bdy}"),
-            ("{body}", "v0={sigs}", "unknown placeholder {sigs}"),
-            ("{signatures}", "v0={signatures}", "content template"),
-            ("{body}", "{body}", "header template"),
-            (
-                "{timestamp.{body}",
-                "v0={signatures}",
-                "unknown placeholder",
-            ),
-            ("{body", "v0={signatures}", "never closed"),
-            ("{body}", "v0={signatures", "never closed"),
-        ];
-        for (content, header, message) in cases {
-            let err = SignatureTemplates::parse(content, header).unwrap_err();
-            assert!(
-                err.to_string().contains(message),
-                "{content} / {header}: {err}"
-            );
-        }
-        // A lone closing brace is literal text.
-        let t = SignatureTemplates::parse("}{body}", "v0={signatures}}").unwrap();
-        let header = outpost_signature(&t, &[SECRET], &input(b"x"));
+    fn outpost_go_templates_and_base64() {
+        let t = SignatureTemplates::parse(
+            "{{.Timestamp.Unix}}.{{.Body}}",
+            r#"t={{.Timestamp.Unix}},v0={{.Signatures | join ","}}"#,
+        )
+        .unwrap();
+        let body = b"{\"a\":1}";
+        let header = outpost_signature(&t, HEX, &[SECRET, OLD], &input(body));
+        let signed = b"1700000000.{\"a\":1}";
         assert_eq!(
             header,
-            format!("v0={}}}", reference_hmac(SECRET.as_bytes(), b"}x"))
+            format!(
+                "t=1700000000,v0={},{}",
+                reference_hmac(SECRET.as_bytes(), signed),
+                reference_hmac(OLD.as_bytes(), signed)
+            )
         );
+
+        let header = outpost_signature(
+            &SignatureTemplates::default(),
+            SignatureEncoding::Base64,
+            &[SECRET],
+            &input(body),
+        );
+        let raw = hex::decode(reference_hmac(SECRET.as_bytes(), body)).unwrap();
+        assert_eq!(header, format!("v0={}", STANDARD.encode(raw)));
+    }
+
+    #[test]
+    fn template_errors_name_the_template() {
+        let err = SignatureTemplates::parse("{{.Payload}}", "v0={signatures}").unwrap_err();
+        assert!(err.to_string().starts_with("content template: "), "{err}");
+        let err = SignatureTemplates::parse("{body}", "{{.Body}}").unwrap_err();
+        assert!(err.to_string().starts_with("header template: "), "{err}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`socks`]: a loopback SOCKS5 relay over [`tcp`], for client crates
 //!   that dial their own connections (Kafka).
 //! - [`http_client`]: the pooled HTTP client with timeouts, body caps and
-//!   the vetted lookup as its resolver.
+//!   the vetted lookup as its resolver, directly or through an HTTP proxy's
+//!   CONNECT tunnel to the vetted address.
 //!
 //! Failures are [`ConnectError`]s: a code of the attempt log and what went
 //! wrong. This layer knows the domain's rules and nothing above them.

@@ -23,6 +23,7 @@ mod openapi;
 mod operator_events;
 mod operator_sinks;
 mod outages;
+mod outpost_settings;
 mod pg_cron;
 mod portal;
 mod publish;

@@ -67,8 +67,12 @@ async fn library_verifies(secret: &str, req: &Received, body: &[u8]) -> bool {
 #[tokio::test]
 async fn deliveries_verify_with_the_standardwebhooks_library() {
     let db = TestDb::new().await;
-    let api =
-        TestApp::start_with(&db, |s| s.destinations.webhook.mode = WebhookMode::Standard).await;
+    let api = TestApp::start_with(&db, |s| {
+        s.destinations.webhook.mode = WebhookMode::Standard;
+        // Resolves the mode's header prefix, `webhook-`, as start-up does.
+        s.destinations.webhook.check().unwrap();
+    })
+    .await;
     let rx = TestReceiver::start().await;
     api.admin("PUT", "/api/v1/tenants/acme", None).await;
     let (s, d) = api

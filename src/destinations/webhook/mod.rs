@@ -3,12 +3,14 @@
 //!
 //! - this file: the declaration (fields, icon, link), the create-time
 //!   check and the target;
-//! - [`send`]: the sender and its deployment settings;
+//! - [`send`]: the request and its sender;
+//! - `settings`: the deployment's settings ([`Settings`]);
 //! - [`secret`]: the signing secret's rules (generation, rotation, who may
 //!   set it).
 
 pub mod secret;
 pub mod send;
+mod settings;
 #[cfg(test)]
 pub(super) mod tests;
 
@@ -18,61 +20,9 @@ use super::check::{error, CheckContext};
 use super::fields::{icon, DestinationType, Field, FieldError, FieldKind, Pattern, TEXT};
 use super::kind::DestinationKind;
 use crate::destinations::target::{Configured, DestinationTarget};
-use crate::domain::setting;
-use crate::domain::signature::{SignatureTemplates, WebhookMode};
 use crate::domain::ssrf::reachable_url;
 
-/// How this deployment signs webhooks, and the headers it sets.
-#[derive(clap::Args, Debug, Clone)]
-#[group(skip)]
-pub struct Settings {
-    /// How webhooks are signed: `default` (Outpost) or `standard` (Standard Webhooks)
-    #[arg(env = "DESTINATIONS_WEBHOOK_MODE", default_value = "default")]
-    #[arg(value_parser = setting::webhook_mode)]
-    pub mode: WebhookMode,
-    /// What is signed; placeholders {body}, {timestamp}, {event_id}, {topic}
-    #[arg(env = "DESTINATIONS_WEBHOOK_SIGNATURE_CONTENT_TEMPLATE")]
-    #[arg(default_value = "{body}", value_parser = setting::text)]
-    pub signature_content_template: String,
-    /// The signature header's value; {signatures} is the comma-joined list
-    #[arg(env = "DESTINATIONS_WEBHOOK_SIGNATURE_HEADER_TEMPLATE")]
-    #[arg(default_value = "v0={signatures}", value_parser = setting::text)]
-    pub signature_header_template: String,
-    /// Prefix of identity and metadata headers (lowercased)
-    #[arg(
-        env = "DESTINATIONS_WEBHOOK_HEADER_PREFIX",
-        default_value = "x-outpost-"
-    )]
-    #[arg(value_parser = setting::lowercase)]
-    pub header_prefix: String,
-    /// The two templates, parsed by [`Settings::check`].
-    #[arg(skip)]
-    pub templates: SignatureTemplates,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            mode: WebhookMode::Default,
-            signature_content_template: SignatureTemplates::DEFAULT_CONTENT.into(),
-            signature_header_template: SignatureTemplates::DEFAULT_HEADER.into(),
-            header_prefix: "x-outpost-".into(),
-            templates: SignatureTemplates::default(),
-        }
-    }
-}
-
-impl Settings {
-    /// Parses the signature templates; the error names both variables.
-    pub fn check(&mut self) -> Result<(), String> {
-        self.templates = SignatureTemplates::parse(
-            &self.signature_content_template,
-            &self.signature_header_template,
-        )
-        .map_err(|e| format!("DESTINATIONS_WEBHOOK_SIGNATURE_*_TEMPLATE: {e}"))?;
-        Ok(())
-    }
-}
+pub use settings::{Settings, SystemHeaders, MAX_RESPONSE_BODY_CEILING};
 
 const URL_FIELD: Field = Field {
     key: "url",
@@ -151,7 +101,7 @@ const MAX_HEADER_NAME_BYTES: usize = 256;
 
 /// Headers outbound sets on every webhook request, or that describe the
 /// connection: a destination cannot replace them.
-const RESERVED_HEADERS: &[&str] = &[
+pub(super) const RESERVED_HEADERS: &[&str] = &[
     "host",
     "content-length",
     "content-type",
@@ -256,7 +206,7 @@ fn custom_headers(value: Option<&Value>, ctx: &CheckContext<'_>, errors: &mut Ve
 }
 
 /// RFC 9110 `token`.
-fn is_token(s: &str) -> bool {
+pub(super) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

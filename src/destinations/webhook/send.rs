@@ -6,7 +6,7 @@
 use crate::domain::attempt_code::AttemptCode;
 use serde_json::Value;
 
-use super::Settings;
+use super::{Settings, MAX_RESPONSE_BODY_CEILING};
 use crate::destinations::sender::{
     BoxFuture, Failure, Message, Reply, Sender, SenderContext, Sent, Target,
 };
@@ -59,29 +59,34 @@ pub fn build(
     match settings.mode {
         WebhookMode::Default => {
             // The whole metadata map, system keys included, as
-            // `x-outpost-<key>`; then the signature, which nothing replaces.
+            // `<prefix><key>` (a system key under its own header's name,
+            // or left out with it); then the signature, which nothing
+            // replaces.
+            let names = &settings.headers;
             for (k, v) in metadata.iter() {
-                set(
-                    &mut headers,
-                    format!("{prefix}{}", k.to_ascii_lowercase()),
-                    v.to_string(),
-                );
+                if let Some(name) = names.for_metadata(prefix, &k.to_ascii_lowercase()) {
+                    set(&mut headers, name, v.to_string());
+                }
             }
-            let signature = outpost_signature(
-                &settings.templates,
-                &secrets,
-                &SignInput {
-                    body: &body,
-                    timestamp: now.timestamp(),
-                    event_id,
-                    topic: message.topic,
-                },
-            );
-            set(&mut headers, format!("{prefix}signature"), signature);
+            if let Some(name) = &names.signature {
+                let signature = outpost_signature(
+                    &settings.templates,
+                    settings.signature_encoding,
+                    &secrets,
+                    &SignInput {
+                        body: &body,
+                        timestamp: now.timestamp(),
+                        event_id,
+                        topic: message.topic,
+                    },
+                );
+                set(&mut headers, name.clone(), signature);
+            }
         }
         WebhookMode::Standard => {
-            // The id and timestamp travel as `webhook-id` and
-            // `webhook-timestamp`; the rest of the map as prefixed headers.
+            // The id and timestamp travel as `<prefix>id` and
+            // `<prefix>timestamp` (the prefix is `webhook-` unless set, as
+            // in Outpost); the rest of the map as prefixed headers.
             for (k, v) in metadata
                 .iter()
                 .filter(|(k, _)| !matches!(*k, "event-id" | "timestamp"))
@@ -95,17 +100,23 @@ pub fn build(
             let timestamp = now.timestamp();
             let signature = standard_signature(&secrets, event_id, timestamp, &body)
                 .map_err(|e| WebhookError::Signing(e.to_string()))?;
-            set(&mut headers, "webhook-id".into(), event_id.to_string());
+            set(&mut headers, format!("{prefix}id"), event_id.to_string());
             set(
                 &mut headers,
-                "webhook-timestamp".into(),
+                format!("{prefix}timestamp"),
                 timestamp.to_string(),
             );
-            set(&mut headers, "webhook-signature".into(), signature);
+            set(&mut headers, format!("{prefix}signature"), signature);
         }
     }
+    // A custom header never replaces one outbound set: the API refuses
+    // those under the prefix, and a pinned system header name is kept here.
+    let system = headers.len();
     for (k, v) in custom_headers(target.config) {
-        set(&mut headers, k.to_ascii_lowercase(), v);
+        let name = k.to_ascii_lowercase();
+        if !headers[..system].iter().any(|(n, _)| *n == name) {
+            set(&mut headers, name, v);
+        }
     }
     Ok(WebhookRequest { url, headers, body })
 }
@@ -151,11 +162,43 @@ pub struct WebhookSender {
 }
 
 impl WebhookSender {
+    /// The sender over the process's HTTP client, keeping as much of each
+    /// response as `DESTINATIONS_WEBHOOK_MAX_RESPONSE_BODY_BYTES` says, and
+    /// with a pool of its own through `DESTINATIONS_WEBHOOK_PROXY_URL` when
+    /// that is set (the other types' HTTP calls do not use the proxy, as in
+    /// Outpost).
     pub fn new(ctx: &SenderContext, settings: &Settings) -> WebhookSender {
+        let http = ctx
+            .http
+            .with_max_response_bytes(response_cap(settings.max_response_body_bytes));
+        let http = match &settings.proxy_url {
+            Some(proxy) => http.through_proxy(proxy.clone()),
+            None => http,
+        };
         WebhookSender {
-            http: ctx.http.clone(),
+            http,
             settings: settings.clone(),
         }
+    }
+}
+
+/// The response bytes kept for `DESTINATIONS_WEBHOOK_MAX_RESPONSE_BODY_BYTES`:
+/// as many, or for 0 (Outpost's "no cap") outbound's ceiling.
+fn response_cap(setting: usize) -> usize {
+    match setting {
+        0 => MAX_RESPONSE_BODY_CEILING,
+        n => n,
+    }
+}
+
+/// The body stored on the attempt: as received, or, when it was longer than
+/// the cap, Outpost's note saying so (never a cut body, which a reader
+/// could take for the whole).
+fn stored_body(body: String, truncated: bool, cap: usize) -> String {
+    if truncated {
+        format!("Response body exceeded {cap} bytes and was not stored")
+    } else {
+        body
     }
 }
 
@@ -183,10 +226,11 @@ impl Sender for WebhookSender {
                         .flatten();
                     let success = resp.is_success();
                     let code = AttemptCode::Http(resp.status);
+                    let cap = response_cap(self.settings.max_response_body_bytes);
                     let reply = Reply {
                         status: Some(resp.status),
                         headers: resp.headers,
-                        body: resp.body,
+                        body: stored_body(resp.body, resp.body_truncated, cap),
                     };
                     if success {
                         Sent::Delivered(Some(reply))
@@ -353,10 +397,11 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-29T12:00:00Z")
             .unwrap()
             .to_utc();
-        let settings = Settings {
+        let mut settings = Settings {
             mode: WebhookMode::Standard,
             ..Settings::default()
         };
+        settings.check().unwrap();
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
         let r = run(
             &settings,
@@ -375,6 +420,24 @@ mod tests {
         assert_eq!(header(&r, "webhook-signature"), Some(expected.as_str()));
         assert!(expected.starts_with("v1,"));
         assert_eq!(header(&r, "x-outpost-signature"), None);
+        // Metadata under the mode's prefix, `webhook-`, as in Outpost.
+        assert_eq!(header(&r, "webhook-source"), Some("crm"));
+        assert_eq!(header(&r, "webhook-topic"), Some("user.created"));
+        assert_eq!(header(&r, "x-outpost-source"), None);
+        // A prefix that is set applies to the three headers too.
+        settings.header_prefix_setting = Some("x-acme-".into());
+        settings.check().unwrap();
+        let r = run(
+            &settings,
+            "msg_1",
+            &event(),
+            &destination(json!({"secret": secret})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(header(&r, "x-acme-id"), Some("msg_1"));
+        assert!(header(&r, "x-acme-signature").is_some());
+        assert_eq!(header(&r, "webhook-id"), None);
     }
 
     #[test]

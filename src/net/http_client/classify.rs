@@ -7,6 +7,7 @@ use std::io;
 use rustls::pki_types::InvalidDnsNameError;
 
 use super::connector::SetupError;
+use super::proxy::ProxyError;
 use crate::domain::attempt_code::AttemptCode;
 
 /// Maps an error to its failure code by walking the source chain from the
@@ -20,6 +21,9 @@ pub(super) fn classify(err: &(dyn StdError + 'static)) -> AttemptCode {
     while let Some(err) = current {
         if let Some(setup) = err.downcast_ref::<SetupError>() {
             return setup.code();
+        }
+        if let Some(proxy) = err.downcast_ref::<ProxyError>() {
+            return proxy.code;
         }
         if err.is::<rustls::Error>() {
             return AttemptCode::TlsError;

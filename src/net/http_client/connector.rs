@@ -20,6 +20,7 @@ use rustls::pki_types::{CertificateDer, InvalidDnsNameError};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
+use super::proxy::ProxyRoute;
 use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ssrf::NetworkPolicy;
 use crate::net::{resolve, ConnectError};
@@ -116,10 +117,14 @@ pub(super) type TcpError = <HttpConnector<VettingResolver> as Service<Uri>>::Err
 /// whose kind says "unexpected EOF" when a server that does not speak TLS
 /// hangs up on the ClientHello; that is a `tls_error`, not a reset, so every
 /// handshake failure is tagged as one.
+///
+/// With a proxy ([`ProxyRoute`]) connections are tunnels through it instead,
+/// under the same deadline.
 #[derive(Clone)]
 pub(super) struct BoundedConnector {
     pub(super) inner: HttpsConnector<HttpConnector<VettingResolver>>,
     pub(super) timeout: Duration,
+    pub(super) proxy: Option<Arc<ProxyRoute>>,
 }
 
 impl Service<Uri> for BoundedConnector {
@@ -132,8 +137,16 @@ impl Service<Uri> for BoundedConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let connecting = self.inner.call(uri);
         let limit = self.timeout;
+        if let Some(route) = self.proxy.clone() {
+            return Box::pin(async move {
+                match tokio::time::timeout(limit, route.connect(uri)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(SetupError::Timeout(limit).into()),
+                }
+            });
+        }
+        let connecting = self.inner.call(uri);
         Box::pin(async move {
             match tokio::time::timeout(limit, connecting).await {
                 Ok(Ok(stream)) => Ok(stream),

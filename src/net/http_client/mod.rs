@@ -16,7 +16,10 @@
 //!   rebinding DNS server could answer differently. `HttpConnector` skips its
 //!   resolver for IP-literal hosts, so [`HttpSender`] vets those itself
 //!   before the request is handed to the pool. A refused address is never
-//!   connected to.
+//!   connected to. Through a proxy ([`HttpSender::through_proxy`], webhooks
+//!   with `DESTINATIONS_WEBHOOK_PROXY_URL`) the same lookup picks the
+//!   address, and the proxy is asked for a tunnel to it, never to the name
+//!   (`proxy.rs`).
 //! - **How long it takes.** A total timeout covers connecting, sending,
 //!   waiting for the headers and reading the body, so a slow-drip response
 //!   cannot hold a worker; a connect timeout (`BoundedConnector`) bounds the
@@ -51,11 +54,14 @@ use rustls::pki_types::CertificateDer;
 
 mod classify;
 mod connector;
+mod proxy;
 
 use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ssrf::NetworkPolicy;
 use classify::{classify, error_chain};
 use connector::{tls_config, BoundedConnector, VettingResolver};
+pub use proxy::Proxy;
+use proxy::ProxyRoute;
 
 /// How the client behaves. `Default` is the production setting with an
 /// empty allowlist.
@@ -133,7 +139,7 @@ pub struct HttpResponse {
     pub headers: Vec<(String, String)>,
     /// The first `max_response_bytes` of the body, decoded lossily.
     pub body: String,
-    /// The body was longer than the cap (or ended in an unknown way past it).
+    /// The body was longer than the cap.
     pub body_truncated: bool,
     /// `Retry-After`, as a delay from when the response arrived.
     pub retry_after: Option<Duration>,
@@ -165,6 +171,10 @@ pub struct HttpOutcome {
 #[derive(Clone)]
 pub struct HttpSender {
     client: Client<BoundedConnector, Full<Bytes>>,
+    /// What [`Self::through_proxy`] builds another client from.
+    connector: BoundedConnector,
+    tls: Arc<rustls::ClientConfig>,
+    pool_idle_timeout: Duration,
     /// For IP-literal hosts, which never reach the resolver.
     policy: Arc<NetworkPolicy>,
     timeout: Duration,
@@ -212,22 +222,53 @@ impl HttpSender {
         // `From<(connector, config)>` rather than hyper-rustls' builder: the
         // builder insists on writing ALPN itself and, with only HTTP/1
         // enabled, offers none; this keeps offering exactly http/1.1.
-        let https = HttpsConnector::from((tcp, tls_config(cfg.extra_root_certs)?));
+        let tls = Arc::new(tls_config(cfg.extra_root_certs)?);
+        let https = HttpsConnector::from((tcp, tls.clone()));
         let connector = BoundedConnector {
             inner: https,
             timeout: cfg.connect_timeout,
+            proxy: None,
         };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(cfg.pool_idle_timeout)
-            .build(connector);
         Ok(Self {
-            client,
+            client: client(connector.clone(), cfg.pool_idle_timeout),
+            connector,
+            tls,
+            pool_idle_timeout: cfg.pool_idle_timeout,
             policy: cfg.policy,
             timeout: cfg.timeout,
             max_response_bytes: cfg.max_response_bytes,
             user_agent: HeaderValue::from_str(&cfg.user_agent)?,
         })
+    }
+
+    /// The same client (guard, timeouts, TLS roots, body cap) with its own
+    /// connection pool, whose connections are tunnels through `proxy` to
+    /// the destination's vetted address (see `proxy.rs`).
+    pub fn through_proxy(&self, proxy: Proxy) -> HttpSender {
+        let resolver = VettingResolver {
+            policy: self.policy.clone(),
+        };
+        let connector = BoundedConnector {
+            proxy: Some(Arc::new(ProxyRoute {
+                proxy,
+                resolver,
+                tls: tokio_rustls::TlsConnector::from(self.tls.clone()),
+            })),
+            ..self.connector.clone()
+        };
+        HttpSender {
+            client: client(connector.clone(), self.pool_idle_timeout),
+            connector,
+            ..self.clone()
+        }
+    }
+
+    /// The same client, sharing its pool, keeping `max` response bytes.
+    pub fn with_max_response_bytes(&self, max: usize) -> HttpSender {
+        HttpSender {
+            max_response_bytes: max,
+            ..self.clone()
+        }
     }
 
     /// POSTs `body` to `url`. Never fails as a Rust error: every way an
@@ -335,29 +376,27 @@ impl HttpSender {
     ) -> Result<HttpResponse, HttpFailure> {
         let (parts, mut body) = response.into_parts();
         let cap = self.max_response_bytes;
+        // One byte past the cap is read, so that "longer than the cap" is
+        // known, not guessed from how the body ended.
+        let limit = cap.saturating_add(1);
         // Sized from Content-Length when there is one: most webhook
         // responses are empty or tiny, and a large buffer per response
         // costs more than the response.
-        let hint = usize::try_from(body.size_hint().lower()).unwrap_or(cap);
-        let mut kept = Vec::with_capacity(hint.min(cap));
-        let mut truncated = false;
+        let hint = usize::try_from(body.size_hint().lower()).unwrap_or(limit);
+        let mut kept = Vec::with_capacity(hint.min(limit));
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| HttpFailure::from_error(&e))?;
             let Ok(data) = frame.into_data() else {
                 continue; // trailers carry nothing we store
             };
-            let room = cap - kept.len();
-            if data.len() > room {
-                kept.extend_from_slice(&data[..room]);
-                truncated = true;
-                break;
-            }
-            kept.extend_from_slice(&data);
-            if kept.len() == cap {
-                truncated = !body.is_end_stream();
+            let room = limit - kept.len();
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+            if kept.len() == limit {
                 break;
             }
         }
+        let truncated = kept.len() > cap;
+        kept.truncate(cap);
         // Dropping `body` unfinished makes hyper close the connection rather
         // than read the rest of a possibly endless body to reuse it.
         drop(body);
@@ -383,6 +422,14 @@ impl HttpSender {
             retry_after,
         })
     }
+}
+
+/// A pooled client over `connector`.
+fn client(connector: BoundedConnector, idle: Duration) -> Client<BoundedConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(idle)
+        .build(connector)
 }
 
 /// Parses and checks a destination URL: absolute, http or https, with a host.

@@ -828,3 +828,115 @@ fn codes_are_stable() {
         assert_eq!(code.to_string(), text);
     }
 }
+
+/// A CONNECT proxy on loopback that answers `answer` and, for a 200,
+/// tunnels to the address asked for; sends each request head on `heads`.
+async fn connect_proxy(answer: &'static str) -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let Ok(b) = client.read_u8().await else {
+                        return;
+                    };
+                    head.push(b);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                let _ = tx.send(head);
+                let _ = client.write_all(answer.as_bytes()).await;
+                if !answer.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+                if let Ok(mut upstream) = TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (addr, rx)
+}
+
+fn proxied(proxy: SocketAddr) -> HttpSender {
+    HttpSender::new(HttpClientConfig {
+        policy: loopback(),
+        extra_root_certs: vec![CertificateDer::from_pem_slice(TEST_CA.as_bytes()).unwrap()],
+        ..HttpClientConfig::default()
+    })
+    .unwrap()
+    .through_proxy(Proxy::parse(&format!("http://{proxy}")).unwrap())
+}
+
+#[tokio::test]
+async fn https_through_a_proxy_tunnel_to_the_vetted_address() {
+    let mut server = tls_server().await;
+    let (proxy, mut heads) = connect_proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
+    let sender = proxied(proxy);
+    let port = server.addr.port();
+    let url = format!("https://localhost:{port}/tls");
+    let response = response(sender.post(&url, &[], Bytes::from_static(b"hi")).await);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, "secure");
+    let seen = server.seen.recv().await.unwrap();
+    assert_eq!(
+        seen.header("host"),
+        Some(format!("localhost:{port}").as_str())
+    );
+    // The certificate was checked for `localhost` (the test CA's name),
+    // and the proxy asked for the address outbound resolved.
+    let head = heads.recv().await.unwrap();
+    assert!(
+        head.starts_with(&format!("CONNECT 127.0.0.1:{port} HTTP/1.1\r\n")),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_refusal_is_recorded_with_its_answer() {
+    let (proxy, _heads) = connect_proxy("HTTP/1.1 403 Forbidden\r\n\r\n").await;
+    let outcome = proxied(proxy)
+        .post("http://localhost:9/", &[], Bytes::new())
+        .await;
+    assert_eq!(failure(&outcome), AttemptCode::NetworkError);
+    let detail = outcome.result.unwrap_err().detail;
+    assert!(detail.contains("403 Forbidden"), "{detail}");
+
+    let (proxy, _heads) = connect_proxy("HTTP/1.1 504 Gateway Timeout\r\n\r\n").await;
+    let outcome = proxied(proxy)
+        .post("http://localhost:9/", &[], Bytes::new())
+        .await;
+    assert_eq!(failure(&outcome), AttemptCode::Timeout);
+
+    // No proxy listening: the proxy's failure, not the destination's.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let outcome = proxied(addr)
+        .post("http://localhost:9/", &[], Bytes::new())
+        .await;
+    assert_eq!(failure(&outcome), AttemptCode::NetworkError);
+    let detail = outcome.result.unwrap_err().detail;
+    assert!(detail.contains("cannot connect to the proxy"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_refused_address_never_reaches_the_proxy() {
+    let (proxy, mut heads) = connect_proxy("HTTP/1.1 200 Connection established\r\n\r\n").await;
+    let sender = HttpSender::new(HttpClientConfig::default())
+        .unwrap()
+        .through_proxy(Proxy::parse(&format!("http://{proxy}")).unwrap());
+    for url in ["http://localhost:9/", "http://10.0.0.1/", "https://[::1]/"] {
+        let outcome = sender.post(url, &[], Bytes::new()).await;
+        assert_eq!(failure(&outcome), AttemptCode::BlockedAddress, "{url}");
+    }
+    assert!(heads.try_recv().is_err(), "the proxy heard nothing");
+}
