@@ -394,7 +394,8 @@ mod tests {
                 "link",
                 "icon",
                 "config_fields",
-                "credential_fields"
+                "credential_fields",
+                "instructions"
             ]
         );
         assert_eq!(doc["type"], "rabbitmq");
