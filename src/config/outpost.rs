@@ -6,7 +6,7 @@
 //! `env` tags) is in one of three places:
 //!
 //! - declared by outbound's own settings ([`super::Settings`]), with the
-//!   same meaning (the table in docs/moving-from-outpost-settings.md says
+//!   same meaning (the table in docs/moving-from-outpost.md says
 //!   where it differs);
 //! - here as [`Verdict::Refused`]: setting it stops `outbound` with a
 //!   message naming it and saying what to do instead. This is the default
@@ -249,7 +249,7 @@ impl Findings {
         }
         Some(format!(
             "Outpost setting{} that outbound does not support (see \
-             docs/moving-from-outpost-settings.md):\n  {}\n",
+             docs/moving-from-outpost.md):\n  {}\n",
             if self.refused.len() == 1 { "" } else { "s" },
             self.refused.join("\n  ")
         ))
