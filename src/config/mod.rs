@@ -50,6 +50,8 @@ pub struct Settings {
     pub portal: PortalSettings,
     #[command(flatten)]
     pub operator_events: OperatorEventSettings,
+    #[command(flatten)]
+    pub publish: crate::intake::PublishSettings,
 }
 
 impl Settings {
