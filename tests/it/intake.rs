@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amqprs::channel::{BasicPublishArguments, QueueDeclareArguments};
-use amqprs::BasicProperties;
+use amqprs::{BasicProperties, FieldTable, FieldValue};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use outbound::api::AppState;
@@ -135,15 +135,25 @@ fn is_refused(v: &Verdict) -> bool {
 
 // ---------------------------------------------------------------- RabbitMQ
 
-/// A durable queue `queue` on the test broker, and a channel to publish on.
+/// A durable queue `queue` on the test broker, whose dead letters go to
+/// `<queue>.dead` (through the default exchange), and a channel to publish
+/// on.
 async fn rabbit_queue(
     node: &rabbitmq::Node,
     queue: &str,
 ) -> (amqprs::connection::Connection, amqprs::channel::Channel) {
     let connection = node.login().await.expect("login");
     let channel = connection.open_channel(None).await.expect("channel");
+    let dead = format!("{queue}.dead");
+    let mut d = QueueDeclareArguments::new(&dead);
+    d.durable(true);
+    channel.queue_declare(d.finish()).await.expect("dead queue");
+    let mut arguments = FieldTable::new();
+    let text = |s: &str| FieldValue::from(s.to_string());
+    arguments.insert("x-dead-letter-exchange".try_into().unwrap(), text(""));
+    arguments.insert("x-dead-letter-routing-key".try_into().unwrap(), text(&dead));
     let mut q = QueueDeclareArguments::new(queue);
-    q.durable(true);
+    q.durable(true).arguments(arguments);
     channel.queue_declare(q.finish()).await.expect("queue");
     (connection, channel)
 }
@@ -225,6 +235,18 @@ async fn rabbitmq_messages_are_published_by_serve_and_bad_ones_removed() {
     .await;
     assert!(settled.is_some(), "events: {:?}", service.events().await);
     assert_eq!(service.events().await, ["rabbitmq:amqp-id-4", "rq-1"]);
+    // The two refused ones were rejected without requeueing: the queue's
+    // dead-letter route has them.
+    let dead = format!("{queue}.dead");
+    let dead_lettered = eventually(WAIT, || async {
+        (rabbit_ready(&channel, &dead).await == 2).then_some(())
+    })
+    .await;
+    assert!(
+        dead_lettered.is_some(),
+        "{}",
+        rabbit_ready(&channel, &dead).await
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(service.receiver.count(), 2, "no second delivery of rq-1");
 }
