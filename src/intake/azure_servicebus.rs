@@ -26,8 +26,7 @@ use super::{Settle, Source, SourceError, Taken};
 use crate::destinations::azure_servicebus::connection::ConnectionString;
 use crate::destinations::rest;
 use crate::domain::setting;
-use crate::domain::ssrf::NetworkPolicy;
-use crate::net::http_client::{HttpClientConfig, HttpResponse, HttpSender};
+use crate::net::http_client::{HttpResponse, HttpSender};
 
 const CONNECTION: &str = "PUBLISH_AZURE_SERVICEBUS_CONNECTION_STRING";
 const TOPIC: &str = "PUBLISH_AZURE_SERVICEBUS_TOPIC";
@@ -129,16 +128,10 @@ impl ServiceBusSource {
         subscription: &str,
         wait_seconds: u64,
     ) -> Result<ServiceBusSource, String> {
-        let http = HttpSender::new(HttpClientConfig {
-            timeout: Duration::from_secs(wait_seconds + 10),
-            connect_timeout: Duration::from_secs(10),
-            // A Premium namespace's messages reach 100 MiB; the publish
-            // request is refused past its own bound anyway.
-            max_response_bytes: 4 * 1024 * 1024,
-            policy: std::sync::Arc::new(NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default()),
-            ..HttpClientConfig::default()
-        })
-        .map_err(|e| format!("the HTTP client for Service Bus: {e}"))?;
+        // A Premium namespace's messages reach 100 MiB; the publish
+        // request is refused past its own bound anyway.
+        let timeout = Duration::from_secs(wait_seconds + 10);
+        let http = super::http_client(SERVICE, timeout, 4 * 1024 * 1024)?;
         let resource = format!("{}/{topic}", connection.base_url());
         Ok(ServiceBusSource {
             http,
@@ -147,11 +140,6 @@ impl ServiceBusSource {
             connection,
             wait_seconds,
         })
-    }
-
-    /// Where it reads, for the log.
-    pub fn describe(&self) -> String {
-        format!("Service Bus subscription {}", self.subscription_url)
     }
 
     async fn request(&self, method: Method, url: &str) -> Result<HttpResponse, SourceError> {
@@ -210,6 +198,10 @@ impl Source for ServiceBusSource {
     const LABEL: &'static str = "azure_servicebus";
     /// The lock's URL.
     type Receipt = String;
+
+    fn describe(&self) -> String {
+        format!("Service Bus subscription {}", self.subscription_url)
+    }
 
     /// The first message waits; the rest of the round takes only what is
     /// already there.

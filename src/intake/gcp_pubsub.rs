@@ -29,8 +29,7 @@ use crate::destinations::gcp_pubsub::target::{endpoint_base, GOOGLE_ENDPOINT};
 use crate::destinations::rest;
 use crate::destinations::sender::SenderContext;
 use crate::domain::setting;
-use crate::domain::ssrf::NetworkPolicy;
-use crate::net::http_client::{HttpClientConfig, HttpSender};
+use crate::net::http_client::HttpSender;
 
 const PROJECT: &str = "PUBLISH_GCP_PUBSUB_PROJECT";
 const SUBSCRIPTION: &str = "PUBLISH_GCP_PUBSUB_SUBSCRIPTION";
@@ -152,17 +151,10 @@ impl PubsubSource {
         key: String,
     ) -> Result<PubsubSource, String> {
         let timeout = Duration::from_secs(60);
-        let http = HttpSender::new(HttpClientConfig {
-            timeout,
-            connect_timeout: Duration::from_secs(10),
-            max_response_bytes: 16 * 1024 * 1024,
-            policy: std::sync::Arc::new(NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default()),
-            ..HttpClientConfig::default()
-        })
-        .map_err(|e| format!("the HTTP client for Pub/Sub: {e}"))?;
+        let http = super::http_client(SERVICE, timeout, 16 * 1024 * 1024)?;
         let tokens = GcpPubsubSender::new(&SenderContext {
             http: http.clone(),
-            policy: std::sync::Arc::new(NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default()),
+            policy: super::anywhere(),
             timeout,
         });
         let base = endpoint.as_deref().unwrap_or(GOOGLE_ENDPOINT);
@@ -173,11 +165,6 @@ impl PubsubSource {
             emulator: endpoint.is_some(),
             subscription_url: format!("{base}/v1/projects/{project}/subscriptions/{subscription}"),
         })
-    }
-
-    /// Where it reads, for the log.
-    pub fn describe(&self) -> String {
-        format!("Pub/Sub subscription {}", self.subscription_url)
     }
 
     /// POSTs `body` to `<subscription>:<verb>`; the answer's JSON.
@@ -210,6 +197,10 @@ impl Source for PubsubSource {
     const LABEL: &'static str = "gcp_pubsub";
     /// The ack id.
     type Receipt = String;
+
+    fn describe(&self) -> String {
+        format!("Pub/Sub subscription {}", self.subscription_url)
+    }
 
     async fn receive(&mut self, max: usize) -> Result<Vec<Taken<String>>, SourceError> {
         let answer = self

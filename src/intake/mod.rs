@@ -39,6 +39,7 @@ pub mod settings;
 pub mod sqs;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -49,6 +50,8 @@ use crate::api::publish::publish_request;
 use crate::api::AppState;
 use crate::destinations::sender::{BoxFuture, Failure};
 use crate::domain::ids::EventId;
+use crate::domain::ssrf::NetworkPolicy;
+use crate::net::http_client::{HttpClientConfig, HttpSender};
 pub use settings::{Broker, PublishSettings};
 
 /// The first pause after a failed receive or a retried message; it doubles
@@ -101,6 +104,9 @@ pub trait Source: Send + Sync + 'static {
     /// `azure_servicebus`. Also the derived ids' prefix.
     const LABEL: &'static str;
     type Receipt: Send + Sync + 'static;
+
+    /// Where it reads, for the start-up log; never a credential.
+    fn describe(&self) -> String;
 
     /// Up to `max` messages; waits a while (a long poll) for the first,
     /// and answers none if none came.
@@ -299,6 +305,30 @@ async fn verdict(state: &AppState, body: &[u8], fallback_id: Option<EventId>) ->
     }
 }
 
+/// The HTTP client of a REST source: any address (the operator names the
+/// broker, so the SSRF guard has nothing to guard), calls bounded by
+/// `timeout` (longer than the source's long poll), answers kept up to
+/// `max_response_bytes` (a batch of messages).
+fn http_client(
+    service: &str,
+    timeout: Duration,
+    max_response_bytes: usize,
+) -> Result<HttpSender, String> {
+    HttpSender::new(HttpClientConfig {
+        timeout,
+        connect_timeout: Duration::from_secs(10),
+        max_response_bytes,
+        policy: anywhere(),
+        ..HttpClientConfig::default()
+    })
+    .map_err(|e| format!("the HTTP client for {service}: {e}"))
+}
+
+/// Every address.
+fn anywhere() -> Arc<NetworkPolicy> {
+    Arc::new(NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default())
+}
+
 /// The configured source's loop, ready to run.
 pub struct Consumer {
     /// Where it reads, for the start-up log; never a credential.
@@ -307,7 +337,9 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    fn new<S: Source>(intake: Intake<S>, describe: String) -> Consumer {
+    fn new<S: Source>(source: S, state: &AppState, max_concurrency: usize) -> Consumer {
+        let describe = source.describe();
+        let intake = Intake::new(source, state.clone(), max_concurrency);
         Consumer {
             describe,
             run: Box::new(move |cancel| Box::pin(intake.run(cancel))),
@@ -328,25 +360,11 @@ pub fn consumer(settings: &PublishSettings, state: &AppState) -> Result<Option<C
     let max = settings.max_concurrency;
     let consumer = match settings.broker()? {
         None => return Ok(None),
-        Some(Broker::Rabbitmq) => {
-            let source = settings.rabbitmq.source()?;
-            let describe = source.describe();
-            Consumer::new(Intake::new(source, state.clone(), max), describe)
-        }
-        Some(Broker::AwsSqs) => {
-            let source = settings.aws_sqs.source()?;
-            let describe = source.describe();
-            Consumer::new(Intake::new(source, state.clone(), max), describe)
-        }
-        Some(Broker::GcpPubsub) => {
-            let source = settings.gcp_pubsub.source()?;
-            let describe = source.describe();
-            Consumer::new(Intake::new(source, state.clone(), max), describe)
-        }
+        Some(Broker::Rabbitmq) => Consumer::new(settings.rabbitmq.source()?, state, max),
+        Some(Broker::AwsSqs) => Consumer::new(settings.aws_sqs.source()?, state, max),
+        Some(Broker::GcpPubsub) => Consumer::new(settings.gcp_pubsub.source()?, state, max),
         Some(Broker::AzureServicebus) => {
-            let source = settings.azure_servicebus.source()?;
-            let describe = source.describe();
-            Consumer::new(Intake::new(source, state.clone(), max), describe)
+            Consumer::new(settings.azure_servicebus.source()?, state, max)
         }
     };
     Ok(Some(consumer))

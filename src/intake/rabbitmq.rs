@@ -114,7 +114,7 @@ pub struct RabbitmqSource {
     queue: String,
     tls: Option<TlsConnector>,
     /// Any address: the operator names the broker.
-    policy: NetworkPolicy,
+    policy: std::sync::Arc<NetworkPolicy>,
     consuming: Option<Consuming>,
     /// Counts connections, so that a receipt from a lost one is not
     /// settled on the next (its delivery tag means nothing there, and the
@@ -148,20 +148,10 @@ impl RabbitmqSource {
             login,
             queue,
             tls,
-            policy: NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default(),
+            policy: super::anywhere(),
             consuming: None,
             generation: 0,
         })
-    }
-
-    /// Where it reads, for the log.
-    pub fn describe(&self) -> String {
-        format!(
-            "RabbitMQ queue {:?} on {}{}",
-            self.queue,
-            self.login.server(),
-            self.login.vhost
-        )
     }
 
     async fn subscribe(&mut self, prefetch: usize) -> Result<Consuming, SourceError> {
@@ -213,6 +203,15 @@ impl RabbitmqSource {
 impl Source for RabbitmqSource {
     const LABEL: &'static str = "rabbitmq";
     type Receipt = Receipt;
+
+    fn describe(&self) -> String {
+        format!(
+            "RabbitMQ queue {:?} on {}{}",
+            self.queue,
+            self.login.server(),
+            self.login.vhost
+        )
+    }
 
     async fn receive(&mut self, max: usize) -> Result<Vec<Taken<Receipt>>, SourceError> {
         if !self

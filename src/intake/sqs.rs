@@ -26,8 +26,7 @@ use crate::destinations::aws::config::dns_suffix;
 use crate::destinations::aws::sign::Credentials;
 use crate::destinations::aws::{call, region, Call};
 use crate::domain::setting;
-use crate::domain::ssrf::NetworkPolicy;
-use crate::net::http_client::{HttpClientConfig, HttpSender};
+use crate::net::http_client::HttpSender;
 
 const REGION: &str = "PUBLISH_AWS_SQS_REGION";
 const QUEUE: &str = "PUBLISH_AWS_SQS_QUEUE";
@@ -170,15 +169,8 @@ impl SqsSource {
     ) -> Result<SqsSource, String> {
         let wait_seconds = wait_seconds.min(WAIT_SECONDS);
         let timeout = Duration::from_secs(wait_seconds + 10);
-        let http = HttpSender::new(HttpClientConfig {
-            timeout,
-            connect_timeout: Duration::from_secs(10),
-            // Ten messages of up to 256 KiB, and their envelope.
-            max_response_bytes: 4 * 1024 * 1024,
-            policy: Arc::new(NetworkPolicy::parse("0.0.0.0/0,::/0").unwrap_or_default()),
-            ..HttpClientConfig::default()
-        })
-        .map_err(|e| format!("the HTTP client for SQS: {e}"))?;
+        // Ten messages of up to 256 KiB, and their envelope.
+        let http = super::http_client("SQS", timeout, 4 * 1024 * 1024)?;
         Ok(SqsSource {
             http,
             endpoint: endpoint.trim_end_matches('/').to_string(),
@@ -188,11 +180,6 @@ impl SqsSource {
             wait_seconds,
             queue_url: None,
         })
-    }
-
-    /// Where it reads, for the log.
-    pub fn describe(&self) -> String {
-        format!("SQS queue {:?} at {}", self.queue, self.endpoint)
     }
 
     async fn sqs(&self, operation: &str, body: &Value) -> Result<Value, SourceError> {
@@ -228,6 +215,10 @@ impl Source for SqsSource {
     const LABEL: &'static str = "aws_sqs";
     /// The receipt handle.
     type Receipt = String;
+
+    fn describe(&self) -> String {
+        format!("SQS queue {:?} at {}", self.queue, self.endpoint)
+    }
 
     async fn receive(&mut self, max: usize) -> Result<Vec<Taken<String>>, SourceError> {
         let queue_url = self.queue_url().await?;
