@@ -35,6 +35,8 @@ const SERVICE: &str = "Service Bus";
 
 /// How long the first receive of a round waits for a message.
 pub const WAIT_SECONDS: u64 = 20;
+/// A receive that found nothing is followed by this pause.
+const IDLE: Duration = Duration::from_secs(1);
 /// How long a signed request stays valid.
 const TOKEN_LIFETIME_SECS: i64 = 3600;
 
@@ -214,6 +216,11 @@ impl Source for ServiceBusSource {
                 None => break,
             }
             wait = 0;
+        }
+        if taken.is_empty() {
+            // Service Bus holds an empty receive for its timeout; this
+            // pause only matters if something answers at once.
+            tokio::time::sleep(IDLE).await;
         }
         Ok(taken)
     }

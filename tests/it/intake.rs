@@ -45,6 +45,7 @@ struct Service {
     state: AppState,
     receiver: TestReceiver,
     cancel: CancellationToken,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl Drop for Service {
@@ -76,12 +77,24 @@ impl Service {
         let app = build(&db, parts, tweak).await;
         let state = app.state().clone();
         let cancel = CancellationToken::new();
-        tokio::spawn(app.run(cancel.clone()));
+        let running = Some(tokio::spawn(app.run(cancel.clone())));
         Service {
             db,
             state,
             receiver,
             cancel,
+            running,
+        }
+    }
+
+    /// Shuts the service down as SIGTERM would, and waits for it: before
+    /// its database is dropped, which would otherwise wait for the
+    /// service's connections.
+    async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(running) = self.running.take() {
+            let stopped = tokio::time::timeout(WAIT, running).await;
+            assert!(stopped.is_ok(), "serve did not stop within {WAIT:?}");
         }
     }
 
@@ -249,6 +262,8 @@ async fn rabbitmq_messages_are_published_by_serve_and_bad_ones_removed() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(service.receiver.count(), 2, "no second delivery of rq-1");
+    // Shutdown stops the consumer with the rest of serve.
+    service.stop().await;
 }
 
 #[tokio::test]
@@ -645,4 +660,64 @@ async fn conflicting_publish_queue_settings_are_a_start_up_error() {
     s.publish.aws_sqs.queue = Some("orphan".into());
     let err = s.publish.broker().unwrap_err();
     assert!(err.contains("PUBLISH_AWS_SQS_QUEUE set"), "{err}");
+}
+
+// ------------------------------------- each broker from serve's settings
+
+#[tokio::test]
+async fn sqs_pubsub_and_servicebus_are_consumed_by_serve_from_their_settings() {
+    // SQS on moto.
+    let queue = sqs_queue().await;
+    let m = moto();
+    let q = queue.clone();
+    let service = Service::start(|s| {
+        s.publish.aws_sqs.region = Some("us-east-1".into());
+        s.publish.aws_sqs.queue = Some(q);
+        s.publish.aws_sqs.endpoint = Some(m.endpoint.clone());
+        s.publish.aws_sqs.access_key_id = Some(m.key.clone());
+        s.publish.aws_sqs.secret_access_key = Some(m.secret.clone());
+    })
+    .await;
+    sqs_send(&queue, &request(Some("from-sqs"), 1)).await;
+    assert_eq!(service.delivered(1).await[0]["n"], 1);
+    assert_eq!(service.events().await, ["from-sqs"]);
+    service.stop().await;
+
+    // Pub/Sub through PUBSUB_EMULATOR_HOST (no credentials).
+    let fake_queue = Arc::new(FakeQueue::default());
+    let fake = fake_pubsub(fake_queue.clone()).await;
+    let host = fake.addr.to_string();
+    let service = Service::start(|s| {
+        s.publish.gcp_pubsub.project = Some("p".into());
+        s.publish.gcp_pubsub.subscription = Some("s".into());
+        s.publish.gcp_pubsub.emulator_host = Some(host);
+    })
+    .await;
+    fake_queue.push("ps-1", &request(None, 2));
+    assert_eq!(service.delivered(1).await[0]["n"], 2);
+    assert_eq!(service.events().await, ["gcp_pubsub:ps-1"]);
+    service.stop().await;
+
+    // Service Bus through a development-emulator connection string.
+    let fake_queue = Arc::new(FakeQueue::default());
+    let fake = fake_servicebus(fake_queue.clone()).await;
+    let connection = format!(
+        "Endpoint=sb://{}/;SharedAccessKeyName=listen;SharedAccessKey={SB_KEY};UseDevelopmentEmulator=true",
+        fake.addr
+    );
+    let service = Service::start(|s| {
+        s.publish.azure_servicebus.connection_string = Some(connection);
+        s.publish.azure_servicebus.topic = Some("t".into());
+        s.publish.azure_servicebus.subscription = Some("s".into());
+    })
+    .await;
+    fake_queue.push("sb-1", &request(None, 3));
+    assert_eq!(service.delivered(1).await[0]["n"], 3);
+    assert_eq!(service.events().await, ["azure_servicebus:sb-1"]);
+    let settled = eventually(WAIT, || async {
+        (fake_queue.remaining() == 0).then_some(())
+    })
+    .await;
+    assert!(settled.is_some(), "completed");
+    service.stop().await;
 }
