@@ -27,6 +27,10 @@
 //! - [`delivery`]: workers that claim, send and record deliveries.
 //! - [`api`]: the HTTP server (and `GET /metrics`).
 //! - [`portal`]: the tenant portal, a web UI served at `/`.
+//! - [`intake`]: the publish queue (`PUBLISH_*`): publish requests taken
+//!   from RabbitMQ, SQS, Pub/Sub or Service Bus and published as
+//!   `POST /publish` does. (Its `settings` file is a leaf that `config`
+//!   gathers, as it gathers the destinations' settings.)
 //! - [`app`]: wiring — database, migrations, pool, server, background tasks,
 //!   shutdown.
 //! - [`embedded_pg`]: the private PostgreSQL cluster used when no
@@ -41,6 +45,7 @@ pub mod delivery;
 pub mod destinations;
 pub mod domain;
 pub mod embedded_pg;
+pub mod intake;
 pub mod net;
 pub mod portal;
 pub mod store;

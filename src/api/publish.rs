@@ -16,7 +16,7 @@ use super::AppState;
 use crate::domain::event_data;
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 use crate::domain::metadata::string_map;
-use crate::store::events::NewEvent;
+use crate::store::events::{NewEvent, Published};
 use crate::store::StoreError;
 
 pub fn routes() -> Router<AppState> {
@@ -42,13 +42,32 @@ async fn publish(
     _: Operator,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let published = publish_request(&state, &body, None).await?;
+    crate::telemetry::published_http(1);
+    Ok((StatusCode::ACCEPTED, Json(json!(published))))
+}
+
+/// Checks a publish request's JSON text and publishes it: what
+/// `POST /publish` does with its body, and what the publish queue
+/// (`intake`) does with each message, so both refuse and accept alike.
+///
+/// `fallback_id` is the event id when the request names none (the queue
+/// derives one from the broker's message, so that a redelivered message is
+/// a duplicate, not a second event); without either, the database
+/// generates one. A client error (4xx) means the request can never be
+/// published as it is; a server error may pass on a later try.
+pub async fn publish_request(
+    state: &AppState,
+    body: &[u8],
+    fallback_id: Option<EventId>,
+) -> Result<Published, ApiError> {
     if body.len() > state.max_event_bytes + 64 * 1024 {
         return Err(ApiError::unprocessable(format!(
             "payload too large: events are limited to {} bytes",
             state.max_event_bytes
         )));
     }
-    let req: PublishRequest = from_json(&body)?;
+    let req: PublishRequest = from_json(body)?;
     let mut problems = Problems::default();
     let tenant = match req.tenant_id {
         None => {
@@ -67,7 +86,10 @@ async fn publish(
             .take(event_data::check(raw.get(), state.max_event_bytes))
             .map(|()| raw.get().to_string()),
     };
-    let id = req.id.and_then(|i| problems.take(EventId::try_from(i)));
+    let id = req
+        .id
+        .and_then(|i| problems.take(EventId::try_from(i)))
+        .or(fallback_id);
     let destination_id = req
         .destination_id
         .and_then(|d| problems.take(DestinationId::try_from(d)));
@@ -105,9 +127,8 @@ async fn publish(
         }
         other => other.into(),
     })?;
-    crate::telemetry::published_http(1);
     if let (Some(w), false) = (&state.wake_worker, published.destination_ids.is_empty()) {
         w.signal();
     }
-    Ok((StatusCode::ACCEPTED, Json(json!(published))))
+    Ok(published)
 }

@@ -71,6 +71,8 @@ pub struct Application {
     listener: Option<TcpListener>,
     limits: server::Limits,
     metrics: Metrics,
+    /// The publish queue's consumer (`PUBLISH_*`), run with the API.
+    intake: Option<crate::intake::Consumer>,
 }
 
 impl Application {
@@ -114,6 +116,12 @@ impl Application {
             deliverable: Arc::from(deliverable),
             ..state
         };
+        let intake = match parts.api {
+            true => crate::intake::consumer(&settings.publish, &state)
+                .map_err(anyhow::Error::msg)
+                .context("the publish queue (PUBLISH_*)")?,
+            false => None,
+        };
         let listener = match parts.api {
             false => None,
             true => {
@@ -151,6 +159,7 @@ impl Application {
                 max_connections: settings.api.max_connections,
             },
             metrics,
+            intake,
         })
     }
 
@@ -193,6 +202,10 @@ impl Application {
             if let Some(sender) = self.operator_events.clone() {
                 tasks.spawn(sender.run(cancel.clone()));
             }
+        }
+        if let Some(intake) = self.intake.take() {
+            tracing::info!(queue = %intake.describe, "publish queue");
+            tasks.spawn(intake.run(cancel.clone()));
         }
         if self.parts.maintenance {
             match built_in_maintainer(&self.pool).await {

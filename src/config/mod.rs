@@ -53,6 +53,9 @@ pub struct Settings {
     pub portal: PortalSettings,
     #[command(flatten)]
     pub operator_events: OperatorEventSettings,
+    /// Publishing from a queue: Outpost's `PUBLISH_*` (`intake`).
+    #[command(flatten)]
+    pub publish: crate::intake::PublishSettings,
     /// Warnings for the start-up log: Outpost variables that are set and
     /// accepted without effect ([`outpost`]), deprecated variables in use.
     #[arg(skip)]

@@ -17,9 +17,9 @@
 //!   retry scheduler, Gin) whose absence changes nothing anyone sees, and
 //!   the anonymous-usage telemetry outbound does not have.
 //!
-//! Not listed, on purpose: `PUBLISH_*` (publishing from a queue) and
-//! `TOPICS_ALLOW_WILDCARDS`, which outbound implements in its own modules,
-//! and `LOG_LEVEL`, which the log set-up reads (`telemetry::logs`) before
+//! Not listed, on purpose: `PUBLISH_*` (publishing from a queue, `intake`;
+//! PUBLISH_IDEMPOTENCY_KEY_TTL excepted) and `TOPICS_ALLOW_WILDCARDS`,
+//! which outbound declares in its own modules, and `LOG_LEVEL`, which the log set-up reads (`telemetry::logs`) before
 //! the settings are parsed.
 //!
 //! A blank variable counts as unset here too (`REDIS_HOST=` in an env file
@@ -166,6 +166,11 @@ pub const OUTPOST_ONLY: &[OutpostOnly] = &[
         "DELIVERY_IDEMPOTENCY_KEY_TTL",
         "de-duplicates Outpost's internal delivery queue; outbound claims each delivery under \
          a lease in PostgreSQL, so a delivery is never taken twice",
+    ),
+    ignored(
+        "PUBLISH_IDEMPOTENCY_KEY_TTL",
+        "how long Outpost remembers a published id; outbound refuses a repeated id for as long \
+         as the event is kept (LOG_RETENTION_DAYS), from POST /publish, SQL and the publish queue",
     ),
     // Telemetry and observability.
     ignored("DISABLE_TELEMETRY", TELEMETRY),

@@ -36,6 +36,7 @@ pub struct Counters {
     auto_disables: Counter,
     circuits_opened: Counter,
     operator_events: Family<Labels1, Counter>,
+    publish_queue: Family<Labels2, Counter>,
 }
 
 /// Attempt durations from 5 ms to ~20 s (a send is cut at the delivery
@@ -113,6 +114,7 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
         auto_disables: Counter::default(),
         circuits_opened: Counter::default(),
         operator_events: Family::default(),
+        publish_queue: Family::default(),
     };
     // Series that exist from the start, at 0, so that a dashboard or an
     // alert on them works before the first occurrence.
@@ -127,6 +129,18 @@ static COUNTERS: LazyLock<Counters> = LazyLock::new(|| {
         .inc_by(0);
     c
 });
+
+/// One message taken from the publish queue (`PUBLISH_*`), from `source`
+/// (`rabbitmq`, `aws_sqs`, `gcp_pubsub`, `azure_servicebus`), with what
+/// became of it: `published`, `duplicate` (acknowledged, no new event),
+/// `refused` (never publishable; removed from the queue) or `retried` (left
+/// to the broker's redelivery).
+pub fn publish_queue_message(source: &'static str, result: &'static str) {
+    COUNTERS
+        .publish_queue
+        .get_or_create(&[("source", source), ("result", result)])
+        .inc();
+}
 
 /// The process-wide counters.
 pub fn counters() -> &'static Counters {
@@ -234,6 +248,11 @@ impl Counters {
             "outbound_operator_events",
             "Operator events sent to their sink, by result (sent, failed)",
             self.operator_events.clone(),
+        );
+        registry.register(
+            "outbound_publish_queue_messages",
+            "Messages taken from the publish queue, by source and result (published, duplicate, refused, retried)",
+            self.publish_queue.clone(),
         );
     }
 }

@@ -17,6 +17,7 @@ mod fanout;
 mod faults;
 mod filter_sql;
 mod hardening;
+mod intake;
 mod maintenance;
 mod metrics_endpoint;
 mod openapi;

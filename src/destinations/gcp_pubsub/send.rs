@@ -123,6 +123,25 @@ impl GcpPubsubSender {
         }
     }
 
+    /// The bearer token for the service account key in `key_text`, for a
+    /// Pub/Sub call other than a publish (the publish queue's pull and
+    /// acknowledge, `intake::gcp_pubsub`), from the same cache; None when
+    /// there is no key and `has_endpoint` (an emulator) makes one
+    /// unnecessary. `renew` drops the cached one first (after a 401).
+    pub async fn bearer(
+        &self,
+        key_text: &str,
+        has_endpoint: bool,
+        renew: bool,
+    ) -> Result<Option<String>, Failure> {
+        let key_id: [u8; 32] = Sha256::digest(key_text.as_bytes()).into();
+        if renew {
+            self.forget(&key_id);
+        }
+        let token = self.access_token(key_text, key_id, has_endpoint).await?;
+        Ok(token.map(|t| t.value))
+    }
+
     /// The bearer token for the key in `key_text`: the cached one, or a new
     /// one from the key's token endpoint. None when there is no key and an
     /// endpoint (an emulator) makes one unnecessary.

@@ -83,7 +83,7 @@ impl PubsubTarget {
 }
 
 /// `localhost:8085` → `http://localhost:8085`; `https://x/` → `https://x`.
-fn endpoint_base(raw: &str) -> Result<String, &'static str> {
+pub fn endpoint_base(raw: &str) -> Result<String, &'static str> {
     let with_scheme = if raw.contains("://") {
         raw.to_string()
     } else {

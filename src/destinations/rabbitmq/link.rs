@@ -80,61 +80,8 @@ impl Link {
         tls: Option<&TlsConnector>,
         deadline: Instant,
     ) -> Result<Arc<Link>, Failure> {
-        let timed_out = || {
-            Failure::retryable(
-                AttemptCode::Timeout,
-                format!(
-                    "no AMQP connection to {} within the timeout",
-                    login.server()
-                ),
-            )
-        };
-        let addrs =
-            tokio::time::timeout_at(deadline, resolve::vetted(policy, &login.host, login.port))
-                .await
-                .map_err(|_| timed_out())??;
-        let mut last = timed_out();
-        for addr in addrs {
-            // The vetted address is what amqprs connects to; the name stays
-            // for TLS (SNI and the certificate check).
-            let ip = match addr.ip() {
-                std::net::IpAddr::V4(ip) => ip.to_string(),
-                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-            };
-            let mut args =
-                OpenConnectionArguments::new(&ip, addr.port(), &login.username, &login.password);
-            args.virtual_host(&login.vhost)
-                .heartbeat(HEARTBEAT_SECONDS)
-                .connection_name(concat!("outbound/", env!("CARGO_PKG_VERSION")));
-            if login.tls {
-                let Some(tls) = tls else {
-                    return Err(Failure::retryable(
-                        AttemptCode::TlsError,
-                        "TLS is not available in this build's configuration",
-                    ));
-                };
-                args.tls_adaptor(TlsAdaptor::new(tls.clone(), login.host.clone()));
-            }
-            match tokio::time::timeout_at(deadline, Connection::open(&args)).await {
-                Err(_) => return Err(timed_out()),
-                Ok(Ok(connection)) => return Link::start(connection, login.clone()).await,
-                Ok(Err(err)) => {
-                    last = classify::open_failed(&err, login);
-                    // Another address may answer; a broker that answered
-                    // and refused will refuse there too.
-                    if !matches!(
-                        last.code,
-                        AttemptCode::ConnectionRefused
-                            | AttemptCode::ConnectionReset
-                            | AttemptCode::NetworkError
-                            | AttemptCode::Timeout
-                    ) {
-                        return Err(last);
-                    }
-                }
-            }
-        }
-        Err(last)
+        let connection = open(login, policy, tls, deadline).await?;
+        Link::start(connection, login.clone()).await
     }
 
     async fn start(connection: Connection, login: Login) -> Result<Arc<Link>, Failure> {
@@ -317,4 +264,69 @@ impl ConnectionCallback for LinkEvents {
     }
 
     async fn secret_updated(&mut self, _: &Connection) {}
+}
+
+/// An AMQP connection to `login` at a vetted address, opened before
+/// `deadline`: the link's, and the publish queue's consumer's
+/// (`intake::rabbitmq`).
+pub async fn open(
+    login: &Login,
+    policy: &NetworkPolicy,
+    tls: Option<&TlsConnector>,
+    deadline: Instant,
+) -> Result<Connection, Failure> {
+    let timed_out = || {
+        Failure::retryable(
+            AttemptCode::Timeout,
+            format!(
+                "no AMQP connection to {} within the timeout",
+                login.server()
+            ),
+        )
+    };
+    let addrs = tokio::time::timeout_at(deadline, resolve::vetted(policy, &login.host, login.port))
+        .await
+        .map_err(|_| timed_out())??;
+    let mut last = timed_out();
+    for addr in addrs {
+        // The vetted address is what amqprs connects to; the name stays
+        // for TLS (SNI and the certificate check).
+        let ip = match addr.ip() {
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let mut args =
+            OpenConnectionArguments::new(&ip, addr.port(), &login.username, &login.password);
+        args.virtual_host(&login.vhost)
+            .heartbeat(HEARTBEAT_SECONDS)
+            .connection_name(concat!("outbound/", env!("CARGO_PKG_VERSION")));
+        if login.tls {
+            let Some(tls) = tls else {
+                return Err(Failure::retryable(
+                    AttemptCode::TlsError,
+                    "TLS is not available in this build's configuration",
+                ));
+            };
+            args.tls_adaptor(TlsAdaptor::new(tls.clone(), login.host.clone()));
+        }
+        match tokio::time::timeout_at(deadline, Connection::open(&args)).await {
+            Err(_) => return Err(timed_out()),
+            Ok(Ok(connection)) => return Ok(connection),
+            Ok(Err(err)) => {
+                last = classify::open_failed(&err, login);
+                // Another address may answer; a broker that answered
+                // and refused will refuse there too.
+                if !matches!(
+                    last.code,
+                    AttemptCode::ConnectionRefused
+                        | AttemptCode::ConnectionReset
+                        | AttemptCode::NetworkError
+                        | AttemptCode::Timeout
+                ) {
+                    return Err(last);
+                }
+            }
+        }
+    }
+    Err(last)
 }

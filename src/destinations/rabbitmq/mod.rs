@@ -14,6 +14,8 @@ pub mod send;
 pub mod server;
 pub mod sink;
 
+pub use link::open;
+
 use serde_json::Value;
 
 use super::check::CheckContext;

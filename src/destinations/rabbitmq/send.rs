@@ -288,7 +288,7 @@ fn outgoing(message: &Message<'_>) -> Result<Outgoing, String> {
 }
 
 /// The TLS client: the webpki (Mozilla) roots, ring as the crypto provider.
-fn tls_connector() -> Result<TlsConnector, rustls::Error> {
+pub fn tls_connector() -> Result<TlsConnector, rustls::Error> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::send::RabbitmqSender;
-use super::server::AmqpServer;
+use super::server::{AmqpServer, Login};
 use crate::destinations::kind::DestinationKind;
 use crate::destinations::sink::{required, QueueSink, SinkArgs};
 use crate::domain::setting;
@@ -47,52 +47,12 @@ impl SinkArgs for RabbitmqSinkArgs {
         vec![("OPERATOR_EVENTS_RABBITMQ_EXCHANGE", self.exchange.is_some())]
     }
 
-    /// `amqp[s]://user:pass@host[:port][/vhost]`, Outpost's form, split into
-    /// the rabbitmq destination's `server_url` (`host:port[/vhost]`), `tls`
-    /// and credentials.
+    /// Outpost's URL, split into the rabbitmq destination's `server_url`
+    /// (`host:port[/vhost]`), `tls` and credentials.
     fn sink(&self) -> Result<QueueSink, String> {
         let url = required(&self.server_url, SINK, SINK)?;
-        // The message never repeats the URL: it carries the password.
-        let invalid = |why: &str| format!("invalid value for {SINK}: {why}");
-        let parsed = url::Url::parse(url).map_err(|e| {
-            invalid(&format!(
-                "expected amqp://user:password@host:port/vhost ({e})"
-            ))
-        })?;
-        let tls = match parsed.scheme() {
-            "amqp" => false,
-            "amqps" => true,
-            _ => return Err(invalid("expected an amqp:// or amqps:// URL")),
-        };
-        let host = parsed
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| invalid("the URL names no host"))?;
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|s| s.into_owned())
-                .map_err(|_| invalid("the user name or password is not UTF-8"))
-        };
-        let username = decode(parsed.username())?;
-        let password = decode(parsed.password().unwrap_or_default())?;
-        if username.is_empty() || parsed.password().is_none() {
-            return Err(invalid(
-                "the URL must carry the user and password (amqp://user:password@host:port/vhost)",
-            ));
-        }
-        if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(invalid("the URL must not have a query or fragment"));
-        }
-        let mut server_url = match parsed.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
-        // No path, or "/": the default virtual host, as AMQP clients read it.
-        match parsed.path() {
-            "" | "/" => {}
-            path => server_url.push_str(path),
-        }
+        let AmqpUrl { server_url, login } = parse_amqp_url(url, SINK)?;
+        let (tls, username, password) = (login.tls, login.username, login.password);
         let exchange = required(&self.exchange, "OPERATOR_EVENTS_RABBITMQ_EXCHANGE", SINK)?;
         let config = super::config(&server_url, exchange, tls);
         AmqpServer::from_config(&config).map_err(|e| {
@@ -111,6 +71,73 @@ impl SinkArgs for RabbitmqSinkArgs {
             sender: Arc::new(|ctx| Arc::new(RabbitmqSender::new(ctx))),
         })
     }
+}
+
+/// An `amqp[s]://user:password@host[:port][/vhost]` URL (Outpost's form)
+/// read from `variable`: the rabbitmq destination's `server_url` and the
+/// login. Errors name the variable and never repeat the URL (it carries
+/// the password).
+pub fn parse_amqp_url(url: &str, variable: &str) -> Result<AmqpUrl, String> {
+    let invalid = |why: &str| format!("invalid value for {variable}: {why}");
+    let parsed = url::Url::parse(url).map_err(|e| {
+        invalid(&format!(
+            "expected amqp://user:password@host:port/vhost ({e})"
+        ))
+    })?;
+    let tls = match parsed.scheme() {
+        "amqp" => false,
+        "amqps" => true,
+        _ => return Err(invalid("expected an amqp:// or amqps:// URL")),
+    };
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| invalid("the URL names no host"))?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| invalid("the user name or password is not UTF-8"))
+    };
+    let username = decode(parsed.username())?;
+    let password = decode(parsed.password().unwrap_or_default())?;
+    if username.is_empty() || parsed.password().is_none() {
+        return Err(invalid(
+            "the URL must carry the user and password (amqp://user:password@host:port/vhost)",
+        ));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("the URL must not have a query or fragment"));
+    }
+    let mut server_url = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    // No path, or "/": the default virtual host, as AMQP clients read it.
+    match parsed.path() {
+        "" | "/" => {}
+        path => server_url.push_str(path),
+    }
+    let server = AmqpServer::from_config(&super::config(&server_url, "", tls))
+        .map_err(|e| invalid(&e.message))?;
+    Ok(AmqpUrl {
+        server_url,
+        login: Login {
+            host: server.host,
+            port: server.port,
+            tls,
+            vhost: server.vhost,
+            username,
+            password,
+        },
+    })
+}
+
+/// A RabbitMQ URL, read.
+pub struct AmqpUrl {
+    /// `host:port[/vhost]`, as a rabbitmq destination's `server_url`.
+    pub server_url: String,
+    pub login: Login,
 }
 
 #[cfg(test)]
