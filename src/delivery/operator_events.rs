@@ -112,6 +112,31 @@ pub async fn emit_alerts(
     Ok(())
 }
 
+/// Inserts attempt.success / attempt.failed for the batch's accepted
+/// attempts (`order`), in its transaction, when their topics are on. Off,
+/// it costs the recorder nothing: no statement, not even a changed one.
+pub async fn emit_attempts(
+    tx: &impl GenericClient,
+    order: &[&AttemptRecord],
+    alerts: Alerts,
+    now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
+) -> Result<(), StoreError> {
+    let t = alerts.topics;
+    if !t.attempts() {
+        return Ok(());
+    }
+    let wanted: Vec<&AttemptRecord> = order
+        .iter()
+        .copied()
+        .filter(|a| t.attempt(a.success))
+        .collect();
+    if !wanted.is_empty() {
+        outbox::insert_attempts(tx, &wanted, now, group).await?;
+    }
+    Ok(())
+}
+
 fn alert(topic: &'static str, a: &AttemptRecord, extra: serde_json::Value) -> NewAlert {
     NewAlert {
         topic,
