@@ -198,18 +198,18 @@ pub async fn claim(
         .collect()
 }
 
-/// Deletes a delivered (or abandoned) operator event this worker holds.
+/// Deletes delivered (or abandoned) operator events this worker holds.
 pub async fn delete(
     client: &impl GenericClient,
-    event: &ClaimedOperatorEvent,
+    events: &[ClaimedOperatorEvent],
     worker_id: &str,
 ) -> Result<u64, StoreError> {
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_DELETE)
         .await?;
-    Ok(client
-        .execute(&stmt, &[&event.id, &worker_id, &event.tenant_id])
-        .await?)
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let tenants: Vec<&str> = events.iter().map(|e| e.tenant_id.as_str()).collect();
+    Ok(client.execute(&stmt, &[&ids, &worker_id, &tenants]).await?)
 }
 
 /// Puts an operator event back to wait until `next`.

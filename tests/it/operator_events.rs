@@ -812,3 +812,28 @@ async fn an_attempt_and_its_operator_event_commit_together() {
         "each attempt has its operator event, and only they"
     );
 }
+
+/// Per-attempt events come as fast as deliveries: the sender takes a
+/// round's worth at once, several in flight, each arriving once.
+#[tokio::test]
+async fn a_burst_of_attempt_events_is_sent_in_one_round_each_once() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let (worker, sender, sink, _hooks) =
+        two_destinations(&db, &["attempt.success", "attempt.failed"]).await;
+    for i in 0..20 {
+        publish(&c, &format!("e{i}"), true).await;
+    }
+    assert_eq!(worker.run_once(soon()).await.unwrap().accepted, 40);
+    let round = sender.run_once(None).await.unwrap();
+    assert_eq!((round.delivered, round.retrying), (40, 0));
+    assert_eq!(outbox_len(&c).await, 0);
+    let mut ids: Vec<String> = sink
+        .requests()
+        .iter()
+        .map(|r| envelope(r)["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+}
