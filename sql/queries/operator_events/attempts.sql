@@ -11,8 +11,8 @@
 --
 -- One statement per batch, set-based. Each attempt is found by its
 -- delivery, number and time (the partition key, so one partition is
--- probed), its event by its key and time; the destination is as it is
--- after this batch (disabled by it, if it was). The payload is Outpost's
+-- probed), its event by its key and time, its destination by its key, as
+-- it is after this batch (disabled by it, if it was). The payload is Outpost's
 -- AttemptData: tenant_id, event, attempt (with destination_type and
 -- response_data), destination (the alerts' projection: no credentials, no
 -- custom header values).
@@ -62,10 +62,19 @@ SELECT CASE a.status WHEN 'success' THEN 'attempt.success' ELSE 'attempt.failed'
                                              'created_at', d.created_at,
                                              'disabled_at', d.disabled_at))
 FROM input i
-JOIN outbound.attempts a ON a.tenant_id = i.tenant_id AND a.event_id = i.event_id
-                        AND a.destination_id = i.destination_id
-                        AND a.attempt_number = i.attempt_number
-                        AND a.time = i.attempted_at
-                        /*citus: AND a.tenant_id = ANY ($8)*/
-JOIN outbound.destinations d ON d.tenant_id = i.tenant_id AND d.id = i.destination_id
-                             /*citus: AND d.tenant_id = ANY ($8)*/
+-- Looked up row by row from the input (LIMIT keeps each a parameterized
+-- index probe, never a join that scans a tenant's attempts or every
+-- destination, whatever the statistics say), the attempt in the one
+-- partition its time names (pruned as the probe runs).
+CROSS JOIN LATERAL (
+    SELECT * FROM outbound.attempts a
+    WHERE a.tenant_id = i.tenant_id AND a.event_id = i.event_id
+      AND a.destination_id = i.destination_id AND a.attempt_number = i.attempt_number
+      AND a.time = i.attempted_at
+      /*citus: AND a.tenant_id = ANY ($8)*/
+    LIMIT 1) a
+CROSS JOIN LATERAL (
+    SELECT * FROM outbound.destinations d
+    WHERE d.tenant_id = i.tenant_id AND d.id = i.destination_id
+      /*citus: AND d.tenant_id = ANY ($8)*/
+    LIMIT 1) d
