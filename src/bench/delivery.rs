@@ -13,6 +13,9 @@
 //!   of A's rate.
 //!
 //! With `--workers 1,2,4` it measures scale-out instead (see `scale.rs`).
+//! With `--operator-events TOPICS` the worker also emits those operator
+//! events (e.g. `attempt.success,attempt.failed`, one per attempt) to a
+//! second receiver on loopback, as a deployment with a sink would.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +47,11 @@ pub struct DeliveryArgs {
     /// worker processes, one row per count (e.g. `--workers 1,2,4`).
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=64))]
     pub workers: Vec<u16>,
+    /// The worker's OPERATOR_EVENTS_TOPICS, sent signed to a sink on
+    /// loopback that answers 200 (e.g. `attempt.success,attempt.failed`);
+    /// unset: none, as by default.
+    #[arg(long, default_value = "", value_parser = crate::domain::setting::operator_topics)]
+    pub operator_events: crate::domain::operator_event::OperatorTopics,
 }
 
 pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
@@ -150,8 +158,24 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     // inserts above trigger) does not run during the phases below.
     setup.batch_execute(sql::DROP_PLAIN).await?;
 
-    // The worker, as its own process.
-    let mut worker = spawn_worker(&url, args.concurrency, &[])?;
+    // The worker, as its own process; with operator events, and their sink.
+    let ops = Arc::new(Receiver::default());
+    let ops_env: Vec<(&str, String)> = match args.operator_events.any() {
+        false => Vec::new(),
+        true => vec![
+            (
+                "OPERATOR_EVENTS_TOPICS",
+                args.operator_events.names().join(","),
+            ),
+            (
+                "OPERATOR_EVENTS_HTTP_URL",
+                start_receiver(ops.clone()).await?,
+            ),
+            ("OPERATOR_EVENTS_HTTP_SIGNING_SECRET", "bench".to_owned()),
+        ],
+    };
+    let ops_env: Vec<(&str, &str)> = ops_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut worker = spawn_worker(&url, args.concurrency, &ops_env)?;
     let worker_pid = worker.id().unwrap_or(0);
 
     // A: publish flat out, measure what the receiver gets.
@@ -182,6 +206,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
         })
     };
     let b_conns = conns.clamp(1, 4);
+    let ops_b = (ops.received.load(Ordering::Relaxed), Instant::now());
     let b = measure_delivered(&rx, secs, warmup, || {
         timed(
             &url,
@@ -193,6 +218,8 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     })
     .await?;
     sampler.abort();
+    let ops_b =
+        (ops.received.load(Ordering::Relaxed) - ops_b.0) as f64 / ops_b.1.elapsed().as_secs_f64();
     drain(&setup, &rx).await?;
 
     // C: fixed offered load, half of A's delivered rate, 1 destination.
@@ -207,6 +234,7 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    let outbox: i64 = setup.query_one(sql::OUTBOX_LENGTH, &[]).await?.get(0);
     let _ = worker.start_kill();
     let _ = worker.wait().await;
 
@@ -248,6 +276,15 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
         "worker RSS under B: peak {:.1} MiB",
         rss_peak.load(Ordering::Relaxed) as f64 / 1024.0
     );
+    if args.operator_events.any() {
+        println!(
+            "operator events ({}): {:.0}/s at the sink during B, {} in all, {} left in the outbox",
+            args.operator_events.names().join(","),
+            ops_b,
+            ops.received.load(Ordering::Relaxed),
+            outbox
+        );
+    }
     drop(setup);
     bench.db.close();
     Ok(())

@@ -24,6 +24,7 @@ bench_sql! {
     NO_WORKERS => "no_workers.sql",
     DELIVERIES_PER_EVENT => "deliveries_per_event.sql",
     QUEUE_LENGTH => "queue_length.sql",
+    OUTBOX_LENGTH => "outbox_length.sql",
     EMPTY => "empty.sql",
     ISOLATION_SETUP => "isolation_setup.sql",
     ISOLATION_PUBLISH => "isolation_publish.sql",

@@ -1,6 +1,6 @@
-//! Operator events (Outpost's names): alerts and subscription changes sent
-//! to the operator's sink (HTTP, or a queue) through an outbox
-//! (`operator_events`).
+//! Operator events (Outpost's names): alerts, subscription changes and,
+//! when asked for, one event per attempt, sent to the operator's sink
+//! (HTTP, or a queue) through an outbox (`operator_events`).
 
 use std::time::Duration;
 
@@ -11,7 +11,8 @@ use crate::domain::setting::{boolean, http_url, operator_topics, seconds, text};
 #[derive(clap::Args, Debug, Clone)]
 #[group(skip)]
 pub struct OperatorEventSettings {
-    /// Operator events to emit, comma separated; `*` for all; empty: none
+    /// Operator events to emit, comma separated; `*` for all (attempt.success
+    /// and attempt.failed too: one per attempt); empty: none
     #[arg(id = "operator_events_topics", env = "OPERATOR_EVENTS_TOPICS")]
     #[arg(default_value = "", value_parser = operator_topics)]
     pub topics: OperatorTopics,

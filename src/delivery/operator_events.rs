@@ -33,9 +33,15 @@ pub const MAX_ATTEMPTS: i32 = 20;
 /// The first retry's delay; it doubles per try, up to `MAX_DELAY`.
 const FIRST_DELAY: Duration = Duration::from_secs(5);
 const MAX_DELAY: Duration = Duration::from_secs(2 * 3600);
-/// Events claimed per round. They are sent one after the other (operator
-/// events are rare), so the lease must outlast this many timeouts.
-const BATCH: i64 = 10;
+/// Events claimed per round, sent `SENDS` at a time: the lease must
+/// outlast `BATCH / SENDS` timeouts.
+const BATCH: i64 = 100;
+/// Sends in flight at once. Alerts are rare, but `attempt.success` and
+/// `attempt.failed` come as fast as deliveries: one at a time, a sink a
+/// couple of milliseconds away would cap them at a few hundred a second.
+/// (The events of a round therefore arrive in no set order, as Outpost's
+/// concurrent sends do.)
+const SENDS: usize = 16;
 /// Added to the batch's worst-case send time to make its lease.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// How often the sender looks for due events.
@@ -108,6 +114,31 @@ pub async fn emit_alerts(
             outbox::insert_exhausted(tx, &exhausted, alerts.exhausted_window_ms, now, group)
                 .await?;
         }
+    }
+    Ok(())
+}
+
+/// Inserts attempt.success / attempt.failed for the batch's accepted
+/// attempts (`order`), in its transaction, when their topics are on. Off,
+/// it costs the recorder nothing: no statement, not even a changed one.
+pub async fn emit_attempts(
+    tx: &impl GenericClient,
+    order: &[&AttemptRecord],
+    alerts: Alerts,
+    now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
+) -> Result<(), StoreError> {
+    let t = alerts.topics;
+    if !t.attempts() {
+        return Ok(());
+    }
+    let wanted: Vec<&AttemptRecord> = order
+        .iter()
+        .copied()
+        .filter(|a| t.attempt(a.success))
+        .collect();
+    if !wanted.is_empty() {
+        outbox::insert_attempts(tx, &wanted, now, group).await?;
     }
     Ok(())
 }
@@ -196,14 +227,15 @@ impl OperatorEventSender {
                 sink,
                 deployment_id,
                 worker_id,
-                lease: timeout * BATCH as u32 + LEASE_MARGIN,
+                lease: timeout * (BATCH as u32).div_ceil(SENDS as u32) + LEASE_MARGIN,
                 citus: tokio::sync::OnceCell::new(),
             }),
         }
     }
 
-    /// Claims the due operator events and sends them, one at a time (they
-    /// are rare): each the sink took is deleted, the others rescheduled.
+    /// Claims the due operator events and sends them, `SENDS` at a time;
+    /// those the sink took (and those given up on) are deleted together at
+    /// the end of the round, the others rescheduled one by one.
     pub async fn run_once(&self, now: Option<DateTime<Utc>>) -> Result<SendRound, StoreError> {
         let inner = &self.inner;
         let lease_ms = i64::try_from(inner.lease.as_millis()).unwrap_or(i64::MAX);
@@ -244,43 +276,59 @@ impl OperatorEventSender {
             }
         };
         let mut round = SendRound::default();
-        for e in claimed {
-            let body = envelope(&e, inner.deployment_id.as_deref()).to_string();
-            let error = inner.sink.send(&e, body).await.err();
-            if error.is_some() {
-                crate::telemetry::operator_event_failed();
+        let mut done: Vec<ClaimedOperatorEvent> = Vec::new();
+        let mut waiting = claimed.into_iter();
+        let mut sends = tokio::task::JoinSet::new();
+        loop {
+            while sends.len() < SENDS {
+                let Some(e) = waiting.next() else { break };
+                let inner = self.inner.clone();
+                sends.spawn(async move {
+                    let body = envelope(&e, inner.deployment_id.as_deref()).to_string();
+                    let result = inner.sink.send(&e, body).await;
+                    (e, result)
+                });
             }
+            // (A send that panicked is not known here: its lease expires
+            // and it is due again.)
+            let Some(finished) = sends.join_next().await else {
+                break;
+            };
+            let Ok((e, result)) = finished else { continue };
+            let Err(error) = result else {
+                crate::telemetry::operator_event_sent();
+                round.delivered += 1;
+                done.push(e);
+                continue;
+            };
+            crate::telemetry::operator_event_failed();
+            if e.attempts >= MAX_ATTEMPTS {
+                tracing::error!(
+                    operator_event_id = %e.id,
+                    topic = %e.topic,
+                    attempts = e.attempts,
+                    %error,
+                    "operator event abandoned: the sink refused it too many times"
+                );
+                round.abandoned += 1;
+                done.push(e);
+                continue;
+            }
+            let next = now.unwrap_or_else(Utc::now) + retry_delay(e.attempts);
+            tracing::warn!(
+                operator_event_id = %e.id,
+                topic = %e.topic,
+                attempts = e.attempts,
+                %error,
+                "operator event not accepted by the sink; will retry"
+            );
             let client = inner.pool.get().await?;
-            match error {
-                None => {
-                    crate::telemetry::operator_event_sent();
-                    outbox::delete(&client, &e, &inner.worker_id).await?;
-                    round.delivered += 1;
-                }
-                Some(error) if e.attempts >= MAX_ATTEMPTS => {
-                    tracing::error!(
-                        operator_event_id = %e.id,
-                        topic = %e.topic,
-                        attempts = e.attempts,
-                        %error,
-                        "operator event abandoned: the sink refused it too many times"
-                    );
-                    outbox::delete(&client, &e, &inner.worker_id).await?;
-                    round.abandoned += 1;
-                }
-                Some(error) => {
-                    let next = now.unwrap_or_else(Utc::now) + retry_delay(e.attempts);
-                    tracing::warn!(
-                        operator_event_id = %e.id,
-                        topic = %e.topic,
-                        attempts = e.attempts,
-                        %error,
-                        "operator event not accepted by the sink; will retry"
-                    );
-                    outbox::reschedule(&client, &e, &inner.worker_id, next, &error).await?;
-                    round.retrying += 1;
-                }
-            }
+            outbox::reschedule(&client, &e, &inner.worker_id, next, &error).await?;
+            round.retrying += 1;
+        }
+        if !done.is_empty() {
+            let client = inner.pool.get().await?;
+            outbox::delete(&client, &done, &inner.worker_id).await?;
         }
         Ok(round)
     }

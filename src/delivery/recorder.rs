@@ -2,6 +2,9 @@
 //! the queue rows on, keeps the destinations' failure streaks and circuit
 //! breakers, auto-disables, holds the deliveries of disabled destinations,
 //! and holds, drops or postpones the claimed deliveries that were not sent.
+//! The operator events they raise go into the outbox in the same
+//! transaction: the alerts, and with `attempt.success` / `attempt.failed`
+//! on, one per attempt (off, not one more statement).
 //!
 //! These writes use `synchronous_commit = off` (set for the worker's
 //! sessions by `store::connect_worker_pool`): if Postgres crashes before
@@ -163,6 +166,9 @@ pub async fn write(
     }
     // In this transaction: an alert exists exactly when its change does.
     operator_events::emit_alerts(&tx, &order, &counts, thresholds.alerts, now, group).await?;
+    // attempt.success / attempt.failed, after the destinations' updates so
+    // that each carries its destination as this batch left it.
+    operator_events::emit_attempts(&tx, &order, thresholds.alerts, now, group).await?;
     tx.commit().await?;
     circuits.update(&counts, at);
 

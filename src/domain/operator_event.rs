@@ -9,6 +9,9 @@ pub const CONSECUTIVE_FAILURE: &str = "alert.destination.consecutive_failure";
 pub const DISABLED: &str = "alert.destination.disabled";
 pub const EXHAUSTED_RETRIES: &str = "alert.attempt.exhausted_retries";
 pub const SUBSCRIPTION_UPDATED: &str = "tenant.subscription.updated";
+/// One per attempt (Outpost v1.1): the audit stream, keyed by outcome.
+pub const ATTEMPT_SUCCESS: &str = "attempt.success";
+pub const ATTEMPT_FAILED: &str = "attempt.failed";
 
 /// Every topic this build emits.
 pub const TOPICS: &[&str] = &[
@@ -16,6 +19,8 @@ pub const TOPICS: &[&str] = &[
     DISABLED,
     EXHAUSTED_RETRIES,
     SUBSCRIPTION_UPDATED,
+    ATTEMPT_SUCCESS,
+    ATTEMPT_FAILED,
 ];
 
 /// The percentages of `ALERT_CONSECUTIVE_FAILURE_COUNT` at which
@@ -34,10 +39,15 @@ pub struct OperatorTopics {
     pub disabled: bool,
     pub exhausted_retries: bool,
     pub subscription_updated: bool,
+    /// `attempt.success` / `attempt.failed`: one operator event per
+    /// attempt, so as many as deliveries. `*` includes them, as in Outpost.
+    pub attempt_success: bool,
+    pub attempt_failed: bool,
 }
 
 impl OperatorTopics {
-    /// Parses `OPERATOR_EVENTS_TOPICS`: topic names, `*` for all; none = off.
+    /// Parses `OPERATOR_EVENTS_TOPICS`: topic names, `*` for all (the
+    /// per-attempt topics too, as Outpost's `*`); none = off.
     pub fn parse<S: AsRef<str>>(list: &[S]) -> Result<OperatorTopics, UnknownTopic> {
         let mut t = OperatorTopics::default();
         for name in list.iter().map(|s| s.as_ref().trim()) {
@@ -49,12 +59,16 @@ impl OperatorTopics {
                         disabled: true,
                         exhausted_retries: true,
                         subscription_updated: true,
+                        attempt_success: true,
+                        attempt_failed: true,
                     }
                 }
                 CONSECUTIVE_FAILURE => t.consecutive_failure = true,
                 DISABLED => t.disabled = true,
                 EXHAUSTED_RETRIES => t.exhausted_retries = true,
                 SUBSCRIPTION_UPDATED => t.subscription_updated = true,
+                ATTEMPT_SUCCESS => t.attempt_success = true,
+                ATTEMPT_FAILED => t.attempt_failed = true,
                 other => return Err(UnknownTopic(other.to_owned())),
             }
         }
@@ -66,6 +80,38 @@ impl OperatorTopics {
             || self.disabled
             || self.exhausted_retries
             || self.subscription_updated
+            || self.attempts()
+    }
+
+    /// The topics on, by name (what `parse` reads back).
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [
+            self.consecutive_failure,
+            self.disabled,
+            self.exhausted_retries,
+            self.subscription_updated,
+            self.attempt_success,
+            self.attempt_failed,
+        ];
+        TOPICS
+            .iter()
+            .zip(on)
+            .filter_map(|(name, on)| on.then_some(*name))
+            .collect()
+    }
+
+    /// Whether either per-attempt topic is on: the recorder then writes an
+    /// operator event with each attempt.
+    pub fn attempts(&self) -> bool {
+        self.attempt_success || self.attempt_failed
+    }
+
+    /// Whether an attempt with this outcome gets an operator event.
+    pub fn attempt(&self, success: bool) -> bool {
+        match success {
+            true => self.attempt_success,
+            false => self.attempt_failed,
+        }
     }
 }
 
@@ -137,8 +183,16 @@ mod tests {
         assert!(!OperatorTopics::parse::<&str>(&[]).unwrap().any());
         let all = OperatorTopics::parse(&["*"]).unwrap();
         assert!(all.disabled && all.subscription_updated);
+        assert!(
+            all.attempt_success && all.attempt_failed,
+            "* is Outpost's: all"
+        );
         let one = OperatorTopics::parse(&["alert.destination.disabled"]).unwrap();
-        assert!(one.disabled && !one.exhausted_retries);
+        assert!(one.disabled && !one.exhausted_retries && !one.attempts());
+        assert_eq!(OperatorTopics::parse(&all.names()).unwrap(), all);
+        let failed = OperatorTopics::parse(&["attempt.failed"]).unwrap();
+        assert_eq!(failed.names(), ["attempt.failed"]);
+        assert!(failed.any() && failed.attempt(false) && !failed.attempt(true));
         assert!(OperatorTopics::parse(&["alert.nope"]).is_err());
     }
 

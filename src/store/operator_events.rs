@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::deliveries::AttemptRecord;
 use super::{queries, GenericClient, StoreError};
 use crate::domain::ids::{DestinationId, EventId, TenantId};
 
@@ -73,6 +74,39 @@ pub async fn insert_exhausted(
         .execute(
             &stmt,
             &route.params(&[&destinations, &events, &numbers, &window_ms, &now, &tenants]),
+        )
+        .await?)
+}
+
+/// Inserts attempt.success / attempt.failed for these recorded attempts,
+/// one each, their payloads built from the tables by `attempts.sql`.
+pub async fn insert_attempts(
+    client: &impl GenericClient,
+    attempts: &[&AttemptRecord],
+    now: Option<DateTime<Utc>>,
+    group: Option<&[TenantId]>,
+) -> Result<u64, StoreError> {
+    let now = now.unwrap_or_else(Utc::now);
+    let route = super::for_group(queries::OPERATOR_EVENTS_ATTEMPTS, group);
+    let stmt = client.prepare_cached(route.sql).await?;
+    let tenants: Vec<&str> = attempts.iter().map(|a| a.tenant_id.as_str()).collect();
+    let events: Vec<&str> = attempts.iter().map(|a| a.event_id.as_str()).collect();
+    let destinations: Vec<&str> = attempts.iter().map(|a| a.destination_id.as_str()).collect();
+    let numbers: Vec<i32> = attempts.iter().map(|a| a.attempt_number).collect();
+    let times: Vec<DateTime<Utc>> = attempts.iter().map(|a| a.attempted_at).collect();
+    let event_times: Vec<DateTime<Utc>> = attempts.iter().map(|a| a.event_time).collect();
+    Ok(client
+        .execute(
+            &stmt,
+            &route.params(&[
+                &tenants,
+                &events,
+                &destinations,
+                &numbers,
+                &times,
+                &event_times,
+                &now,
+            ]),
         )
         .await?)
 }
@@ -164,18 +198,18 @@ pub async fn claim(
         .collect()
 }
 
-/// Deletes a delivered (or abandoned) operator event this worker holds.
+/// Deletes delivered (or abandoned) operator events this worker holds.
 pub async fn delete(
     client: &impl GenericClient,
-    event: &ClaimedOperatorEvent,
+    events: &[ClaimedOperatorEvent],
     worker_id: &str,
 ) -> Result<u64, StoreError> {
     let stmt = client
         .prepare_cached(queries::OPERATOR_EVENTS_DELETE)
         .await?;
-    Ok(client
-        .execute(&stmt, &[&event.id, &worker_id, &event.tenant_id])
-        .await?)
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let tenants: Vec<&str> = events.iter().map(|e| e.tenant_id.as_str()).collect();
+    Ok(client.execute(&stmt, &[&ids, &worker_id, &tenants]).await?)
 }
 
 /// Puts an operator event back to wait until `next`.

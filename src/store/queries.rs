@@ -65,6 +65,7 @@ queries! {
     WORKERS_LISTEN => "workers/listen.sql",
     OPERATOR_EVENTS_ALERT => "operator_events/alert.sql",
     OPERATOR_EVENTS_EXHAUSTED_RETRIES => "operator_events/exhausted_retries.sql",
+    OPERATOR_EVENTS_ATTEMPTS => "operator_events/attempts.sql",
     OPERATOR_EVENTS_SUBSCRIPTION => "operator_events/subscription.sql",
     OPERATOR_EVENTS_SUBSCRIPTION_UPDATED => "operator_events/subscription_updated.sql",
     OPERATOR_EVENTS_CLAIM => "operator_events/claim.sql",

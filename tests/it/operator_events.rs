@@ -19,6 +19,13 @@ use crate::helpers::factory::{tenant, webhook};
 use crate::helpers::receiver::{Received, Reply, TestReceiver};
 
 const SIGNING: &str = "ops-signing-key";
+/// The alert topics: what `*` meant before the per-attempt topics, which
+/// `*` now includes (as in Outpost).
+const ALERTS: &[&str] = &[
+    "alert.destination.consecutive_failure",
+    "alert.destination.disabled",
+    "alert.attempt.exhausted_retries",
+];
 /// The destination's signing secret and a custom header value: neither may
 /// appear in any operator event.
 pub(crate) const SECRET: &str = "whsec_NEVER_SHOWN_1234";
@@ -142,7 +149,7 @@ pub(crate) async fn alerts_at_each_level_then_disabled(db: &TestDb) {
     let sink = TestReceiver::start().await;
     flaky(&c, &hooks.url("/")).await;
     let (worker, sender) = service(db, |s| {
-        operator(s, &["*"], &sink.url("/ops"));
+        operator(s, ALERTS, &sink.url("/ops"));
         s.delivery.disable_after_failures = 10;
         s.delivery.disable_min_failing = Duration::ZERO;
         s.delivery.retry_schedule = Some(vec![Duration::from_secs(3600)]);
@@ -243,7 +250,7 @@ async fn without_auto_disable_the_alerts_come_and_the_destination_stays_enabled(
     let sink = TestReceiver::start().await;
     flaky(&c, &hooks.url("/")).await;
     let (worker, sender) = service(&db, |s| {
-        operator(s, &["*"], &sink.url("/ops"));
+        operator(s, ALERTS, &sink.url("/ops"));
         s.delivery.disable_after_failures = 2;
         s.delivery.disable_min_failing = Duration::ZERO;
         s.operator_events.auto_disable = false;
@@ -571,4 +578,262 @@ async fn the_deployment_id_is_in_the_signed_envelope_when_set() {
         "Outpost's order"
     );
     assert_eq!(v["deployment_id"], "eu-prod-1");
+}
+
+/// Per-attempt topics on: "ok" answers 200, "flaky" 500.
+async fn two_destinations(
+    db: &TestDb,
+    topics: &[&str],
+) -> (Worker, OperatorEventSender, TestReceiver, TestReceiver) {
+    let c = db.client().await;
+    let hooks = TestReceiver::start().await;
+    hooks.set_default(Reply::Text(500, "down for maintenance".into()));
+    let good = TestReceiver::start().await;
+    good.set_default(Reply::Text(200, "thanks".into()));
+    let sink = TestReceiver::start().await;
+    flaky(&c, &hooks.url("/")).await;
+    let acme = outbound::domain::ids::TenantId::parse("acme").unwrap();
+    webhook(
+        &c,
+        &acme,
+        "ok",
+        &["*"],
+        &good.url("/"),
+        json!({ "secret": SECRET }),
+    )
+    .await;
+    let url = sink.url("/ops");
+    let (worker, sender) = service(db, |s| {
+        operator(s, topics, &url);
+        s.delivery.retry_schedule = Some(vec![Duration::from_secs(3600)]);
+    })
+    .await;
+    (worker, sender, sink, hooks)
+}
+
+#[tokio::test]
+async fn each_attempt_reaches_the_sink_as_attempt_success_or_attempt_failed() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let (worker, sender, sink, _hooks) =
+        two_destinations(&db, &["attempt.success", "attempt.failed"]).await;
+    publish(&c, "e1", true).await;
+    let rec = worker.run_once(soon()).await.unwrap();
+    assert_eq!(rec.accepted, 2);
+    assert_eq!(outbox_len(&c).await, 2, "one operator event per attempt");
+    assert_eq!(sender.run_once(None).await.unwrap().delivered, 2);
+    assert_eq!(outbox_len(&c).await, 0);
+
+    let mut got: Vec<Value> = sink.requests().iter().map(envelope).collect();
+    got.sort_by_key(|v| v["topic"].as_str().unwrap().to_owned());
+    let topics: Vec<&str> = got.iter().map(|v| v["topic"].as_str().unwrap()).collect();
+    assert_eq!(topics, ["attempt.failed", "attempt.success"], "{got:#?}");
+    for v in &got {
+        assert_eq!(v["tenant_id"], "acme");
+        assert_eq!(
+            data_keys(v),
+            ["attempt", "destination", "event", "tenant_id"],
+            "Outpost's AttemptData"
+        );
+        let d = &v["data"];
+        assert_eq!(d["tenant_id"], "acme");
+        let mut event_keys: Vec<&str> = d["event"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        event_keys.sort();
+        assert_eq!(
+            event_keys,
+            [
+                "data",
+                "destination_id",
+                "eligible_for_retry",
+                "id",
+                "metadata",
+                "tenant_id",
+                "time",
+                "topic"
+            ]
+        );
+        assert_eq!(d["event"]["id"], "e1");
+        assert_eq!(d["event"]["topic"], "user.created");
+        assert_eq!(d["event"]["eligible_for_retry"], true);
+        assert_eq!(d["event"]["data"], json!({"n": 1}));
+        let mut attempt_keys: Vec<&str> = d["attempt"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        attempt_keys.sort();
+        assert_eq!(
+            attempt_keys,
+            [
+                "attempt_number",
+                "code",
+                "destination_id",
+                "destination_type",
+                "event_id",
+                "id",
+                "manual",
+                "response_data",
+                "status",
+                "tenant_id",
+                "time"
+            ]
+        );
+        assert_eq!(d["attempt"]["event_id"], "e1");
+        assert_eq!(d["attempt"]["destination_type"], "webhook");
+        assert_eq!(d["attempt"]["attempt_number"], 1);
+        assert_eq!(d["attempt"]["manual"], false);
+        assert_destination_projection(&d["destination"]);
+        assert_eq!(d["destination"]["id"], d["attempt"]["destination_id"]);
+        // The attempt is the one in the log, under its id.
+        let logged: String = c
+            .query_one(
+                "SELECT id::text FROM outbound.attempts
+                 WHERE event_id = 'e1' AND destination_id = $1",
+                &[&d["attempt"]["destination_id"].as_str().unwrap()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(d["attempt"]["id"], logged.as_str());
+    }
+    let (failed, ok) = (&got[0]["data"]["attempt"], &got[1]["data"]["attempt"]);
+    assert_eq!(failed["destination_id"], "flaky");
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["code"], "500");
+    assert_eq!(
+        failed["response_data"],
+        json!({"status": 500, "body": "down for maintenance"})
+    );
+    assert_eq!(ok["destination_id"], "ok");
+    assert_eq!(ok["status"], "success");
+    assert_eq!(ok["code"], "200");
+    assert_eq!(
+        ok["response_data"],
+        json!({"status": 200, "body": "thanks"})
+    );
+
+    // Every retry is an attempt, and so an attempt.failed of its own.
+    worker
+        .run_once(soon() + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(sender.run_once(None).await.unwrap().delivered, 1);
+    let retry = envelope(&sink.requests()[2]);
+    assert_eq!(retry["topic"], "attempt.failed");
+    assert_eq!(retry["data"]["attempt"]["attempt_number"], 2);
+}
+
+#[tokio::test]
+async fn only_the_topics_asked_for_are_emitted_and_none_by_default() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    // The alerts only: no per-attempt event.
+    let (worker, _, _, _) = two_destinations(&db, ALERTS).await;
+    publish(&c, "e1", true).await;
+    assert_eq!(worker.run_once(soon()).await.unwrap().accepted, 2);
+    assert_eq!(outbox_len(&c).await, 0);
+
+    // attempt.failed alone: the failure's, not the success's.
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let (worker, _, _, _) = two_destinations(&db, &["attempt.failed"]).await;
+    publish(&c, "e1", true).await;
+    assert_eq!(worker.run_once(soon()).await.unwrap().accepted, 2);
+    let topics: Vec<String> = c
+        .query("SELECT topic FROM outbound.operator_events", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(topics, ["attempt.failed"]);
+
+    // The default: off.
+    let defaults = crate::helpers::app::settings(&db);
+    assert!(!defaults.operator_events.topics.attempts());
+}
+
+/// The operator event is written in the attempt's transaction: when its
+/// insert fails, the attempt is not recorded either (the delivery stays
+/// leased and is sent again), and once it succeeds both are there.
+#[tokio::test]
+async fn an_attempt_and_its_operator_event_commit_together() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let (worker, _, _, _) = two_destinations(&db, &["attempt.success", "attempt.failed"]).await;
+    c.batch_execute(
+        "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON outbound.operator_events
+         FOR EACH ROW EXECUTE FUNCTION public.refuse();",
+    )
+    .await
+    .unwrap();
+    publish(&c, "e1", true).await;
+    let t0 = soon();
+    assert!(
+        worker.run_once(t0).await.is_err(),
+        "the batch is not written"
+    );
+    let count = |sql: &'static str| {
+        let c = &c;
+        async move { c.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    assert_eq!(count("SELECT count(*) FROM outbound.attempts").await, 0);
+    assert_eq!(
+        count("SELECT count(*) FROM outbound.operator_events").await,
+        0
+    );
+
+    // Its leases expired, the deliveries are sent and recorded again,
+    // with their operator events this time.
+    c.batch_execute("DROP TRIGGER refuse ON outbound.operator_events")
+        .await
+        .unwrap();
+    worker
+        .run_once(t0 + chrono::Duration::minutes(10))
+        .await
+        .unwrap();
+    let unmatched = count(
+        "SELECT count(*) FROM outbound.attempts a FULL JOIN outbound.operator_events o
+           ON o.data #>> '{attempt,id}' = a.id::text
+         WHERE a.id IS NULL OR o.id IS NULL",
+    )
+    .await;
+    assert_eq!(count("SELECT count(*) FROM outbound.attempts").await, 2);
+    assert_eq!(
+        unmatched, 0,
+        "each attempt has its operator event, and only they"
+    );
+}
+
+/// Per-attempt events come as fast as deliveries: the sender takes a
+/// round's worth at once, several in flight, each arriving once.
+#[tokio::test]
+async fn a_burst_of_attempt_events_is_sent_in_one_round_each_once() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let (worker, sender, sink, _hooks) =
+        two_destinations(&db, &["attempt.success", "attempt.failed"]).await;
+    for i in 0..20 {
+        publish(&c, &format!("e{i}"), true).await;
+    }
+    assert_eq!(worker.run_once(soon()).await.unwrap().accepted, 40);
+    let round = sender.run_once(None).await.unwrap();
+    assert_eq!((round.delivered, round.retrying), (40, 0));
+    assert_eq!(outbox_len(&c).await, 0);
+    let mut ids: Vec<String> = sink
+        .requests()
+        .iter()
+        .map(|r| envelope(r)["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
 }
