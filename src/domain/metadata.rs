@@ -10,9 +10,11 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 
-/// The metadata one delivery carries, in insertion order, keys unique.
+/// The metadata one delivery carries, in insertion order, keys unique;
+/// and which keys came from the event's own `metadata` (Standard Webhooks
+/// mode also sends those as headers without a prefix, as Outpost does).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MessageMetadata(Vec<(String, String)>);
+pub struct MessageMetadata(Vec<(String, String)>, Vec<String>);
 
 impl MessageMetadata {
     /// The map for a delivery of event `event_id` on `topic`, attempted at
@@ -24,21 +26,21 @@ impl MessageMetadata {
         delivery_metadata: Option<&Value>,
         event_metadata: &Value,
     ) -> MessageMetadata {
-        let mut m = MessageMetadata(Vec::with_capacity(8));
+        let mut m = MessageMetadata(Vec::with_capacity(8), Vec::new());
         m.insert("event-id", event_id.to_string());
         m.insert("topic", topic.to_string());
         m.insert("timestamp", at.to_rfc3339_opts(SecondsFormat::Secs, true));
-        for map in [delivery_metadata, Some(event_metadata)]
-            .into_iter()
-            .flatten()
-        {
-            if let Some(obj) = map.as_object() {
+        for (map, own) in [(delivery_metadata, false), (Some(event_metadata), true)] {
+            if let Some(obj) = map.and_then(Value::as_object) {
                 for (k, v) in obj {
                     let text = match v {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
                     m.insert(k, text);
+                    if own {
+                        m.1.push(k.clone());
+                    }
                 }
             }
         }
@@ -62,6 +64,14 @@ impl MessageMetadata {
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The event's own keys and their values (not the system keys, nor the
+    /// destination's `delivery_metadata` unless the event repeats them).
+    pub fn event_own(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.1
+            .iter()
+            .filter_map(|k| self.get(k).map(|v| (k.as_str(), v)))
     }
 }
 

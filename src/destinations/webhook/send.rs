@@ -107,6 +107,14 @@ pub fn build(
                 timestamp.to_string(),
             );
             set(&mut headers, format!("{prefix}signature"), signature);
+            // The event's own metadata also goes as headers without the
+            // prefix, as Outpost sends it; never in place of one set above.
+            for (k, v) in metadata.event_own() {
+                let name = k.to_ascii_lowercase();
+                if !headers.iter().any(|(n, _)| *n == name) {
+                    headers.push((name, v.to_string()));
+                }
+            }
         }
     }
     // A custom header never replaces one outbound set: the API refuses
@@ -424,6 +432,25 @@ mod tests {
         assert_eq!(header(&r, "webhook-source"), Some("crm"));
         assert_eq!(header(&r, "webhook-topic"), Some("user.created"));
         assert_eq!(header(&r, "x-outpost-source"), None);
+        // The event's own metadata also without a prefix, as Outpost sends
+        // it; the destination's delivery_metadata and the system keys not.
+        assert_eq!(header(&r, "source"), Some("crm"));
+        assert_eq!(header(&r, "webhook-region"), Some("eu"));
+        assert_eq!(header(&r, "region"), None);
+        assert_eq!(header(&r, "topic"), None);
+        // Never in place of a header outbound sets.
+        let mut clash = event();
+        clash.metadata = json!({"content-type": "text/plain", "webhook-id": "forged"});
+        let r = run(
+            &settings,
+            "msg_1",
+            &clash,
+            &destination(json!({"secret": secret})),
+            now,
+        )
+        .unwrap();
+        assert_eq!(header(&r, "content-type"), Some("application/json"));
+        assert_eq!(header(&r, "webhook-id"), Some("msg_1"));
         // A prefix that is set applies to the three headers too.
         settings.header_prefix_setting = Some("x-acme-".into());
         settings.check().unwrap();
