@@ -54,21 +54,28 @@ impl Drop for Service {
     }
 }
 
+/// A test database with tenant `acme` and a webhook for every topic to a
+/// receiver on loopback.
+async fn acme_with_a_webhook() -> (TestDb, TestReceiver) {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let acme = tenant(&c, "acme").await;
+    let receiver = TestReceiver::start().await;
+    webhook(
+        &c,
+        &acme,
+        "hook",
+        &["*"],
+        &receiver.url("/hook"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    (db, receiver)
+}
+
 impl Service {
     async fn start(tweak: impl FnOnce(&mut outbound::config::Settings)) -> Service {
-        let db = TestDb::new().await;
-        let c = db.client().await;
-        let acme = tenant(&c, "acme").await;
-        let receiver = TestReceiver::start().await;
-        webhook(
-            &c,
-            &acme,
-            "hook",
-            &["*"],
-            &receiver.url("/hook"),
-            json!({"secret": "s"}),
-        )
-        .await;
+        let (db, receiver) = acme_with_a_webhook().await;
         let parts = Parts {
             api: true,
             worker: true,
@@ -338,19 +345,8 @@ async fn rabbitmq_serve_killed_mid_stream_loses_nothing_and_publishes_nothing_tw
     let node = rabbitmq::shared().await;
     let queue = unique("publish-kill");
     let (_conn, channel) = rabbit_queue(&node, &queue).await;
-    let db = TestDb::new().await;
+    let (db, _receiver) = acme_with_a_webhook().await;
     let c = db.client().await;
-    let acme = tenant(&c, "acme").await;
-    let receiver = TestReceiver::start().await;
-    webhook(
-        &c,
-        &acme,
-        "hook",
-        &["*"],
-        &receiver.url("/hook"),
-        json!({"secret": "s"}),
-    )
-    .await;
     for n in 0..N {
         rabbit_send(&channel, &queue, &request(None, n), None).await;
     }

@@ -411,14 +411,17 @@ mod tests {
         };
         settings.check().unwrap();
         let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let r = run(
-            &settings,
-            "msg_1",
-            &event(),
-            &destination(json!({"secret": secret})),
-            now,
-        )
-        .unwrap();
+        let send = |settings: &Settings, event: &ClaimedEvent| {
+            run(
+                settings,
+                "msg_1",
+                event,
+                &destination(json!({"secret": secret})),
+                now,
+            )
+            .unwrap()
+        };
+        let r = send(&settings, &event());
         assert_eq!(header(&r, "webhook-id"), Some("msg_1"));
         assert_eq!(
             header(&r, "webhook-timestamp"),
@@ -441,27 +444,13 @@ mod tests {
         // Never in place of a header outbound sets.
         let mut clash = event();
         clash.metadata = json!({"content-type": "text/plain", "webhook-id": "forged"});
-        let r = run(
-            &settings,
-            "msg_1",
-            &clash,
-            &destination(json!({"secret": secret})),
-            now,
-        )
-        .unwrap();
+        let r = send(&settings, &clash);
         assert_eq!(header(&r, "content-type"), Some("application/json"));
         assert_eq!(header(&r, "webhook-id"), Some("msg_1"));
         // A prefix that is set applies to the three headers too.
         settings.header_prefix_setting = Some("x-acme-".into());
         settings.check().unwrap();
-        let r = run(
-            &settings,
-            "msg_1",
-            &event(),
-            &destination(json!({"secret": secret})),
-            now,
-        )
-        .unwrap();
+        let r = send(&settings, &event());
         assert_eq!(header(&r, "x-acme-id"), Some("msg_1"));
         assert!(header(&r, "x-acme-signature").is_some());
         assert_eq!(header(&r, "webhook-id"), None);
