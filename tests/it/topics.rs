@@ -80,6 +80,29 @@ async fn wildcard_subscriptions_match_in_the_fan_out() {
     assert_eq!(deliveries_of(&c, "s1").await, ["users"]);
     assert_eq!(deliveries_of(&c, "s2").await, ["created"]);
 
+    // A destination written in SQL with a pattern but not its LIKE
+    // patterns would never match: refused, naming the constraint.
+    let err = c
+        .execute(
+            "INSERT INTO outbound.destinations (id, tenant_id, type, topics, config, credentials)
+             VALUES ('by_hand', 'acme', 'webhook', '{order.*}', '{}', '{}')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_db_error().and_then(|e| e.constraint()),
+        Some("destinations_topic_patterns_required"),
+        "{err:?}"
+    );
+    c.execute(
+        "INSERT INTO outbound.destinations (id, tenant_id, type, topics, config, credentials, topic_patterns)
+         VALUES ('by_hand', 'acme', 'webhook', '{order.*}', '{}', '{}', '{order.%}')",
+        &[],
+    )
+    .await
+    .unwrap();
+
     // The destinations list's topic filter finds the patterns' subscribers.
     let (s, list) = api
         .admin(
@@ -108,9 +131,10 @@ async fn wildcard_subscriptions_match_in_the_fan_out() {
         )
         .await;
     assert_eq!((s, r["topics"].clone()), (200, json!(["order.*"])), "{r}");
+    // by_hand (made in SQL with its patterns) takes it too.
     assert_eq!(
         publish(&api, "e9", "order.refunded").await,
-        json!(["exact"])
+        json!(["by_hand", "exact"])
     );
 }
 
