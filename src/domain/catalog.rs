@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::domain::topic::pattern_matches;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read the topic catalog {path}: {source}")]
@@ -191,7 +193,8 @@ impl Catalog {
         asked: Option<&str>,
     ) -> Result<&Entry, SampleError> {
         let all = subscribed.iter().any(|t| t == "*");
-        let takes = |name: &str| all || subscribed.iter().any(|t| t == name);
+        // By name, `*`, or a wildcard pattern (`user.*`).
+        let takes = |name: &str| all || subscribed.iter().any(|t| pattern_matches(t, name));
         match asked {
             Some(t) if !takes(t) => Err(SampleError::NotSubscribed(t.to_string())),
             Some(t) => self
@@ -266,6 +269,14 @@ topics:
             c.test_sample(&star, Some("campaign.completed"))
                 .unwrap_err(),
             SampleError::NoSample("campaign.completed".into())
+        );
+        // A wildcard subscription takes the topics its pattern matches.
+        let users = vec!["user.*".to_string()];
+        assert_eq!(c.test_sample(&users, None).unwrap().name, "user.created");
+        assert_eq!(
+            c.test_sample(&users, Some("campaign.completed"))
+                .unwrap_err(),
+            SampleError::NotSubscribed("campaign.completed".into())
         );
     }
 

@@ -269,6 +269,31 @@ check((await page.locator("#destination-list tbody tr").count()) === 1, "search 
 await page.locator("#filter-search").fill("");
 await shot(page, "destinations");
 
+step = "a long URL, and a test the destination's filter drops";
+{
+  const long = `${env.RECEIVER}/${"p".repeat(2000)}?q=1`;
+  const made = await admin("POST", `/tenants/${tenant}/destinations`, {
+    id: "d_long", type: "webhook", topics: ["user.*"], config: { url: long },
+    filter: { data: { roles: ["reviewer"] } },
+  });
+  check(made.status === 201, `the long-URL destination: ${made.status}`);
+  for (const hash of ["#/destinations/d_long", "#/events", "#/destinations"]) {
+    await go(page, hash);
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    check(wide <= 1, `${hash} stays within the window with a 2,000-character URL (${wide} px wider)`);
+  }
+  // The sample of user.created has roles [member]: the filter drops it,
+  // and the drawer says so instead of "Sent.".
+  await go(page, "#/destinations/d_long");
+  await page.getByRole("button", { name: "Test" }).click();
+  await page.getByLabel("Topic").selectOption("user.created");
+  await page.getByRole("button", { name: "Send test event" }).click();
+  await page.locator("#test-filtered").waitFor();
+  check((await page.locator("#test-filtered").innerText()).includes("payload filter"), "the drawer names the filter");
+  await page.keyboard.press("Escape");
+  check((await admin("DELETE", `/tenants/${tenant}/destinations/d_long`)).status === 200, "the long-URL destination deleted");
+}
+
 step = "disable and delete";
 await go(page, "#/destinations/d_second");
 await page.locator("#disable").click();

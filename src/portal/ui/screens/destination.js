@@ -7,7 +7,7 @@ import { h, mount } from "../lib/dom.js";
 import { ago, count, duration, exact, hoursAgo, percent } from "../lib/format.js";
 import { badge, choiceDialog, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
-import { label, status, statusNote, topicsText, waitingText } from "./destinations.js";
+import { label, status, statusNote, subscribes, topicsText, waitingText } from "./destinations.js";
 
 const PANES = [
   ["overview", "Overview"],
@@ -115,8 +115,8 @@ function deleteButton(d) {
 function testButton(ctx, d) {
   const b = h("button", { type: "button", class: "button", id: "test", disabled: !!d.disabled_at, title: d.disabled_at ? "Enable the destination to test it" : null }, "Test");
   b.addEventListener("click", () => {
-    const all = d.topics.includes("*");
-    const topics = ctx.catalog.filter((e) => e.sample && (all || d.topics.includes(e.name)));
+    // The catalog's topics this destination takes: by name, `*` or a pattern.
+    const topics = ctx.catalog.filter((e) => e.sample && subscribes(d.topics, e.name));
     const result = h("div", { "aria-live": "polite" });
     if (!topics.length) {
       drawer("Test destination", h("p", null, "No topic of this destination has a sample payload in the topic catalog."));
@@ -132,7 +132,14 @@ function testButton(ctx, d) {
       send.disabled = true;
       try {
         const r = await api("POST", own(`/destinations/${encodeURIComponent(d.id)}/test`), { topic: pick.value });
-        mount(result, h("p", { class: "ok" }, "Sent. ", h("a", { href: `#/events/${encodeURIComponent(r.id)}`, id: "test-event-link" }, "See the event and its delivery →")));
+        const link = h("a", { href: `#/events/${encodeURIComponent(r.id)}`, id: "test-event-link" }, "See the event →");
+        if ((r.destination_ids || []).includes(d.id)) {
+          mount(result, h("p", { class: "ok" }, "Sent. ", link));
+        } else {
+          // Published, but this destination's own payload filter let the
+          // sample through to no delivery: say so, not "Sent".
+          mount(result, h("p", { class: "notice", role: "note", id: "test-filtered" }, `Not delivered: this destination's payload filter does not match the ${pick.value} sample, so the event was recorded with no delivery. Change the filter, or test with another topic. `, link));
+        }
       } catch (err) {
         mount(result, errorBox(err));
       } finally {
