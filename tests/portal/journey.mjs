@@ -213,6 +213,11 @@ check(attempts.json.models.some((a) => a.manual && a.status === "success"), "a m
 
 step = "events list with filters";
 await go(page, "#/events");
+{
+  // Each destination in the filter names its type beside its target.
+  const options = await page.locator("#events-destination option").allInnerTexts();
+  check(options.slice(1).every((o) => /^[A-Z][^:]*: /.test(o)), `destination options name their type: ${options.join(" | ")}`);
+}
 await page.locator("#events-status").selectOption("failed");
 await page.waitForTimeout(500);
 await shot(page, "events");

@@ -7,7 +7,7 @@ import { h, mount } from "../lib/dom.js";
 import { count } from "../lib/format.js";
 import { badge, sparkline, table, typeIcon } from "../lib/widgets.js";
 
-/** Enabled, disabled, or disabled by outbound after repeated failures;
+/** Enabled, disabled, or disabled automatically after repeated failures;
  * with how many events wait for a disabled one. */
 export function status(d) {
   const kind = !d.disabled_at ? badge("Enabled", "ok") : d.disabled_reason === "consecutive_failures" ? badge("Auto-disabled", "bad") : badge("Disabled", "neutral");
@@ -28,7 +28,7 @@ export function statusNote(d) {
   const waiting = waitingText(d);
   const held = waiting ? ` Events that match it are kept for it meanwhile: ${waiting}.` : " Events that match it are kept for it meanwhile.";
   if (d.disabled_reason === "consecutive_failures") {
-    return `Disabled by outbound: its deliveries kept failing (${d.consecutive_failures ?? "repeated"} failures in a row, for long enough to rule out a passing outage).${held} Fix the endpoint, then enable it again.`;
+    return `Disabled automatically: its deliveries kept failing (${d.consecutive_failures ?? "repeated"} failures in a row, for long enough to rule out a passing outage).${held} Fix the endpoint, then enable it again.`;
   }
   return `Disabled.${held}`;
 }

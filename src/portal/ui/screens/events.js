@@ -48,7 +48,8 @@ async function list(outlet, ctx) {
     "select",
     { id: "events-destination", "aria-label": "Filter by destination" },
     h("option", { value: "" }, "All destinations"),
-    destinations.map((d) => h("option", { value: d.id, selected: params.get("destination") === d.id }, label(d))),
+    // With its type: two destinations may have the same target text.
+    destinations.map((d) => h("option", { value: d.id, selected: params.get("destination") === d.id }, `${ctx.type(d.type)?.label || d.type}: ${label(d)}`)),
   );
   const since = h("select", { id: "events-since", "aria-label": "Time range" }, [["", "Any time"], ["1", "Last hour"], ["24", "Last 24 hours"], ["168", "Last 7 days"]].map(([v, l]) => h("option", { value: v, selected: params.get("since") === v }, l)));
   const results = h("div", { id: "event-list" });
