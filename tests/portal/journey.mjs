@@ -159,7 +159,11 @@ await page.locator('[data-type="webhook"]').click();
 await page.locator(".guide .instructions h3").first().waitFor();
 check((await page.locator(".guide .instructions code").count()) > 0, "the instructions render their code spans");
 check((await page.locator(".guide .instructions script").count()) === 0, "the instructions are text, not markup");
+// A field's error goes away once the field is edited.
+await page.getByRole("button", { name: "Create destination" }).click();
+await page.locator(".field-error:not([hidden])").first().waitFor();
 await page.getByLabel("Endpoint URL").fill(`${env.RECEIVER}/hook`);
+check(!(await page.getByLabel("Endpoint URL").locator("xpath=ancestor::div[contains(@class,'field')][1]").locator(".field-error").isVisible()), "the URL's error is gone once it is filled");
 await page.getByRole("button", { name: "Add" }).click();
 await page.getByLabel("Custom headers name").fill("X-Team");
 await page.getByLabel("Custom headers value").fill("payments");

@@ -92,16 +92,20 @@ function fieldInput(section, field, value) {
   return wrap(h("div", { class: "field" }, label, control, hint, error));
 
   function wrap(node) {
+    const showError = (message) => {
+      error.hidden = !message;
+      error.textContent = message || "";
+      if (control.setAttribute) control.setAttribute("aria-invalid", message ? "true" : "false");
+    };
+    // An error is about the value it was given: editing the field clears
+    // it (the next submit checks again).
+    for (const kind of ["input", "change"]) node.addEventListener(kind, () => showError(null));
     return {
       field,
       path,
       node,
       read,
-      showError(message) {
-        error.hidden = !message;
-        error.textContent = message || "";
-        if (control.setAttribute) control.setAttribute("aria-invalid", message ? "true" : "false");
-      },
+      showError,
       check() {
         const v = read();
         if (field.required && (v === undefined || v === "")) return `${path}: is required`;
