@@ -154,7 +154,13 @@ step = "add a webhook destination through the form";
 await page.getByRole("link", { name: "Add destination" }).click();
 await ready(page);
 await shot(page, "new-destination");
+{
+  const cards = page.getByRole("list", { name: "Destination types" }).getByRole("listitem");
+  const n = await cards.count();
+  check(n >= 9 && (await cards.getByRole("button").count()) === n, `each type card is a button inside a list item (${n})`);
+}
 await page.locator('[data-type="webhook"]').click();
+check(await page.evaluate(() => document.activeElement?.closest("form") !== null), "focus moves into the form after choosing a type");
 // The type's set-up instructions (the API's Markdown) beside the form.
 await page.locator(".guide .instructions h3").first().waitFor();
 check((await page.locator(".guide .instructions code").count()) > 0, "the instructions render their code spans");

@@ -17,15 +17,21 @@ function pickType(outlet, ctx) {
     outlet,
     h("div", { class: "page-head" }, h("h1", null, "Add destination"), h("a", { class: "button", href: "#/destinations" }, "Cancel")),
     h("p", { class: "step" }, "Step 1 of 2 · Choose where events go"),
+    // A list of buttons: each card is a real button inside its list item,
+    // so assistive technology announces it as one.
     h(
-      "div",
-      { class: "type-grid", role: "list" },
+      "ul",
+      { class: "type-grid", "aria-label": "Destination types" },
       ctx.types.map((t) =>
         h(
-          "button",
-          { type: "button", class: "card type-card", role: "listitem", "data-type": t.type, onclick: () => configure(outlet, ctx, t) },
-          h("span", { class: "type-card-head" }, typeIcon(t, 28), h("strong", null, t.label)),
-          h("span", { class: "muted" }, t.description),
+          "li",
+          null,
+          h(
+            "button",
+            { type: "button", class: "card type-card", "data-type": t.type, onclick: () => configure(outlet, ctx, t) },
+            h("span", { class: "type-card-head" }, typeIcon(t, 28), h("strong", null, t.label)),
+            h("span", { class: "muted" }, t.description),
+          ),
         ),
       ),
     ),
@@ -100,6 +106,9 @@ function configure(outlet, ctx, type) {
       ),
     ),
   );
+  // Keyboard focus follows the choice into the form's first field.
+  const firstField = form.querySelector("input, select, textarea");
+  if (firstField) firstField.focus();
 }
 
 /** How to set the type up: its instructions (Markdown, from the API);
