@@ -61,7 +61,19 @@ async function list(outlet, ctx) {
       limit: 50,
       next: cursor,
     };
-    const page = await api("GET", `/events${query(q)}`);
+    let page;
+    if (status.value === "failed") {
+      // Failed: the API filters the attempts (all of them, not the newest
+      // page of events), a page of failed attempts at a time; their events
+      // are then read by id. An event whose failure was later delivered
+      // drops out below, when its states are known.
+      const failed = await api("GET", `/attempts${query({ ...q, status: "failed", limit: 200 })}`);
+      const ids = [...new Set((failed.models || []).map((a) => a.event_id))];
+      const found = ids.length ? await api("GET", `/events${query({ id: ids, limit: 200 })}`) : { models: [] };
+      page = { models: found.models || [], pagination: failed.pagination };
+    } else {
+      page = await api("GET", `/events${query(q)}`);
+    }
     const events = page.models || [];
     const attempts = events.length
       ? (await api("GET", `/attempts${query({ event_id: events.map((e) => e.id), limit: 1000 })}`)).models || []
