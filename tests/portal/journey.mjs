@@ -155,6 +155,7 @@ await page.getByRole("link", { name: "Add destination" }).click();
 await ready(page);
 await shot(page, "new-destination");
 {
+  await page.getByRole("list", { name: "Destination types" }).waitFor();
   const cards = page.getByRole("list", { name: "Destination types" }).getByRole("listitem");
   const n = await cards.count();
   check(n >= 9 && (await cards.getByRole("button").count()) === n, `each type card is a button inside a list item (${n})`);
@@ -457,6 +458,18 @@ step = "a phone-sized screen";
   if (shots) await phone.screenshot({ path: `${shots}/destinations-phone-dark.png`, fullPage: true });
   check(phone.errors.length === 0, `no console errors: ${phone.errors}`);
   await phone.context().close();
+}
+
+step = "a session for another account";
+{
+  // This tenant's token with another tenant's id in the link: refused,
+  // with a way back to the platform.
+  const link = await admin("GET", `/tenants/${tenant}/portal`);
+  const p = await newPage();
+  await p.goto(link.json.redirect_url.replace(`tenant_id=${tenant}`, "tenant_id=othercorp"));
+  await p.getByRole("heading", { name: "Not allowed" }).waitFor();
+  check((await p.locator("#not-allowed-back").getAttribute("href")) === env.REFERER, "Not allowed leads back to the platform");
+  await p.context().close();
 }
 
 step = "an expired session";

@@ -213,7 +213,9 @@ async function boot() {
       return setup.render(app, ctx, () => boot());
     }
     if (err instanceof ApiError && err.status === 403) {
-      return mount(app, h("main", { class: "centered" }, h("section", { class: "card narrow" }, h("h1", null, "Not allowed"), h("p", null, "This session is for another tenant."))));
+      // A way back: where the platform sends its users, else a fresh link.
+      const back = settings.referer_url || settings.refresh_url;
+      return mount(app, h("main", { class: "centered" }, h("section", { class: "card narrow" }, h("h1", null, "Not allowed"), h("p", null, "This session is for another account. Open the webhooks settings again from your account."), back ? h("a", { class: "button primary", href: back, id: "not-allowed-back" }, "Back to your account") : null)));
     }
     return mount(app, h("main", { class: "centered" }, h("section", { class: "card narrow" }, h("h1", null, "Something went wrong"), errorBox(err))));
   }

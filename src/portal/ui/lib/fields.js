@@ -1,7 +1,7 @@
 // Forms generated from a destination type's schema (the documents of
 // GET /destination-types): one input per config and credential field, the
 // topics picker and the payload filter editor. The API validates again and
-// its 422 messages ("config.url: must match …") are shown at their fields.
+// its 422 messages ("config.url: …") are shown at their fields.
 
 import { h, uid } from "./dom.js";
 import { api } from "../api.js";
@@ -111,7 +111,8 @@ function fieldInput(section, field, value) {
         if (field.required && (v === undefined || v === "")) return `${path}: is required`;
         if (field.pattern && typeof v === "string" && v !== "") {
           try {
-            if (!new RegExp(field.pattern).test(v)) return `${path}: must match ${field.pattern}`;
+            // In words, not the raw expression: what the field is for.
+            if (!new RegExp(field.pattern).test(v)) return `${path}: is not valid here (${field.description || field.label})`;
           } catch {
             return null; // the API checks it
           }
