@@ -147,6 +147,7 @@ impl Application {
             parts,
             portal: PortalSettings {
                 wildcard_topics: settings.topics.allow_wildcards,
+                retention_days: settings.retention.days,
                 ..settings.portal.clone()
             },
             pool,

@@ -44,4 +44,8 @@ pub struct PortalSettings {
     /// copied here at start-up (not a setting of its own).
     #[arg(skip)]
     pub wildcard_topics: bool,
+    /// How many days events and attempts are kept: LOG_RETENTION_DAYS,
+    /// copied here at start-up (the Events page says it).
+    #[arg(skip)]
+    pub retention_days: u32,
 }

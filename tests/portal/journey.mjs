@@ -250,6 +250,7 @@ await go(page, "#/events");
   const options = await page.locator("#events-destination option").allInnerTexts();
   check(options.slice(1).every((o) => /^[A-Z][^:]*: /.test(o)), `destination options name their type: ${options.join(" | ")}`);
 }
+check((await page.locator("#retention").innerText()).includes("kept for 7 days"), "the Events page says how long events are kept");
 await page.locator("#events-status").selectOption("failed");
 await page.waitForTimeout(500);
 await shot(page, "events");

@@ -124,6 +124,9 @@ async function list(outlet, ctx) {
     outlet,
     h("div", { class: "page-head" }, h("h1", null, "Events"), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
     h("div", { class: "filters" }, topic, status, dest, since),
+    ctx.settings.retention_days
+      ? h("p", { class: "hint", id: "retention" }, `Events and their delivery attempts are kept for ${ctx.settings.retention_days} days.`)
+      : null,
     results,
   );
   await load();
