@@ -95,8 +95,10 @@ async function shot(page, name) {
   await page.evaluate(() => (document.documentElement.dataset.theme = "light"));
 }
 
-/** Polls `fn` until it returns truthy, reloading the route in between. */
-async function until(page, fn, what, tries = 40) {
+/** Polls `fn` until it returns truthy, reloading the route in between.
+ * 100 tries (40 s and more): a delivery waited for here shares the machine
+ * with the rest of the suite, which on 2 cores can hold it up for seconds. */
+async function until(page, fn, what, tries = 100) {
   for (let i = 0; i < tries; i += 1) {
     if (await fn()) return true;
     await page.waitForTimeout(400);
