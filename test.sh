@@ -135,13 +135,13 @@ if ! python3 -c "import moto.server, moto; assert moto.__version__ == '$MOTO_VER
 fi
 
 # The portal's browser test (tests/it/portal.rs): Debian's headless
-# Chromium, driven by playwright-core from npm (pinned in
-# tests/portal/package-lock.json).
+# Chromium, driven by playwright-core, and axe-core for the accessibility
+# pass, both from npm (pinned in tests/portal/package-lock.json).
 command -v chromium >/dev/null 2>&1 || { say "installing chromium"; need_pkg chromium; }
 command -v npm >/dev/null 2>&1 || { say "installing node"; need_pkg nodejs npm; }
 if [ ! -d tests/portal/node_modules/playwright-core ] \
   || [ tests/portal/package-lock.json -nt tests/portal/node_modules/.package-lock.json ]; then
-  say "installing playwright-core (npm ci --prefix tests/portal)"
+  say "installing playwright-core and axe-core (npm ci --prefix tests/portal)"
   npm ci --prefix tests/portal --no-audit --no-fund --silent
 fi
 

@@ -215,13 +215,13 @@ pub fn reachable_url(url: &str, policy: &NetworkPolicy) -> Result<(), String> {
             let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
             return match policy.check(v4).or_else(|_| policy.check(v6)) {
                 Ok(()) => Ok(()),
-                Err(_) => Err(format!("host {name} is this machine (loopback), which destinations may not reach; DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS can allow it")),
+                Err(_) => Err(format!("host {name} is this machine (loopback), which destinations may not reach unless the service's operator allows that network")),
             };
         }
     };
     policy.check(ip).map_err(|_| {
         format!(
-            "host {ip} is a loopback, private, link-local or reserved address, which destinations may not reach; DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS can allow it"
+            "host {ip} is a loopback, private, link-local or reserved address, which destinations may not reach unless the service's operator allows that network"
         )
     })
 }

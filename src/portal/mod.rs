@@ -42,6 +42,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("lib/widgets.js", JS, include_bytes!("ui/lib/widgets.js")),
     ("lib/fields.js", JS, include_bytes!("ui/lib/fields.js")),
     ("lib/markdown.js", JS, include_bytes!("ui/lib/markdown.js")),
+    ("lib/chart.js", JS, include_bytes!("ui/lib/chart.js")),
     (
         "screens/setup.js",
         JS,

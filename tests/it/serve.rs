@@ -14,7 +14,16 @@ const BIN: &str = env!("CARGO_BIN_EXE_outbound");
 /// Starts `outbound serve` on the test database and a free port; returns the
 /// child and the HTTP address it printed.
 pub async fn start_serve(db: &TestDb, extra_env: &[(&str, &str)]) -> (Child, String) {
-    let mut cmd = Command::new(BIN);
+    start_serve_bin(BIN, db, extra_env).await
+}
+
+/// [`start_serve`] with another build of the binary (e.g. a release build).
+pub async fn start_serve_bin(
+    bin: &str,
+    db: &TestDb,
+    extra_env: &[(&str, &str)],
+) -> (Child, String) {
+    let mut cmd = Command::new(bin);
     cmd.arg("serve")
         .env("DATABASE_URL", &db.url)
         .env("API_PORT", "0")

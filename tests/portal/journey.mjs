@@ -7,18 +7,23 @@
 //   API           http://host:port/api/v1, API_KEY the operator's key
 //   RECEIVER      the receiver's base URL (/__default/<status> sets its reply)
 //   OTHER_DESTINATION, OTHER_EVENT  another tenant's ids
+//   PORTAL_ASSETS every asset's path under /portal/<version>/, comma-separated
 //   SCREENSHOTS   optional: a folder for the screenshots of each tab
+//   FIRST_SCREEN_BUDGET_MS  optional: the first screen's budget (release builds)
 //
 // Exits 0 when every step held; prints what it measured (first render,
 // sizes) as `measure:` lines.
 
 import { chromium } from "playwright-core";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { gzipSync } from "node:zlib";
 
 const env = process.env;
 const tenant = new URL(env.PORTAL_LINK).searchParams.get("tenant_id");
 const shots = env.SCREENSHOTS;
+// Every JS and CSS file of the portal (from outbound::portal::asset_paths).
+const ASSETS = (env.PORTAL_ASSETS || "").split(",").filter(Boolean);
 if (shots) mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -85,14 +90,51 @@ async function go(page, hash) {
   await ready(page);
 }
 
+/** Screenshots of the page as it is, light and dark, at 1280 px and at a
+ * phone's 390 px (`-phone`). */
 async function shot(page, name) {
   if (!shots) return;
   await page.evaluate(() => document.querySelectorAll(".toast").forEach((t) => t.remove()));
-  for (const theme of ["light", "dark"]) {
-    await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
-    await page.screenshot({ path: `${shots}/${name}-${theme}.png`, fullPage: true });
+  const size = page.viewportSize();
+  for (const [suffix, width] of [["", size.width], ["-phone", 390]]) {
+    await page.setViewportSize({ width, height: width === 390 ? 844 : size.height });
+    for (const theme of ["light", "dark"]) {
+      await page.evaluate((t) => (document.documentElement.dataset.theme = t), theme);
+      await page.screenshot({ path: `${shots}/${name}${suffix}-${theme}.png`, fullPage: true });
+    }
   }
+  await page.setViewportSize(size);
   await page.evaluate(() => (document.documentElement.dataset.theme = "light"));
+}
+
+// axe-core, pinned in package-lock.json: the accessibility pass.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const audited = [];
+
+/** Runs axe-core on the page as it is, in the light and the dark theme;
+ * any serious or critical violation is a failed check. */
+async function audit(page, name) {
+  const theme = await page.evaluate(() => document.documentElement.dataset.theme);
+  for (const t of ["light", "dark"]) {
+    await page.evaluate((x) => (document.documentElement.dataset.theme = x), t);
+    // Evaluated by the driver, so the page's CSP (scripts from its own
+    // origin only) does not stand in the way.
+    if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(axeSource);
+    const found = await page.evaluate(async () => {
+      const r = await window.axe.run(document, { resultTypes: ["violations"] });
+      return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+    });
+    const bad = found.filter((v) => v.impact === "serious" || v.impact === "critical");
+    audited.push(`${name}/${t}: ${found.length} violation(s), ${bad.length} serious or critical${found.length ? ` (${found.map((v) => `${v.id} [${v.impact}]`).join(", ")})` : ""}`);
+    check(bad.length === 0, `axe on ${name} (${t}): ${bad.map((v) => `${v.id} [${v.impact}] at ${v.nodes.join(", ")}`).join("; ")}`);
+  }
+  await page.evaluate((x) => (document.documentElement.dataset.theme = x), theme);
+}
+
+/** A screen reached: its accessibility pass, then its screenshots. */
+async function screen(page, name) {
+  await audit(page, name);
+  await shot(page, name);
 }
 
 /** Polls `fn` until it returns truthy, reloading the route in between.
@@ -116,7 +158,7 @@ await page.goto(env.PORTAL_LINK);
 await page.getByRole("button", { name: "Set up Webhooks" }).waitFor();
 check(!page.url().includes("token="), "the token left the address bar");
 check(await page.evaluate(() => !!sessionStorage.getItem("outbound.portal.session")), "the token is in session storage");
-await shot(page, "setup");
+await screen(page, "setup");
 await page.getByRole("button", { name: "Set up Webhooks" }).click();
 await ready(page);
 check(await page.getByRole("heading", { name: "Destinations" }).isVisible(), "the destinations tab after set-up");
@@ -125,45 +167,82 @@ console.log(`measure: first screen usable ${Math.round(firstRender)} ms after na
 
 step = "first load time";
 {
-  // A fresh load of an existing tenant's portal, as a user opening the link.
+  // Five fresh pages (a new browser context each: no cache, no session),
+  // as a user opening the portal link; the median is the figure.
   const link = await admin("GET", `/tenants/${tenant}/portal`);
-  const p = await newPage();
-  await p.goto(link.json.redirect_url);
-  await ready(p);
-  const ms = await p.evaluate(() => window.__portalFirstRender);
-  console.log(`measure: first screen usable ${Math.round(ms)} ms after navigation (returning tenant)`);
-  const sizes = await p.evaluate(() =>
-    performance.getEntriesByType("resource").filter((r) => r.name.includes("/portal/")).map((r) => r.name),
-  );
+  const times = [];
+  let wire = 0;
+  let body = 0;
+  for (let i = 0; i < 5; i++) {
+    const p = await newPage();
+    await p.goto(link.json.redirect_url);
+    await ready(p);
+    times.push(await p.evaluate(() => window.__portalFirstRender));
+    if (i === 0) {
+      // Bytes on the wire for the first screen: the page, its assets and
+      // the API's answers, headers included (transferSize), and bodies as
+      // sent (encodedBodySize, compressed where the server compressed).
+      const entries = await p.evaluate(() => [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")].map((e) => ({ name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize })));
+      wire = entries.reduce((n, e) => n + e.transfer, 0);
+      body = entries.reduce((n, e) => n + e.encoded, 0);
+      const decoded = entries.reduce((n, e) => n + e.decoded, 0);
+      console.log(`measure: first screen on the wire ${wire} bytes in ${entries.length} requests (bodies ${body} bytes as sent, ${decoded} bytes decoded)`);
+      const external = entries.filter((e) => !e.name.startsWith(new URL(env.API).origin));
+      check(external.length === 0, `nothing from other hosts: ${external.map((e) => e.name)}`);
+      const assets = entries.filter((e) => e.name.includes("/portal/"));
+      let raw = 0;
+      let gz = 0;
+      for (const e of assets) {
+        const bytes = Buffer.from(await (await fetch(e.name)).arrayBuffer());
+        raw += bytes.length;
+        gz += gzipSync(bytes).length;
+      }
+      console.log(`measure: first screen's JS and CSS ${raw} bytes, ${gz} bytes gzipped, ${assets.length} files`);
+    }
+    check(p.errors.length === 0, `no console errors: ${p.errors}`);
+    await p.context().close();
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[2];
+  console.log(`measure: first screen usable, median of 5 fresh pages: ${Math.round(median)} ms (${times.map((t) => Math.round(t)).join(", ")})`);
+  if (env.FIRST_SCREEN_BUDGET_MS) {
+    check(median <= Number(env.FIRST_SCREEN_BUDGET_MS), `first screen median ${Math.round(median)} ms (budget ${env.FIRST_SCREEN_BUDGET_MS} ms)`);
+  }
+  // Every asset of every screen, for the size budget.
   let raw = 0;
   let gz = 0;
-  const external = [];
-  for (const url of sizes) {
-    if (!url.startsWith(new URL(env.API).origin)) external.push(url);
-    const body = Buffer.from(await (await fetch(url)).arrayBuffer());
-    raw += body.length;
-    gz += gzipSync(body).length;
+  const html = await (await fetch(new URL(env.API).origin + "/")).text();
+  const version = /\/portal\/([0-9a-f]+)\//.exec(html)[1];
+  for (const file of ASSETS) {
+    const bytes = Buffer.from(await (await fetch(`${new URL(env.API).origin}/portal/${version}/${file}`)).arrayBuffer());
+    raw += bytes.length;
+    gz += gzipSync(bytes).length;
   }
-  console.log(`measure: portal JS and CSS ${raw} bytes, ${gz} bytes gzipped, ${sizes.length} files`);
+  console.log(`measure: all portal JS and CSS ${raw} bytes, ${gz} bytes gzipped, ${ASSETS.length} files`);
   check(gz <= 100 * 1024, `JS + CSS are ${gz} bytes gzipped (budget 100 kB)`);
-  const all = await p.evaluate(() => performance.getEntriesByType("resource").map((r) => r.name));
-  check(all.every((u) => u.startsWith(new URL(env.API).origin) || u.startsWith("data:")), `nothing from other hosts: ${all}`);
-  check(p.errors.length === 0, `no console errors: ${p.errors}`);
-  await p.context().close();
 }
 
 step = "add a webhook destination through the form";
 await page.getByRole("link", { name: "Add destination" }).click();
 await ready(page);
-await shot(page, "new-destination");
+await screen(page, "new-destination");
 {
   await page.getByRole("list", { name: "Destination types" }).waitFor();
   const cards = page.getByRole("list", { name: "Destination types" }).getByRole("listitem");
   const n = await cards.count();
   check(n >= 9 && (await cards.getByRole("button").count()) === n, `each type card is a button inside a list item (${n})`);
 }
+{
+  // Hookdeck has credentials only: no "Configuration" heading over nothing.
+  await page.locator('[data-type="hookdeck"]').click();
+  const headings = await page.locator("form h2").allInnerTexts();
+  check(headings.includes("Credentials") && !headings.includes("Configuration"), `Hookdeck's form headings: ${headings}`);
+  await page.getByRole("button", { name: "Back" }).click();
+}
 await page.locator('[data-type="webhook"]').click();
 check(await page.evaluate(() => document.activeElement?.closest("form") !== null), "focus moves into the form after choosing a type");
+await page.locator(".guide .instructions h3").first().waitFor();
+await screen(page, "new-webhook");
 // The type's set-up instructions (the API's Markdown) beside the form.
 await page.locator(".guide .instructions h3").first().waitFor();
 check((await page.locator(".guide .instructions code").count()) > 0, "the instructions render their code spans");
@@ -171,6 +250,16 @@ check((await page.locator(".guide .instructions script").count()) === 0, "the in
 // A field's error goes away once the field is edited.
 await page.getByRole("button", { name: "Create destination" }).click();
 await page.locator(".field-error:not([hidden])").first().waitFor();
+{
+  // An address the service may not reach: said in the tenant's words, with
+  // no operator setting named.
+  await page.getByLabel("All topics").check();
+  await page.getByLabel("Endpoint URL").fill("http://10.1.2.3/hook");
+  await page.getByRole("button", { name: "Create destination" }).click();
+  await page.getByText("may not reach").first().waitFor();
+  const said = await page.locator("form").innerText();
+  check(said.includes("operator") && !said.includes("DESTINATIONS_"), `the network guard's message: ${said.slice(0, 300)}`);
+}
 await page.getByLabel("Endpoint URL").fill(`${env.RECEIVER}/hook`);
 check(!(await page.getByLabel("Endpoint URL").locator("xpath=ancestor::div[contains(@class,'field')][1]").locator(".field-error").isVisible()), "the URL's error is gone once it is filled");
 await page.getByRole("button", { name: "Add" }).click();
@@ -206,7 +295,7 @@ await page.locator("#test-event-link").click();
 await ready(page);
 await until(page, async () => (await page.getByText("Delivered").count()) > 0, "the test event's delivery");
 check(await page.getByRole("heading", { name: "Payload" }).isVisible(), "the event shows its payload");
-await shot(page, "event");
+await screen(page, "event");
 
 step = "a failing receiver, its status code and body, and retry";
 await receiverReplies(500);
@@ -217,7 +306,19 @@ await until(page, async () => (await page.getByText("Failed", { exact: true }).c
 await page.locator("table tbody tr").first().click();
 await page.getByRole("heading", { name: "Response 500" }).waitFor();
 check(await page.locator(".response-body").innerText().then((t) => t.includes("receiver refused")), "the response body is shown");
+check(await page.locator("#headers-rebuilt").isVisible(), "Headers sent says it is rebuilt from what is stored");
+await audit(page, "attempt drawer");
+{
+  // The attempt has its own address: a reload opens it again.
+  const linked = page.url();
+  check(/[?&]attempt=\d+/.test(linked), `the drawer's address names the attempt: ${linked}`);
+  await page.reload();
+  await ready(page);
+  await page.getByRole("heading", { name: "Response 500" }).waitFor();
+  check(page.url() === linked, "the reloaded address is the attempt's");
+}
 await page.keyboard.press("Escape");
+check(!page.url().includes("attempt="), `closing the drawer leaves the attempt's address: ${page.url()}`);
 await receiverReplies(200);
 await page.locator(".delivery-list").getByRole("button", { name: "Retry" }).click();
 await until(page, async () => (await page.locator(".delivery-list").getByText("Delivered").count()) > 0, "the retried delivery");
@@ -248,6 +349,20 @@ step = "events list with filters";
 }
 await go(page, "#/events");
 {
+  // 60+ events: a page of 50, then older ones and back (cursor paging).
+  check((await page.locator("#event-list tbody tr").count()) === 50, "a page of 50 events");
+  // Rows compared by the event they name (their "… ago" text moves on).
+  const first = () => page.locator("#event-list tbody tr a").first().getAttribute("href");
+  const newest = await first();
+  check(await page.locator("#events-newer").isDisabled(), "no newer page on the first");
+  await page.locator("#events-older").click();
+  await page.locator("#events-newer:not([disabled])").waitFor();
+  check((await first()) !== newest, "older events on the next page");
+  await page.locator("#events-newer").click();
+  await page.locator("#events-newer[disabled]").waitFor();
+  check((await first()) === newest, "back to the newest");
+}
+{
   // Each destination in the filter names its type beside its target.
   const options = await page.locator("#events-destination option").allInnerTexts();
   check(options.slice(1).every((o) => /^[A-Z][^:]*: /.test(o)), `destination options name their type: ${options.join(" | ")}`);
@@ -255,7 +370,7 @@ await go(page, "#/events");
 check((await page.locator("#retention").innerText()).includes("kept for 7 days"), "the Events page says how long events are kept");
 await page.locator("#events-status").selectOption("failed");
 await page.waitForTimeout(500);
-await shot(page, "events");
+await screen(page, "events");
 
 step = "rotate the secret";
 await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=settings`);
@@ -269,7 +384,7 @@ await page.getByText("previous secret is still accepted").waitFor();
 await page.locator("#reveal-secret").click();
 const after = await page.locator("#secret-value").innerText();
 check(after.startsWith("whsec_") && after !== before, "a new secret after rotation");
-await shot(page, "settings");
+await screen(page, "settings");
 
 step = "wildcard topics in the settings";
 // TOPICS_ALLOW_WILDCARDS: the catalog's user topics are offered as user.*,
@@ -288,12 +403,75 @@ await page.getByLabel("Other patterns").waitFor();
 check(await page.getByLabel("user.* all user topics").isChecked(), "the saved pattern shows as its group");
 check((await page.getByLabel("Other patterns").inputValue()) === "*.completed", "the other pattern shows as typed");
 
-step = "overview";
+step = "overview: counts and charts over a time range";
 await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=overview`);
-await page.locator('[data-window="24 h"]').waitFor();
-check(await page.locator('[data-window="24 h"]').innerText().then((t) => /Success rate/.test(t)), "the overview's counts");
-check(await page.locator('[data-window="24 h"]').innerText().then((t) => /500/.test(t)), "failures by status code");
-await shot(page, "destination");
+await page.locator('.stats-row[data-range="24h"]').waitFor();
+{
+  const stats = await page.locator(".stats-row").innerText();
+  check(/Success rate/.test(stats) && /Events/.test(stats), `the overview's counts: ${stats}`);
+  const codes = await page.locator("#status-codes").innerText();
+  check(/500/.test(codes) && /200/.test(codes), `deliveries by status code: ${codes}`);
+  check((await page.locator("figure.chart svg.chart-plot").count()) === 3, "three charts: events, deliveries, error rate");
+  check((await page.locator("svg.chart-plot rect.chart-ok").count()) > 0, "delivered bars drawn");
+  check((await page.locator("svg.chart-plot rect.chart-bad").count()) > 0, "failed bars drawn");
+  check((await page.locator("svg.chart-plot polyline.chart-line, svg.chart-plot circle.chart-dot").count()) > 0, "the error rate drawn");
+  check((await page.locator("svg.chart-plot[role=img]").first().getAttribute("aria-label")).includes("over the last 24 hours"), "a chart says what it shows");
+  await page.locator('.segmented [data-range="7d"]').click();
+  await page.locator('.stats-row[data-range="7d"]').waitFor();
+  check(page.url().includes("range=7d"), "the range is in the address");
+  await page.locator('.segmented [data-range="24h"]').click();
+  await page.locator('.stats-row[data-range="24h"]').waitFor();
+}
+{
+  // Copy buttons for the id and the target.
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
+  await page.getByRole("button", { name: "Copy destination id" }).click();
+  check((await page.evaluate(() => navigator.clipboard.readText())) === destinationId, "the id copied");
+  await page.getByRole("button", { name: "Copy target" }).click();
+  check((await page.evaluate(() => navigator.clipboard.readText())).startsWith(env.RECEIVER), "the target copied");
+}
+await screen(page, "destination");
+
+step = "deliveries: time range, status and topic filters, and pages";
+await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=deliveries`);
+{
+  const rows = page.locator("table tbody tr");
+  await page.locator("#deliveries-range").waitFor();
+  check((await rows.count()) === 25, `a page of 25 deliveries (${await rows.count()})`);
+  const first = () => rows.first().locator("a").first().getAttribute("href");
+  const newest = await first();
+  check(await page.locator("#deliveries-newer").isDisabled(), "no newer page on the first");
+  await page.locator("#deliveries-older").click();
+  await page.locator("#deliveries-newer:not([disabled])").waitFor();
+  check((await first()) !== newest, "older deliveries on the next page");
+  await page.locator("#deliveries-newer").click();
+  await page.locator("#deliveries-newer[disabled]").waitFor();
+  check((await first()) === newest, "back to the newest");
+  await page.locator("#deliveries-status").selectOption("failed");
+  await page.locator("#deliveries-status").waitFor();
+  await until(page, async () => {
+    const n = await rows.count();
+    const failed = await page.locator("table tbody tr .badge.bad").count();
+    return n > 0 && n === failed;
+  }, "only failed deliveries", 20);
+  check(page.url().includes("status=failed"), "the filter is in the address");
+  await page.reload();
+  await ready(page);
+  await page.locator("#deliveries-status").waitFor();
+  check((await page.locator("#deliveries-status").inputValue()) === "failed", "a reload keeps the filter");
+  await page.locator("#deliveries-status").selectOption("");
+  await page.locator("#deliveries-topic").selectOption("campaign.completed");
+  await page.getByText("No deliveries match.").waitFor();
+  await page.locator("#deliveries-topic").selectOption("user.created");
+  await page.locator("table tbody tr a").first().waitFor();
+  const topics = await page.locator("table tbody tr a").allInnerTexts();
+  check(topics.length > 0 && topics.every((t) => t === "user.created"), `user.created only: ${topics.slice(0, 5)}`);
+  await page.locator("#deliveries-range").selectOption("30d");
+  check(page.url().includes("range=30d"), "the range is in the address");
+  await page.locator("#deliveries-topic").selectOption("");
+  await page.locator("#deliveries-range").selectOption("24h");
+}
+await screen(page, "deliveries");
 
 step = "filter the destination list";
 await admin("POST", `/tenants/${tenant}/destinations`, { id: "d_second", type: "webhook", topics: ["*"], config: { url: `${env.RECEIVER}/second` } });
@@ -307,7 +485,7 @@ await page.locator("#filter-topic").selectOption("");
 await page.locator("#filter-search").fill("second");
 check((await page.locator("#destination-list tbody tr").count()) === 1, "search by target");
 await page.locator("#filter-search").fill("");
-await shot(page, "destinations");
+await screen(page, "destinations");
 
 step = "a long URL, and a test the destination's filter drops";
 {
@@ -337,6 +515,13 @@ step = "a long URL, and a test the destination's filter drops";
 step = "disable and delete";
 await go(page, "#/destinations/d_second");
 await page.locator("#disable").click();
+// It asks first; Cancel leaves it enabled.
+check((await page.locator("dialog.dialog").innerText()).includes("events wait for it"), "disabling asks first and says what happens");
+await audit(page, "disable dialog");
+await page.locator("dialog.dialog").getByRole("button", { name: "Cancel" }).click();
+check((await admin("GET", `/tenants/${tenant}/destinations/d_second`)).json.disabled_at === null, "Cancel leaves it enabled");
+await page.locator("#disable").click();
+await page.locator("#disable-confirm").click();
 await page.getByText("Destination disabled").waitFor();
 await ready(page);
 check((await page.locator(".page-head .badge").innerText()) === "Disabled", "shown disabled");
@@ -364,7 +549,7 @@ check((await page.locator(".page-head .waiting").innerText()) === "2 events wait
 check((await page.locator(".notice").innerText()).includes("2 events waiting"), "the note says they are kept");
 await page.locator("#enable").click();
 check((await page.locator("dialog.dialog").innerText()).includes("2 events waiting"), "enabling asks what to do with them");
-await shot(page, "enable-waiting");
+await screen(page, "enable-waiting");
 await page.locator("#enable-deliver").click();
 const enabled = await pollApi(second, (d) => d.disabled_at === null);
 check(enabled.disabled_at === null && enabled.held_events === 0, "enabled, and what waited released");
@@ -401,7 +586,7 @@ const topicNames = await page.locator(".catalog article h2").allInnerTexts();
 check(topicNames.length > 0 && topicNames.every((n) => n.includes("campaign")), `search: ${topicNames}`);
 await page.locator("#catalog-search").fill("");
 await page.waitForTimeout(600);
-await shot(page, "catalog");
+await screen(page, "catalog");
 
 step = "hostile text is shown as text";
 const evil = `<img src=x onerror="window.__xss=1"></script><script>window.__xss=2</script>`;
@@ -456,6 +641,7 @@ step = "a phone-sized screen";
   await phone.goto(link.json.redirect_url);
   await ready(phone);
   check((await phone.evaluate(() => document.documentElement.dataset.theme)) === "dark", "?theme=dark");
+  await audit(phone, "destinations at 390 px");
   const wide = await phone.evaluate(() => document.scrollingElement.scrollWidth);
   check(wide <= 390, `no sideways scrolling at 390 px (${wide})`);
   if (shots) await phone.screenshot({ path: `${shots}/destinations-phone-dark.png`, fullPage: true });
@@ -471,6 +657,7 @@ step = "a session for another account";
   const p = await newPage();
   await p.goto(link.json.redirect_url.replace(`tenant_id=${tenant}`, "tenant_id=othercorp"));
   await p.getByRole("heading", { name: "Not allowed" }).waitFor();
+  await audit(p, "not allowed");
   check((await p.locator("#not-allowed-back").getAttribute("href")) === env.REFERER, "Not allowed leads back to the platform");
   await p.context().close();
 }
@@ -480,6 +667,7 @@ step = "an expired session";
   const p = await newPage();
   await p.goto(env.EXPIRED_LINK);
   await p.getByRole("heading", { name: "Session expired" }).waitFor();
+  await audit(p, "session expired");
   const back = await p.getByRole("link", { name: "Back" }).getAttribute("href");
   check(back === env.REFERER, `the referer link: ${back}`);
   check((await p.getByRole("link", { name: "Get a new link" }).getAttribute("href")) === env.REFRESH, "the refresh link");
@@ -488,6 +676,7 @@ step = "an expired session";
 }
 
 await browser.close();
+console.log(`measure: axe-core ${audited.length} passes:\n${audited.map((a) => `measure:   ${a}`).join("\n")}`);
 if (problems.length) {
   console.error(`${problems.length} problem(s):\n${problems.join("\n")}`);
   process.exit(1);

@@ -55,3 +55,22 @@ export function uid(prefix = "f") {
   seq += 1;
   return `${prefix}-${seq}`;
 }
+
+/** The parameters after `?` in the address's hash (`#/events?status=failed`). */
+export function hashParams() {
+  return new URLSearchParams(window.location.hash.split("?")[1] || "");
+}
+
+/** Sets parameters of the hash (an empty value removes one) in place: no
+ * new route is rendered and no history entry added, so a reload or a
+ * copied link opens the same view. */
+export function replaceHashParams(changes) {
+  const path = window.location.hash.split("?")[0] || "#/";
+  const p = hashParams();
+  for (const [k, v] of Object.entries(changes)) {
+    if (v === undefined || v === null || v === "") p.delete(k);
+    else p.set(k, v);
+  }
+  const q = p.toString();
+  history.replaceState(null, "", `${path}${q ? `?${q}` : ""}`);
+}

@@ -4,7 +4,8 @@
 import { h, svg, mount, uid } from "./dom.js";
 import { pretty } from "./format.js";
 
-/** A table. `columns`: [{ label, cell(row) -> node|string, class }];
+/** A table. `columns`: [{ label, cell(row) -> node|string, class, quiet }]
+ * (`quiet`: the header is for assistive technology only, e.g. "Actions");
  * on narrow screens each row reads as a card, the labels beside the cells. */
 export function table(columns, rows, { onRow, empty = "Nothing here yet.", caption } = {}) {
   if (!rows.length) return h("p", { class: "empty" }, empty);
@@ -15,7 +16,7 @@ export function table(columns, rows, { onRow, empty = "Nothing here yet.", capti
       "table",
       { class: "table" },
       caption ? h("caption", { class: "visually-hidden" }, caption) : null,
-      h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col", class: c.class }, c.label)))),
+      h("thead", null, h("tr", null, columns.map((c) => h("th", { scope: "col", class: c.class }, c.quiet ? h("span", { class: "visually-hidden" }, c.label) : c.label)))),
       h(
         "tbody",
         null,
@@ -23,7 +24,7 @@ export function table(columns, rows, { onRow, empty = "Nothing here yet.", capti
           const tr = h(
             "tr",
             { class: onRow ? "clickable" : null },
-            columns.map((c) => h("td", { "data-label": c.label, class: c.class }, c.cell(row))),
+            columns.map((c) => h("td", { "data-label": c.quiet ? "" : c.label, class: c.class }, c.cell(row))),
           );
           if (onRow) {
             tr.tabIndex = 0;
@@ -45,12 +46,15 @@ export function table(columns, rows, { onRow, empty = "Nothing here yet.", capti
  * A side drawer; Escape or the close button closes it and returns focus.
  * Navigating anywhere (a link inside it, the back button) closes it too.
  */
-export function drawer(title, ...content) {
+export function drawer(heading, ...content) {
+  // `heading` is the title, or { title, onClose } to hear when it closes.
+  const { title, onClose } = typeof heading === "object" ? heading : { title: heading };
   const before = document.activeElement;
   const titleId = uid("drawer");
   const close = () => {
     if (!backdrop.isConnected) return;
     backdrop.remove();
+    if (onClose) onClose();
     document.removeEventListener("keydown", onKey);
     window.removeEventListener("hashchange", close);
     if (before && before.isConnected && before.focus) before.focus();
@@ -60,9 +64,9 @@ export function drawer(title, ...content) {
   };
   const closeBtn = h("button", { class: "icon-button", type: "button", onclick: close, "aria-label": "Close" }, "✕");
   const panel = h(
-    "aside",
+    "div",
     { class: "drawer", role: "dialog", "aria-modal": "true", "aria-labelledby": titleId },
-    h("header", { class: "drawer-head" }, h("h2", { id: titleId }, title), closeBtn),
+    h("div", { class: "drawer-head" }, h("h2", { id: titleId }, title), closeBtn),
     h("div", { class: "drawer-body" }, ...content),
   );
   const backdrop = h("div", {
@@ -79,8 +83,8 @@ export function drawer(title, ...content) {
 }
 
 /** Asks before something that cannot be undone. Resolves true or false. */
-export async function confirmDialog(message, { confirm = "Confirm", danger = false } = {}) {
-  const answer = await choiceDialog(message, [{ label: confirm, value: true, kind: danger ? "danger" : "primary" }]);
+export async function confirmDialog(message, { confirm = "Confirm", danger = false, id = null } = {}) {
+  const answer = await choiceDialog(message, [{ label: confirm, value: true, kind: danger ? "danger" : "primary", id }]);
   return answer === true;
 }
 
@@ -131,16 +135,21 @@ export function jsonView(value, label = "JSON") {
   return h("div", { class: "json" }, copyButton(text, `Copy ${label}`), h("pre", { tabindex: "0", "aria-label": label }, text));
 }
 
-export function copyButton(text, label = "Copy") {
-  const b = h("button", { type: "button", class: "button small", "aria-label": label }, "Copy");
+/** A button that copies `text`. Its name is `label` ("Copy destination
+ * id"), of which `shown` ("Copy") is seen and the rest read out, so the
+ * visible words are part of the name (WCAG 2.5.3). */
+export function copyButton(text, label = "Copy", shown = "Copy") {
+  const visible = h("span", null, shown);
+  const rest = label.startsWith(shown) ? label.slice(shown.length) : ` (${label})`;
+  const b = h("button", { type: "button", class: "button small copy", title: label }, visible, rest ? h("span", { class: "visually-hidden" }, rest) : null);
   b.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(text);
-      b.textContent = "Copied";
+      visible.textContent = "Copied";
     } catch {
-      b.textContent = "Copy failed";
+      visible.textContent = "Copy failed";
     }
-    setTimeout(() => (b.textContent = "Copy"), 1500);
+    setTimeout(() => (visible.textContent = shown), 1500);
   });
   return b;
 }

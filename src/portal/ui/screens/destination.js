@@ -3,8 +3,9 @@
 // delete), test, and its deliveries with their details and retry.
 
 import { api, own, query } from "../api.js";
-import { h, mount } from "../lib/dom.js";
+import { h, hashParams, mount, replaceHashParams } from "../lib/dom.js";
 import { ago, count, duration, exact, hoursAgo, percent } from "../lib/format.js";
+import { barChart, breakdown, buckets, perBucket, rateChart } from "../lib/chart.js";
 import { badge, choiceDialog, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
 import { label, status, statusNote, subscribes, topicsText, waitingText } from "./destinations.js";
@@ -45,6 +46,7 @@ export async function render(outlet, ctx, id) {
       b.classList.toggle("active", on);
       b.setAttribute("aria-selected", on ? "true" : "false");
     }
+    if (p !== pane) replaceHashParams({ pane: p, range: "", status: "", topic: "", attempt: "" });
     mount(body, loading());
     const panes = { overview, deliveries, settings };
     panes[p](body, ctx, d, type).catch((err) => mount(body, errorBox(err)));
@@ -55,7 +57,7 @@ export async function render(outlet, ctx, id) {
     h(
       "div",
       { class: "page-head" },
-      h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " / ", d.id), h("h1", null, h("span", { class: "type" }, typeIcon(type, 28), label(d))),
+      h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/destinations" }, "Destinations"), " / ", h("span", { id: "destination-id" }, d.id), " ", copyButton(d.id, "Copy destination id")), h("div", { class: "with-button title" }, h("h1", null, h("span", { class: "type" }, typeIcon(type, 28), label(d))), copyButton(label(d), "Copy target")),
         // Where the provider's console shows it (SQS, S3, Pub/Sub, Hookdeck).
         d.target_url ? h("p", null, h("a", { href: d.target_url, target: "_blank", rel: "noopener noreferrer" }, "Open in the provider's console ↗")) : null,
       ),
@@ -67,6 +69,19 @@ export async function render(outlet, ctx, id) {
     body,
   );
   show(pane);
+  // A delivery's own address (`?attempt=`) opens it over the page.
+  const linked = hashParams().get("attempt");
+  if (linked) openAttempt(d, own(`/destinations/${encodeURIComponent(d.id)}/attempts/${encodeURIComponent(linked)}`));
+}
+
+/** Opens the attempt at `path` in the drawer, or says it is gone. */
+export async function openAttempt(d, path) {
+  try {
+    attemptDrawer(await api("GET", `${path}${query({ include: ["event.data", "response_data"] })}`), d);
+  } catch (err) {
+    toast(err.status === 404 ? "That delivery attempt no longer exists (attempts are kept for a limited time)." : err.message, "bad");
+    replaceHashParams({ attempt: "" });
+  }
 }
 
 function toggleButton(d) {
@@ -75,6 +90,10 @@ function toggleButton(d) {
   b.addEventListener("click", async () => {
     let path = `/destinations/${encodeURIComponent(d.id)}/${enable ? "enable" : "disable"}`;
     const waiting = enable ? waitingText(d) : null;
+    if (!enable) {
+      const sure = await confirmDialog(`Disable ${label(d)}? Nothing is sent to it while it is disabled; matching events wait for it and can be delivered or discarded when you enable it again.`, { confirm: "Disable", id: "disable-confirm" });
+      if (!sure) return;
+    }
     if (waiting) {
       // What waited while it was disabled: deliver it (the default) or not.
       const choice = await choiceDialog(`${waiting} — held while ${label(d)} was disabled. Deliver them now, oldest first, or discard them?`, [
@@ -159,58 +178,130 @@ function testButton(ctx, d) {
   return b;
 }
 
-async function overview(body, ctx, d) {
-  const windows = [
-    ["1 h", 1, "5m"],
-    ["24 h", 24, "1h"],
-    ["7 d", 168, "1d"],
-  ];
-  const results = await Promise.all(
-    windows.map(([, hours]) =>
-      api(
-        "GET",
-        `/metrics/attempts${query({
-          "time[start]": hoursAgo(hours),
-          "time[end]": new Date().toISOString(),
-          measures: ["count", "successful_count", "failed_count"],
-          dimensions: "code",
-          "filters[destination_id]": d.id,
-        })}`,
-      ),
-    ),
+/** The time ranges the overview and the deliveries offer: label, hours,
+ * the chart's bucket (API granularity) and its width in ms. */
+const RANGES = [
+  ["24h", "24 hours", 24, "1h", 3600e3],
+  ["7d", "7 days", 168, "6h", 6 * 3600e3],
+  ["30d", "30 days", 720, "1d", 86400e3],
+];
+
+function rangeOf(key) {
+  return RANGES.find((r) => r[0] === key) || RANGES[0];
+}
+
+/** Buttons that pick one of RANGES; `pick(key)` on change. */
+function rangeSwitch(current, pick) {
+  return h(
+    "div",
+    { class: "segmented", role: "group", "aria-label": "Time range" },
+    RANGES.map(([key, label]) => h("button", { type: "button", "data-range": key, "aria-pressed": key === current ? "true" : "false", onclick: () => pick(key) }, label)),
   );
+}
+
+/** Counts and charts over a time range: events, deliveries (delivered and
+ * failed), the error rate and the status codes, from the metrics API. */
+async function overview(body, ctx, d) {
+  const [key, label, hours, granularity, width] = rangeOf(hashParams().get("range"));
+  const end = new Date();
+  const start = new Date(end.getTime() - hours * 3600e3);
+  const common = { "time[start]": start.toISOString(), "time[end]": end.toISOString(), "filters[destination_id]": d.id };
+  const [overTime, byCode, events] = await Promise.all([
+    api("GET", `/metrics/attempts${query({ ...common, granularity, measures: ["count", "successful_count", "failed_count"] })}`),
+    api("GET", `/metrics/attempts${query({ ...common, measures: ["count", "failed_count"], dimensions: "code" })}`),
+    api("GET", `/metrics/events${query({ ...common, granularity, measures: "count" })}`),
+  ]);
+  const times = buckets(start.getTime(), end.getTime(), width);
+  const ok = perBucket(times, overTime.data || [], "successful_count");
+  const failed = perBucket(times, overTime.data || [], "failed_count");
+  const published = perBucket(times, events.data || [], "count");
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
+  const total = sum(ok) + sum(failed);
+  const tick = hours > 24 ? (t) => new Date(t).toLocaleString(undefined, { month: "short", day: "numeric", hour: hours > 168 ? undefined : "2-digit" }) : (t) => new Date(t).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const codes = (byCode.data || [])
+    .map((r) => ({ label: r.dimensions.code, value: r.metrics.count, kind: r.metrics.failed_count > 0 ? "bad" : "ok" }))
+    .sort((a, b) => b.value - a.value);
+  const per = granularity === "1h" ? "per hour" : granularity === "6h" ? "per 6 hours" : "per day";
   mount(
     body,
+    h("div", { class: "actions end" }, rangeSwitch(key, (k) => {
+      replaceHashParams({ range: k === RANGES[0][0] ? "" : k });
+      overview(body, ctx, d).catch((err) => mount(body, errorBox(err)));
+    })),
+    h(
+      "section",
+      { class: "card stats-row", "data-range": key, "aria-label": `Last ${label}` },
+      stat("Events", count(sum(published))),
+      stat("Deliveries", count(total)),
+      stat("Success rate", percent(sum(ok), total)),
+      stat("Failed", count(sum(failed))),
+    ),
     h(
       "div",
-      { class: "stats" },
-      windows.map(([label], i) => {
-        const rows = results[i].data || [];
-        const total = rows.reduce((n, r) => n + r.metrics.count, 0);
-        const ok = rows.reduce((n, r) => n + r.metrics.successful_count, 0);
-        const failures = rows.filter((r) => r.metrics.failed_count > 0).sort((a, b) => b.metrics.failed_count - a.metrics.failed_count);
-        return h(
-          "section",
-          { class: "card stat", "data-window": label },
-          h("h2", null, `Last ${label}`),
-          h("p", { class: "big" }, count(total), h("span", { class: "muted" }, " deliveries")),
-          h("p", null, "Success rate ", h("strong", null, percent(ok, total))),
-          failures.length
-            ? h("ul", { class: "codes", "aria-label": "Failures by status code" }, failures.map((r) => h("li", null, badge(r.dimensions.code, "bad"), ` ${count(r.metrics.failed_count)}`)))
-            : h("p", { class: "muted" }, "No failures"),
-        );
-      }),
+      { class: "charts" },
+      h("section", { class: "card" }, barChart({ title: "Events", times, tick, series: [{ name: "events", kind: "brand", values: published }], summary: `${count(sum(published))} events ${per} over the last ${label}` })),
+      h("section", { class: "card" }, barChart({
+        title: "Deliveries",
+        times,
+        tick,
+        series: [{ name: "delivered", kind: "ok", values: ok }, { name: "failed", kind: "bad", values: failed }],
+        summary: `${count(sum(ok))} delivered and ${count(sum(failed))} failed ${per} over the last ${label}`,
+      })),
+      h("section", { class: "card" }, rateChart({
+        title: "Error rate",
+        times,
+        tick,
+        values: times.map((_, i) => (ok[i] + failed[i] ? failed[i] / (ok[i] + failed[i]) : null)),
+        summary: `Share of failed deliveries ${per} over the last ${label}: ${percent(sum(failed), total)} overall`,
+      })),
+      h("section", { class: "card", id: "status-codes" }, breakdown({ title: "Status codes", rows: codes, empty: "No deliveries in this range." })),
     ),
   );
 }
 
-/** Deliveries of this destination, newest first, with the drawer and retry. */
-async function deliveries(body, ctx, d) {
-  const page = await api("GET", own(`/destinations/${encodeURIComponent(d.id)}/attempts${query({ include: ["event.data", "response_data"], limit: 50 })}`));
+function stat(name, value) {
+  return h("div", { class: "stat" }, h("p", { class: "muted" }, name), h("p", { class: "big" }, value));
+}
+
+/** Deliveries of this destination, newest first, filtered by time range,
+ * status and topic (by the API, over all of them), a page at a time. The
+ * filters live in the address, so a reload or a link keeps them. */
+async function deliveries(body, ctx, d, cursor = {}) {
+  const params = hashParams();
+  const [key] = rangeOf(params.get("range"));
+  const [, , hours] = rangeOf(key);
+  const state = { range: key, status: params.get("status") || "", topic: params.get("topic") || "" };
+  const page = await api(
+    "GET",
+    own(`/destinations/${encodeURIComponent(d.id)}/attempts${query({
+      include: ["event.data", "response_data"],
+      limit: PAGE,
+      status: state.status,
+      topic: state.topic,
+      "time[gte]": hoursAgo(hours),
+      ...cursor,
+    })}`),
+  );
   const rows = page.models || [];
+  const reload = (c) => deliveries(body, ctx, d, c).catch((err) => mount(body, errorBox(err)));
+  const change = (k) => (e) => {
+    replaceHashParams({ [k]: e.target.value === (k === "range" ? RANGES[0][0] : "") ? "" : e.target.value });
+    reload();
+  };
+  const topics = ctx.topicNames().filter((t) => subscribes(d.topics, t));
+  const filters = h(
+    "div",
+    { class: "filters" },
+    h("select", { id: "deliveries-range", "aria-label": "Time range", onchange: change("range") }, RANGES.map(([k, label]) => h("option", { value: k, selected: k === key }, `Last ${label}`))),
+    h("select", { id: "deliveries-status", "aria-label": "Filter by status", onchange: change("status") }, [["", "Any status"], ["success", "Delivered"], ["failed", "Failed"]].map(([v, l]) => h("option", { value: v, selected: v === state.status }, l))),
+    topics.length ? h("select", { id: "deliveries-topic", "aria-label": "Filter by topic", onchange: change("topic") }, h("option", { value: "" }, "All topics"), topics.map((t) => h("option", { value: t, selected: t === state.topic }, t))) : null,
+    h("button", { type: "button", class: "button small", onclick: () => reload() }, "Refresh"),
+  );
+  const p = page.pagination || {};
+  const filtered = state.status || state.topic;
   mount(
     body,
-    h("div", { class: "actions end" }, h("button", { type: "button", class: "button small", onclick: () => deliveries(body, ctx, d) }, "Refresh")),
+    filters,
     table(
       [
         { label: "Status", cell: (a) => attemptStatus(a) },
@@ -219,13 +310,27 @@ async function deliveries(body, ctx, d) {
         { label: "Attempt", cell: (a) => `#${a.attempt_number}${a.manual ? " (manual)" : ""}` },
         { label: "Time", cell: (a) => h("time", { datetime: a.time, title: exact(a.time) }, ago(a.time)) },
         { label: "Duration", cell: (a) => duration(a.duration_ms) },
-        { label: "", cell: (a) => (a.status === "failed" ? retryButton(a, () => deliveries(body, ctx, d)) : null) },
+        { label: "Actions", quiet: true, cell: (a) => (a.status === "failed" ? retryButton(a, () => reload(cursor)) : null) },
       ],
       rows,
-      { caption: "Deliveries", empty: "No deliveries yet. Use Test to send one.", onRow: (a) => attemptDrawer(a, d) },
+      {
+        caption: "Deliveries",
+        empty: filtered || cursor.next ? "No deliveries match." : "No deliveries in this range. Use Test to send one.",
+        onRow: (a) => attemptDrawer(a, d),
+      },
     ),
+    p.prev || p.next
+      ? h(
+          "nav",
+          { class: "pager", "aria-label": "Pages of deliveries" },
+          h("button", { type: "button", class: "button small", id: "deliveries-newer", disabled: !p.prev, onclick: () => reload({ prev: p.prev }) }, "← Newer"),
+          h("button", { type: "button", class: "button small", id: "deliveries-older", disabled: !p.next, onclick: () => reload({ next: p.next }) }, "Older →"),
+        )
+      : null,
   );
 }
+
+const PAGE = 25;
 
 export function attemptStatus(a) {
   if (a.status === "success") return badge("Delivered", "ok");
@@ -279,6 +384,7 @@ export function attemptDrawer(a, d) {
   const parts = [
     h("dl", { class: "facts" },
       h("dt", null, "Status"), h("dd", null, attemptStatus(a), ` ${a.code}`),
+      h("dt", null, "Attempt id"), h("dd", null, h("code", null, a.id)),
       h("dt", null, "Attempt"), h("dd", null, `#${a.attempt_number}${a.manual ? " (manual retry)" : ""}`),
       h("dt", null, "Time"), h("dd", null, exact(a.time)),
       a.duration_ms !== undefined ? [h("dt", null, "Duration"), h("dd", null, duration(a.duration_ms))] : null,
@@ -287,7 +393,11 @@ export function attemptDrawer(a, d) {
     a.event && "data" in a.event ? jsonView(a.event.data, "request payload") : h("p", { class: "muted" }, "The event has expired."),
   ];
   if (d && d.type === "webhook") {
-    parts.push(h("h3", null, "Headers sent"), h("pre", { class: "headers" }, webhookHeaders(a, d).map(([k, v]) => `${k}: ${v}\n`).join("")));
+    parts.push(
+      h("h3", null, "Headers sent"),
+      h("p", { class: "hint", id: "headers-rebuilt" }, "Rebuilt from what is stored (the event, its metadata and the destination's settings as they are now), not recorded at send time; the signature is shown as its form, since the secret is not shown here."),
+      h("pre", { class: "headers" }, webhookHeaders(a, d).map(([k, v]) => `${k}: ${v}\n`).join("")),
+    );
   } else if (a.event && a.event.metadata) {
     parts.push(h("h3", null, "Metadata sent"), jsonView(a.event.metadata, "metadata"));
   }
@@ -300,8 +410,19 @@ export function attemptDrawer(a, d) {
   } else if (r.error) {
     parts.push(h("h3", null, "Error"), h("p", { class: "response-error" }, `${r.error}${r.message ? `: ${r.message}` : ""}`));
   }
-  if (a.status === "failed") parts.push(h("div", { class: "actions" }, retryButton(a, () => window.dispatchEvent(new HashChangeEvent("hashchange")))));
-  drawer(`Delivery of ${a.event?.topic || a.event_id}`, ...parts);
+  // The drawer has its own address: `?attempt=<id>` on the page it opened
+  // over, so it can be reloaded, bookmarked or sent to a colleague.
+  replaceHashParams({ attempt: a.id });
+  const link = window.location.href;
+  parts.push(
+    h(
+      "div",
+      { class: "actions" },
+      a.status === "failed" ? retryButton(a, () => window.dispatchEvent(new HashChangeEvent("hashchange"))) : null,
+      copyButton(link, "Copy link to this delivery", "Copy link"),
+    ),
+  );
+  drawer({ title: `Delivery of ${a.event?.topic || a.event_id}`, onClose: () => hashParams().get("attempt") === String(a.id) && replaceHashParams({ attempt: "" }) }, ...parts);
 }
 
 async function settings(body, ctx, d, type) {
@@ -315,8 +436,7 @@ async function settings(body, ctx, d, type) {
   const form = h(
     "form",
     { class: "form", novalidate: true, "aria-label": "Destination settings" },
-    h("h2", null, "Configuration"),
-    config.node,
+    config.inputs.length ? [h("h2", null, "Configuration"), config.node] : null,
     type.credential_fields.length
       ? [h("h2", null, "Credentials"), h("p", { class: "hint" }, "Stored secrets are shown masked and kept unless you enter a new value."), credentials.node]
       : null,

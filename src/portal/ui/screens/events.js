@@ -3,10 +3,10 @@
 // metadata and every attempt, with retry.
 
 import { api, own, query } from "../api.js";
-import { h, mount } from "../lib/dom.js";
+import { h, hashParams, mount } from "../lib/dom.js";
 import { ago, exact, duration } from "../lib/format.js";
 import { badge, errorBox, jsonView, table } from "../lib/widgets.js";
-import { attemptDrawer, attemptStatus, retryButton } from "./destination.js";
+import { attemptDrawer, attemptStatus, openAttempt, retryButton } from "./destination.js";
 import { label } from "./destinations.js";
 
 export async function render(outlet, ctx, id) {
@@ -53,13 +53,13 @@ async function list(outlet, ctx) {
   );
   const since = h("select", { id: "events-since", "aria-label": "Time range" }, [["", "Any time"], ["1", "Last hour"], ["24", "Last 24 hours"], ["168", "Last 7 days"]].map(([v, l]) => h("option", { value: v, selected: params.get("since") === v }, l)));
   const results = h("div", { id: "event-list" });
-  const load = async (cursor) => {
+  const load = async (cursor = {}) => {
     const q = {
       topic: topic.value,
       destination_id: dest.value,
       "time[gte]": since.value ? new Date(Date.now() - Number(since.value) * 3600e3).toISOString() : "",
       limit: 50,
-      next: cursor,
+      ...cursor,
     };
     let page;
     if (status.value === "failed") {
@@ -108,8 +108,13 @@ async function list(outlet, ctx) {
           onRow: ({ e }) => (window.location.hash = `#/events/${encodeURIComponent(e.id)}`),
         },
       ),
-      page.pagination && page.pagination.next
-        ? h("div", { class: "actions end" }, h("button", { type: "button", class: "button", onclick: () => load(page.pagination.next) }, "Older events"))
+      page.pagination && (page.pagination.next || page.pagination.prev)
+        ? h(
+            "nav",
+            { class: "pager", "aria-label": "Pages of events" },
+            h("button", { type: "button", class: "button small", id: "events-newer", disabled: !page.pagination.prev, onclick: () => load({ prev: page.pagination.prev }) }, "← Newer events"),
+            h("button", { type: "button", class: "button small", id: "events-older", disabled: !page.pagination.next, onclick: () => load({ next: page.pagination.next }) }, "Older events →"),
+          )
         : null,
     );
   };
@@ -197,6 +202,11 @@ async function detail(outlet, ctx, id) {
       ),
     ),
   );
+  // An attempt's own address (`?attempt=`) opens it over the event.
+  const linked = hashParams().get("attempt");
+  const shown = linked && rows.find((a) => String(a.id) === linked);
+  if (shown) attemptDrawer(shown, dest(shown.destination_id));
+  else if (linked) openAttempt(undefined, `/attempts/${encodeURIComponent(linked)}`);
 }
 
 /** An event's topic as shown: published without one, it went to every

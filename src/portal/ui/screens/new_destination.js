@@ -53,8 +53,8 @@ function configure(outlet, ctx, type) {
   const form = h(
     "form",
     { class: "form", novalidate: true, "aria-label": `New ${type.label} destination` },
-    h("h2", null, "Configuration"),
-    config.node,
+    // No heading over nothing (Hookdeck has credentials only).
+    config.inputs.length ? [h("h2", null, "Configuration"), config.node] : null,
     type.credential_fields.length ? [h("h2", null, "Credentials"), credentials.node] : null,
     h("h2", null, "Events"),
     topics.node,
