@@ -14,6 +14,10 @@
 //!   hash of every asset: a new build changes every URL, so assets can be
 //!   cached for a year (`immutable`) and the page itself never
 //!   (`no-cache`);
+//! - sends each asset gzipped to browsers that accept gzip: build.rs
+//!   compresses every `.js` and `.css` under `ui/` at build time and
+//!   generates the asset table, so nothing is compressed per request and a
+//!   new module needs no edit here (`Vary: Accept-Encoding` on every asset);
 //! - sends a strict Content-Security-Policy with every response (scripts,
 //!   styles and connections from this origin only; images from here, data
 //!   URLs — the destination type icons — and the configured logo and
@@ -23,7 +27,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -31,50 +35,19 @@ use sha2::{Digest, Sha256};
 
 use crate::config::PortalSettings;
 
-/// Every asset: its path under `/portal/<version>/`, its content type and
-/// its bytes. The UI's modules import each other by relative path, so they
-/// resolve inside the same version.
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.js", JS, include_bytes!("ui/app.js")),
-    ("api.js", JS, include_bytes!("ui/api.js")),
-    ("lib/dom.js", JS, include_bytes!("ui/lib/dom.js")),
-    ("lib/format.js", JS, include_bytes!("ui/lib/format.js")),
-    ("lib/widgets.js", JS, include_bytes!("ui/lib/widgets.js")),
-    ("lib/fields.js", JS, include_bytes!("ui/lib/fields.js")),
-    ("lib/markdown.js", JS, include_bytes!("ui/lib/markdown.js")),
-    ("lib/chart.js", JS, include_bytes!("ui/lib/chart.js")),
-    (
-        "screens/setup.js",
-        JS,
-        include_bytes!("ui/screens/setup.js"),
-    ),
-    (
-        "screens/destinations.js",
-        JS,
-        include_bytes!("ui/screens/destinations.js"),
-    ),
-    (
-        "screens/new_destination.js",
-        JS,
-        include_bytes!("ui/screens/new_destination.js"),
-    ),
-    (
-        "screens/destination.js",
-        JS,
-        include_bytes!("ui/screens/destination.js"),
-    ),
-    (
-        "screens/events.js",
-        JS,
-        include_bytes!("ui/screens/events.js"),
-    ),
-    (
-        "screens/catalog.js",
-        JS,
-        include_bytes!("ui/screens/catalog.js"),
-    ),
-    ("theme.css", CSS, include_bytes!("ui/theme.css")),
-];
+/// One asset: its path under `/portal/<version>/`, its content type, its
+/// bytes and the same bytes gzipped. The UI's modules import each other by
+/// relative path, so they resolve inside the same version.
+struct Asset {
+    path: &'static str,
+    content_type: &'static str,
+    raw: &'static [u8],
+    gzip: &'static [u8],
+}
+
+// `const ASSETS: &[Asset]`: every `.js` and `.css` file under `ui/`, sorted
+// by path, generated and gzipped by build.rs.
+include!(concat!(env!("OUT_DIR"), "/portal_assets.rs"));
 
 /// The modules the first screen (the destinations list) imports.
 const FIRST_SCREEN: &[&str] = &[
@@ -86,7 +59,6 @@ const FIRST_SCREEN: &[&str] = &[
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
-const CSS: &str = "text/css; charset=utf-8";
 const INDEX: &str = include_str!("ui/index.html");
 
 /// The portal as served: the rendered page and its headers.
@@ -99,10 +71,10 @@ struct Portal {
 /// The version of a set of assets: a hash of all their names and bytes.
 fn version() -> String {
     let mut h = Sha256::new();
-    for (name, _, bytes) in ASSETS {
-        h.update(name.as_bytes());
+    for asset in ASSETS {
+        h.update(asset.path.as_bytes());
         h.update([0]);
-        h.update(bytes);
+        h.update(asset.raw);
     }
     hex::encode(&h.finalize()[..6])
 }
@@ -149,8 +121,9 @@ impl Portal {
         // up front cost the first screen ~100 ms on a 2-core machine).
         let preload: String = ASSETS
             .iter()
-            .filter(|(name, ct, _)| *ct == JS && FIRST_SCREEN.contains(name))
-            .map(|(name, _, _)| {
+            .filter(|a| a.content_type == JS && FIRST_SCREEN.contains(&a.path))
+            .map(|a| {
+                let name = a.path;
                 format!("<link rel=\"modulepreload\" href=\"/portal/{version}/{name}\">\n")
             })
             .collect();
@@ -226,6 +199,7 @@ async fn index(State(portal): State<Arc<Portal>>) -> Response {
 async fn asset(
     State(portal): State<Arc<Portal>>,
     Path((version, file)): Path<(String, String)>,
+    request: HeaderMap,
 ) -> Response {
     if file == "favicon.svg" {
         return (
@@ -234,27 +208,66 @@ async fn asset(
         )
             .into_response();
     }
-    let found = ASSETS.iter().find(|(name, _, _)| *name == file);
-    match found {
-        // An asset of another version (a page from before a deploy) is
-        // still served, but not cached as that version's.
-        Some((_, content_type, bytes)) => {
-            let cache = if version == portal.version {
-                "public, max-age=31536000, immutable"
-            } else {
-                "no-cache"
-            };
-            (portal.headers(content_type, cache), *bytes).into_response()
-        }
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    let Some(asset) = ASSETS.iter().find(|a| a.path == file) else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    // An asset of another version (a page from before a deploy) is still
+    // served, but not cached as that version's.
+    let cache = if version == portal.version {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    // gzip only where it saves bytes: a tiny file can come out larger.
+    let gzip = accepts_gzip(&request) && asset.gzip.len() < asset.raw.len();
+    let body = if gzip { asset.gzip } else { asset.raw };
+    let mut response = (portal.headers(asset.content_type, cache), body).into_response();
+    let headers = response.headers_mut();
+    // Caches keep the gzipped and the plain answer apart.
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
+    response
+}
+
+/// Whether a request's `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3):
+/// codings separated by commas, each with an optional `;q=` weight; `gzip`
+/// (or its old alias `x-gzip`) decides by its own weight, else `*` does,
+/// and a weight of 0 refuses. No header, or one that names neither, means
+/// the plain bytes. A weight that does not parse refuses too: the plain
+/// bytes are always a safe answer.
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    let values = request.get_all(header::ACCEPT_ENCODING).iter();
+    for value in values.filter_map(|v| v.to_str().ok()) {
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let mut accepted = true;
+            for param in parts {
+                if let Some((name, q)) = param.split_once('=') {
+                    if name.trim().eq_ignore_ascii_case("q") {
+                        accepted = q.trim().parse::<f32>().is_ok_and(|q| q > 0.0);
+                    }
+                }
+            }
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                gzip = Some(accepted);
+            } else if coding == "*" {
+                any = Some(accepted);
+            }
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#4f46e5"/><path d="M4 8h6M8 5l3 3-3 3" stroke="white" stroke-width="1.6" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
 
 /// Every asset's path, for tests and the size budget.
 pub fn asset_paths() -> Vec<&'static str> {
-    ASSETS.iter().map(|(n, _, _)| *n).collect()
+    ASSETS.iter().map(|a| a.path).collect()
 }
 
 #[cfg(test)]
@@ -266,7 +279,7 @@ mod tests {
         let p = Portal::new(&PortalSettings::default());
         for name in FIRST_SCREEN {
             assert!(
-                ASSETS.iter().any(|(n, _, _)| n == name),
+                ASSETS.iter().any(|a| a.path == *name),
                 "{name} is not an asset"
             );
             assert!(p.index.contains(&format!("/{name}\">")), "{name} preloaded");
@@ -291,6 +304,83 @@ mod tests {
             "{csp}"
         );
         assert!(csp.contains("script-src 'self';"), "{csp}");
+    }
+
+    fn gunzip(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn every_assets_gzip_is_its_bytes() {
+        for asset in ASSETS {
+            assert_eq!(gunzip(asset.gzip), asset.raw, "{}", asset.path);
+        }
+    }
+
+    /// The `.js` and `.css` files under `dir`, by path below `ui/`.
+    fn files(dir: &std::path::Path, prefix: &str, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let name = format!("{prefix}{}", entry.file_name().to_str().unwrap());
+            if entry.file_type().unwrap().is_dir() {
+                files(&entry.path(), &format!("{name}/"), found);
+            } else if name.ends_with(".js") || name.ends_with(".css") {
+                found.push(name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_lists_every_file_under_ui() {
+        let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/portal/ui");
+        let mut found = Vec::new();
+        files(&ui, "", &mut found);
+        found.sort();
+        assert_eq!(asset_paths(), found);
+        assert!(found.contains(&"lib/dom.js".to_string()), "{found:?}");
+        for asset in ASSETS {
+            let css = asset.path.ends_with(".css");
+            assert_eq!(asset.content_type == JS, !css, "{}", asset.path);
+            assert_eq!(
+                asset.content_type == "text/css; charset=utf-8",
+                css,
+                "{}",
+                asset.path
+            );
+        }
+    }
+
+    fn accepts(values: &[&str]) -> bool {
+        let mut request = HeaderMap::new();
+        for v in values {
+            request.append(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        }
+        accepts_gzip(&request)
+    }
+
+    #[test]
+    fn accept_encoding_is_read_by_coding_and_weight() {
+        assert!(accepts(&["gzip"]));
+        assert!(accepts(&["gzip, deflate, br, zstd"]), "a browser's");
+        assert!(accepts(&["GZip"]), "case-insensitive");
+        assert!(accepts(&["x-gzip"]));
+        assert!(!accepts(&["gzip;q=0"]));
+        assert!(!accepts(&["gzip; q=0.000"]));
+        assert!(accepts(&["gzip;q=0.001"]));
+        assert!(accepts(&["*"]));
+        assert!(!accepts(&["*;q=0"]));
+        assert!(!accepts(&["gzip;q=0, *"]), "gzip named decides over *");
+        assert!(accepts(&["identity;q=0, *;q=0.1"]));
+        assert!(accepts(&["br, gzip;q=0.5"]));
+        assert!(accepts(&["br", "gzip;q=0.5"]), "two header lines");
+        assert!(!accepts(&[]), "absent");
+        assert!(!accepts(&[""]));
+        assert!(!accepts(&["identity"]));
+        assert!(!accepts(&["br, deflate"]));
+        assert!(!accepts(&["gzip;q=x"]), "a weight that does not parse");
+        assert!(!accepts(&["gzipped"]));
     }
 
     #[test]

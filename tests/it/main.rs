@@ -27,6 +27,7 @@ mod outages;
 mod outpost_settings;
 mod pg_cron;
 mod portal;
+mod portal_assets;
 mod publish;
 mod queries;
 mod scale_out;
