@@ -389,6 +389,16 @@ await screen(page, "settings");
 step = "wildcard topics in the settings";
 // TOPICS_ALLOW_WILDCARDS: the catalog's user topics are offered as user.*,
 // and any other pattern can be typed.
+{
+  // The picker's search hides what does not match, and unticks nothing.
+  await page.getByLabel("Search topics").fill("campaign");
+  check(await page.getByLabel("campaign.completed", { exact: true }).isVisible(), "a matching topic stays");
+  check(!(await page.getByLabel("user.created", { exact: true }).isVisible()) && !(await page.getByLabel("user.* all user topics").isVisible()), "the others are hidden");
+  await page.getByLabel("Search topics").fill("zzz");
+  await page.getByText("No topic matches the search.").waitFor();
+  await page.getByLabel("Search topics").fill("");
+  check(await page.getByLabel("user.created", { exact: true }).isChecked(), "a hidden topic kept its tick");
+}
 await page.getByLabel("user.* all user topics").check();
 check(!(await page.getByLabel("user.created", { exact: true }).isVisible()), "a chosen group hides its topics");
 await page.getByLabel("Other patterns").fill("*.completed");

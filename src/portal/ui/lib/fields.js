@@ -189,6 +189,7 @@ export function topicsPicker(available, selected = [], { wildcards = false } = {
   const patterns = [];
   const boxes = [];
   const listed = [];
+  const grouped = [];
   for (const [p, topics] of groups) {
     const members = topics.map((t) => box(t, t, selected.includes(t)));
     boxes.push(...members);
@@ -205,7 +206,9 @@ export function topicsPicker(available, selected = [], { wildcards = false } = {
     };
     whole.querySelector("input").addEventListener("change", syncGroup);
     syncGroup();
-    listed.push(h("div", { class: "topic-group", role: "group", "aria-label": `${p} topics` }, whole, inner));
+    const group = h("div", { class: "topic-group", role: "group", "aria-label": `${p} topics` }, whole, inner);
+    grouped.push({ group, whole, members });
+    listed.push(group);
   }
   const offered = new Set([...available, ...patterns.map((b) => b.querySelector("input").value)]);
   const others = all ? [] : selected.filter((t) => !offered.has(t));
@@ -230,7 +233,28 @@ export function topicsPicker(available, selected = [], { wildcards = false } = {
           : null,
       )
     : null;
-  const list = h("div", { class: "topic-list" }, listed, freeField);
+  // A search over a long list: it hides what does not match, never
+  // unticks anything.
+  const search = available.length >= 5 ? h("input", { type: "search", id: `${id}-search`, class: "topic-search", placeholder: "Search topics", "aria-label": "Search topics", autocomplete: "off" }) : null;
+  const none = h("p", { class: "hint", hidden: true }, "No topic matches the search.");
+  if (search) {
+    search.addEventListener("input", () => {
+      const q = search.value.trim().toLowerCase();
+      const fits = (label) => !q || label.querySelector("input").value.toLowerCase().includes(q);
+      for (const b of boxes) b.hidden = !fits(b);
+      for (const g of grouped) {
+        const any = g.members.some((b) => !b.hidden);
+        g.whole.hidden = !(fits(g.whole) || any);
+        g.group.hidden = g.whole.hidden;
+      }
+      none.hidden = boxes.some((b) => !b.hidden) || grouped.some((g) => !g.group.hidden);
+    });
+    // Enter in the search field must not submit the form.
+    search.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") e.preventDefault();
+    });
+  }
+  const list = h("div", { class: "topic-list" }, search, none, listed, freeField);
   const sync = () => {
     list.hidden = star.checked;
   };
