@@ -62,15 +62,20 @@ async function list(outlet, ctx) {
       ...cursor,
     };
     let page;
-    if (status.value === "failed") {
-      // Failed: the API filters the attempts (all of them, not the newest
-      // page of events), a page of failed attempts at a time; their events
+    if (status.value === "failed" || status.value === "delivered") {
+      // Failed or delivered: the API filters the attempts (all of them, not
+      // the newest page of events), a page of them at a time; their events
       // are then read by id. An event whose failure was later delivered
       // drops out below, when its states are known.
-      const failed = await api("GET", `/attempts${query({ ...q, status: "failed", limit: 200 })}`);
-      const ids = [...new Set((failed.models || []).map((a) => a.event_id))];
+      const attempts = await api("GET", `/attempts${query({ ...q, status: status.value === "failed" ? "failed" : "success", limit: 200 })}`);
+      const ids = [...new Set((attempts.models || []).map((a) => a.event_id))];
       const found = ids.length ? await api("GET", `/events${query({ id: ids, limit: 200 })}`) : { models: [] };
-      page = { models: found.models || [], pagination: failed.pagination };
+      page = { models: found.models || [], pagination: attempts.pagination };
+    } else if (status.value === "pending") {
+      // Pending (routed, no attempt yet) is a moment in a delivery's life,
+      // so it is looked for among the newest 200 events.
+      page = await api("GET", `/events${query({ ...q, limit: 200 })}`);
+      page.pagination = null;
     } else {
       page = await api("GET", `/events${query(q)}`);
     }
