@@ -10,6 +10,7 @@
 //! - [`prometheus`]: `GET /metrics` for Prometheus.
 
 pub mod auth;
+pub mod compress;
 pub mod destination_body;
 pub mod destination_view;
 pub mod destinations;
@@ -136,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .nest("/api/v1", api)
         .fallback(|| async { error::ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(compress::gzip_json))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             limit,

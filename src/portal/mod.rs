@@ -219,7 +219,7 @@ async fn asset(
         "no-cache"
     };
     // gzip only where it saves bytes: a tiny file can come out larger.
-    let gzip = accepts_gzip(&request) && asset.gzip.len() < asset.raw.len();
+    let gzip = crate::api::compress::accepts_gzip(&request) && asset.gzip.len() < asset.raw.len();
     let body = if gzip { asset.gzip } else { asset.raw };
     let mut response = (portal.headers(asset.content_type, cache), body).into_response();
     let headers = response.headers_mut();
@@ -229,38 +229,6 @@ async fn asset(
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
     response
-}
-
-/// Whether a request's `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3):
-/// codings separated by commas, each with an optional `;q=` weight; `gzip`
-/// (or its old alias `x-gzip`) decides by its own weight, else `*` does,
-/// and a weight of 0 refuses. No header, or one that names neither, means
-/// the plain bytes. A weight that does not parse refuses too: the plain
-/// bytes are always a safe answer.
-fn accepts_gzip(request: &HeaderMap) -> bool {
-    let mut gzip = None;
-    let mut any = None;
-    let values = request.get_all(header::ACCEPT_ENCODING).iter();
-    for value in values.filter_map(|v| v.to_str().ok()) {
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let mut accepted = true;
-            for param in parts {
-                if let Some((name, q)) = param.split_once('=') {
-                    if name.trim().eq_ignore_ascii_case("q") {
-                        accepted = q.trim().parse::<f32>().is_ok_and(|q| q > 0.0);
-                    }
-                }
-            }
-            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
-                gzip = Some(accepted);
-            } else if coding == "*" {
-                any = Some(accepted);
-            }
-        }
-    }
-    gzip.or(any).unwrap_or(false)
 }
 
 const FAVICON: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#4f46e5"/><path d="M4 8h6M8 5l3 3-3 3" stroke="white" stroke-width="1.6" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>"##;
@@ -350,37 +318,6 @@ mod tests {
                 asset.path
             );
         }
-    }
-
-    fn accepts(values: &[&str]) -> bool {
-        let mut request = HeaderMap::new();
-        for v in values {
-            request.append(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
-        }
-        accepts_gzip(&request)
-    }
-
-    #[test]
-    fn accept_encoding_is_read_by_coding_and_weight() {
-        assert!(accepts(&["gzip"]));
-        assert!(accepts(&["gzip, deflate, br, zstd"]), "a browser's");
-        assert!(accepts(&["GZip"]), "case-insensitive");
-        assert!(accepts(&["x-gzip"]));
-        assert!(!accepts(&["gzip;q=0"]));
-        assert!(!accepts(&["gzip; q=0.000"]));
-        assert!(accepts(&["gzip;q=0.001"]));
-        assert!(accepts(&["*"]));
-        assert!(!accepts(&["*;q=0"]));
-        assert!(!accepts(&["gzip;q=0, *"]), "gzip named decides over *");
-        assert!(accepts(&["identity;q=0, *;q=0.1"]));
-        assert!(accepts(&["br, gzip;q=0.5"]));
-        assert!(accepts(&["br", "gzip;q=0.5"]), "two header lines");
-        assert!(!accepts(&[]), "absent");
-        assert!(!accepts(&[""]));
-        assert!(!accepts(&["identity"]));
-        assert!(!accepts(&["br, deflate"]));
-        assert!(!accepts(&["gzip;q=x"]), "a weight that does not parse");
-        assert!(!accepts(&["gzipped"]));
     }
 
     #[test]

@@ -439,6 +439,7 @@ await page.locator('.stats-row[data-range="24h"]').waitFor();
   await page.locator('.segmented [data-range="24h"]').click();
   await page.locator('.stats-row[data-range="24h"]').waitFor();
 }
+await screen(page, "destination");
 {
   // Copy buttons for the id and the target.
   await page.context().grantPermissions(["clipboard-read", "clipboard-write"]);
@@ -447,7 +448,6 @@ await page.locator('.stats-row[data-range="24h"]').waitFor();
   await page.getByRole("button", { name: "Copy target" }).click();
   check((await page.evaluate(() => navigator.clipboard.readText())).startsWith(env.RECEIVER), "the target copied");
 }
-await screen(page, "destination");
 
 step = "deliveries: time range, status and topic filters, and pages";
 await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=deliveries`);
@@ -661,7 +661,6 @@ step = "a phone-sized screen";
   await audit(phone, "destinations at 390 px");
   const wide = await phone.evaluate(() => document.scrollingElement.scrollWidth);
   check(wide <= 390, `no sideways scrolling at 390 px (${wide})`);
-  if (shots) await phone.screenshot({ path: `${shots}/destinations-phone-dark.png`, fullPage: true });
   check(phone.errors.length === 0, `no console errors: ${phone.errors}`);
   await phone.context().close();
 }

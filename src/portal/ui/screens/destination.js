@@ -217,7 +217,9 @@ async function overview(body, ctx, d) {
   const published = perBucket(times, events.data || [], "count");
   const sum = (xs) => xs.reduce((a, b) => a + b, 0);
   const total = sum(ok) + sum(failed);
-  const tick = hours > 24 ? (t) => new Date(t).toLocaleString(undefined, { month: "short", day: "numeric", hour: hours > 168 ? undefined : "2-digit" }) : (t) => new Date(t).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  // A bucket's label: its day, and its hour below a day's buckets (the
+  // ends of 24 h are the same hour on two days).
+  const tick = (t) => new Date(t).toLocaleString(undefined, { month: "short", day: "numeric", hour: granularity === "1d" ? undefined : "2-digit", minute: granularity === "1d" ? undefined : "2-digit" });
   const codes = (byCode.data || [])
     .map((r) => ({ label: r.dimensions.code, value: r.metrics.count, kind: r.metrics.failed_count > 0 ? "bad" : "ok" }))
     .sort((a, b) => b.value - a.value);

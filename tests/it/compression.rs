@@ -1,7 +1,6 @@
-//! The portal's assets as a browser fetches them from a real `outbound
-//! serve`: gzipped when the request accepts gzip, plain otherwise, and
-//! marked `Vary: Accept-Encoding` either way, so a cache keeps the two
-//! apart.
+//! Compressed answers from a real `outbound serve`: the portal's assets
+//! (gzipped at build time) and the API's larger JSON answers, gzipped when
+//! the request accepts gzip and plain otherwise.
 
 use std::io::Read;
 
@@ -17,7 +16,9 @@ use crate::serve::start_serve;
 async fn get(addr: &str, path: &str, accept_encoding: Option<&str>) -> (u16, HeaderMap, Bytes) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<Bytes>>();
-    let mut req = hyper::Request::builder().uri(format!("http://{addr}{path}"));
+    let mut req = hyper::Request::builder()
+        .uri(format!("http://{addr}{path}"))
+        .header("authorization", "Bearer test-api-key");
     if let Some(value) = accept_encoding {
         req = req.header("accept-encoding", value);
     }
@@ -96,4 +97,53 @@ async fn portal_assets_are_sent_gzipped_to_browsers_that_accept_gzip() {
         assert_eq!(header(&headers, "content-encoding"), "", "{path}");
         assert_eq!(body, plain, "{path}");
     }
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn larger_json_answers_are_gzipped_for_clients_that_accept_gzip() {
+    let db = TestDb::new().await;
+    let (_serve, addr) = start_serve(&db, &[]).await;
+
+    // The destination types with their instructions: tens of kB of JSON.
+    let path = "/api/v1/destination-types";
+    let (status, plain_headers, plain) = get(&addr, path, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&plain_headers, "content-encoding"), "");
+    let types: serde_json::Value = serde_json::from_slice(&plain).unwrap();
+    assert!(types.as_array().unwrap().len() >= 9, "{types}");
+
+    let (status, headers, gzipped) = get(&addr, path, Some("gzip, deflate, br")).await;
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), "gzip");
+    assert!(header(&headers, "content-type").starts_with("application/json"));
+    assert!(header(&headers, "vary")
+        .to_ascii_lowercase()
+        .contains("accept-encoding"));
+    assert!(
+        gzipped.len() * 3 < plain.len(),
+        "{} bytes gzipped of {}",
+        gzipped.len(),
+        plain.len()
+    );
+    assert_eq!(gunzip(&gzipped), plain.to_vec());
+
+    // Refused by weight, or not asked for: as it is.
+    let (_, headers, body) = get(&addr, path, Some("gzip;q=0")).await;
+    assert_eq!(header(&headers, "content-encoding"), "");
+    assert_eq!(body, plain);
+
+    // A small answer (an error here) goes as it is even when gzip is accepted.
+    let (status, headers, body) = get(&addr, "/api/v1/tenants/nobody", Some("gzip")).await;
+    assert_eq!(status, 404);
+    assert_eq!(header(&headers, "content-encoding"), "");
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(error["message"].is_string(), "{error}");
 }
