@@ -292,6 +292,7 @@ check(JSON.stringify(created.json.topics) === JSON.stringify(["user.created", "c
 step = "test the destination and follow it to its event";
 await page.getByRole("button", { name: "Test" }).click();
 await page.getByLabel("Topic").selectOption("user.created");
+await audit(page, "test drawer");
 await page.getByRole("button", { name: "Send test event" }).click();
 await page.locator("#test-event-link").click();
 await ready(page);
