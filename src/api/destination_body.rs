@@ -16,6 +16,7 @@ use crate::destinations::credentials::{merge_credentials, merge_patch};
 use crate::destinations::fields::DestinationType;
 use crate::destinations::kind::DestinationKind;
 use crate::destinations::webhook::secret::{self as webhook_secret, Caller, SecretError};
+use crate::domain::delivery_policy::DeliveryPolicy;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
 use crate::domain::metadata::string_map;
@@ -36,6 +37,8 @@ pub struct CreateDestination {
     delivery_metadata: Option<Value>,
     metadata: Option<Value>,
     disabled_at: Option<Value>,
+    /// An extension: the destination's own retries and timeout.
+    delivery_policy: Option<Value>,
 }
 
 /// One member of a merge-patch: absent (unchanged), null (cleared) or a value.
@@ -85,6 +88,8 @@ pub struct PatchDestination {
     metadata: Member,
     #[serde(default)]
     disabled_at: Member,
+    #[serde(default)]
+    delivery_policy: Member,
 }
 
 fn caller(principal: &Principal) -> Caller {
@@ -144,6 +149,7 @@ impl CreateDestination {
             None => None,
             Some(v) => disabled_at(v, &mut problems).flatten(),
         };
+        let policy = policy(state, self.delivery_policy.as_ref(), &mut problems);
         let mut credentials = sent.clone();
         if let Some(k) = kind {
             credentials = secrets(
@@ -179,6 +185,7 @@ impl CreateDestination {
             delivery_metadata: delivery_metadata.flatten(),
             metadata: metadata.flatten(),
             disabled_at,
+            policy,
         })
     }
 }
@@ -254,6 +261,17 @@ impl PatchDestination {
         );
         strings("metadata", metadata.as_ref(), &mut problems);
         validate(state, t, &config, &credentials, &mut problems);
+        // Merged as the rest of a merge-patch: `{"timeout_seconds": null}`
+        // drops that part only, `null` the whole policy.
+        let policy = match &self.delivery_policy {
+            Member::Absent => d.policy.clone(),
+            Member::Null => DeliveryPolicy::default(),
+            Member::Value(p) => {
+                let mut merged = d.policy.to_json();
+                merge_patch(&mut merged, p);
+                self::policy(state, Some(&merged), &mut problems)
+            }
+        };
         let disable = match &self.disabled_at {
             Member::Absent => None,
             Member::Null => Some(false),
@@ -271,9 +289,24 @@ impl PatchDestination {
                 credentials: encrypt(state, t, &credentials)?,
                 delivery_metadata,
                 metadata,
+                policy,
             },
             disable,
         })
+    }
+}
+
+/// `delivery_policy`, within the operator's bounds; every problem named.
+fn policy(state: &AppState, v: Option<&Value>, problems: &mut Problems) -> DeliveryPolicy {
+    match v.map(|v| DeliveryPolicy::parse(v, &state.policy_bounds)) {
+        None => DeliveryPolicy::default(),
+        Some(Ok(p)) => p,
+        Some(Err(messages)) => {
+            for m in messages {
+                problems.push(m);
+            }
+            DeliveryPolicy::default()
+        }
     }
 }
 

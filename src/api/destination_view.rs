@@ -49,6 +49,8 @@ pub fn render(state: &AppState, d: &DestinationRow) -> Result<Value, ApiError> {
         // Events held for it while disabled, waiting for it to be enabled
         // (counted up to 100,000).
         "held_events": d.held_events,
+        // Its own retries and timeout ({} follows the deployment).
+        "delivery_policy": d.policy.to_json(),
         "created_at": ts(d.created_at),
         "updated_at": ts(d.updated_at),
         "target": target.text,

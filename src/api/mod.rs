@@ -84,6 +84,8 @@ pub struct AppState {
     pub catalog: Arc<crate::domain::catalog::Catalog>,
     /// `TOPICS_VALIDATE_SCHEMA`.
     pub validate_schema: bool,
+    /// What a destination's delivery policy may ask for (`DELIVERY_POLICY_*`).
+    pub policy_bounds: crate::domain::delivery_policy::PolicyBounds,
     /// The destination types this build delivers (the sender registry's):
     /// others are refused at creation and not listed.
     pub deliverable: Arc<[crate::destinations::kind::DestinationKind]>,

@@ -112,6 +112,7 @@ pub(super) fn api_state(
         max_destinations_per_tenant: settings.api.max_destinations_per_tenant,
         catalog: Arc::new(catalog),
         validate_schema: settings.topics.validate_schema,
+        policy_bounds: settings.delivery.policy_bounds(),
         wake_worker: None,
         deliverable: Arc::from(Vec::new()),
     })
@@ -125,9 +126,12 @@ pub(super) fn senders(settings: &Settings) -> anyhow::Result<Senders> {
             .context("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS")?,
     );
     let defaults = HttpClientConfig::default();
+    // Sized for the longest timeout a destination may have; each attempt
+    // is cut at its destination's own (`Attempter::attempt`).
+    let longest = d.longest_timeout();
     let http = HttpSender::new(HttpClientConfig {
-        timeout: d.timeout,
-        connect_timeout: d.timeout,
+        timeout: longest,
+        connect_timeout: longest,
         policy: policy.clone(),
         user_agent: d
             .user_agent
@@ -140,7 +144,7 @@ pub(super) fn senders(settings: &Settings) -> anyhow::Result<Senders> {
         &SenderContext {
             http,
             policy,
-            timeout: d.timeout,
+            timeout: longest,
         },
         &settings.destinations,
     ))
@@ -163,8 +167,8 @@ pub(super) fn delivery(
     let cfg = WorkerConfig {
         concurrency: d.concurrency,
         lease: d.lease,
-        send_timeout: d.timeout,
-        grace: d.timeout + Duration::from_secs(2),
+        send_timeout: d.longest_timeout(),
+        grace: d.longest_timeout() + Duration::from_secs(2),
         disable_after: match settings.operator_events.auto_disable {
             true => d.disable_after_failures,
             false => 0,
@@ -185,6 +189,7 @@ pub(super) fn delivery(
         retry,
         cipher: Some(Arc::new(Cipher::new(aes))),
         timeout: d.timeout,
+        longest_timeout: d.longest_timeout(),
         circuits: Arc::default(),
     };
     Ok((cfg, attempter))

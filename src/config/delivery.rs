@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::domain::delivery_policy::PolicyBounds;
 use crate::domain::setting::{list, seconds, seconds_list, text, whole};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -22,6 +23,22 @@ pub struct DeliverySettings {
     /// Per-attempt timeout, in seconds
     #[arg(env = "DELIVERY_TIMEOUT_SECONDS", default_value = "5", value_parser = seconds(1, 300))]
     pub timeout: Duration,
+    /// The most retries one destination's delivery policy may ask for
+    #[arg(env = "DELIVERY_POLICY_MAX_RETRIES", default_value = "20", value_parser = whole(0, 100u32))]
+    pub policy_max_retries: u32,
+    /// The longest delay before one retry (or retry interval) a destination
+    /// may ask for, in seconds
+    #[arg(
+        env = "DELIVERY_POLICY_MAX_RETRY_DELAY_SECONDS",
+        default_value = "86400"
+    )]
+    #[arg(value_parser = seconds(1, 7 * 86_400))]
+    pub policy_max_retry_delay: Duration,
+    /// The longest per-attempt timeout a destination may ask for, in
+    /// seconds; default DELIVERY_TIMEOUT_SECONDS (destinations may only
+    /// shorten it). The default lease grows with it.
+    #[arg(env = "DELIVERY_POLICY_MAX_TIMEOUT_SECONDS", value_parser = seconds(1, 300))]
+    pub policy_max_timeout_setting: Option<Duration>,
     /// Consecutive failures that disable a destination (failures in flight
     /// together count once); 0 = never
     #[arg(env = "ALERT_CONSECUTIVE_FAILURE_COUNT", default_value = "20")]
@@ -85,12 +102,13 @@ impl DeliverySettings {
             .concurrency_setting
             .or(self.max_concurrency_alias)
             .unwrap_or(64);
-        let timeout = self.timeout;
+        let timeout = self.longest_timeout();
         self.lease = match self.lease_setting {
             Some(lease) if lease <= timeout => {
                 return Err(format!(
                     "invalid value '{}' for '--delivery-lease-seconds <DELIVERY_LEASE_SECONDS>': \
-                     must be longer than DELIVERY_TIMEOUT_SECONDS ({})",
+                     must be longer than DELIVERY_TIMEOUT_SECONDS and \
+                     DELIVERY_POLICY_MAX_TIMEOUT_SECONDS ({})",
                     lease.as_secs(),
                     timeout.as_secs()
                 ))
@@ -99,5 +117,21 @@ impl DeliverySettings {
             None => (3 * timeout).max(Duration::from_secs(30)),
         };
         Ok(())
+    }
+
+    /// What a destination's delivery policy may ask for.
+    pub fn policy_bounds(&self) -> PolicyBounds {
+        PolicyBounds {
+            max_retries: self.policy_max_retries,
+            max_retry_delay: self.policy_max_retry_delay,
+            max_timeout: self.policy_max_timeout_setting.unwrap_or(self.timeout),
+        }
+    }
+
+    /// The longest an attempt may take: the deployment's timeout, or a
+    /// destination's own up to DELIVERY_POLICY_MAX_TIMEOUT_SECONDS. Leases
+    /// and the senders' own limits are sized by it.
+    pub fn longest_timeout(&self) -> Duration {
+        self.timeout.max(self.policy_bounds().max_timeout)
     }
 }

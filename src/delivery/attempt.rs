@@ -6,6 +6,7 @@
 //! drop unsent — goes to the recorder, which writes outcomes in batches.
 
 use crate::domain::attempt_code::AttemptCode;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +36,10 @@ pub struct Attempter {
     /// bound their own network calls; this bounds the whole send, whatever
     /// the type, because the lease arithmetic depends on it.
     pub timeout: Duration,
+    /// The longest a destination's own timeout may be (its delivery policy,
+    /// up to DELIVERY_POLICY_MAX_TIMEOUT_SECONDS): a policy written by hand
+    /// in SQL is held to it too, since the lease is sized by it.
+    pub longest_timeout: Duration,
     /// The circuits this process knows to be open (written by its recorder).
     pub circuits: Arc<OpenCircuits>,
 }
@@ -169,12 +174,16 @@ impl Attempter {
             attempted_at: now,
         };
         let started = Instant::now();
-        let limit = self.timeout + TIMEOUT_MARGIN;
+        let timeout = destination
+            .policy
+            .timeout(self.timeout)
+            .min(self.longest_timeout);
+        let limit = timeout + TIMEOUT_MARGIN;
         let sent = match tokio::time::timeout(limit, sender.send(target, message)).await {
             Ok(sent) => sent,
             Err(_) => Sent::Failed(Failure::retryable(
                 AttemptCode::Timeout,
-                format!("no answer within {:?}", self.timeout),
+                format!("no answer within {timeout:?}"),
             )),
         };
         if let Sent::Failed(f) = &sent {
@@ -197,7 +206,12 @@ impl Attempter {
             None
         } else {
             let n = u32::try_from(attempt_number).unwrap_or(u32::MAX);
-            self.retry
+            // The destination's own policy, if it has one, over the deployment's.
+            let retry = match &c.destination {
+                Some(d) if !d.policy.is_empty() => Cow::Owned(d.policy.retry_policy(&self.retry)),
+                _ => Cow::Borrowed(&self.retry),
+            };
+            retry
                 .delay_after(n, result.retry_after, rand::random::<f64>())
                 .and_then(|d| chrono::Duration::from_std(d).ok())
                 .map(|d| known_at + d)

@@ -5,6 +5,7 @@
 
 pub mod attempt_code;
 pub mod catalog;
+pub mod delivery_policy;
 pub mod event_data;
 pub mod filter;
 pub mod ids;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{queries, GenericClient, StoreError};
 use crate::destinations::kind::DestinationKind;
+use crate::domain::delivery_policy::DeliveryPolicy;
 use crate::domain::filter::Filter;
 use crate::domain::ids::{DestinationId, TenantId};
 use crate::domain::topic::like_patterns;
@@ -24,6 +25,7 @@ pub struct NewDestination {
     pub delivery_metadata: Option<serde_json::Value>,
     pub metadata: Option<serde_json::Value>,
     pub disabled_at: Option<DateTime<Utc>>,
+    pub policy: DeliveryPolicy,
 }
 
 /// The filter as stored: its JSON and its compiled predicate, or neither.
@@ -56,6 +58,7 @@ pub async fn insert(
                 &d.metadata,
                 &d.disabled_at,
                 &like_patterns(&d.topics),
+                &d.policy.to_json(),
             ],
         )
         .await?;
@@ -94,6 +97,7 @@ pub struct DestinationRow {
     pub credentials: serde_json::Value,
     pub delivery_metadata: Option<serde_json::Value>,
     pub metadata: Option<serde_json::Value>,
+    pub policy: DeliveryPolicy,
     pub disabled_at: Option<DateTime<Utc>>,
     /// `manual` or `consecutive_failures`; None while enabled.
     pub disabled_reason: Option<String>,
@@ -120,6 +124,7 @@ fn row(r: &tokio_postgres::Row) -> Result<DestinationRow, StoreError> {
         credentials: r.try_get("credentials")?,
         delivery_metadata: r.try_get("delivery_metadata")?,
         metadata: r.try_get("metadata")?,
+        policy: DeliveryPolicy::stored(&r.try_get::<_, serde_json::Value>("delivery_policy")?),
         disabled_at: r.try_get("disabled_at")?,
         disabled_reason: r.try_get("disabled_reason")?,
         consecutive_failures: r.try_get("consecutive_failures")?,
@@ -167,6 +172,7 @@ pub struct DestinationUpdate {
     pub credentials: serde_json::Value,
     pub delivery_metadata: Option<serde_json::Value>,
     pub metadata: Option<serde_json::Value>,
+    pub policy: DeliveryPolicy,
 }
 
 pub async fn update(
@@ -191,6 +197,7 @@ pub async fn update(
                 &u.delivery_metadata,
                 &u.metadata,
                 &like_patterns(&u.topics),
+                &u.policy.to_json(),
             ],
         )
         .await?

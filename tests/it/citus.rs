@@ -54,6 +54,7 @@ async fn hook(
             delivery_metadata: None,
             metadata: None,
             disabled_at: None,
+            policy: Default::default(),
         },
     )
     .await

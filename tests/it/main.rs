@@ -12,6 +12,7 @@ mod api_tenants;
 mod citus;
 mod compression;
 mod delivery;
+mod delivery_policy;
 mod destinations;
 mod fairness;
 mod fanout;

@@ -421,6 +421,34 @@ await page.getByLabel("Other patterns").waitFor();
 check(await page.getByLabel("user.* all user topics").isChecked(), "the saved pattern shows as its group");
 check((await page.getByLabel("Other patterns").inputValue()) === "*.completed", "the other pattern shows as typed");
 
+step = "the destination's delivery policy";
+{
+  await page.getByLabel("Retries").fill("3");
+  await page.getByLabel("Timeout (seconds)").fill("4");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await until(page, async () => {
+    const d = await admin("GET", `/tenants/${tenant}/destinations/${destinationId}`);
+    return JSON.stringify(d.json.delivery_policy) === JSON.stringify({ retry: { max_retries: 3 }, timeout_seconds: 4 });
+  }, "retries and timeout saved");
+  // Delays instead of a count: the count goes, the timeout stays.
+  await page.getByLabel("Retries").waitFor();
+  check((await page.getByLabel("Retries").inputValue()) === "3", "the saved count shows");
+  await page.getByLabel("Retries").fill("");
+  await page.getByLabel("Retry delays (seconds)").fill("2, 10");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await until(page, async () => {
+    const d = await admin("GET", `/tenants/${tenant}/destinations/${destinationId}`);
+    return JSON.stringify(d.json.delivery_policy) === JSON.stringify({ retry: { schedule_seconds: [2, 10] }, timeout_seconds: 4 });
+  }, "the schedule saved");
+  // Past the operator's bound: the API's message, inline.
+  await page.getByLabel("Timeout (seconds)").waitFor();
+  await page.getByLabel("Timeout (seconds)").fill("99");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await page.getByText("timeout_seconds must be whole seconds, from 1 to 5").waitFor();
+  await audit(page, "delivery policy error");
+  await page.getByLabel("Timeout (seconds)").fill("4");
+}
+
 step = "overview: counts and charts over a time range";
 await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=overview`);
 await page.locator('.stats-row[data-range="24h"]').waitFor();

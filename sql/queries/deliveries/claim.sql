@@ -141,7 +141,7 @@ SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.atte
        c.retry, c.manual,
        e.topic, e.metadata, e.data::text AS data,
        dst.type, dst.config, dst.credentials, dst.delivery_metadata, dst.disabled_at,
-       dst.circuit_open_until,
+       dst.circuit_open_until, dst.delivery_policy,
        (e.id IS NOT NULL) AS event_found, (dst.id IS NOT NULL) AS destination_found
 FROM claimed c
 LEFT JOIN outbound.events e

@@ -1,5 +1,6 @@
 -- destinations/get: $1 id, $2 tenant id.
 SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metadata, metadata,
+       delivery_policy,
        disabled_at, disabled_reason, consecutive_failures, created_at, updated_at,
        -- Deliveries held while disabled, counted up to 100,000 (an index
        -- walk of deliveries_held; enabled destinations have none to show).

@@ -3,6 +3,7 @@
 -- A topic filter matches destinations subscribed to it, to `*`, or to a
 -- pattern that matches it.
 SELECT id, tenant_id, type, topics, filter, config, credentials, delivery_metadata, metadata,
+       delivery_policy,
        disabled_at, disabled_reason, consecutive_failures, created_at, updated_at,
        -- Deliveries held while disabled, counted up to 100,000 (an index
        -- walk of deliveries_held; enabled destinations have none to show).

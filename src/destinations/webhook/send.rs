@@ -284,6 +284,7 @@ mod tests {
             delivery_metadata: Some(json!({"region": "eu"})),
             disabled: false,
             circuit_open_until: None,
+            policy: Default::default(),
         }
     }
 

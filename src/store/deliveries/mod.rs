@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{for_group, id, queries, GenericClient, StoreError};
 use crate::destinations::kind::DestinationKind;
+use crate::domain::delivery_policy::DeliveryPolicy;
 use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
 
 mod record;
@@ -66,6 +67,8 @@ pub struct ClaimedDestination {
     /// gives nothing of a destination whose circuit is open, so a claimed
     /// delivery with this set (and past) is the half-open circuit's probe.
     pub circuit_open_until: Option<DateTime<Utc>>,
+    /// Its own retries and timeout, over the deployment's.
+    pub policy: DeliveryPolicy,
 }
 
 /// How much of a claim each destination may take (see `claim.sql`).
@@ -155,6 +158,9 @@ pub async fn claim(
                                 .try_get::<_, Option<DateTime<Utc>>>("disabled_at")?
                                 .is_some(),
                             circuit_open_until: r.try_get("circuit_open_until")?,
+                            policy: DeliveryPolicy::stored(
+                                &r.try_get::<_, serde_json::Value>("delivery_policy")?,
+                            ),
                         });
                         destinations.insert(key, d.clone());
                         d

@@ -37,6 +37,7 @@ pub async fn destination(
             delivery_metadata: None,
             metadata: None,
             disabled_at: None,
+            policy: Default::default(),
         },
     )
     .await
@@ -81,6 +82,7 @@ pub async fn webhook(
             delivery_metadata: None,
             metadata: None,
             disabled_at: None,
+            policy: Default::default(),
         },
     )
     .await

@@ -8,6 +8,7 @@ import { ago, count, duration, exact, hoursAgo, percent } from "../lib/format.js
 import { barChart, breakdown, buckets, perBucket, rateChart } from "../lib/chart.js";
 import { badge, choiceDialog, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
+import { policyEditor, replacing } from "../lib/policy.js";
 import { label, status, statusNote, subscribes, topicsText, waitingText } from "./destinations.js";
 
 const PANES = [
@@ -433,6 +434,7 @@ async function settings(body, ctx, d, type) {
   const credentials = sectionForm("credentials", type.credential_fields, d.credentials);
   const topics = topicsPicker(ctx.topicNames(), d.topics, { wildcards: ctx.settings.wildcard_topics });
   const filter = ctx.settings.enable_destination_filter ? filterEditor(d.filter, ctx.catalog) : null;
+  const policy = policyEditor(d.delivery_policy || {});
   const errors = h("div", { "aria-live": "polite" });
   const save = h("button", { type: "submit", class: "button primary", id: "save" }, "Save changes");
   const form = h(
@@ -445,6 +447,8 @@ async function settings(body, ctx, d, type) {
     h("h2", null, "Events"),
     topics.node,
     filter ? filter.node : null,
+    h("h2", null, "Delivery"),
+    policy.node,
     errors,
     h("div", { class: "actions" }, save),
   );
@@ -455,8 +459,10 @@ async function settings(body, ctx, d, type) {
     if (!chosen.length) local.push("topics: choose at least one topic, or All topics");
     const f = filter ? filter.read() : { ok: true, value: d.filter };
     if (!f.ok) local.push(f.error);
+    const p = policy.read();
+    if (!p.ok) local.push(p.error);
     if (local.length) return place(local);
-    const patch = { topics: chosen, config: withNulls(d.config, config.read(), hidden), filter: f.value };
+    const patch = { topics: chosen, config: withNulls(d.config, config.read(), hidden), filter: f.value, delivery_policy: replacing(d.delivery_policy, p.value) };
     if (type.credential_fields.length) patch.credentials = credentials.read();
     save.disabled = true;
     try {

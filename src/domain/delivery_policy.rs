@@ -1,0 +1,364 @@
+//! A destination's own delivery policy: how many retries, on what
+//! schedule, and how long one attempt may take. Every part is optional;
+//! what a destination leaves out follows the deployment's settings
+//! (`MAX_RETRY_LIMIT`, `RETRY_INTERVAL_SECONDS`, `RETRY_SCHEDULE`,
+//! `DELIVERY_TIMEOUT_SECONDS`). The operator bounds what a tenant may ask
+//! for ([`PolicyBounds`]).
+//!
+//! As JSON (the API's `delivery_policy` and the `destinations` column):
+//!
+//! ```json
+//! {"retry": {"max_retries": 5, "interval_seconds": 10}, "timeout_seconds": 30}
+//! {"retry": {"schedule_seconds": [5, 60, 600]}}
+//! ```
+//!
+//! A schedule names every retry's delay and so replaces both
+//! `max_retries` and `interval_seconds`.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::retry::RetryPolicy;
+
+/// What the operator lets a destination ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyBounds {
+    /// The most retries a destination may ask for.
+    pub max_retries: u32,
+    /// The longest delay before one retry (and the longest interval).
+    pub max_retry_delay: Duration,
+    /// The longest timeout of one attempt.
+    pub max_timeout: Duration,
+}
+
+/// A destination's overrides; `None` parts follow the deployment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeliveryPolicy {
+    pub max_retries: Option<u32>,
+    pub interval: Option<Duration>,
+    pub schedule: Option<Vec<Duration>>,
+    pub timeout: Option<Duration>,
+}
+
+impl DeliveryPolicy {
+    /// Parses and checks a policy from the API; every problem is one
+    /// message naming its field. `null` is the empty policy.
+    pub fn parse(value: &Value, bounds: &PolicyBounds) -> Result<DeliveryPolicy, Vec<String>> {
+        let mut errors = Vec::new();
+        let policy = Self::read(value, Some(bounds), &mut errors);
+        if errors.is_empty() {
+            Ok(policy)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// A policy as stored: what a worker reads from the claim. It was
+    /// checked when saved through the API; one written by hand in SQL keeps
+    /// the parts that make sense (nothing here can fail a delivery).
+    pub fn stored(value: &Value) -> DeliveryPolicy {
+        Self::read(value, None, &mut Vec::new())
+    }
+
+    fn read(value: &Value, bounds: Option<&PolicyBounds>, errors: &mut Vec<String>) -> Self {
+        let mut policy = DeliveryPolicy::default();
+        let object = match value {
+            Value::Null => return policy,
+            Value::Object(o) => o,
+            _ => {
+                errors.push("delivery_policy must be an object".into());
+                return policy;
+            }
+        };
+        for key in object.keys() {
+            if key != "retry" && key != "timeout_seconds" {
+                errors.push(format!(
+                    "delivery_policy.{key} is not a policy field (retry, timeout_seconds)"
+                ));
+            }
+        }
+        if let Some(t) = object.get("timeout_seconds").filter(|v| !v.is_null()) {
+            let most = bounds.map_or(u64::MAX, |b| b.max_timeout.as_secs());
+            policy.timeout = seconds(t, "delivery_policy.timeout_seconds", 1, most, errors);
+        }
+        match object.get("retry") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(retry)) => policy.read_retry(retry, bounds, errors),
+            Some(_) => errors.push("delivery_policy.retry must be an object".into()),
+        }
+        policy
+    }
+
+    fn read_retry(
+        &mut self,
+        retry: &Map<String, Value>,
+        bounds: Option<&PolicyBounds>,
+        errors: &mut Vec<String>,
+    ) {
+        let most_retries = bounds.map_or(u32::MAX, |b| b.max_retries);
+        let most_delay = bounds.map_or(u64::MAX, |b| b.max_retry_delay.as_secs());
+        for key in retry.keys() {
+            if !["max_retries", "interval_seconds", "schedule_seconds"].contains(&key.as_str()) {
+                errors.push(format!(
+                    "delivery_policy.retry.{key} is not a retry field \
+                     (max_retries, interval_seconds, schedule_seconds)"
+                ));
+            }
+        }
+        let field = |name: &str| retry.get(name).filter(|v| !v.is_null());
+        if let Some(list) = field("schedule_seconds") {
+            if field("max_retries").is_some() || field("interval_seconds").is_some() {
+                errors.push(
+                    "delivery_policy.retry.schedule_seconds names every retry's delay: \
+                     leave out max_retries and interval_seconds"
+                        .into(),
+                );
+            }
+            let name = "delivery_policy.retry.schedule_seconds";
+            match list.as_array() {
+                None => errors.push(format!("{name} must be a list of whole seconds")),
+                Some(items) if items.len() as u64 > u64::from(most_retries) => errors.push(
+                    format!("{name} may list at most {most_retries} delays (one per retry)"),
+                ),
+                Some(items) => {
+                    let delays: Vec<Duration> = items
+                        .iter()
+                        .filter_map(|d| seconds(d, name, 1, most_delay, errors))
+                        .collect();
+                    if delays.len() == items.len() {
+                        self.schedule = Some(delays);
+                    }
+                }
+            }
+            return;
+        }
+        if let Some(n) = field("max_retries") {
+            match n.as_u64().filter(|n| *n <= u64::from(most_retries)) {
+                Some(n) => self.max_retries = u32::try_from(n).ok(),
+                None => errors.push(format!(
+                    "delivery_policy.retry.max_retries must be a whole number from 0 to {most_retries}"
+                )),
+            }
+        }
+        if let Some(i) = field("interval_seconds") {
+            self.interval = seconds(
+                i,
+                "delivery_policy.retry.interval_seconds",
+                1,
+                most_delay,
+                errors,
+            );
+        }
+    }
+
+    /// Whether the destination follows the deployment in everything.
+    pub fn is_empty(&self) -> bool {
+        *self == DeliveryPolicy::default()
+    }
+
+    /// The policy as the API shows it and the column stores it.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        let mut retry = Map::new();
+        if let Some(n) = self.max_retries {
+            retry.insert("max_retries".into(), json!(n));
+        }
+        if let Some(i) = self.interval {
+            retry.insert("interval_seconds".into(), json!(i.as_secs()));
+        }
+        if let Some(s) = &self.schedule {
+            let s: Vec<u64> = s.iter().map(Duration::as_secs).collect();
+            retry.insert("schedule_seconds".into(), json!(s));
+        }
+        if !retry.is_empty() {
+            out.insert("retry".into(), Value::Object(retry));
+        }
+        if let Some(t) = self.timeout {
+            out.insert("timeout_seconds".into(), json!(t.as_secs()));
+        }
+        Value::Object(out)
+    }
+
+    /// The retry policy for this destination: its overrides over the
+    /// deployment's `default`.
+    pub fn retry_policy(&self, default: &RetryPolicy) -> RetryPolicy {
+        if let Some(s) = &self.schedule {
+            return RetryPolicy::Schedule(s.clone());
+        }
+        match (default, self.max_retries, self.interval) {
+            (_, None, None) => default.clone(),
+            (
+                RetryPolicy::Exponential {
+                    interval,
+                    max_retries,
+                },
+                n,
+                i,
+            ) => RetryPolicy::Exponential {
+                interval: i.unwrap_or(*interval),
+                max_retries: n.unwrap_or(*max_retries),
+            },
+            // An interval over a deployment's schedule: exponential from
+            // it, as many retries as the schedule has unless also given.
+            (RetryPolicy::Schedule(s), n, Some(interval)) => RetryPolicy::Exponential {
+                interval,
+                max_retries: n.unwrap_or(u32::try_from(s.len()).unwrap_or(u32::MAX)),
+            },
+            // Only a count over a deployment's schedule: the schedule cut to
+            // it, or its last delay repeated up to it.
+            (RetryPolicy::Schedule(s), Some(n), None) => {
+                let last = s.last().copied().unwrap_or(Duration::from_secs(30));
+                let n = n as usize;
+                RetryPolicy::Schedule((0..n).map(|i| s.get(i).copied().unwrap_or(last)).collect())
+            }
+        }
+    }
+
+    /// How long one attempt may take: its own timeout, else `default`.
+    pub fn timeout(&self, default: Duration) -> Duration {
+        self.timeout.unwrap_or(default)
+    }
+}
+
+/// Whole seconds from `least` to `most`, else a message naming `name`.
+fn seconds(
+    value: &Value,
+    name: &str,
+    least: u64,
+    most: u64,
+    errors: &mut Vec<String>,
+) -> Option<Duration> {
+    match value.as_u64().filter(|s| (least..=most).contains(s)) {
+        Some(s) => Some(Duration::from_secs(s)),
+        None => {
+            let range = if most == u64::MAX {
+                format!("at least {least}")
+            } else {
+                format!("from {least} to {most}")
+            };
+            errors.push(format!("{name} must be whole seconds, {range}"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounds() -> PolicyBounds {
+        PolicyBounds {
+            max_retries: 20,
+            max_retry_delay: Duration::from_secs(3600),
+            max_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn secs(s: &[u64]) -> Vec<Duration> {
+        s.iter().map(|s| Duration::from_secs(*s)).collect()
+    }
+
+    #[test]
+    fn a_policy_reads_back_as_written() {
+        for v in [
+            json!({}),
+            json!({"timeout_seconds": 30}),
+            json!({"retry": {"max_retries": 3, "interval_seconds": 10}}),
+            json!({"retry": {"schedule_seconds": [1, 60, 600]}, "timeout_seconds": 2}),
+        ] {
+            let p = DeliveryPolicy::parse(&v, &bounds()).unwrap();
+            assert_eq!(p.to_json(), v);
+            assert_eq!(DeliveryPolicy::stored(&v), p);
+        }
+        assert!(DeliveryPolicy::parse(&Value::Null, &bounds())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn what_is_out_of_bounds_or_unknown_is_named() {
+        let refused = |v: Value| DeliveryPolicy::parse(&v, &bounds()).unwrap_err().join("; ");
+        assert!(refused(json!({"timeout_seconds": 31}))
+            .contains("timeout_seconds must be whole seconds, from 1 to 30"));
+        assert!(refused(json!({"timeout_seconds": 0})).contains("timeout_seconds"));
+        assert!(refused(json!({"timeout_seconds": "5"})).contains("timeout_seconds"));
+        assert!(refused(json!({"retry": {"max_retries": 21}}))
+            .contains("max_retries must be a whole number from 0 to 20"));
+        assert!(refused(json!({"retry": {"interval_seconds": 3601}})).contains("interval_seconds"));
+        assert!(
+            refused(json!({"retry": {"schedule_seconds": [1, 0]}})).contains("schedule_seconds")
+        );
+        assert!(refused(json!({"retry": {"schedule_seconds": vec![1; 21]}}))
+            .contains("at most 20 delays"));
+        assert!(
+            refused(json!({"retry": {"schedule_seconds": [1], "max_retries": 2}}))
+                .contains("leave out max_retries")
+        );
+        assert!(refused(json!({"retries": 3}))
+            .contains("delivery_policy.retries is not a policy field"));
+        assert!(refused(json!({"retry": {"count": 3}}))
+            .contains("delivery_policy.retry.count is not a retry field"));
+        assert!(refused(json!([1])).contains("must be an object"));
+    }
+
+    #[test]
+    fn overrides_apply_over_the_deployments_policy() {
+        let exp = RetryPolicy::Exponential {
+            interval: Duration::from_secs(30),
+            max_retries: 10,
+        };
+        let schedule = RetryPolicy::Schedule(secs(&[5, 60]));
+        let p = |v: Value| DeliveryPolicy::parse(&v, &bounds()).unwrap();
+        assert_eq!(p(json!({})).retry_policy(&exp), exp);
+        assert_eq!(
+            p(json!({"retry": {"max_retries": 2}})).retry_policy(&exp),
+            RetryPolicy::Exponential {
+                interval: Duration::from_secs(30),
+                max_retries: 2
+            }
+        );
+        assert_eq!(
+            p(json!({"retry": {"schedule_seconds": [1, 2]}})).retry_policy(&exp),
+            RetryPolicy::Schedule(secs(&[1, 2]))
+        );
+        assert_eq!(
+            p(json!({"retry": {"max_retries": 4}})).retry_policy(&schedule),
+            RetryPolicy::Schedule(secs(&[5, 60, 60, 60]))
+        );
+        assert_eq!(
+            p(json!({"retry": {"max_retries": 1}})).retry_policy(&schedule),
+            RetryPolicy::Schedule(secs(&[5]))
+        );
+        assert_eq!(
+            p(json!({"retry": {"interval_seconds": 2}})).retry_policy(&schedule),
+            RetryPolicy::Exponential {
+                interval: Duration::from_secs(2),
+                max_retries: 2
+            }
+        );
+        assert_eq!(
+            p(json!({"retry": {"max_retries": 0}}))
+                .retry_policy(&exp)
+                .max_retries(),
+            0
+        );
+        assert_eq!(
+            p(json!({"timeout_seconds": 9})).timeout(Duration::from_secs(5)),
+            Duration::from_secs(9)
+        );
+        assert_eq!(
+            p(json!({})).timeout(Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+    }
+
+    #[test]
+    fn a_hand_written_policy_keeps_what_makes_sense() {
+        let p =
+            DeliveryPolicy::stored(&json!({"timeout_seconds": "x", "retry": {"max_retries": 3}}));
+        assert_eq!(p.timeout, None);
+        assert_eq!(p.max_retries, Some(3));
+        assert!(DeliveryPolicy::stored(&json!("nonsense")).is_empty());
+    }
+}

@@ -1,0 +1,323 @@
+//! A destination's own delivery policy (issue 25): its retries, their
+//! schedule and its timeout, through the API and applied by a real worker
+//! to real receivers on loopback.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::helpers::app::{worker, TestApp};
+use crate::helpers::db::TestDb;
+use crate::helpers::factory::{attempts_of, tenant, webhook};
+use crate::helpers::receiver::{Reply, TestReceiver};
+
+/// When the delivery of event `e` to `destination` is due next, if queued.
+async fn next_attempt(c: &deadpool_postgres::Object, destination: &str) -> Option<DateTime<Utc>> {
+    c.query_opt(
+        "SELECT next_attempt_at FROM outbound.deliveries WHERE event_id = 'e' AND destination_id = $1",
+        &[&destination],
+    )
+    .await
+    .unwrap()
+    .map(|r| r.get(0))
+}
+
+fn ms_between(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> i64 {
+    (to.expect("still queued") - from).num_milliseconds()
+}
+
+#[tokio::test]
+async fn retries_follow_the_destinations_own_schedule_and_count() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Status(500));
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "own",
+        &["*"],
+        &rx.url("/own"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(
+        &c,
+        &acme,
+        "deployment",
+        &["*"],
+        &rx.url("/dep"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    // Set in SQL, as an application managing destinations by hand would.
+    c.execute(
+        "UPDATE outbound.destinations SET delivery_policy = \
+         '{\"retry\": {\"schedule_seconds\": [2, 7]}}' WHERE id = 'own'",
+        &[],
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let w = worker(&db, |s| {
+        s.delivery.retry_interval = Duration::from_secs(30);
+        s.delivery.max_retry_limit = 10;
+    })
+    .await;
+
+    let t0 = Utc::now();
+    assert_eq!(w.run_once(t0).await.unwrap().accepted, 2);
+    let own = ms_between(t0, next_attempt(&c, "own").await);
+    assert!(
+        (1_700..=2_600).contains(&own),
+        "own first retry ≈ 2 s, got {own} ms"
+    );
+    let dep = ms_between(t0, next_attempt(&c, "deployment").await);
+    assert!(
+        (26_000..=34_000).contains(&dep),
+        "deployment's ≈ 30 s, got {dep} ms"
+    );
+
+    let t1 = t0 + chrono::Duration::seconds(5);
+    assert_eq!(w.run_once(t1).await.unwrap().accepted, 1, "only own is due");
+    let own = ms_between(t1, next_attempt(&c, "own").await);
+    assert!(
+        (6_000..=8_500).contains(&own),
+        "own second retry ≈ 7 s, got {own} ms"
+    );
+
+    // The schedule had two retries: the third attempt is the last.
+    let t2 = t0 + chrono::Duration::seconds(20);
+    assert_eq!(w.run_once(t2).await.unwrap().accepted, 1);
+    assert_eq!(next_attempt(&c, "own").await, None, "no fourth attempt");
+    let codes: Vec<_> = attempts_of(&c, "e", "own")
+        .await
+        .into_iter()
+        .map(|a| (a.0, a.2))
+        .collect();
+    assert_eq!(
+        codes,
+        [(1, "500".into()), (2, "500".into()), (3, "500".into())]
+    );
+    assert_eq!(attempts_of(&c, "e", "deployment").await.len(), 1);
+    assert!(next_attempt(&c, "deployment").await.is_some());
+
+    // A count alone keeps the deployment's backoff: one retry, 30 s on.
+    c.execute(
+        "UPDATE outbound.destinations SET delivery_policy = '{\"retry\": {\"max_retries\": 1}}' \
+         WHERE id = 'deployment'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let t3 = t0 + chrono::Duration::seconds(40);
+    assert_eq!(w.run_once(t3).await.unwrap().accepted, 1);
+    assert_eq!(
+        next_attempt(&c, "deployment").await,
+        None,
+        "1 retry, then given up"
+    );
+    assert_eq!(attempts_of(&c, "e", "deployment").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_destinations_timeout_cuts_its_attempts_and_may_exceed_the_default() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_millis(2500), 200));
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "patient",
+        &["*"],
+        &rx.url("/p"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    webhook(
+        &c,
+        &acme,
+        "default",
+        &["*"],
+        &rx.url("/d"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    c.execute(
+        "UPDATE outbound.destinations SET delivery_policy = '{\"timeout_seconds\": 5}' \
+         WHERE id = 'patient'",
+        &[],
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    // A 1 s default; destinations may ask for up to 6 s.
+    let w = worker(&db, |s| {
+        s.delivery.timeout = Duration::from_secs(1);
+        s.delivery.policy_max_timeout_setting = Some(Duration::from_secs(6));
+    })
+    .await;
+    let started = std::time::Instant::now();
+    w.run_once(Utc::now()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let patient = attempts_of(&c, "e", "patient").await;
+    assert_eq!(
+        patient[0].1, "success",
+        "5 s allowed for a 2.5 s answer: {patient:?}"
+    );
+    let default = attempts_of(&c, "e", "default").await;
+    assert_eq!(default[0].2, "timeout", "{default:?}");
+    let took: i32 = c
+        .query_one(
+            "SELECT duration_ms FROM outbound.attempts WHERE destination_id = 'default'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!((900..2_000).contains(&took), "cut at about 1 s: {took} ms");
+}
+
+#[tokio::test]
+async fn the_api_takes_shows_merges_and_bounds_a_delivery_policy() {
+    let db = TestDb::new().await;
+    let app = TestApp::start_with(&db, |s| {
+        s.delivery.policy_max_retries = 5;
+        s.delivery.policy_max_timeout_setting = Some(Duration::from_secs(30));
+    })
+    .await;
+    assert_eq!(app.admin("PUT", "/api/v1/tenants/acme", None).await.0, 201);
+    let path = "/api/v1/tenants/acme/destinations";
+    let policy =
+        json!({"retry": {"max_retries": 3, "interval_seconds": 10}, "timeout_seconds": 20});
+    let (s, created) = app
+        .admin(
+            "POST",
+            path,
+            Some(json!({"id": "d", "type": "webhook", "topics": ["*"],
+                        "config": {"url": "https://example.com/hook"},
+                        "delivery_policy": policy})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["delivery_policy"], policy);
+    let d = format!("{path}/d");
+    assert_eq!(
+        app.admin("GET", &d, None).await.1["delivery_policy"],
+        policy
+    );
+    let c = db.client().await;
+    let stored: Value = c
+        .query_one(
+            "SELECT delivery_policy FROM outbound.destinations WHERE id = 'd'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, policy);
+
+    // A PATCH merges: one part back to the deployment's, another changed.
+    let (s, patched) = app
+        .admin(
+            "PATCH",
+            &d,
+            Some(
+                json!({"delivery_policy": {"timeout_seconds": null, "retry": {"max_retries": 4}}}),
+            ),
+        )
+        .await;
+    assert_eq!(s, 200, "{patched}");
+    assert_eq!(
+        patched["delivery_policy"],
+        json!({"retry": {"max_retries": 4, "interval_seconds": 10}})
+    );
+    // Other changes leave it alone; null drops it.
+    let (_, other) = app
+        .admin("PATCH", &d, Some(json!({"metadata": {"team": "x"}})))
+        .await;
+    assert_eq!(other["delivery_policy"]["retry"]["max_retries"], 4);
+    let (_, dropped) = app
+        .admin("PATCH", &d, Some(json!({"delivery_policy": null})))
+        .await;
+    assert_eq!(dropped["delivery_policy"], json!({}));
+
+    // Past the operator's bounds, or malformed: a 422 naming each field.
+    for (body, says) in [
+        (
+            json!({"retry": {"max_retries": 6}}),
+            "delivery_policy.retry.max_retries must be a whole number from 0 to 5",
+        ),
+        (
+            json!({"timeout_seconds": 31}),
+            "delivery_policy.timeout_seconds must be whole seconds, from 1 to 30",
+        ),
+        (
+            json!({"retry": {"schedule_seconds": [1, 2, 3, 4, 5, 6]}}),
+            "at most 5 delays",
+        ),
+        (
+            json!({"retry": {"schedule_seconds": [5], "interval_seconds": 1}}),
+            "leave out max_retries and interval_seconds",
+        ),
+        (
+            json!({"rate": 1}),
+            "delivery_policy.rate is not a policy field",
+        ),
+        (json!("fast"), "delivery_policy must be an object"),
+    ] {
+        let (s, err) = app
+            .admin("PATCH", &d, Some(json!({"delivery_policy": body})))
+            .await;
+        assert_eq!(s, 422, "{body}: {err}");
+        assert!(err.to_string().contains(says), "{body}: {err}");
+        let (s, err) = app
+            .admin(
+                "POST",
+                path,
+                Some(json!({"type": "webhook", "topics": ["*"],
+                            "config": {"url": "https://example.com/hook"},
+                            "delivery_policy": body})),
+            )
+            .await;
+        assert_eq!(s, 422, "{body}: {err}");
+        assert!(err.to_string().contains(says), "{body}: {err}");
+    }
+    assert_eq!(
+        app.admin("GET", &d, None).await.1["delivery_policy"],
+        json!({})
+    );
+
+    // The schema refuses what is not an object, for SQL writers too.
+    let refused = c
+        .execute(
+            "UPDATE outbound.destinations SET delivery_policy = '[1]' WHERE id = 'd'",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.as_db_error().and_then(|e| e.constraint()),
+        Some("destinations_delivery_policy_object"),
+        "{refused:?}"
+    );
+}
