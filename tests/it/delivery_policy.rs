@@ -27,36 +27,23 @@ fn ms_between(from: DateTime<Utc>, to: Option<DateTime<Utc>>) -> i64 {
     (to.expect("still queued") - from).num_milliseconds()
 }
 
-#[tokio::test]
-async fn retries_follow_the_destinations_own_schedule_and_count() {
-    let db = TestDb::new().await;
-    let c = db.client().await;
-    let rx = TestReceiver::start().await;
-    rx.set_default(Reply::Status(500));
-    let acme = tenant(&c, "acme").await;
-    webhook(
-        &c,
-        &acme,
-        "own",
-        &["*"],
-        &rx.url("/own"),
-        json!({"secret": "s"}),
-    )
-    .await;
-    webhook(
-        &c,
-        &acme,
-        "deployment",
-        &["*"],
-        &rx.url("/dep"),
-        json!({"secret": "s"}),
-    )
-    .await;
-    // Set in SQL, as an application managing destinations by hand would.
+/// Two webhooks of tenant acme on `rx`, `with` (given `policy` in SQL, as
+/// an application managing destinations by hand would set it) and
+/// `without` (following the deployment), and one event `e` for both.
+async fn two_destinations(
+    c: &deadpool_postgres::Object,
+    rx: &TestReceiver,
+    (with, policy): (&str, &str),
+    without: &str,
+) {
+    let acme = tenant(c, "acme").await;
+    for id in [with, without] {
+        let url = rx.url(&format!("/{id}"));
+        webhook(c, &acme, id, &["*"], &url, json!({"secret": "s"})).await;
+    }
     c.execute(
-        "UPDATE outbound.destinations SET delivery_policy = \
-         '{\"retry\": {\"schedule_seconds\": [2, 7]}}' WHERE id = 'own'",
-        &[],
+        "UPDATE outbound.destinations SET delivery_policy = $1::text::jsonb WHERE id = $2",
+        &[&policy, &with],
     )
     .await
     .unwrap();
@@ -66,6 +53,16 @@ async fn retries_follow_the_destinations_own_schedule_and_count() {
     )
     .await
     .unwrap();
+}
+
+#[tokio::test]
+async fn retries_follow_the_destinations_own_schedule_and_count() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Status(500));
+    let own = ("own", r#"{"retry": {"schedule_seconds": [2, 7]}}"#);
+    two_destinations(&c, &rx, own, "deployment").await;
     let w = worker(&db, |s| {
         s.delivery.retry_interval = Duration::from_secs(30);
         s.delivery.max_retry_limit = 10;
@@ -133,38 +130,7 @@ async fn a_destinations_timeout_cuts_its_attempts_and_may_exceed_the_default() {
     let c = db.client().await;
     let rx = TestReceiver::start().await;
     rx.set_default(Reply::Delay(Duration::from_millis(2500), 200));
-    let acme = tenant(&c, "acme").await;
-    webhook(
-        &c,
-        &acme,
-        "patient",
-        &["*"],
-        &rx.url("/p"),
-        json!({"secret": "s"}),
-    )
-    .await;
-    webhook(
-        &c,
-        &acme,
-        "default",
-        &["*"],
-        &rx.url("/d"),
-        json!({"secret": "s"}),
-    )
-    .await;
-    c.execute(
-        "UPDATE outbound.destinations SET delivery_policy = '{\"timeout_seconds\": 5}' \
-         WHERE id = 'patient'",
-        &[],
-    )
-    .await
-    .unwrap();
-    c.execute(
-        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('e', 'acme', 't', '{}')",
-        &[],
-    )
-    .await
-    .unwrap();
+    two_destinations(&c, &rx, ("patient", r#"{"timeout_seconds": 5}"#), "default").await;
     // A 1 s default; destinations may ask for up to 6 s.
     let w = worker(&db, |s| {
         s.delivery.timeout = Duration::from_secs(1);
