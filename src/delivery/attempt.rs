@@ -178,7 +178,14 @@ impl Attempter {
             .policy
             .timeout(self.timeout)
             .min(self.longest_timeout);
-        let limit = timeout + TIMEOUT_MARGIN;
+        // Senders bound their own calls by the longest timeout; a shorter
+        // one (a destination's own, or the deployment's below a raised
+        // bound) is only this cut, so it gets no margin.
+        let limit = if timeout < self.longest_timeout {
+            timeout
+        } else {
+            timeout + TIMEOUT_MARGIN
+        };
         let sent = match tokio::time::timeout(limit, sender.send(target, message)).await {
             Ok(sent) => sent,
             Err(_) => Sent::Failed(Failure::retryable(

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::app::{worker, TestApp};
 use crate::helpers::db::TestDb;
+use crate::helpers::eventually;
 use crate::helpers::factory::{attempts_of, tenant, webhook};
 use crate::helpers::receiver::{Reply, TestReceiver};
 
@@ -286,4 +287,78 @@ async fn the_api_takes_shows_merges_and_bounds_a_delivery_policy() {
         Some("destinations_delivery_policy_object"),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_running_service_applies_a_destinations_policy() {
+    a_running_service_applies_a_destinations_policy_on(&TestDb::new().await).await;
+}
+
+/// `outbound serve`'s API and worker loop on `db`: a destination created
+/// with a 1 s timeout and two 1 s retries, a receiver that takes 3 s.
+/// Shared with the Citus test.
+pub(crate) async fn a_running_service_applies_a_destinations_policy_on(db: &TestDb) {
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Delay(Duration::from_secs(3), 200));
+    // The deployment's own policy would wait 5 minutes and then 10 more.
+    let api = TestApp::serving(db, |s| {
+        s.delivery.retry_interval = Duration::from_secs(300);
+        s.delivery.max_retry_limit = 10;
+    })
+    .await;
+    assert_eq!(api.admin("PUT", "/api/v1/tenants/acme", None).await.0, 201);
+    let (s, d) = api
+        .admin(
+            "POST",
+            "/api/v1/tenants/acme/destinations",
+            Some(json!({"id": "d", "type": "webhook", "topics": ["*"],
+                        "config": {"url": rx.url("/slow")},
+                        "delivery_policy": {"retry": {"schedule_seconds": [1, 1]},
+                                            "timeout_seconds": 1}})),
+        )
+        .await;
+    assert_eq!(s, 201, "{d}");
+    let (s, e) = api
+        .admin(
+            "POST",
+            "/api/v1/publish",
+            Some(json!({"tenant_id": "acme", "topic": "t", "data": {}})),
+        )
+        .await;
+    assert_eq!(s, 202, "{e}");
+    let c = db.client().await;
+    let attempts = eventually(Duration::from_secs(30), || async {
+        let rows = c
+            .query(
+                "SELECT code, time, duration_ms FROM outbound.attempts
+                 WHERE tenant_id = 'acme' AND destination_id = 'd' ORDER BY attempt_number",
+                &[],
+            )
+            .await
+            .unwrap();
+        let queued: i64 = c
+            .query_one(
+                "SELECT count(*) FROM outbound.deliveries WHERE tenant_id = 'acme'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let v: Vec<(String, DateTime<Utc>, i32)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        (v.len() == 3 && queued == 0).then_some(v)
+    })
+    .await
+    .expect("three attempts, then nothing queued");
+    for (code, _, took) in &attempts {
+        assert_eq!(code, "timeout", "{attempts:?}");
+        assert!((900..2_000).contains(took), "cut at 1 s: {attempts:?}");
+    }
+    // Each retry 1 s (± jitter) after the 1 s timeout that failed it.
+    for pair in attempts.windows(2) {
+        let gap = (pair[1].1 - pair[0].1).num_milliseconds();
+        assert!((1_700..6_000).contains(&gap), "{gap} ms: {attempts:?}");
+    }
 }
