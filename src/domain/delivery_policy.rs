@@ -1,5 +1,6 @@
 //! A destination's own delivery policy: how many retries, on what
-//! schedule, and how long one attempt may take. Every part is optional;
+//! schedule, how long one attempt may take, and how many deliveries a
+//! second (or minute) it takes at most. Every part is optional;
 //! what a destination leaves out follows the deployment's settings
 //! (`MAX_RETRY_LIMIT`, `RETRY_INTERVAL_SECONDS`, `RETRY_SCHEDULE`,
 //! `DELIVERY_TIMEOUT_SECONDS`). The operator bounds what a tenant may ask
@@ -10,7 +11,14 @@
 //! ```json
 //! {"retry": {"max_retries": 5, "interval_seconds": 10}, "timeout_seconds": 30}
 //! {"retry": {"schedule_seconds": [5, 60, 600]}}
+//! {"rate_limit": {"per_second": 10}}
+//! {"rate_limit": {"per_minute": 100, "burst": 5}}
 //! ```
+//!
+//! The rate limit is enforced where deliveries are claimed, in SQL, across
+//! every worker process (`deliveries/claim.sql`): a token bucket of
+//! `burst` tokens (default: one second's worth, at least 1) refilled at
+//! the rate. Deliveries over it wait; none is dropped or failed.
 //!
 //! A schedule names every retry's delay and so replaces both
 //! `max_retries` and `interval_seconds`.
@@ -39,7 +47,22 @@ pub struct DeliveryPolicy {
     pub interval: Option<Duration>,
     pub schedule: Option<Vec<Duration>>,
     pub timeout: Option<Duration>,
+    pub rate_limit: Option<RateLimit>,
 }
+
+/// At most `per_second` deliveries a second on average, at most `burst`
+/// at once. Given per minute, `per_second` is that over 60.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimit {
+    /// As given: a count per second or per minute.
+    pub count: u32,
+    pub per_minute: bool,
+    /// As given, if it was.
+    pub burst: Option<u32>,
+}
+
+/// The most deliveries a second a limit may name (and a burst may hold).
+const MOST_PER_SECOND: u64 = 100_000;
 
 impl DeliveryPolicy {
     /// Parses and checks a policy from the API; every problem is one
@@ -72,9 +95,9 @@ impl DeliveryPolicy {
             }
         };
         for key in object.keys() {
-            if key != "retry" && key != "timeout_seconds" {
+            if !["retry", "timeout_seconds", "rate_limit"].contains(&key.as_str()) {
                 errors.push(format!(
-                    "delivery_policy.{key} is not a policy field (retry, timeout_seconds)"
+                    "delivery_policy.{key} is not a policy field (retry, timeout_seconds, rate_limit)"
                 ));
             }
         }
@@ -86,6 +109,11 @@ impl DeliveryPolicy {
             None | Some(Value::Null) => {}
             Some(Value::Object(retry)) => policy.read_retry(retry, bounds, errors),
             Some(_) => errors.push("delivery_policy.retry must be an object".into()),
+        }
+        match object.get("rate_limit") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(limit)) => policy.rate_limit = RateLimit::read(limit, errors),
+            Some(_) => errors.push("delivery_policy.rate_limit must be an object".into()),
         }
         policy
     }
@@ -177,6 +205,19 @@ impl DeliveryPolicy {
         if let Some(t) = self.timeout {
             out.insert("timeout_seconds".into(), json!(t.as_secs()));
         }
+        if let Some(r) = &self.rate_limit {
+            let mut limit = Map::new();
+            let unit = if r.per_minute {
+                "per_minute"
+            } else {
+                "per_second"
+            };
+            limit.insert(unit.into(), json!(r.count));
+            if let Some(b) = r.burst {
+                limit.insert("burst".into(), json!(b));
+            }
+            out.insert("rate_limit".into(), Value::Object(limit));
+        }
         Value::Object(out)
     }
 
@@ -218,6 +259,71 @@ impl DeliveryPolicy {
     /// How long one attempt may take: its own timeout, else `default`.
     pub fn timeout(&self, default: Duration) -> Duration {
         self.timeout.unwrap_or(default)
+    }
+}
+
+impl RateLimit {
+    fn read(limit: &Map<String, Value>, errors: &mut Vec<String>) -> Option<RateLimit> {
+        let before = errors.len();
+        for key in limit.keys() {
+            if !["per_second", "per_minute", "burst"].contains(&key.as_str()) {
+                errors.push(format!(
+                    "delivery_policy.rate_limit.{key} is not a rate limit field \
+                     (per_second, per_minute, burst)"
+                ));
+            }
+        }
+        let count = |name: &str, most: u64, errors: &mut Vec<String>| {
+            let v = limit.get(name).filter(|v| !v.is_null())?;
+            let n = v.as_u64().filter(|n| (1..=most).contains(n));
+            if n.is_none() {
+                errors.push(format!(
+                    "delivery_policy.rate_limit.{name} must be a whole number from 1 to {most}"
+                ));
+            }
+            n.and_then(|n| u32::try_from(n).ok())
+        };
+        let second = count("per_second", MOST_PER_SECOND, errors);
+        let minute = count("per_minute", MOST_PER_SECOND * 60, errors);
+        let burst = count("burst", MOST_PER_SECOND, errors);
+        let (count, per_minute) = match (second, minute) {
+            (Some(n), None) => (n, false),
+            (None, Some(n)) => (n, true),
+            (Some(_), Some(_)) => {
+                errors.push(
+                    "delivery_policy.rate_limit takes per_second or per_minute, not both".into(),
+                );
+                return None;
+            }
+            (None, None) => {
+                if errors.len() == before {
+                    errors.push("delivery_policy.rate_limit needs per_second or per_minute".into());
+                }
+                return None;
+            }
+        };
+        (errors.len() == before).then_some(RateLimit {
+            count,
+            per_minute,
+            burst,
+        })
+    }
+
+    /// Deliveries a second on average.
+    pub fn per_second(&self) -> f64 {
+        match self.per_minute {
+            true => f64::from(self.count) / 60.0,
+            false => f64::from(self.count),
+        }
+    }
+
+    /// The most deliveries at once: as given, else one second's worth (at
+    /// least 1).
+    pub fn burst(&self) -> f64 {
+        match self.burst {
+            Some(b) => f64::from(b),
+            None => self.per_second().ceil().max(1.0),
+        }
     }
 }
 
@@ -266,6 +372,8 @@ mod tests {
             json!({"timeout_seconds": 30}),
             json!({"retry": {"max_retries": 3, "interval_seconds": 10}}),
             json!({"retry": {"schedule_seconds": [1, 60, 600]}, "timeout_seconds": 2}),
+            json!({"rate_limit": {"per_second": 10}}),
+            json!({"rate_limit": {"per_minute": 90, "burst": 3}, "timeout_seconds": 2}),
         ] {
             let p = DeliveryPolicy::parse(&v, &bounds()).unwrap();
             assert_eq!(p.to_json(), v);
@@ -300,6 +408,45 @@ mod tests {
         assert!(refused(json!({"retry": {"count": 3}}))
             .contains("delivery_policy.retry.count is not a retry field"));
         assert!(refused(json!([1])).contains("must be an object"));
+        assert!(refused(json!({"rate_limit": {}})).contains("needs per_second or per_minute"));
+        assert!(
+            refused(json!({"rate_limit": {"per_second": 1, "per_minute": 60}}))
+                .contains("not both")
+        );
+        assert!(refused(json!({"rate_limit": {"per_second": 0}}))
+            .contains("rate_limit.per_second must be a whole number from 1 to 100000"));
+        assert!(
+            refused(json!({"rate_limit": {"per_second": 2, "burst": 0}}))
+                .contains("rate_limit.burst")
+        );
+        assert!(refused(json!({"rate_limit": {"per_hour": 2}}))
+            .contains("rate_limit.per_hour is not a rate limit field"));
+        assert!(refused(json!({"rate_limit": 5})).contains("rate_limit must be an object"));
+    }
+
+    #[test]
+    fn a_rate_limits_bucket_holds_a_second_unless_told() {
+        let r = |v: Value| {
+            DeliveryPolicy::parse(&json!({"rate_limit": v}), &bounds())
+                .unwrap()
+                .rate_limit
+                .unwrap()
+        };
+        assert_eq!(
+            (
+                r(json!({"per_second": 10})).per_second(),
+                r(json!({"per_second": 10})).burst()
+            ),
+            (10.0, 10.0)
+        );
+        assert_eq!(
+            (
+                r(json!({"per_minute": 30})).per_second(),
+                r(json!({"per_minute": 30})).burst()
+            ),
+            (0.5, 1.0)
+        );
+        assert_eq!(r(json!({"per_minute": 90, "burst": 4})).burst(), 4.0);
     }
 
     #[test]

@@ -548,6 +548,14 @@ async fn a_destinations_own_retries_and_timeout_apply_as_on_one_node() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_two_worker_processes_as_on_one_node() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    crate::delivery_policy::a_rate_limit_holds_across_two_worker_processes_on(&cdb.db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shard_group_moved_to_the_other_node_under_load_loses_nothing() {
     // Alone on the cluster: it moves shards between the nodes.
     let Some(cdb) = CitusDb::exclusive().await else {

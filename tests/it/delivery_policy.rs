@@ -362,3 +362,96 @@ pub(crate) async fn a_running_service_applies_a_destinations_policy_on(db: &Test
         assert!((1_700..6_000).contains(&gap), "{gap} ms: {attempts:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_holds_across_two_worker_processes() {
+    a_rate_limit_holds_across_two_worker_processes_on(&TestDb::new().await).await;
+}
+
+/// Two `outbound worker` processes on `db`, 120 events for a destination
+/// limited to 20 a second (a burst of 20): the receiver gets all of them,
+/// once each, over about 5 s, never more than the bucket allows. Shared
+/// with the Citus test.
+pub(crate) async fn a_rate_limit_holds_across_two_worker_processes_on(db: &TestDb) {
+    const EVENTS: usize = 120;
+    const RATE: f64 = 20.0;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    let acme = tenant(&c, "acme").await;
+    webhook(
+        &c,
+        &acme,
+        "limited",
+        &["*"],
+        &rx.url("/l"),
+        json!({"secret": "s"}),
+    )
+    .await;
+    c.execute(
+        "UPDATE outbound.destinations SET delivery_policy = '{\"rate_limit\": {\"per_second\": 20}}'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let start = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_outbound"))
+            .arg("worker")
+            .env("DATABASE_URL", &db.url)
+            .env("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+            .env("AES_ENCRYPTION_SECRET", "test-aes-secret")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn outbound worker")
+    };
+    let _workers = [start(), start()];
+    eventually(Duration::from_secs(20), || async {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM outbound.workers", &[])
+            .await
+            .unwrap()
+            .get(0);
+        (n == 2).then_some(())
+    })
+    .await
+    .expect("both workers registered");
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data)
+         SELECT 'e' || i, 'acme', 't', '{}' FROM generate_series(1, $1::int) i",
+        &[&(EVENTS as i32)],
+    )
+    .await
+    .unwrap();
+    let got = rx.wait_for(EVENTS, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), EVENTS, "every event delivered");
+    let ids: std::collections::HashSet<_> = got
+        .iter()
+        .map(|r| r.header("x-outpost-event-id").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), EVENTS, "each once");
+    // A full bucket (20) at once, then 20 a second: 120 take about 5 s.
+    let first = got.iter().map(|r| r.at).min().unwrap();
+    let last = got.iter().map(|r| r.at).max().unwrap();
+    let span = (last - first).as_secs_f64();
+    let expected = (EVENTS as f64 - RATE) / RATE;
+    assert!(
+        (expected * 0.9..expected * 1.25).contains(&span),
+        "{EVENTS} at {RATE}/s after a burst of {RATE}: {span:.2} s, expected about {expected} s"
+    );
+    // In no window of one second did more arrive than a bucket and a second
+    // of refill allow.
+    let mut at: Vec<_> = got.iter().map(|r| (r.at - first).as_secs_f64()).collect();
+    at.sort_by(f64::total_cmp);
+    for (i, t) in at.iter().enumerate() {
+        let within = at[i..].iter().take_while(|u| **u < t + 1.0).count();
+        assert!(
+            within as f64 <= 2.0 * RATE + 1.0,
+            "{within} within 1 s of {t:.2} s"
+        );
+    }
+    let measured = (EVENTS as f64 - RATE) / span;
+    println!(
+        "measure: rate limit 20/s across two worker processes: {measured:.1}/s after the burst"
+    );
+}

@@ -24,6 +24,13 @@
 -- index, as soon as a claim finds room for their destination. The batch is
 -- ordered round-robin (each destination's first, then each one's second…).
 --
+-- A rate-limited destination (delivery_policy.rate_limit, V23) also gets no
+-- more of a claim than its token bucket holds. The bucket's row is locked
+-- while the claim runs, so concurrent claims of any worker process take
+-- from it one after another, and what the claim took is written back
+-- (`spent`). Its rows over the limit park like any others and come back as
+-- the bucket refills: they wait, they are never dropped.
+--
 -- A leased row's next_attempt_at is its lease expiry: if the worker dies,
 -- the row simply becomes due again and another worker claims it. `claims`
 -- counts claims, so only the latest claimer can record the outcome.
@@ -65,8 +72,8 @@ WITH RECURSIVE known AS (
     -- the cool-down has passed (half-open). The destination row is read by
     -- a scalar subquery, one primary-key lookup per destination: a join
     -- here was planned as a scan of every destination.
-    SELECT ids.tenant_id, ids.id AS destination_id,
-           greatest(0, coalesce(CASE WHEN $9 > 0 THEN (
+    SELECT ids.tenant_id, ids.id AS destination_id, lim.tokens,
+           greatest(0, least(coalesce(CASE WHEN $9 > 0 THEN (
                    SELECT CASE
                        WHEN d.circuit_failures < $9 THEN NULL
                        WHEN d.circuit_open_until > coalesce($1, now()) THEN 0
@@ -76,11 +83,37 @@ WITH RECURSIVE known AS (
                    WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
                      /*citus: AND d.tenant_id = ANY ($11)*/) END,
                k.cap, $5)
-           - coalesce(k.held, 0)) AS room
+           - coalesce(k.held, 0),
+           -- least() passes over the NULL of a destination without a limit.
+           floor(lim.tokens)::int)) AS room
     FROM (SELECT tenant_id, destination_id AS id FROM head
           UNION
-          SELECT tenant_id, id FROM parked_destinations) ids
+          SELECT tenant_id, id FROM parked_destinations
+          ORDER BY 1, 2) ids
     LEFT JOIN known k ON k.tenant_id = ids.tenant_id AND k.destination_id = ids.id
+    LEFT JOIN LATERAL (
+        -- The token bucket of a rate-limited destination: what was left,
+        -- refilled at its rate since, up to its burst (V23's CHECK makes
+        -- the casts safe). Locked in the order of ids, so two claims never
+        -- wait for each other in a cycle.
+        SELECT least(b.burst,
+                     coalesce(d.rate_tokens, b.burst)
+                     + b.per_second * greatest(0, extract(epoch FROM
+                           coalesce($1, now()) - coalesce(d.rate_at, coalesce($1, now()))))::float8
+               ) AS tokens
+        FROM outbound.destinations d
+        CROSS JOIN LATERAL (
+            SELECT r.per_second,
+                   coalesce((d.delivery_policy #>> '{rate_limit,burst}')::float8,
+                            greatest(1, ceil(r.per_second))) AS burst
+            FROM (SELECT coalesce((d.delivery_policy #>> '{rate_limit,per_second}')::float8,
+                                  (d.delivery_policy #>> '{rate_limit,per_minute}')::float8 / 60)
+                             AS per_second) r) b
+        WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
+          AND d.delivery_policy ? 'rate_limit'
+          /*citus: AND d.tenant_id = ANY ($11)*/
+        FOR UPDATE OF d
+    ) lim ON true
 ), unparked AS (
     -- Parked rows of destinations with room, oldest first.
     SELECT u.tid, r.tenant_id, r.destination_id, u.next_attempt_at,
@@ -136,6 +169,15 @@ WITH RECURSIVE known AS (
       /*citus: AND d.tenant_id = ANY ($11)*/
     RETURNING d.event_id, d.destination_id, d.tenant_id, d.event_time, d.claims, d.attempts,
               d.retry, d.manual
+), spent AS (
+    -- What this claim took from each rate-limited destination's bucket.
+    UPDATE outbound.destinations d
+    SET rate_tokens = r.tokens - t.n, rate_at = coalesce($1, now())
+    FROM (SELECT tenant_id, destination_id, count(*) AS n FROM claimed GROUP BY 1, 2) t
+    JOIN room r ON r.tenant_id = t.tenant_id AND r.destination_id = t.destination_id
+    WHERE r.tokens IS NOT NULL
+      AND d.tenant_id = t.tenant_id AND d.id = t.destination_id
+      /*citus: AND d.tenant_id = ANY ($11)*/
 )
 SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.attempts,
        c.retry, c.manual,
