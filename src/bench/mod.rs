@@ -9,6 +9,7 @@ mod harness;
 mod http;
 mod isolation;
 mod latency;
+mod rate_limit;
 mod scale;
 mod senders;
 mod sql;
@@ -40,6 +41,8 @@ pub enum Which {
     Senders(senders::SendersArgs),
     /// The same work on one PostgreSQL and on a Citus cluster, side by side.
     Citus(citus::CitusArgs),
+    /// How closely a destination's rate limit holds with 1, 2, 4 workers.
+    RateLimit(rate_limit::RateLimitArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -51,5 +54,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Isolation(a) => isolation::run(settings, a).await,
         Which::Senders(a) => senders::run(settings, a).await,
         Which::Citus(a) => citus::run(settings, a).await,
+        Which::RateLimit(a) => rate_limit::run(settings, a).await,
     }
 }
