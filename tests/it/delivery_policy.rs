@@ -274,6 +274,34 @@ async fn the_api_takes_shows_merges_and_bounds_a_delivery_policy() {
         json!({})
     );
 
+    // A rate limit: stored as given; malformed ones are refused by name (a
+    // PATCH merges, so dropping its rate leaves a burst alone: refused).
+    let limit = json!({"rate_limit": {"per_minute": 90, "burst": 3}});
+    let (s, limited) = app
+        .admin("PATCH", &d, Some(json!({"delivery_policy": limit})))
+        .await;
+    assert_eq!((s, &limited["delivery_policy"]), (200, &limit), "{limited}");
+    for (body, says) in [
+        (
+            json!({"rate_limit": {"per_second": 0}}),
+            "rate_limit.per_second must be a whole number from 1",
+        ),
+        (
+            json!({"rate_limit": {"per_second": 1, "per_minute": 60}}),
+            "per_second or per_minute, not both",
+        ),
+        (
+            json!({"rate_limit": {"per_minute": null, "burst": 5}}),
+            "rate_limit needs per_second or per_minute",
+        ),
+    ] {
+        let (s, err) = app
+            .admin("PATCH", &d, Some(json!({"delivery_policy": body})))
+            .await;
+        assert_eq!(s, 422, "{body}: {err}");
+        assert!(err.to_string().contains(says), "{body}: {err}");
+    }
+
     // The schema refuses what is not an object, for SQL writers too.
     let refused = c
         .execute(
@@ -287,6 +315,26 @@ async fn the_api_takes_shows_merges_and_bounds_a_delivery_policy() {
         Some("destinations_delivery_policy_object"),
         "{refused:?}"
     );
+    // And a rate limit the claim could not read, for SQL writers too.
+    for bad in [
+        r#"{"rate_limit": {"per_second": "fast"}}"#,
+        r#"{"rate_limit": {"per_second": 0}}"#,
+        r#"{"rate_limit": {"per_second": 5, "burst": "x"}}"#,
+        r#"{"rate_limit": 5}"#,
+    ] {
+        let refused = c
+            .execute(
+                "UPDATE outbound.destinations SET delivery_policy = $1::text::jsonb WHERE id = 'd'",
+                &[&bad],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.as_db_error().and_then(|e| e.constraint()),
+            Some("destinations_rate_limit_valid"),
+            "{bad}: {refused:?}"
+        );
+    }
 }
 
 #[tokio::test]

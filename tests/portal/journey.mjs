@@ -423,23 +423,27 @@ check((await page.getByLabel("Other patterns").inputValue()) === "*.completed", 
 
 step = "the destination's delivery policy";
 {
+  /** The policy as the API has it, keys sorted (the API's order is its own). */
+  const policyNow = async () => {
+    const d = await admin("GET", `/tenants/${tenant}/destinations/${destinationId}`);
+    const p = d.json.delivery_policy;
+    return JSON.stringify(Object.fromEntries(Object.keys(p).sort().map((k) => [k, p[k]])));
+  };
   await page.getByLabel("Retries").fill("3");
   await page.getByLabel("Timeout (seconds)").fill("4");
+  await page.getByLabel("Rate limit", { exact: true }).fill("10");
+  await page.getByLabel("Rate limit per").selectOption("per_minute");
   await page.getByRole("button", { name: "Save changes" }).click();
-  await until(page, async () => {
-    const d = await admin("GET", `/tenants/${tenant}/destinations/${destinationId}`);
-    return JSON.stringify(d.json.delivery_policy) === JSON.stringify({ retry: { max_retries: 3 }, timeout_seconds: 4 });
-  }, "retries and timeout saved");
-  // Delays instead of a count: the count goes, the timeout stays.
+  await until(page, async () => (await policyNow()) === JSON.stringify({ rate_limit: { per_minute: 10 }, retry: { max_retries: 3 }, timeout_seconds: 4 }), "retries, timeout and rate limit saved");
+  // Delays instead of a count, and no rate limit: those go, the timeout stays.
   await page.getByLabel("Retries").waitFor();
   check((await page.getByLabel("Retries").inputValue()) === "3", "the saved count shows");
+  check((await page.getByLabel("Rate limit per").inputValue()) === "per_minute", "the saved rate's unit shows");
   await page.getByLabel("Retries").fill("");
   await page.getByLabel("Retry delays (seconds)").fill("2, 10");
+  await page.getByLabel("Rate limit", { exact: true }).fill("");
   await page.getByRole("button", { name: "Save changes" }).click();
-  await until(page, async () => {
-    const d = await admin("GET", `/tenants/${tenant}/destinations/${destinationId}`);
-    return JSON.stringify(d.json.delivery_policy) === JSON.stringify({ retry: { schedule_seconds: [2, 10] }, timeout_seconds: 4 });
-  }, "the schedule saved");
+  await until(page, async () => (await policyNow()) === JSON.stringify({ retry: { schedule_seconds: [2, 10] }, timeout_seconds: 4 }), "the schedule saved, the rate limit dropped");
   // Past the operator's bound: the API's message, inline.
   await page.getByLabel("Timeout (seconds)").waitFor();
   await page.getByLabel("Timeout (seconds)").fill("99");

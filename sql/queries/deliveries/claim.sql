@@ -69,33 +69,38 @@ WITH RECURSIVE known AS (
     -- Per destination in play: its cap less what this worker holds;
     -- nothing while its circuit is open (its due rows are parked, and wait
     -- for the circuit without using up attempts), one probe at a time once
-    -- the cool-down has passed (half-open). The destination row is read by
-    -- a scalar subquery, one primary-key lookup per destination: a join
+    -- the cool-down has passed (half-open); and for a rate-limited one, no
+    -- more than its bucket's whole tokens. The destination row is read by
+    -- a LATERAL primary-key lookup per destination (`dst`): a plain join
     -- here was planned as a scan of every destination.
     SELECT ids.tenant_id, ids.id AS destination_id, lim.tokens,
-           greatest(0, least(coalesce(CASE WHEN $9 > 0 THEN (
-                   SELECT CASE
-                       WHEN d.circuit_failures < $9 THEN NULL
-                       WHEN d.circuit_open_until > coalesce($1, now()) THEN 0
-                       ELSE 1
-                   END
-                   FROM outbound.destinations d
-                   WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
-                     /*citus: AND d.tenant_id = ANY ($11)*/) END,
-               k.cap, $5)
-           - coalesce(k.held, 0),
-           -- least() passes over the NULL of a destination without a limit.
-           floor(lim.tokens)::int)) AS room
+           greatest(0, least(
+               coalesce(CASE WHEN $9 > 0 THEN dst.circuit_room END, k.cap, $5)
+                   - coalesce(k.held, 0),
+               -- least() passes over the NULL of a destination without a limit.
+               floor(lim.tokens)::int)) AS room
     FROM (SELECT tenant_id, destination_id AS id FROM head
           UNION
           SELECT tenant_id, id FROM parked_destinations
           ORDER BY 1, 2) ids
     LEFT JOIN known k ON k.tenant_id = ids.tenant_id AND k.destination_id = ids.id
     LEFT JOIN LATERAL (
-        -- The token bucket of a rate-limited destination: what was left,
-        -- refilled at its rate since, up to its burst (V23's CHECK makes
-        -- the casts safe). Locked in the order of ids, so two claims never
-        -- wait for each other in a cycle.
+        SELECT CASE
+                   WHEN d.circuit_failures < $9 THEN NULL
+                   WHEN d.circuit_open_until > coalesce($1, now()) THEN 0
+                   ELSE 1
+               END AS circuit_room,
+               d.delivery_policy ? 'rate_limit' AS limited
+        FROM outbound.destinations d
+        WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
+          /*citus: AND d.tenant_id = ANY ($11)*/
+    ) dst ON true
+    LEFT JOIN LATERAL (
+        -- The token bucket of a rate-limited destination (and only of one:
+        -- `dst.limited` gates the lookup): what was left, refilled at its
+        -- rate since, up to its burst (V23's CHECK makes the casts safe).
+        -- Read from the row once it is locked, in the order of ids, so two
+        -- claims never wait for each other in a cycle.
         SELECT least(b.burst,
                      coalesce(d.rate_tokens, b.burst)
                      + b.per_second * greatest(0, extract(epoch FROM
@@ -109,7 +114,8 @@ WITH RECURSIVE known AS (
             FROM (SELECT coalesce((d.delivery_policy #>> '{rate_limit,per_second}')::float8,
                                   (d.delivery_policy #>> '{rate_limit,per_minute}')::float8 / 60)
                              AS per_second) r) b
-        WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
+        WHERE dst.limited
+          AND d.tenant_id = ids.tenant_id AND d.id = ids.id
           AND d.delivery_policy ? 'rate_limit'
           /*citus: AND d.tenant_id = ANY ($11)*/
         FOR UPDATE OF d

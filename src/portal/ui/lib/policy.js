@@ -1,5 +1,5 @@
 // A destination's delivery policy in its settings: its own retries, their
-// delays and its timeout (the API's `delivery_policy`). An empty field
+// delays, its timeout and its rate limit (the API's `delivery_policy`). An empty field
 // follows the deployment's setting; the API checks the operator's bounds
 // and its messages are shown as they come.
 
@@ -20,12 +20,22 @@ export function policyEditor(policy = {}) {
   const retries = field("Retries", "How many times a failed delivery is tried again.", { numeric: true, value: retry.max_retries });
   const delays = field("Retry delays (seconds)", "Comma separated, one per retry, e.g. 5, 60, 600. Empty: the delay doubles from the platform's interval.", { value: (retry.schedule_seconds || []).join(", ") });
   const timeout = field("Timeout (seconds)", "How long one delivery may take before it counts as failed.", { numeric: true, value: policy.timeout_seconds });
+  const limit = policy.rate_limit || {};
+  const rate = field("Rate limit", "At most this many deliveries; more wait their turn, none is dropped. Empty: no limit.", { numeric: true, value: limit.per_second ?? limit.per_minute });
+  rate.input.placeholder = "no limit";
+  const unit = h(
+    "select",
+    { "aria-label": "Rate limit per", id: uid("policy") },
+    h("option", { value: "per_second", selected: limit.per_minute === undefined }, "per second"),
+    h("option", { value: "per_minute", selected: limit.per_minute !== undefined }, "per minute"),
+  );
+  rate.input.after(unit);
   const node = h(
     "fieldset",
     { class: "field policy" },
     h("legend", null, "Delivery policy"),
     h("p", { class: "hint" }, "Leave a field empty to follow the platform's default. A receiver's Retry-After is always honoured."),
-    h("div", { class: "policy-fields" }, retries.node, delays.node, timeout.node),
+    h("div", { class: "policy-fields" }, retries.node, delays.node, timeout.node, rate.node),
   );
   return {
     node,
@@ -50,6 +60,11 @@ export function policyEditor(policy = {}) {
         }
         const t = whole(timeout.input, "Timeout");
         if (t !== undefined) out.timeout_seconds = t;
+        const r = whole(rate.input, "Rate limit");
+        if (r !== undefined) {
+          out.rate_limit = { [unit.value]: r };
+          if (limit.burst !== undefined) out.rate_limit.burst = limit.burst;
+        }
         return { ok: true, value: out };
       } catch (err) {
         return { ok: false, error: err.message };
