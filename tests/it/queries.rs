@@ -38,6 +38,13 @@ async fn worker_claim_plan_stays_on_indexes_whatever_the_statistics() {
     for i in 0..40 {
         destination(&c, &other, &format!("idle{i}"), &["never.published"], None).await;
     }
+    // One of them rate-limited: its bucket is read (and locked) by key too.
+    c.batch_execute(
+        "UPDATE outbound.destinations SET delivery_policy = '{\"rate_limit\": {\"per_second\": 1000}}' \
+         WHERE id = 'd1'; ANALYZE outbound.destinations",
+    )
+    .await
+    .unwrap();
     c.batch_execute("ANALYZE outbound.deliveries; ANALYZE outbound.events")
         .await
         .unwrap();
@@ -93,6 +100,10 @@ async fn worker_claim_plan_stays_on_indexes_whatever_the_statistics() {
         );
     }
     assert!(plan.contains("rows=50 loops=1"), "50 rows claimed:\n{plan}");
+    assert!(
+        plan.contains("LockRows"),
+        "the rate-limited bucket is locked:\n{plan}"
+    );
 }
 
 /// A page of events or attempts walks an index in the page's order and

@@ -94,6 +94,9 @@ WITH RECURSIVE known AS (
         FROM outbound.destinations d
         WHERE d.tenant_id = ids.tenant_id AND d.id = ids.id
           /*citus: AND d.tenant_id = ANY ($11)*/
+        -- Keeps it a lookup per destination: without it the subquery is
+        -- pulled up into a join, planned as a walk of every destination.
+        LIMIT 1
     ) dst ON true
     LEFT JOIN LATERAL (
         -- The token bucket of a rate-limited destination (and only of one:
