@@ -80,6 +80,12 @@ async function newPage(options = {}) {
   return page;
 }
 
+/** The address as the page has it now: the portal changes it in place
+ * (history.replaceState), which page.url() learns of only later. */
+async function here(page) {
+  return page.evaluate(() => location.href);
+}
+
 async function ready(page) {
   await page.waitForFunction(() => document.body.dataset.ready === "true", null, { timeout: 15000 });
 }
@@ -313,15 +319,17 @@ check(await page.locator("#headers-rebuilt").isVisible(), "Headers sent says it 
 await audit(page, "attempt drawer");
 {
   // The attempt has its own address: a reload opens it again.
-  const linked = page.url();
+  const linked = await here(page);
   check(/[?&]attempt=\d+/.test(linked), `the drawer's address names the attempt: ${linked}`);
   await page.reload();
   await ready(page);
   await page.getByRole("heading", { name: "Response 500" }).waitFor();
-  check(page.url() === linked, "the reloaded address is the attempt's");
+  check((await here(page)) === linked, "the reloaded address is the attempt's");
 }
 await page.keyboard.press("Escape");
-check(!page.url().includes("attempt="), `closing the drawer leaves the attempt's address: ${page.url()}`);
+// The address changes in place (history.replaceState): read it in the page.
+const left = await page.waitForFunction(() => !location.hash.includes("attempt="), null, { timeout: 5000 }).then(() => true, () => false);
+check(left, `closing the drawer leaves the attempt's address: ${await page.evaluate(() => location.href)}`);
 await receiverReplies(200);
 await page.locator(".delivery-list").getByRole("button", { name: "Retry" }).click();
 await until(page, async () => (await page.locator(".delivery-list").getByText("Delivered").count()) > 0, "the retried delivery");
@@ -468,7 +476,7 @@ await page.locator('.stats-row[data-range="24h"]').waitFor();
   check((await page.locator("svg.chart-plot[role=img]").first().getAttribute("aria-label")).includes("over the last 24 hours"), "a chart says what it shows");
   await page.locator('.segmented [data-range="7d"]').click();
   await page.locator('.stats-row[data-range="7d"]').waitFor();
-  check(page.url().includes("range=7d"), "the range is in the address");
+  check((await here(page)).includes("range=7d"), "the range is in the address");
   await page.locator('.segmented [data-range="24h"]').click();
   await page.locator('.stats-row[data-range="24h"]').waitFor();
 }
@@ -504,7 +512,7 @@ await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=deliver
     const failed = await page.locator("table tbody tr .badge.bad").count();
     return n > 0 && n === failed;
   }, "only failed deliveries", 20);
-  check(page.url().includes("status=failed"), "the filter is in the address");
+  check((await here(page)).includes("status=failed"), "the filter is in the address");
   await page.reload();
   await ready(page);
   await page.locator("#deliveries-status").waitFor();
@@ -517,7 +525,7 @@ await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=deliver
   const topics = await page.locator("table tbody tr a").allInnerTexts();
   check(topics.length > 0 && topics.every((t) => t === "user.created"), `user.created only: ${topics.slice(0, 5)}`);
   await page.locator("#deliveries-range").selectOption("30d");
-  check(page.url().includes("range=30d"), "the range is in the address");
+  check((await here(page)).includes("range=30d"), "the range is in the address");
   await page.locator("#deliveries-topic").selectOption("");
   await page.locator("#deliveries-range").selectOption("24h");
 }

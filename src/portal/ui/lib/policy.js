@@ -29,11 +29,15 @@ export function policyEditor(policy = {}) {
     h("option", { value: "per_second", selected: limit.per_minute === undefined }, "per second"),
     h("option", { value: "per_minute", selected: limit.per_minute !== undefined }, "per minute"),
   );
-  rate.input.after(unit);
+  // The number and its unit on one line.
+  const line = h("div", { class: "with-button" });
+  rate.input.replaceWith(line);
+  line.append(rate.input, unit);
   const node = h(
     "fieldset",
     { class: "field policy" },
-    h("legend", null, "Delivery policy"),
+    // The section's heading (h2) names it on screen; the legend names the group.
+    h("legend", { class: "visually-hidden" }, "Delivery policy"),
     h("p", { class: "hint" }, "Leave a field empty to follow the platform's default. A receiver's Retry-After is always honoured."),
     h("div", { class: "policy-fields" }, retries.node, delays.node, timeout.node, rate.node),
   );

@@ -447,7 +447,7 @@ async function settings(body, ctx, d, type) {
     h("h2", null, "Events"),
     topics.node,
     filter ? filter.node : null,
-    h("h2", null, "Delivery"),
+    h("h2", null, "Delivery policy"),
     policy.node,
     errors,
     h("div", { class: "actions" }, save),
