@@ -156,7 +156,7 @@ mod tests {
         let claim = super::routed(super::DELIVERIES_CLAIM);
         assert!(!claim.contains("/*citus"), "{claim}");
         assert!(!claim.contains("coalesce($1"), "{claim}");
-        assert_eq!(claim.matches("tenant_id = ANY ($11)").count(), 9);
+        assert_eq!(claim.matches("tenant_id = ANY ($11)").count(), 11);
         assert_eq!(
             super::rewrite_for_citus("a coalesce($12, now()) b coalesce($1, x) c"),
             "a $12::timestamptz b coalesce($1, x) c"
