@@ -29,6 +29,24 @@ pub(crate) fn day(offset: i64) -> String {
 async fn migration_creates_partitions_for_today_and_the_next_days() {
     let db = TestDb::new().await;
     let c = db.client().await;
+    // Today as the migration saw it: the test's database is a clone of a
+    // template migrated when the run began, which may be yesterday by now.
+    let applied: String = c
+        .query_one(
+            "SELECT applied_on FROM outbound.refinery_schema_history WHERE version = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let migrated = chrono::DateTime::parse_from_rfc3339(&applied)
+        .unwrap_or_else(|e| panic!("applied_on {applied}: {e}"))
+        .to_utc();
+    let day = |offset: i64| {
+        (migrated + Duration::days(offset))
+            .format("%Y%m%d")
+            .to_string()
+    };
     let events = partitions(&c, "events").await;
     for offset in -1..=3 {
         assert!(
