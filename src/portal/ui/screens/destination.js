@@ -32,7 +32,7 @@ export async function render(outlet, ctx, id) {
     throw err;
   }
   const type = ctx.type(d.type) || { label: d.type, config_fields: [], credential_fields: [] };
-  const pane = new URLSearchParams(window.location.hash.split("?")[1] || "").get("pane") || "overview";
+  const pane = hashParams().get("pane") || "overview";
   const body = h("div", { class: "pane" });
   const tabs = h(
     "div",
@@ -271,8 +271,7 @@ function stat(name, value) {
  * filters live in the address, so a reload or a link keeps them. */
 async function deliveries(body, ctx, d, cursor = {}) {
   const params = hashParams();
-  const [key] = rangeOf(params.get("range"));
-  const [, , hours] = rangeOf(key);
+  const [key, , hours] = rangeOf(params.get("range"));
   const state = { range: key, status: params.get("status") || "", topic: params.get("topic") || "" };
   const page = await api(
     "GET",

@@ -3,7 +3,7 @@
 // metadata and every attempt, with retry.
 
 import { api, own, query } from "../api.js";
-import { h, hashParams, mount } from "../lib/dom.js";
+import { h, hashParams, mount, replaceHashParams } from "../lib/dom.js";
 import { ago, exact, duration } from "../lib/format.js";
 import { badge, errorBox, jsonView, table } from "../lib/widgets.js";
 import { attemptDrawer, attemptStatus, openAttempt, retryButton } from "./destination.js";
@@ -35,7 +35,7 @@ function deliveryStatus(e, last) {
 }
 
 async function list(outlet, ctx) {
-  const params = new URLSearchParams(window.location.hash.split("?")[1] || "");
+  const params = hashParams();
   const destinations = await api("GET", own("/destinations"));
   const topic = h("select", { id: "events-topic", "aria-label": "Filter by topic" }, h("option", { value: "" }, "All topics"), ctx.topicNames().map((t) => h("option", { value: t, selected: params.get("topic") === t }, t)));
   const status = h(
@@ -124,9 +124,7 @@ async function list(outlet, ctx) {
     );
   };
   const refresh = () => {
-    const p = new URLSearchParams();
-    for (const [k, el] of [["topic", topic], ["status", status], ["destination", dest], ["since", since]]) if (el.value) p.set(k, el.value);
-    history.replaceState(null, "", `#/events${p.toString() ? `?${p}` : ""}`);
+    replaceHashParams({ topic: topic.value, status: status.value, destination: dest.value, since: since.value });
     load().catch((err) => mount(results, errorBox(err)));
   };
   for (const c of [topic, status, dest, since]) c.addEventListener("change", refresh);
