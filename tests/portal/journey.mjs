@@ -508,6 +508,9 @@ await go(page, `#/destinations/${encodeURIComponent(destinationId)}?pane=deliver
   await page.locator("#deliveries-status").selectOption("failed");
   await page.locator("#deliveries-status").waitFor();
   await until(page, async () => {
+    // The pane loads after the page reports ready: wait for its filters,
+    // which come with its rows.
+    await page.locator("#deliveries-status").waitFor();
     const n = await rows.count();
     const failed = await page.locator("table tbody tr .badge.bad").count();
     return n > 0 && n === failed;
