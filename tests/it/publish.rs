@@ -429,3 +429,66 @@ async fn concurrent_publishes_share_statements_and_keep_their_own_outcomes() {
     let queued = count(&c, "SELECT count(*) FROM outbound.deliveries").await;
     assert_eq!(queued, 352);
 }
+
+#[tokio::test]
+async fn a_duplicate_of_a_delivered_event_answers_where_it_went() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = crate::helpers::receiver::TestReceiver::start().await;
+    let acme = tenant(&c, "acme").await;
+    crate::helpers::factory::webhook(
+        &c,
+        &acme,
+        "sent",
+        &["*"],
+        &rx.url("/"),
+        serde_json::json!({"secret": "s"}),
+    )
+    .await;
+    c.execute(
+        "INSERT INTO outbound.events (id, tenant_id, topic, data) VALUES ('done', 'acme', 'a.b', '{}')",
+        &[],
+    )
+    .await
+    .unwrap();
+    // Sent and recorded: its queued row is gone, its attempt is logged.
+    let w = crate::helpers::app::worker(&db, |_| {}).await;
+    w.run_once(chrono::Utc::now()).await.unwrap();
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.deliveries").await,
+        0
+    );
+    assert_eq!(count(&c, "SELECT count(*) FROM outbound.attempts").await, 1);
+
+    let one: Vec<String> = c
+        .query_one(
+            "SELECT destination_ids FROM outbound.publish('acme', 'a.b', '{}', id => 'done')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(one, ["sent"], "publish()");
+    let batch: Vec<(bool, Vec<String>)> = c
+        .query(
+            "SELECT duplicate, destination_ids FROM outbound.publish_batch(
+                 ARRAY['acme', 'acme'], ARRAY['a.b', 'a.b'], ARRAY['{}', '{}'], ARRAY['done', 'new'],
+                 ARRAY[NULL, NULL]::jsonb[], ARRAY[NULL, NULL]::timestamptz[],
+                 ARRAY[NULL, NULL]::boolean[], ARRAY[NULL, NULL]::text[])
+             ORDER BY n",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        batch,
+        [
+            (true, vec!["sent".to_string()]),
+            (false, vec!["sent".to_string()])
+        ],
+        "publish_batch(): the duplicate where it went, the new event where it is queued"
+    );
+}
