@@ -63,7 +63,8 @@ END
 $$;
 
 -- publish_batch(): as V19; a duplicate of an event published before this
--- call also answers where it was already sent.
+-- call also answers where it was already sent. A call with no such event
+-- (the usual one) runs V19's query unchanged.
 CREATE OR REPLACE FUNCTION outbound.publish_batch(
     p_tenant_ids      text[],
     p_topics          text[],
@@ -117,6 +118,29 @@ BEGIN
     SELECT coalesce(array_agg(inserted.tenant_id || E'\n' || inserted.id), ARRAY[]::text[])
     INTO v_inserted FROM inserted;
 
+    IF cardinality(v_seen) = 0 THEN
+        -- No event of the call was published before: V19's query, as it was.
+        RETURN QUERY
+            WITH queued AS (
+                SELECT d.tenant_id || E'\n' || d.event_id AS key,
+                       array_agg(d.destination_id ORDER BY d.destination_id) AS ids
+                FROM outbound.deliveries d
+                JOIN (SELECT DISTINCT * FROM unnest(p_tenant_ids, v_ids)) AS u(tenant_id, id)
+                  ON d.tenant_id = u.tenant_id AND d.event_id = u.id
+                GROUP BY d.tenant_id, d.event_id
+            ), numbered AS (
+                SELECT v.key, v.k, min(v.k) OVER (PARTITION BY v.key) AS first_k
+                FROM unnest(v_keys) WITH ORDINALITY AS v(key, k)
+            )
+            SELECT u.k::integer,
+                   v_ids[u.k],
+                   NOT (u.key = ANY (v_inserted) AND u.k = u.first_k),
+                   coalesce(q.ids, ARRAY[]::text[])
+            FROM numbered u
+            LEFT JOIN queued q ON q.key = u.key
+            ORDER BY u.k;
+        RETURN;
+    END IF;
     RETURN QUERY
         WITH made AS (
             -- What was queued for each event, and for an event published
