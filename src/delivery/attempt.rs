@@ -223,6 +223,14 @@ impl Attempter {
                 .and_then(|d| chrono::Duration::from_std(d).ok())
                 .map(|d| known_at + d)
         };
+        // A last failure in a lane of a destination that blocks keeps the
+        // delivery, and its lane waits for a person.
+        let blocked = !result.success
+            && next_attempt_at.is_none()
+            && c.ordered
+            && c.destination
+                .as_ref()
+                .is_some_and(|d| d.policy.blocks_after_failure());
         Outcome::Attempted(AttemptRecord {
             event_id: c.event_id,
             destination_id: c.destination_id,
@@ -233,6 +241,7 @@ impl Attempter {
             manual: c.manual,
             success: result.success,
             next_attempt_at,
+            blocked,
             code: result.code,
             response_status: result.status,
             response_headers: result.headers,

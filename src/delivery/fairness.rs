@@ -208,6 +208,7 @@ mod tests {
             attempts: 0,
             retry: true,
             manual: false,
+            ordered: false,
             event: None,
             destination: None,
         }

@@ -13,6 +13,7 @@
 //! {"retry": {"schedule_seconds": [5, 60, 600]}}
 //! {"rate_limit": {"per_second": 10}}
 //! {"rate_limit": {"per_minute": 100, "burst": 5}}
+//! {"ordering": {"key": "data.order_id", "after_failure": "skip"}}
 //! ```
 //!
 //! The rate limit is enforced where deliveries are claimed, in SQL, across
@@ -22,6 +23,10 @@
 //!
 //! A schedule names every retry's delay and so replaces both
 //! `max_retries` and `interval_seconds`.
+//!
+//! Ordering (V26) delivers one event at a time, in publish order, per
+//! destination or per value of `key` (a path into the event); after a
+//! last failure the lane blocks (the default) or skips it.
 
 use std::time::Duration;
 
@@ -48,6 +53,25 @@ pub struct DeliveryPolicy {
     pub schedule: Option<Vec<Duration>>,
     pub timeout: Option<Duration>,
     pub rate_limit: Option<RateLimit>,
+    pub ordering: Option<Ordering>,
+}
+
+/// One delivery at a time, in publish order: per destination, or per
+/// value of `key` in the event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordering {
+    /// A path into the event (`data.order_id`, `$.metadata.account`), as given.
+    pub key: Option<String>,
+    /// What a last failure does to its lane.
+    pub after_failure: AfterFailure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// The lane waits until a person retries or skips the delivery.
+    Block,
+    /// The delivery is given up and the lane goes on.
+    Skip,
 }
 
 /// At most `per_second` deliveries a second on average, at most `burst`
@@ -59,6 +83,112 @@ pub struct RateLimit {
     pub per_minute: bool,
     /// As given, if it was.
     pub burst: Option<u32>,
+}
+
+impl Ordering {
+    fn read(o: &Map<String, Value>, errors: &mut Vec<String>) -> Option<Ordering> {
+        let before = errors.len();
+        for key in o.keys() {
+            if !["key", "after_failure"].contains(&key.as_str()) {
+                errors.push(format!(
+                    "delivery_policy.ordering.{key} is not an ordering field (key, after_failure)"
+                ));
+            }
+        }
+        let key = match o.get("key") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) if key_path_is_valid(k) => Some(k.clone()),
+            Some(Value::String(k)) => {
+                errors.push(format!(
+                    "delivery_policy.ordering.key {k:?} is not a path into the event: \
+                     names joined by dots, as in data.order_id or $.metadata.account \
+                     (\"quoted\" for other characters, [n] for a list's item)"
+                ));
+                None
+            }
+            Some(_) => {
+                errors.push("delivery_policy.ordering.key must be a string".into());
+                None
+            }
+        };
+        let after_failure = match o.get("after_failure") {
+            None | Some(Value::Null) => AfterFailure::Block,
+            Some(v) if v == "block" => AfterFailure::Block,
+            Some(v) if v == "skip" => AfterFailure::Skip,
+            Some(_) => {
+                errors.push(
+                    "delivery_policy.ordering.after_failure must be \"block\" or \"skip\"".into(),
+                );
+                AfterFailure::Block
+            }
+        };
+        (errors.len() == before).then_some(Ordering { key, after_failure })
+    }
+}
+
+/// Whether `key` is a path the fan-out can read (V26's CHECK says the
+/// same): `$.` (optional) then names, "quoted names" and `[n]` indexes.
+fn key_path_is_valid(key: &str) -> bool {
+    let mut rest = key.strip_prefix('$').unwrap_or(key);
+    if !key.starts_with('$') {
+        // `data.order_id` reads as `$.data.order_id`.
+        if rest.starts_with('[') {
+            return false;
+        }
+        if rest.is_empty() {
+            return false;
+        }
+        let name_end = rest.find(['.', '[']).unwrap_or(rest.len());
+        if !is_name(&rest[..name_end]) && !is_quoted(&rest[..name_end]) {
+            return false;
+        }
+        rest = &rest[name_end..];
+    } else if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = if let Some(quoted) = after.strip_prefix('"') {
+                match quoted.find('"') {
+                    Some(i) => i + 2,
+                    None => return false,
+                }
+            } else {
+                after.find(['.', '[']).unwrap_or(after.len())
+            };
+            let segment = &after[..end];
+            if !is_name(segment) && !is_quoted(segment) {
+                return false;
+            }
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let Some(end) = after.find(']') else {
+                return false;
+            };
+            if end == 0 || !after[..end].bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            rest = &after[end + 1..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_quoted(s: &str) -> bool {
+    s.len() > 2
+        && s.starts_with('"')
+        && s.ends_with('"')
+        && !s[1..s.len() - 1].contains(['"', '\\'])
 }
 
 /// The most deliveries a second a limit may name (and a burst may hold).
@@ -95,9 +225,10 @@ impl DeliveryPolicy {
             }
         };
         for key in object.keys() {
-            if !["retry", "timeout_seconds", "rate_limit"].contains(&key.as_str()) {
+            if !["retry", "timeout_seconds", "rate_limit", "ordering"].contains(&key.as_str()) {
                 errors.push(format!(
-                    "delivery_policy.{key} is not a policy field (retry, timeout_seconds, rate_limit)"
+                    "delivery_policy.{key} is not a policy field \
+                     (retry, timeout_seconds, rate_limit, ordering)"
                 ));
             }
         }
@@ -115,7 +246,19 @@ impl DeliveryPolicy {
             Some(Value::Object(limit)) => policy.rate_limit = RateLimit::read(limit, errors),
             Some(_) => errors.push("delivery_policy.rate_limit must be an object".into()),
         }
+        match object.get("ordering") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(o)) => policy.ordering = Ordering::read(o, errors),
+            Some(_) => errors.push("delivery_policy.ordering must be an object".into()),
+        }
         policy
+    }
+
+    /// Whether a last failure blocks the delivery's lane.
+    pub fn blocks_after_failure(&self) -> bool {
+        self.ordering
+            .as_ref()
+            .is_some_and(|o| o.after_failure == AfterFailure::Block)
     }
 
     fn read_retry(
@@ -217,6 +360,18 @@ impl DeliveryPolicy {
                 limit.insert("burst".into(), json!(b));
             }
             out.insert("rate_limit".into(), Value::Object(limit));
+        }
+        if let Some(o) = &self.ordering {
+            let mut ordering = Map::new();
+            if let Some(k) = &o.key {
+                ordering.insert("key".into(), json!(k));
+            }
+            let after = match o.after_failure {
+                AfterFailure::Block => "block",
+                AfterFailure::Skip => "skip",
+            };
+            ordering.insert("after_failure".into(), json!(after));
+            out.insert("ordering".into(), Value::Object(ordering));
         }
         Value::Object(out)
     }
@@ -507,5 +662,52 @@ mod tests {
         assert_eq!(p.timeout, None);
         assert_eq!(p.max_retries, Some(3));
         assert!(DeliveryPolicy::stored(&json!("nonsense")).is_empty());
+    }
+
+    #[test]
+    fn an_ordering_reads_back_and_its_key_is_checked() {
+        let p = DeliveryPolicy::parse(&json!({"ordering": {}}), &bounds()).unwrap();
+        assert!(p.blocks_after_failure());
+        assert_eq!(p.to_json(), json!({"ordering": {"after_failure": "block"}}));
+        let written = json!({"ordering": {"key": "data.order_id", "after_failure": "skip"}});
+        let p = DeliveryPolicy::parse(&written, &bounds()).unwrap();
+        assert!(!p.blocks_after_failure());
+        assert_eq!(p.to_json(), written);
+        for good in [
+            "data.order_id",
+            "$.data.order_id",
+            "metadata.account",
+            "data.items[0].sku",
+            "data.\"order-id\"",
+            "$[0]",
+        ] {
+            assert!(key_path_is_valid(good), "{good}");
+        }
+        for bad in [
+            "",
+            "$",
+            "data.",
+            ".data",
+            "data..x",
+            "data[x]",
+            "data[]",
+            "1abc",
+            "data.\"a\\b\"",
+            "data.a b",
+            "data.\"open",
+            "data['x']",
+            "$.data ? (@ > 1)",
+        ] {
+            assert!(!key_path_is_valid(bad), "{bad}");
+        }
+        let errors = DeliveryPolicy::parse(
+            &json!({"ordering": {"key": "data[x]", "after_failure": "later", "by": 1}}),
+            &bounds(),
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors[0].contains("delivery_policy.ordering.by is not an ordering field"));
+        assert!(errors[1].contains("delivery_policy.ordering.key \"data[x]\""));
+        assert!(errors[2].contains("\"block\" or \"skip\""));
     }
 }

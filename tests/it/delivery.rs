@@ -854,6 +854,7 @@ async fn a_stale_worker_cannot_record_over_a_newer_claim() {
         manual: false,
         success: code == "200",
         next_attempt_at: None,
+        blocked: false,
         code: outbound::domain::attempt_code::AttemptCode::parse(code).unwrap(),
         response_status: None,
         response_headers: None,

@@ -3,7 +3,10 @@
 -- $6 attempt_number[], $7 manual[], $8 status[] ('success'|'failed'),
 -- $9 next_attempt_at[] (null = the delivery is finished: delivered or exhausted),
 -- $10 code[], $11 response_status[], $12 response_headers[] (json text),
--- $13 response_body[], $14 duration_ms[], $15 attempted_at[].
+-- $13 response_body[], $14 duration_ms[], $15 attempted_at[],
+-- $16 blocked[]: the delivery failed for the last time and stays, blocking
+-- its lane (an ordered destination that blocks after a failure, V26);
+-- its next_attempt_at is then null.
 --
 -- Each outcome is accepted only from the holder of the latest claim (same
 -- `claims`, still leased): a worker whose lease expired and was re-claimed
@@ -11,7 +14,7 @@
 -- (finished) or reschedule it, and append the attempt to the log, all in
 -- this one statement. Returns the accepted (event_id, destination_id, tenant_id).
 --
--- $16 tenant_id[], on Citus only: the tenants of the batch, all of one shard
+-- $17 tenant_id[], on Citus only: the tenants of the batch, all of one shard
 -- group (the recorder splits its batches so). The /*citus: …*/ filters on
 -- it are part of the statement only there (queries::routed), where they let
 -- Citus route it to that group's node; on one node they are comments.
@@ -19,29 +22,30 @@ WITH input AS (
     SELECT *
     FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::timestamptz[], $6::int[],
                 $7::bool[], $8::text[], $9::timestamptz[], $10::text[], $11::int[], $12::text[],
-                $13::text[], $14::int[], $15::timestamptz[])
+                $13::text[], $14::int[], $15::timestamptz[], $16::bool[])
         AS i(event_id, destination_id, claims, tenant_id, event_time, attempt_number,
              manual, status, next_attempt_at, code, response_status, response_headers,
-             response_body, duration_ms, attempted_at)
+             response_body, duration_ms, attempted_at, blocked)
 ), finished AS (
     DELETE FROM outbound.deliveries d
     USING input i
     WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id
       AND d.destination_id = i.destination_id
       AND d.claims = i.claims AND d.state = 'leased'
-      AND i.next_attempt_at IS NULL
-      /*citus: AND d.tenant_id = ANY ($16)*/
+      AND i.next_attempt_at IS NULL AND NOT i.blocked
+      /*citus: AND d.tenant_id = ANY ($17)*/
     RETURNING d.tenant_id, d.event_id, d.destination_id
 ), rescheduled AS (
     UPDATE outbound.deliveries d
-    SET state = 'pending', lease_owner = NULL, attempts = i.attempt_number,
-        next_attempt_at = i.next_attempt_at, manual = false
+    SET state = CASE WHEN i.blocked THEN 'blocked' ELSE 'pending' END::outbound.delivery_state,
+        lease_owner = NULL, attempts = i.attempt_number,
+        next_attempt_at = coalesce(i.next_attempt_at, d.next_attempt_at), manual = false
     FROM input i
     WHERE d.tenant_id = i.tenant_id AND d.event_id = i.event_id
       AND d.destination_id = i.destination_id
       AND d.claims = i.claims AND d.state = 'leased'
-      AND i.next_attempt_at IS NOT NULL
-      /*citus: AND d.tenant_id = ANY ($16)*/
+      AND (i.next_attempt_at IS NOT NULL OR i.blocked)
+      /*citus: AND d.tenant_id = ANY ($17)*/
     RETURNING d.tenant_id, d.event_id, d.destination_id
 ), accepted AS (
     SELECT tenant_id, event_id, destination_id FROM finished

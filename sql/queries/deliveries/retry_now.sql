@@ -13,5 +13,5 @@ WHERE e.tenant_id = $5 AND e.id = $1
 ON CONFLICT (tenant_id, event_id, destination_id) DO UPDATE
 SET next_attempt_at = excluded.next_attempt_at, manual = true, state = 'pending',
     attempts = excluded.attempts
-WHERE outbound.deliveries.state <> 'leased'
+WHERE outbound.deliveries.state NOT IN ('leased', 'queued', 'waiting')
 RETURNING attempts + 1

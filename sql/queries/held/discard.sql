@@ -4,11 +4,13 @@
 -- first, because the tenant chose to discard what waited while it was
 -- disabled. Each gets a last attempt in the log saying so (status
 -- 'failed', code 'discarded'), in this statement, so none ends without a
--- trace. Returns how many: fewer than $2 means none is left.
+-- trace. Returns how many: fewer than $2 means none is left. An ordered
+-- destination's deliveries waiting in its lanes (V26) waited too, and go
+-- with the held ones.
 WITH batch AS (
     SELECT ctid AS tid
     FROM outbound.deliveries
-    WHERE tenant_id = $4 AND destination_id = $1 AND state = 'held'
+    WHERE tenant_id = $4 AND destination_id = $1 AND state IN ('held', 'waiting', 'queued')
     ORDER BY event_time
     LIMIT $2
     FOR UPDATE SKIP LOCKED

@@ -24,7 +24,9 @@ WITH batch AS (
     FROM batch
 ), released AS (
     UPDATE outbound.deliveries d
-    SET state = 'pending', lease_owner = NULL, next_attempt_at = r.due
+    -- An ordered destination's go back to be sequenced (V26).
+    SET state = CASE WHEN d.lane IS NULL THEN 'pending' ELSE 'queued' END::outbound.delivery_state,
+        lease_owner = NULL, next_attempt_at = r.due
     FROM ranked r
     WHERE d.ctid = r.tid AND d.tenant_id = $4
     RETURNING 1

@@ -41,7 +41,9 @@ WITH RECURSIVE held_destinations (tenant_id, id, n) AS (
         FOR UPDATE SKIP LOCKED) q
 ), released AS (
     UPDATE outbound.deliveries d
-    SET state = 'pending', lease_owner = NULL, next_attempt_at = $2::timestamptz
+    -- An ordered destination's go back to be sequenced (V26).
+    SET state = CASE WHEN d.lane IS NULL THEN 'pending' ELSE 'queued' END::outbound.delivery_state,
+        lease_owner = NULL, next_attempt_at = $2::timestamptz
     WHERE d.ctid = ANY (ARRAY(SELECT tid FROM batch)) /*citus: AND d.tenant_id = ANY ($3)*/
     RETURNING 1
 )

@@ -96,6 +96,11 @@ const CITUS_IDLE_POLL: Duration = Duration::from_millis(50);
 /// batches of what arrived meanwhile, instead of by back-to-back round
 /// trips of a row or two, each costing the database a whole statement.
 const CLAIM_PACE: Duration = Duration::from_millis(1);
+/// How often a worker asks whether ordered delivery is in use (a
+/// destination that turns it on waits at most this for its first pass).
+const ORDERED_RECHECK: Duration = Duration::from_millis(250);
+/// The most newly published ordered deliveries one sequencing pass moves on.
+const SEQUENCE_BATCH: i32 = 1000;
 /// Connections of a worker's pool: the claim loop, the recorder, and the
 /// idle flag.
 const POOL_SIZE: usize = 4;
@@ -126,6 +131,8 @@ struct Inner {
     shards: tokio::sync::Mutex<Shards>,
     /// On Citus: each tenant's shard group, for the recorder.
     groups: recorder::ShardGroups,
+    /// Whether ordered delivery is in use, and when that was last asked.
+    ordered: std::sync::Mutex<Option<(Instant, bool)>>,
 }
 
 impl Worker {
@@ -166,6 +173,7 @@ impl Worker {
                 citus: tokio::sync::OnceCell::new(),
                 shards: Default::default(),
                 groups: Default::default(),
+                ordered: Default::default(),
             }),
         })
     }
@@ -240,6 +248,9 @@ impl Worker {
             .citus
             .get_or_try_init(|| citus::is_distributed(&client))
             .await?;
+        if !citus && self.ordered_in_use(&client).await? {
+            deliveries::sequence(&client, SEQUENCE_BATCH).await?;
+        }
         let mut claimed = match citus {
             false => self.claim_from(&client, now, limit, None).await?,
             true => self.claim_routed(&client, now, limit).await?,
@@ -247,6 +258,21 @@ impl Worker {
         drop(client);
         self.inner.attempter.decrypt_credentials(&mut claimed);
         Ok(claimed)
+    }
+
+    /// Whether to sequence ordered deliveries before claiming; asked of
+    /// the database at most every ORDERED_RECHECK.
+    async fn ordered_in_use(&self, client: &deadpool_postgres::Object) -> Result<bool, StoreError> {
+        let known = *self.inner.ordered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, in_use)) = known {
+            if at.elapsed() < ORDERED_RECHECK {
+                return Ok(in_use);
+            }
+        }
+        let in_use = deliveries::ordered_in_use(client).await?;
+        *self.inner.ordered.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), in_use));
+        Ok(in_use)
     }
 
     pub(super) async fn claim_from(

@@ -41,6 +41,8 @@ pub struct Claimed {
     /// Automatic retries allowed (the event's eligible_for_retry).
     pub retry: bool,
     pub manual: bool,
+    /// In a lane of an ordered destination (V26): a last failure may block it.
+    pub ordered: bool,
     /// None when the event is gone (expired by retention).
     pub event: Option<ClaimedEvent>,
     /// None when the destination was deleted. Shared by the deliveries of
@@ -184,11 +186,85 @@ pub async fn claim(
                 attempts: r.try_get("attempts")?,
                 retry: r.try_get("retry")?,
                 manual: r.try_get("manual")?,
+                ordered: r.try_get("ordered")?,
                 event,
                 destination,
             })
         })
         .collect()
+}
+
+/// The sequencing pass of ordered delivery (V26): moves on the next
+/// delivery of every free lane, and up to `batch` newly published ones.
+/// Returns how many it moved. One node only.
+pub async fn sequence(client: &impl GenericClient, batch: i32) -> Result<i32, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_SEQUENCE).await?;
+    Ok(client.query_one(&stmt, &[&batch]).await?.try_get("moved")?)
+}
+
+/// Gives up a blocked delivery of an ordered destination, which lets its
+/// lane go on. False when the delivery is not blocked (or not there).
+pub async fn skip(
+    client: &impl GenericClient,
+    event_id: &EventId,
+    destination_id: &DestinationId,
+    tenant: &TenantId,
+) -> Result<bool, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_SKIP).await?;
+    Ok(client
+        .query_opt(
+            &stmt,
+            &[
+                &event_id.as_str(),
+                &destination_id.as_str(),
+                &tenant.as_str(),
+            ],
+        )
+        .await?
+        .is_some())
+}
+
+/// A blocked delivery: it holds its lane until retried or skipped.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    pub event_id: String,
+    pub lane: String,
+    pub attempts: i32,
+    pub event_time: DateTime<Utc>,
+    /// None when the event expired meanwhile.
+    pub topic: Option<String>,
+}
+
+/// A destination's blocked deliveries, first in line first (at most 100).
+pub async fn blocked(
+    client: &impl GenericClient,
+    tenant: &TenantId,
+    destination_id: &DestinationId,
+) -> Result<Vec<Blocked>, StoreError> {
+    let stmt = client.prepare_cached(queries::DELIVERIES_BLOCKED).await?;
+    client
+        .query(&stmt, &[&tenant.as_str(), &destination_id.as_str()])
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(Blocked {
+                event_id: r.try_get("event_id")?,
+                lane: r.try_get("lane")?,
+                attempts: r.try_get("attempts")?,
+                event_time: r.try_get("event_time")?,
+                topic: r.try_get("topic")?,
+            })
+        })
+        .collect()
+}
+
+/// Whether any destination orders its deliveries, or ordered deliveries
+/// are on their way: then a worker sequences before it claims.
+pub async fn ordered_in_use(client: &impl GenericClient) -> Result<bool, StoreError> {
+    let stmt = client
+        .prepare_cached(queries::DELIVERIES_ORDERED_IN_USE)
+        .await?;
+    Ok(client.query_one(&stmt, &[]).await?.try_get("in_use")?)
 }
 
 /// Holds the pending deliveries of those of `destination_ids` that are disabled.

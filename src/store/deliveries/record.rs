@@ -21,6 +21,9 @@ pub struct AttemptRecord {
     pub success: bool,
     /// Some: retry then; None: the delivery is finished.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Finished by a last failure, but kept: it blocks its lane of an
+    /// ordered destination until a person retries or skips it.
+    pub blocked: bool,
     pub code: AttemptCode,
     pub response_status: Option<i32>,
     pub response_headers: Option<String>,
@@ -78,6 +81,7 @@ pub async fn record(
     let bodies: Vec<Option<&str>> = batch.iter().map(|a| a.response_body.as_deref()).collect();
     let durations: Vec<i32> = batch.iter().map(|a| a.duration_ms).collect();
     let times: Vec<DateTime<Utc>> = batch.iter().map(|a| a.attempted_at).collect();
+    let blocked: Vec<bool> = batch.iter().map(|a| a.blocked).collect();
     let rows = client
         .query(
             &stmt,
@@ -97,6 +101,7 @@ pub async fn record(
                 &bodies,
                 &durations,
                 &times,
+                &blocked,
             ]),
         )
         .await?;
