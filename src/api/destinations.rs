@@ -90,6 +90,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     ensure_tenant(&db, &s.tenant).await?;
     let new = body.check(&state, &s.principal, &s.tenant, Utc::now())?;
+    refuse_ordering_on_citus(&db, &new.policy).await?;
     if store::count(&db, &s.tenant).await? >= state.max_destinations_per_tenant {
         return Err(ApiError::bad_request(format!(
             "a tenant can have at most {} destinations",
@@ -123,6 +124,7 @@ async fn patch(
     let tenant = &d.scope.tenant;
     let row = store::get(&db, tenant, &d.id).await?;
     let patched = body.apply(&state, &d.scope.principal, &row, Utc::now())?;
+    refuse_ordering_on_citus(&db, &patched.update.policy).await?;
     let tx = db.transaction().await.map_err(StoreError::from)?;
     let watch = subscription::watch(&state, &tx, tenant).await?;
     store::update(&tx, tenant, &d.id, &patched.update).await?;
@@ -140,6 +142,22 @@ async fn patch(
         release_rest(&db, tenant, &d.id).await?;
     }
     Ok(Json(render(&state, &row)?))
+}
+
+/// Ordered delivery needs the worker's sequencing pass, which runs on one
+/// node only (V26): on Citus a policy asking for it is refused.
+async fn refuse_ordering_on_citus(
+    db: &deadpool_postgres::Object,
+    policy: &crate::domain::delivery_policy::DeliveryPolicy,
+) -> Result<(), ApiError> {
+    if policy.ordering.is_some() && crate::store::citus::is_distributed(db).await? {
+        return Err(ApiError::validation(vec![
+            "delivery_policy.ordering is not available when outbound's tables are \
+             distributed (Citus): ordered delivery runs on one PostgreSQL node"
+                .into(),
+        ]));
+    }
+    Ok(())
 }
 
 async fn remove(

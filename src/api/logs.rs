@@ -36,7 +36,12 @@ pub fn routes() -> Router<AppState> {
             "/tenants/{tenant_id}/destinations/{destination_id}/attempts/{attempt_id}",
             get(show_destination_attempt),
         )
+        .route(
+            "/tenants/{tenant_id}/destinations/{destination_id}/blocked",
+            get(list_blocked),
+        )
         .route("/retry", post(retry))
+        .route("/skip", post(skip))
         .route("/topics", get(topics))
         .route("/topics/catalog", get(catalog))
 }
@@ -315,6 +320,28 @@ async fn list_destination_attempts(
     attempts_page(&state, &db, filter, &q).await
 }
 
+/// A destination's blocked deliveries (an extension to Outpost's API): in
+/// an ordered destination that blocks after a last failure, each holds its
+/// lane until it is retried or skipped (`POST /retry`, `POST /skip`).
+async fn list_blocked(d: DestinationScope, Db(db): Db) -> Result<Json<Value>, ApiError> {
+    destinations::get(&db, &d.scope.tenant, &d.id).await?;
+    let blocked = deliveries::blocked(&db, &d.scope.tenant, &d.id).await?;
+    let models: Vec<Value> = blocked
+        .iter()
+        .map(|b| {
+            json!({
+                "event_id": b.event_id,
+                "destination_id": d.id,
+                "topic": b.topic,
+                "event_time": rfc3339(b.event_time),
+                "key": b.lane,
+                "attempts": b.attempts,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "models": models })))
+}
+
 /// The attempt, if the caller may see it (404 otherwise).
 async fn find_attempt(
     db: &impl GenericClient,
@@ -403,6 +430,38 @@ async fn retry(
             "attempt of this event to this destination",
         )),
         Err(RetryError::EventNotFound) => Err(ApiError::not_found("event")),
+    }
+}
+
+/// Gives up a blocked delivery (an extension to Outpost's API): a delivery
+/// of an ordered destination that blocks after a last failure holds its
+/// lane until it is retried (`POST /retry`) or skipped here.
+async fn skip(
+    principal: Principal,
+    Db(db): Db,
+    Body(req): Body<RetryRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant = match &principal {
+        Principal::Tenant(t) => Some(t),
+        Principal::Admin => None,
+    };
+    let event_id = EventId::try_from(req.event_id).map_err(|_| ApiError::not_found("event"))?;
+    let destination_id = DestinationId::try_from(req.destination_id)
+        .map_err(|_| ApiError::not_found("destination"))?;
+    let scope = tenant.map(std::slice::from_ref);
+    let owner = match logs::get_event(&db, &event_id, scope).await {
+        Ok(e) => e.tenant_id,
+        Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("event")),
+        Err(e) => return Err(e.into()),
+    };
+    if deliveries::skip(&db, &event_id, &destination_id, &owner).await? {
+        Ok(Json(json!({ "success": true })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "this delivery is not blocked: only a delivery that failed for the last time \
+             in a lane of an ordered destination that blocks can be skipped",
+        ))
     }
 }
 

@@ -25,6 +25,7 @@ mod metrics_endpoint;
 mod openapi;
 mod operator_events;
 mod operator_sinks;
+mod ordered;
 mod outages;
 mod outpost_settings;
 mod pg_cron;
