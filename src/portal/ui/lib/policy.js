@@ -1,5 +1,5 @@
 // A destination's delivery policy in its settings: its own retries, their
-// delays, its timeout and its rate limit (the API's `delivery_policy`). An empty field
+// delays, its timeout, its rate limit and its ordering (the API's `delivery_policy`). An empty field
 // follows the deployment's setting; the API checks the operator's bounds
 // and its messages are shown as they come.
 
@@ -33,13 +33,35 @@ export function policyEditor(policy = {}) {
   const line = h("div", { class: "with-button" });
   rate.input.replaceWith(line);
   line.append(rate.input, unit);
+  // Ordering: off, or one at a time in publish order (per key, if given).
+  const ordering = policy.ordering;
+  const orderId = uid("policy");
+  const order = h(
+    "select",
+    { id: orderId, "aria-describedby": `${orderId}-hint` },
+    h("option", { value: "", selected: !ordering }, "Any order (fastest)"),
+    h("option", { value: "block", selected: ordering && ordering.after_failure !== "skip" }, "In publish order; a failure blocks"),
+    h("option", { value: "skip", selected: ordering?.after_failure === "skip" }, "In publish order; a failure is skipped"),
+  );
+  const orderNode = h(
+    "div",
+    { class: "field" },
+    h("label", { for: orderId }, "Order"),
+    order,
+    h("p", { class: "hint", id: `${orderId}-hint` }, "In publish order: one delivery at a time, the next once the one before succeeded. After its last retry a failed one either blocks what follows until you retry or skip it, or is skipped."),
+  );
+  const key = field("Order per", "A path into the event, e.g. data.order_id: each value keeps its own order, so one stuck order does not hold the others. Empty: one order for the whole destination.", { value: ordering?.key });
+  key.input.placeholder = "the whole destination";
+  const showKey = () => (key.node.hidden = !order.value);
+  order.addEventListener("change", showKey);
+  showKey();
   const node = h(
     "fieldset",
     { class: "field policy" },
     // The section's heading (h2) names it on screen; the legend names the group.
     h("legend", { class: "visually-hidden" }, "Delivery policy"),
     h("p", { class: "hint" }, "Leave a field empty to follow the platform's default. A receiver's Retry-After is always honoured."),
-    h("div", { class: "policy-fields" }, retries.node, delays.node, timeout.node, rate.node),
+    h("div", { class: "policy-fields" }, retries.node, delays.node, timeout.node, rate.node, orderNode, key.node),
   );
   return {
     node,
@@ -68,6 +90,11 @@ export function policyEditor(policy = {}) {
         if (r !== undefined) {
           out.rate_limit = { [unit.value]: r };
           if (limit.burst !== undefined) out.rate_limit.burst = limit.burst;
+        }
+        if (order.value) {
+          out.ordering = { after_failure: order.value };
+          const k = key.input.value.trim();
+          if (k) out.ordering.key = k;
         }
         return { ok: true, value: out };
       } catch (err) {

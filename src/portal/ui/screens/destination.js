@@ -65,6 +65,7 @@ export async function render(outlet, ctx, id) {
       h("div", { class: "actions" }, status(d), testButton(ctx, d), toggleButton(d), deleteButton(d)),
     ),
     note ? h("p", { class: ["notice", d.disabled_reason === "consecutive_failures" ? "bad" : null], role: "note" }, note) : null,
+    d.delivery_policy?.ordering ? blockedNotice(d, () => window.dispatchEvent(new HashChangeEvent("hashchange"))) : null,
     h("p", { class: "muted" }, `${type.label} · ${topicsText(d.topics)} · created ${ago(d.created_at)}`),
     tabs,
     body,
@@ -340,6 +341,61 @@ export function attemptStatus(a) {
   if (a.code === "discarded") return badge("Discarded", "neutral");
   if (a.code === "expired") return badge("Expired", "neutral");
   return badge("Failed", "bad");
+}
+
+/** An ordered destination's blocked deliveries (each holds its lane until
+ * retried or skipped), with Retry and Skip: empty while there are none. */
+function blockedNotice(d, after) {
+  const node = h("div", { id: "blocked" });
+  api("GET", own(`/destinations/${encodeURIComponent(d.id)}/blocked`))
+    .then(({ models }) => {
+      if (!models.length) return;
+      const lanes = models.length === 1 ? "One delivery failed for the last time and holds" : `${models.length} deliveries failed for the last time and hold`;
+      mount(
+        node,
+        h(
+          "section",
+          { class: "notice bad", role: "note" },
+          h("p", null, h("strong", null, "Blocked. "), `${lanes} what follows it in order. Retry it, or skip it to let the next one go.`),
+          h(
+            "ul",
+            { class: "delivery-list" },
+            models.map((b) =>
+              h(
+                "li",
+                null,
+                h("a", { href: `#/events/${encodeURIComponent(b.event_id)}` }, b.topic || b.event_id),
+                b.key ? h("span", { class: "muted" }, ` · ${b.key}`) : null,
+                " ",
+                retryButton({ id: b.event_id, event_id: b.event_id, destination_id: d.id }, after),
+                skipButton(b, d, after),
+              ),
+            ),
+          ),
+        ),
+      );
+    })
+    .catch(() => {});
+  return node;
+}
+
+export function skipButton(b, d, after) {
+  const button = h("button", { type: "button", class: "button small", "data-skip": b.event_id }, "Skip");
+  button.addEventListener("click", async (e) => {
+    e.stopPropagation();
+    const sure = await confirmDialog(`Skip ${b.topic || b.event_id}? It will not be sent again, and the next delivery in its order goes.`, { confirm: "Skip", id: "skip-confirm" });
+    if (!sure) return;
+    button.disabled = true;
+    try {
+      await api("POST", "/skip", { event_id: b.event_id, destination_id: d.id });
+      toast("Skipped", "ok");
+      setTimeout(after, 300);
+    } catch (err) {
+      toast(err.message, "bad");
+      button.disabled = false;
+    }
+  });
+  return button;
 }
 
 export function retryButton(a, after) {

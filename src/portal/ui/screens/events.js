@@ -6,7 +6,7 @@ import { api, own, query } from "../api.js";
 import { h, hashParams, mount, replaceHashParams } from "../lib/dom.js";
 import { ago, exact, duration } from "../lib/format.js";
 import { badge, errorBox, jsonView, table } from "../lib/widgets.js";
-import { attemptDrawer, attemptStatus, openAttempt, retryButton } from "./destination.js";
+import { attemptDrawer, attemptStatus, openAttempt, retryButton, skipButton } from "./destination.js";
 import { label } from "./destinations.js";
 
 export async function render(outlet, ctx, id) {
@@ -159,6 +159,17 @@ async function detail(outlet, ctx, id) {
   const dest = (id2) => destinations.find((d) => d.id === id2);
   const last = latest(rows);
   const refresh = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
+  // Ordered destinations this event may block (a last failure holds its lane).
+  const blocked = new Set();
+  await Promise.all(
+    e.matched_destination_ids
+      .filter((d) => dest(d)?.delivery_policy?.ordering)
+      .map((d) =>
+        api("GET", own(`/destinations/${encodeURIComponent(d)}/blocked`))
+          .then(({ models }) => models.some((b) => b.event_id === e.id) && blocked.add(d))
+          .catch(() => {}),
+      ),
+  );
   mount(
     outlet,
     h("div", { class: "page-head" }, h("div", null, h("p", { class: "crumbs" }, h("a", { href: "#/events" }, "Events"), " / ", e.id), h("h1", null, topicName(e.topic))), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
@@ -178,8 +189,9 @@ async function detail(outlet, ctx, id) {
                 null,
                 h("a", { href: `#/destinations/${encodeURIComponent(d)}` }, dest(d) ? label(dest(d)) : d),
                 " ",
-                a ? attemptStatus(a) : badge("Pending", "neutral"),
+                blocked.has(d) ? badge("Blocked", "bad") : a ? attemptStatus(a) : badge("Pending", "neutral"),
                 a && a.status === "failed" ? retryButton(a, refresh) : null,
+                blocked.has(d) ? skipButton({ event_id: e.id, topic: topicName(e.topic) }, dest(d), refresh) : null,
               );
             }),
           )
