@@ -9,6 +9,7 @@ mod harness;
 mod http;
 mod isolation;
 mod latency;
+mod ordered;
 mod rate_limit;
 mod scale;
 mod senders;
@@ -43,6 +44,8 @@ pub enum Which {
     Citus(citus::CitusArgs),
     /// How closely a destination's rate limit holds with 1, 2, 4 workers.
     RateLimit(rate_limit::RateLimitArgs),
+    /// Ordered delivery: one lane, and per key, next to no ordering.
+    Ordered(ordered::OrderedArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -55,5 +58,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Senders(a) => senders::run(settings, a).await,
         Which::Citus(a) => citus::run(settings, a).await,
         Which::RateLimit(a) => rate_limit::run(settings, a).await,
+        Which::Ordered(a) => ordered::run(settings, a).await,
     }
 }

@@ -36,4 +36,5 @@ bench_sql! {
     TENANT_INSERT_BATCH => "tenant_insert_batch.sql",
     TENANT_INSERT_WITH_ID => "tenant_insert_with_id.sql",
     RATE_LIMIT => "rate_limit.sql",
+    ORDERING => "ordering.sql",
 }
