@@ -208,6 +208,7 @@ mod tests {
             attempts: 0,
             retry: true,
             manual: false,
+            retry_base: 0,
             event: None,
             destination: None,
         }
