@@ -102,6 +102,7 @@ DECLARE
     v_end       timestamptz := coalesce(replay.end_time, coalesce(replay.at, now()));
     v_retention interval;
     v_topics    text[] := replay.topics;
+    v_patterns  text[];
     r           outbound.replays;
 BEGIN
     IF replay.start_time IS NULL THEN
@@ -141,6 +142,12 @@ BEGIN
     IF '*' = ANY (v_topics) THEN
         v_topics := NULL;
     END IF;
+    -- `*` → `%`, LIKE's own wildcards and escape character escaped (as V19
+    -- does for subscriptions): a plain name matches itself. (Computed
+    -- apart: Citus takes no subquery in an INSERT's VALUES.)
+    SELECT array_agg(replace(replace(replace(replace(t, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'))
+    INTO v_patterns
+    FROM unnest(v_topics) AS t;
 
     INSERT INTO outbound.replays AS x
         (tenant_id, id, destination_id, start_time, end_time, failed_only, topics, topic_patterns,
@@ -148,12 +155,7 @@ BEGIN
     VALUES (replay.tenant_id,
             coalesce(replay.id, 'rpl_' || replace(gen_random_uuid()::text, '-', '')),
             replay.destination_id, replay.start_time, v_end, coalesce(replay.failed_only, true),
-            v_topics,
-            -- `*` → `%`, LIKE's own wildcards and escape character escaped
-            -- (as V19 does for subscriptions): a plain name matches itself.
-            (SELECT array_agg(replace(replace(replace(replace(t, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%'))
-             FROM unnest(v_topics) AS t),
-            replay.start_time,
+            v_topics, v_patterns, replay.start_time,
             coalesce(replay.requested_by, 'sql:' || session_user),
             v_at, v_at)
     RETURNING * INTO r;

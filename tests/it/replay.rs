@@ -913,3 +913,113 @@ async fn bad_replay_requests_are_refused_with_the_field_named() {
         .await;
     assert_eq!(s, 404);
 }
+
+/// On Citus (`outbound migrate --citus`), a replay runs as on one node:
+/// each statement of a step names its tenant, so it is routed to the
+/// tenant's node; two tenants on the two worker nodes are replayed and
+/// cancelled independently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_runs_on_citus_as_on_one_node() {
+    let Some(cdb) = crate::helpers::citus::CitusDb::new().await else {
+        return;
+    };
+    let db = &cdb.db;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    let nodes: Vec<u16> = cdb.cluster.nodes[1..].iter().map(|n| n.port()).collect();
+    let mut tenants = Vec::new();
+    for (i, port) in nodes.iter().enumerate() {
+        let id = cdb.tenants_on(*port, &format!("t{i}"), 1).await.remove(0);
+        let t = tenant(&c, &id).await;
+        webhook(
+            &c,
+            &t,
+            "d",
+            &["*"],
+            &rx.url(&format!("/{id}")),
+            json!({"secret": "s"}),
+        )
+        .await;
+        tenants.push(id);
+    }
+    let api = TestApp::start_with(db, |s| s.delivery.max_retry_limit = 0).await;
+    let from = Utc::now() - chrono::Duration::hours(1);
+    for t in &tenants {
+        c.execute(
+            "INSERT INTO outbound.events (id, tenant_id, topic, data, time)
+             SELECT 'e' || g, $1, 'user.created', json_build_object('n', g),
+                    $2::timestamptz + g * interval '1 second'
+             FROM generate_series(1, 600) g",
+            &[t, &from],
+        )
+        .await
+        .unwrap();
+    }
+    // Every first attempt refused, no retries.
+    rx.set_default(Reply::Status(500));
+    let deliver = || async {
+        let mut n = 0;
+        for _ in 0..50 {
+            let got = api.worker().run_once(Utc::now()).await.unwrap().accepted;
+            n += got;
+            if got == 0 {
+                break;
+            }
+        }
+        n
+    };
+    assert_eq!(deliver().await, 1200);
+    rx.set_default(Reply::Status(200));
+    let before = rx.count();
+
+    let mut ids = Vec::new();
+    for t in &tenants {
+        let (s, r) = api
+            .admin(
+                "POST",
+                &format!("/api/v1/tenants/{t}/replays"),
+                Some(json!({"start": rfc3339(from)})),
+            )
+            .await;
+        assert_eq!(s, 202, "{r}");
+        ids.push(r["id"].as_str().unwrap().to_string());
+    }
+    let replayer = Replayer::new(db.pool.clone(), None);
+    replayer.run_once(None).await.unwrap();
+    // The second tenant's replay is cancelled after its first batch.
+    let (s, cancelled) = api
+        .admin(
+            "POST",
+            &format!("/api/v1/tenants/{}/replays/{}/cancel", tenants[1], ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{cancelled}");
+    assert_eq!(cancelled["deliveries_cancelled"], 500, "{cancelled}");
+    let mut done = Value::Null;
+    for _ in 0..20 {
+        deliver().await;
+        replayer.run_once(None).await.unwrap();
+        let (_, r) = api
+            .admin(
+                "GET",
+                &format!("/api/v1/tenants/{}/replays/{}", tenants[0], ids[0]),
+                None,
+            )
+            .await;
+        done = r;
+        if done["state"] == "finished" {
+            break;
+        }
+    }
+    assert_eq!(done["state"], "finished", "{done}");
+    assert_eq!(done["deliveries_queued"], 600, "{done}");
+    let got: Vec<String> = rx.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(got.len(), 600, "only the first tenant's events, each once");
+    assert!(got.iter().all(|p| *p == format!("/{}", tenants[0])));
+    // Removing old replays is one statement over every shard.
+    assert_eq!(outbound::store::replays::trim(&c, None).await.unwrap(), 0);
+}
