@@ -6,7 +6,7 @@
 //! - [`auth`]: operator key and tenant tokens;
 //! - one file per resource: [`tenants`], [`destinations`] (with its
 //!   [`destination_body`] and [`destination_view`]), [`publish`], [`logs`],
-//!   [`metrics`] (the metrics API of the portal), [`health`];
+//!   [`metrics`] (the metrics API of the portal), [`health`], [`replays`];
 //! - [`prometheus`]: `GET /metrics` for Prometheus.
 
 pub mod auth;
@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod prometheus;
 pub mod publish;
 pub mod query;
+pub mod replays;
 pub mod server;
 pub mod subscription;
 pub mod tenants;
@@ -134,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logs::routes())
         .merge(metrics::routes())
         .merge(filters::routes())
+        .merge(replays::routes())
         .route("/openapi.json", get(openapi));
     Router::new()
         .route("/healthz", get(health::healthz))

@@ -18,6 +18,7 @@ use crate::api::prometheus::Metrics;
 use crate::api::{self, server, AppState, Components};
 use crate::config::{PortalSettings, Settings};
 use crate::delivery::operator_events::OperatorEventSender;
+use crate::delivery::replays::Replayer;
 use crate::delivery::worker::Worker;
 use crate::portal;
 use crate::store::{self, maintenance::Maintainer, Pool};
@@ -68,6 +69,8 @@ pub struct Application {
     worker: Worker,
     /// Delivers the operator-event outbox, where a sink is configured.
     operator_events: Option<OperatorEventSender>,
+    /// Runs the steps of replays in progress (with the worker).
+    replayer: Replayer,
     listener: Option<TcpListener>,
     limits: server::Limits,
     metrics: Metrics,
@@ -106,6 +109,7 @@ impl Application {
         let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders)?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
         let operator_events = operator_event_sender(settings, &pool, worker.id())?;
+        let replayer = Replayer::new(pool.clone(), Some(worker.waker()));
         {
             let client = pool.get().await.context("connecting to the database")?;
             apply_alert_settings(&client, settings).await?;
@@ -154,6 +158,7 @@ impl Application {
             state,
             worker,
             operator_events,
+            replayer,
             listener,
             limits: server::Limits {
                 header_read_timeout: settings.api.header_read_timeout,
@@ -184,6 +189,11 @@ impl Application {
         self.operator_events.as_ref()
     }
 
+    /// The replayer (tests step it with `run_once`).
+    pub fn replayer(&self) -> &Replayer {
+        &self.replayer
+    }
+
     /// The API's shared state.
     pub fn state(&self) -> &AppState {
         &self.state
@@ -203,6 +213,8 @@ impl Application {
             if let Some(sender) = self.operator_events.clone() {
                 tasks.spawn(sender.run(cancel.clone()));
             }
+            // And replays: any process that delivers may run a step.
+            tasks.spawn(self.replayer.clone().run(cancel.clone()));
         }
         if let Some(intake) = self.intake.take() {
             tracing::info!(queue = %intake.describe, "publish queue");

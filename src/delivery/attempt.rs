@@ -212,7 +212,8 @@ impl Attempter {
         let next_attempt_at = if result.success || result.permanent || !c.retry {
             None
         } else {
-            let n = u32::try_from(attempt_number).unwrap_or(u32::MAX);
+            // Counted from the replay that queued it again, if one did.
+            let n = u32::try_from(c.retry_number()).unwrap_or(u32::MAX);
             // The destination's own policy, if it has one, over the deployment's.
             let retry = match &c.destination {
                 Some(d) if !d.policy.is_empty() => Cow::Owned(d.policy.retry_policy(&self.retry)),

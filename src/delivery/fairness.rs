@@ -209,6 +209,7 @@ mod tests {
             retry: true,
             manual: false,
             ordered: false,
+            retry_base: 0,
             event: None,
             destination: None,
         }

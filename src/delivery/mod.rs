@@ -12,6 +12,7 @@
 //!   delivers the operator-event outbox to the operator's sink.
 //! - [`operator_sinks`]: those sinks: HTTP, or a queue through the
 //!   destination type's sender.
+//! - [`replays`]: runs the steps of the replays in progress.
 
 pub mod attempt;
 pub mod circuits;
@@ -20,5 +21,6 @@ pub mod operator_events;
 pub mod operator_sinks;
 pub mod outcome;
 pub mod recorder;
+pub mod replays;
 pub mod sending;
 pub mod worker;

@@ -105,6 +105,7 @@ fn bad_chars(kind: &'static str) -> impl Fn(&str) -> IdError {
 id_type!(TenantId, url_safe, bad_chars("tenant id"));
 id_type!(DestinationId, url_safe, bad_chars("destination id"));
 id_type!(EventId, event_id_ok, |s: &str| IdError::BadEventId(s.len()));
+id_type!(ReplayId, url_safe, bad_chars("replay id"));
 
 /// A destination by its key: destination ids are unique per tenant (the
 /// database's keys include the tenant, so that a distributed database can

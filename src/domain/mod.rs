@@ -1,6 +1,7 @@
 //! Pure types and rules that no destination type owns: ids, topics,
 //! filters, the retry schedule, signatures, the attempt log's codes, which
-//! network addresses destinations may reach (SSRF), JMESPath templates.
+//! network addresses destinations may reach (SSRF), JMESPath templates,
+//! what a replay is and how far it got.
 //! No database, no HTTP.
 
 pub mod attempt_code;
@@ -12,6 +13,7 @@ pub mod ids;
 pub mod jmespath_template;
 pub mod metadata;
 pub mod operator_event;
+pub mod replay;
 pub mod retry;
 pub mod setting;
 pub mod signature;

@@ -22,6 +22,7 @@ const DISTRIBUTION: &[(&str, Placement)] = &[
     ("outbound.attempts", Placement::ByTenant),
     ("outbound.operator_events", Placement::ByTenant),
     ("outbound.operator_alert_windows", Placement::ByTenant),
+    ("outbound.replays", Placement::ByTenant),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

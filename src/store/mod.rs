@@ -18,6 +18,7 @@ pub mod pool;
 pub mod publisher;
 pub mod queries;
 pub mod queue_stats;
+pub mod replays;
 pub mod tenants;
 pub mod wakeups;
 pub mod workers;

@@ -32,6 +32,7 @@ mod pg_cron;
 mod portal;
 mod publish;
 mod queries;
+mod replay;
 mod scale_out;
 mod sdk;
 mod serve;

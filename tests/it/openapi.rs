@@ -18,6 +18,7 @@ async fn every_documented_route_exists_and_the_document_is_served() {
             .replace("{destination_id}", "d")
             .replace("{attempt_id}", "1")
             .replace("{event_id}", "e")
+            .replace("{replay_id}", "r")
             .replace("{type}", "webhook");
         for method in ops.as_object().unwrap().keys() {
             let (status, body) = api

@@ -451,3 +451,42 @@ async fn deliveries_sequenced(c: &deadpool_postgres::Object) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_replay_keeps_an_ordered_destinations_order() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Status(200));
+    let policy = json!({"ordering": {"after_failure": "skip"}, "retry": {"max_retries": 0}});
+    ordered_destination(&c, &rx, policy).await;
+    let w = worker(&db, |_| {}).await;
+    for id in ["e1", "e2", "e3"] {
+        publish(&c, id, json!({})).await;
+    }
+    // The receiver is down: each is given up in turn.
+    rx.script([Reply::Status(500), Reply::Status(500), Reply::Status(500)]);
+    let t0 = Utc::now();
+    for second in 0..3 {
+        assert_eq!(w.run_once(at(t0, second)).await.unwrap().accepted, 1);
+    }
+    assert!(states(&c).await.is_empty());
+
+    // Replayed: still one at a time, in order.
+    let id: String = c
+        .query_one(
+            "SELECT (outbound.replay('acme', now() - interval '1 hour')).id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    c.execute("SELECT outbound.replay_step('acme', $1)", &[&id])
+        .await
+        .unwrap();
+    for second in 10..13 {
+        assert_eq!(w.run_once(at(t0, second)).await.unwrap().accepted, 1);
+    }
+    assert_eq!(w.run_once(at(t0, 13)).await.unwrap().accepted, 0);
+    assert_eq!(sent(&rx)[3..], ["e1", "e2", "e3"]);
+}

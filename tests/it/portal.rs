@@ -22,7 +22,8 @@ use tokio::process::Command;
 
 use crate::helpers::app::{API_KEY, JWT_SECRET};
 use crate::helpers::db::TestDb;
-use crate::helpers::receiver::TestReceiver;
+use crate::helpers::eventually;
+use crate::helpers::receiver::{Reply, TestReceiver};
 use crate::serve::start_serve_bin;
 
 const REFERER: &str = "https://app.example.com/settings";
@@ -178,4 +179,109 @@ async fn a_tenant_administrators_journey_in_a_real_browser() {
         "the journey failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("journey: ok"), "{stdout}");
+}
+
+/// Replay… on the destination page and on the Events page
+/// (`tests/portal/replay.mjs`): a replay of a destination's failures runs
+/// to the end with its progress shown, and one to a rate-limited
+/// destination is cancelled from its card.
+#[tokio::test]
+async fn replaying_failed_events_from_the_portal() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let driver = format!("{root}/tests/portal/node_modules/playwright-core");
+    if !std::path::Path::new(&driver).exists() {
+        // As the journey does: npm ci, pinned by tests/portal/package-lock.json.
+        let _ = std::process::Command::new("npm")
+            .args(["ci", "--prefix", "tests/portal", "--no-audit", "--no-fund"])
+            .current_dir(root)
+            .status();
+    }
+    assert!(
+        std::path::Path::new(&driver).exists() && std::path::Path::new(&chromium).exists(),
+        "playwright-core ({driver}) or Chromium ({chromium}) not found: run ./test.sh, \
+         which installs them"
+    );
+    let db = TestDb::new().await;
+    let rx = TestReceiver::start().await;
+    let (_serve, addr) = start_serve_bin(
+        env!("CARGO_BIN_EXE_outbound"),
+        &db,
+        &[
+            ("DESTINATIONS_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8"),
+            ("MAX_RETRY_LIMIT", "0"),
+        ],
+    )
+    .await;
+    assert_eq!(call(&addr, "PUT", "/tenants/acme", None).await.0, 201);
+    for (id, path) in [("d_fast", "/fast"), ("d_slow", "/slow")] {
+        let (s, d) = call(
+            &addr,
+            "POST",
+            "/tenants/acme/destinations",
+            Some(json!({"id": id, "type": "webhook", "topics": ["*"],
+                        "config": {"url": rx.url(path)}})),
+        )
+        .await;
+        assert_eq!(s, 201, "{d}");
+    }
+    // Three events, refused everywhere, with no retries.
+    rx.set_default(Reply::Status(500));
+    for n in 0..3 {
+        let (s, _) = call(
+            &addr,
+            "POST",
+            "/publish",
+            Some(json!({"tenant_id": "acme", "topic": "user.created", "data": {"n": n}})),
+        )
+        .await;
+        assert_eq!(s, 202);
+    }
+    let failed = eventually(std::time::Duration::from_secs(30), || async {
+        let (_, page) = call(
+            &addr,
+            "GET",
+            "/attempts?tenant_id=acme&status=failed&limit=100",
+            None,
+        )
+        .await;
+        (page["models"].as_array().map_or(0, Vec::len) == 6).then_some(())
+    })
+    .await;
+    assert!(failed.is_some(), "the six first attempts failed");
+    rx.set_default(Reply::Status(200));
+    let (s, d) = call(
+        &addr,
+        "PATCH",
+        "/tenants/acme/destinations/d_slow",
+        Some(json!({"delivery_policy": {"rate_limit": {"per_minute": 1}}})),
+    )
+    .await;
+    assert_eq!(s, 200, "{d}");
+    let (s, link) = call(&addr, "GET", "/tenants/acme/portal", None).await;
+    assert_eq!(s, 200, "{link}");
+
+    let out = Command::new("node")
+        .arg("tests/portal/replay.mjs")
+        .current_dir(root)
+        .env("NODE_PATH", format!("{root}/tests/portal/node_modules"))
+        .env("CHROMIUM", &chromium)
+        .env("PORTAL_LINK", link["redirect_url"].as_str().unwrap())
+        .env("API", format!("http://{addr}/api/v1"))
+        .env("API_KEY", API_KEY)
+        .env("DESTINATION", "d_fast")
+        .env("SLOW", "d_slow")
+        .env("EVENTS", "3")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(180), out)
+        .await
+        .expect("the replay script finishes within 3 minutes")
+        .expect("node runs (./test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("replay: ok"),
+        "the replay script failed:\n{stdout}\n{stderr}"
+    );
 }

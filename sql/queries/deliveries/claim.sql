@@ -177,7 +177,7 @@ WITH RECURSIVE known AS (
         LIMIT $2))
       /*citus: AND d.tenant_id = ANY ($11)*/
     RETURNING d.event_id, d.destination_id, d.tenant_id, d.event_time, d.claims, d.attempts,
-              d.retry, d.manual, d.lane IS NOT NULL AS ordered
+              d.retry, d.manual, d.lane IS NOT NULL AS ordered, d.retry_base
 ), spent AS (
     -- What this claim took from each rate-limited destination's bucket.
     UPDATE outbound.destinations d
@@ -189,7 +189,7 @@ WITH RECURSIVE known AS (
       /*citus: AND d.tenant_id = ANY ($11)*/
 )
 SELECT c.event_id, c.destination_id, c.tenant_id, c.event_time, c.claims, c.attempts,
-       c.retry, c.manual, c.ordered,
+       c.retry, c.manual, c.ordered, c.retry_base,
        e.topic, e.metadata, e.data::text AS data,
        dst.type, dst.config, dst.credentials, dst.delivery_metadata, dst.disabled_at,
        dst.circuit_open_until, dst.delivery_policy,

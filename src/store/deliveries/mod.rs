@@ -43,6 +43,9 @@ pub struct Claimed {
     pub manual: bool,
     /// In a lane of an ordered destination (V26): a last failure may block it.
     pub ordered: bool,
+    /// The attempt number the delivery had reached when a replay queued
+    /// it again (V28), 0 otherwise: its retries are counted from there.
+    pub retry_base: i32,
     /// None when the event is gone (expired by retention).
     pub event: Option<ClaimedEvent>,
     /// None when the destination was deleted. Shared by the deliveries of
@@ -91,6 +94,13 @@ impl Claimed {
     /// The number of the attempt about to be made (1-based).
     pub fn attempt_number(&self) -> i32 {
         self.attempts + 1
+    }
+
+    /// The number of the attempt about to be made as the retry schedule
+    /// counts it: after a replay (`retry_base`), its first attempt is 1
+    /// again, so that it gets the destination's retries afresh.
+    pub fn retry_number(&self) -> i32 {
+        self.attempt_number() - self.retry_base
     }
 
     /// Its destination's key.
@@ -187,6 +197,7 @@ pub async fn claim(
                 retry: r.try_get("retry")?,
                 manual: r.try_get("manual")?,
                 ordered: r.try_get("ordered")?,
+                retry_base: r.try_get("retry_base")?,
                 event,
                 destination,
             })

@@ -1,6 +1,6 @@
 // One destination: overview (counts, success rate, failures by status code
 // over 1 h / 24 h / 7 d), settings (edit, secret, rotate, enable/disable,
-// delete), test, and its deliveries with their details and retry.
+// delete), test, replay, and its deliveries with their details and retry.
 
 import { api, own, query } from "../api.js";
 import { h, hashParams, mount, replaceHashParams } from "../lib/dom.js";
@@ -9,6 +9,7 @@ import { barChart, breakdown, buckets, perBucket, rateChart } from "../lib/chart
 import { badge, choiceDialog, confirmDialog, copyButton, drawer, errorBox, jsonView, loading, table, toast, typeIcon } from "../lib/widgets.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
 import { policyEditor, replacing } from "../lib/policy.js";
+import { replayButton } from "../lib/replay.js";
 import { label, status, statusNote, subscribes, topicsText, waitingText } from "./destinations.js";
 
 const PANES = [
@@ -62,7 +63,7 @@ export async function render(outlet, ctx, id) {
         // Where the provider's console shows it (SQS, S3, Pub/Sub, Hookdeck).
         d.target_url ? h("p", null, h("a", { href: d.target_url, target: "_blank", rel: "noopener noreferrer" }, "Open in the provider's console ↗")) : null,
       ),
-      h("div", { class: "actions" }, status(d), testButton(ctx, d), toggleButton(d), deleteButton(d)),
+      h("div", { class: "actions" }, status(d), testButton(ctx, d), replayButton(ctx, { destination: d, topics: ctx.topicNames().filter((t) => subscribes(d.topics, t)), name: label }), toggleButton(d), deleteButton(d)),
     ),
     note ? h("p", { class: ["notice", d.disabled_reason === "consecutive_failures" ? "bad" : null], role: "note" }, note) : null,
     d.delivery_policy?.ordering ? blockedNotice(d, () => window.dispatchEvent(new HashChangeEvent("hashchange"))) : null,

@@ -1,6 +1,6 @@
 // Events: the tenant's events with their per-destination delivery status,
 // filtered by topic, status, destination and time; an event's payload,
-// metadata and every attempt, with retry.
+// metadata and every attempt, with retry; Replay… of a time range.
 
 import { api, own, query } from "../api.js";
 import { h, hashParams, mount, replaceHashParams } from "../lib/dom.js";
@@ -8,6 +8,7 @@ import { ago, exact, duration } from "../lib/format.js";
 import { badge, errorBox, jsonView, table } from "../lib/widgets.js";
 import { attemptDrawer, attemptStatus, openAttempt, retryButton, skipButton } from "./destination.js";
 import { label } from "./destinations.js";
+import { replayButton } from "../lib/replay.js";
 
 export async function render(outlet, ctx, id) {
   if (id) return detail(outlet, ctx, id);
@@ -130,7 +131,12 @@ async function list(outlet, ctx) {
   for (const c of [topic, status, dest, since]) c.addEventListener("change", refresh);
   mount(
     outlet,
-    h("div", { class: "page-head" }, h("h1", null, "Events"), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
+    h(
+      "div",
+      { class: "page-head" },
+      h("h1", null, "Events"),
+      h("div", { class: "actions" }, replayButton(ctx, { destinations, topics: ctx.topicNames(), name: (d) => `${ctx.type(d.type)?.label || d.type}: ${label(d)}` }), h("button", { type: "button", class: "button small", onclick: refresh }, "Refresh")),
+    ),
     h("div", { class: "filters" }, topic, status, dest, since),
     ctx.settings.retention_days
       ? h("p", { class: "hint", id: "retention" }, `Events and their delivery attempts are kept for ${ctx.settings.retention_days} days.`)
