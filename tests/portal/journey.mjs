@@ -459,6 +459,18 @@ step = "the destination's delivery policy";
   await page.getByText("timeout_seconds must be whole seconds, from 1 to 5").waitFor();
   await audit(page, "delivery policy error");
   await page.getByLabel("Timeout (seconds)").fill("4");
+  // Ordered delivery, per key; the key's field shows only when ordered.
+  check(!(await page.getByLabel("Order per").isVisible()), "no key without an order");
+  await page.getByLabel("Order", { exact: true }).selectOption("skip");
+  await page.getByLabel("Order per").fill("data.order_id");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await until(page, async () => (await policyNow()) === JSON.stringify({ ordering: { key: "data.order_id", after_failure: "skip" }, retry: { schedule_seconds: [2, 10] }, timeout_seconds: 4 }), "the ordering saved");
+  await page.getByLabel("Order", { exact: true }).waitFor();
+  check((await page.getByLabel("Order per").inputValue()) === "data.order_id", "the saved key shows");
+  // Back to any order, for the rest of the journey.
+  await page.getByLabel("Order", { exact: true }).selectOption("");
+  await page.getByRole("button", { name: "Save changes" }).click();
+  await until(page, async () => (await policyNow()) === JSON.stringify({ retry: { schedule_seconds: [2, 10] }, timeout_seconds: 4 }), "the ordering dropped");
 }
 
 step = "overview: counts and charts over a time range";

@@ -52,7 +52,7 @@ export function policyEditor(policy = {}) {
   );
   const key = field("Order per", "A path into the event, e.g. data.order_id: each value keeps its own order, so one stuck order does not hold the others. Empty: one order for the whole destination.", { value: ordering?.key });
   key.input.placeholder = "the whole destination";
-  const showKey = () => (key.node.hidden = !order.value);
+  const showKey = () => (key.node.style.display = order.value ? "" : "none");
   order.addEventListener("change", showKey);
   showKey();
   const node = h(
