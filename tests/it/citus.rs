@@ -605,3 +605,27 @@ async fn a_shard_group_moved_to_the_other_node_under_load_loses_nothing() {
     // Exactly once each: the move duplicated nothing.
     assert_eq!(rx.count(), 600);
 }
+
+#[tokio::test]
+async fn ordered_delivery_is_refused_with_the_reason() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    let api = TestApp::start(&cdb.db).await;
+    assert_eq!(api.admin("PUT", "/api/v1/tenants/acme", None).await.0, 201);
+    let (s, body) = api
+        .admin(
+            "POST",
+            "/api/v1/tenants/acme/destinations",
+            Some(json!({"type": "webhook", "topics": ["*"],
+                        "config": {"url": "https://example.com/hook"},
+                        "delivery_policy": {"ordering": {}}})),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("delivery_policy.ordering is not available"),
+        "{body}"
+    );
+}
