@@ -2,6 +2,7 @@
 //! next to the raw rate of the same Postgres in the same run, so the ratios
 //! mean something on any hardware. Benchmarks print; they assert nothing.
 
+mod capture;
 mod citus;
 mod delivery;
 mod fanout;
@@ -43,6 +44,8 @@ pub enum Which {
     Citus(citus::CitusArgs),
     /// How closely a destination's rate limit holds with 1, 2, 4 workers.
     RateLimit(rate_limit::RateLimitArgs),
+    /// What capturing a table adds to the application's insert.
+    Capture(capture::CaptureArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -55,5 +58,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Senders(a) => senders::run(settings, a).await,
         Which::Citus(a) => citus::run(settings, a).await,
         Which::RateLimit(a) => rate_limit::run(settings, a).await,
+        Which::Capture(a) => capture::run(settings, a).await,
     }
 }
