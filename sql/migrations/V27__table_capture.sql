@@ -34,6 +34,13 @@
 --   insert never fails because of webhooks), or fails the application's
 --   statement (unknown_tenant => 'error'). An update that moves a row to
 --   another tenant publishes nothing: its old values are the old tenant's.
+-- - On Citus, a table distributed by its tenant column and co-located with
+--   outbound.tenants has its trigger run on each shard; the generated
+--   function then publishes tenant by tenant, each insert naming its
+--   tenant so that Citus routes it to the co-located shard of
+--   outbound.events on the same node (the fan-out's own rule there, V16).
+--   Other Citus tables (reference, Citus-local, distributed otherwise)
+--   are refused.
 
 -- The captures: one per (table, operation, topic). The generated trigger
 -- and function names are kept, so a table renamed since is still found.
@@ -155,8 +162,14 @@ CREATE FUNCTION outbound.capture(
 RETURNS text
 LANGUAGE plpgsql
 -- The expressions are checked with the path the generated function runs
--- with: what compiles here is what runs there.
+-- with: what compiles here is what runs there. Citus refuses triggers on
+-- distributed tables unless told, and a distributed function changed
+-- after a trigger was (in parallel, by default) in the same transaction:
+-- both for this function's own statements only; nothing changes without
+-- Citus.
 SET search_path = pg_catalog, pg_temp
+SET citus.enable_unsafe_triggers = on
+SET citus.multi_shard_modify_mode = 'sequential'
 AS $fn$
 DECLARE
     op          text := lower(capture.operation);
@@ -178,7 +191,12 @@ DECLARE
     trig        text;
     func        text;
     hash        text;
-    found_dist  boolean := false;
+    per_tenant  boolean;
+    dist_method text;
+    dist_group  integer;
+    dist_column text;
+    tenants_group integer;
+    null_tenant text;
     existing    outbound.captures;
     cur         refcursor;
     err         text;
@@ -273,16 +291,37 @@ BEGIN
         END IF;
     END LOOP;
 
-    -- Citus: the trigger would run on each shard of the table, and its
-    -- insert into outbound.events would be a distributed statement nested
-    -- in one; refused until that is made to work (docs/capturing.md).
+    -- On Citus (outbound distributed by `outbound migrate --citus`), a
+    -- captured row publishes tenant by tenant (below). A table distributed
+    -- by its tenant column and co-located with outbound.tenants has its
+    -- trigger run on each of its shards, on the worker node that holds
+    -- them, where it may only write co-located shards; a table of the
+    -- coordinator's own has it run there. Other Citus tables are refused.
+    per_tenant := coalesce((SELECT s.distributed FROM outbound.settings s), false);
     IF to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
-            INTO found_dist USING capture.relation;
-        IF found_dist THEN
-            RAISE EXCEPTION 'outbound: % is distributed by Citus; capture does not work on distributed tables', rel
+        EXECUTE 'SELECT p.partmethod::text, p.colocationid, pg_catalog.column_to_column_name(p.logicalrelid, p.partkey),
+                        (SELECT t.colocationid FROM pg_catalog.pg_dist_partition t
+                         WHERE t.logicalrelid = ''outbound.tenants''::regclass)
+                 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1'
+            INTO dist_method, dist_group, dist_column, tenants_group USING capture.relation;
+        IF dist_method IS NOT NULL AND dist_method <> 'h' THEN
+            RAISE EXCEPTION 'outbound: % is a Citus reference table or Citus local table; capture works on tables distributed by their tenant column, and on tables Citus does not manage', rel
                 USING ERRCODE = 'feature_not_supported',
-                      HINT = 'publish with INSERT INTO outbound.events in the application''s transaction instead (docs/citus.md)';
+                      HINT = format('distribute it by its tenant, co-located with outbound''s tables: SELECT create_distributed_table(%L, %L, colocate_with => ''outbound.tenants'')',
+                                    rel, capture.tenant);
+        ELSIF dist_method IS NOT NULL AND dist_column IS DISTINCT FROM capture.tenant THEN
+            RAISE EXCEPTION 'outbound: % is distributed by Citus by its column %, not by its tenant column %',
+                            rel, coalesce(quote_ident(dist_column), '(none)'), quote_ident(capture.tenant)
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = format('a trigger on a shard may only write the shards on its own node: SELECT create_distributed_table(%L, %L, colocate_with => ''outbound.tenants'')',
+                                    rel, capture.tenant);
+        ELSIF dist_method IS NOT NULL AND dist_group IS DISTINCT FROM tenants_group THEN
+            RAISE EXCEPTION 'outbound: % is distributed by Citus but not co-located with outbound.tenants', rel
+                USING ERRCODE = 'feature_not_supported',
+                      HINT = format('a trigger on a shard may only write the shards on its own node: SELECT create_distributed_table(%L, %L, colocate_with => ''outbound.tenants'')',
+                                    rel, capture.tenant);
+        ELSIF dist_method IS NOT NULL THEN
+            per_tenant := true;
         END IF;
     END IF;
 
@@ -291,10 +330,13 @@ BEGIN
     -- rows come from the statement's transition table, an update's from
     -- the row trigger's NEW and OLD (so no FROM).
     image := CASE op WHEN 'delete' THEN 'old' ELSE 'new' END;
+    -- What the expressions are checked against: a row of the table's type
+    -- (of NULLs) named as the trigger names it, read from no table (Citus
+    -- plans no join of a distributed table with itself).
     from_clause := CASE op
-        WHEN 'insert' THEN format('%s AS new', rel)
-        WHEN 'delete' THEN format('%s AS old', rel)
-        ELSE format('%s AS old, %s AS new', rel, rel)
+        WHEN 'insert' THEN format('(SELECT (NULL::%s).*) AS new', rel)
+        WHEN 'delete' THEN format('(SELECT (NULL::%s).*) AS old', rel)
+        ELSE format('(SELECT (NULL::%s).*) AS old, (SELECT (NULL::%s).*) AS new', rel, rel)
     END;
 
     IF capture.data IS NOT NULL THEN
@@ -313,11 +355,13 @@ BEGIN
         -- NULL matches no tenant either.
         tenant_known := format('EXISTS (SELECT 1 FROM outbound.tenants t WHERE t.id = %s)', tenant_value);
     ELSE
-        -- A NULL tenant raises here; a tenant that does not exist is
-        -- refused by the fan-out, as for any event.
+        -- A tenant that does not exist is refused by the fan-out, as for
+        -- any event; a NULL one here, with this error.
         tenant_known := 'true';
-        tenant_value := format('coalesce(%s, outbound.capture_no_tenant(%L, %L))',
-                               tenant_value, what, capture.tenant);
+        null_tenant := format('RAISE EXCEPTION %L, %L, %L USING ERRCODE = %L, HINT = %L;',
+                              'outbound: % refuses a row whose tenant column % is NULL',
+                              what, quote_ident(capture.tenant), 'not_null_violation',
+                              'unknown_tenant => ''skip'' (the default) publishes nothing for such a row instead');
     END IF;
 
     -- Each expression must compile alone, as one expression over the
@@ -325,7 +369,7 @@ BEGIN
     -- read, and refuses a text of several statements.
     BEGIN
         IF capture.condition IS NOT NULL THEN
-            OPEN cur FOR EXECUTE format('SELECT 1 FROM %s WHERE %s', from_clause, cond);
+            OPEN cur FOR EXECUTE format('SELECT 1 FROM %s WHERE %s LIMIT 0', from_clause, cond);
             CLOSE cur;
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -337,7 +381,7 @@ BEGIN
     END;
     BEGIN
         IF capture.data IS NOT NULL THEN
-            OPEN cur FOR EXECUTE format('SELECT %s FROM %s', payload, from_clause);
+            OPEN cur FOR EXECUTE format('SELECT %s FROM %s LIMIT 0', payload, from_clause);
             CLOSE cur;
         END IF;
     EXCEPTION WHEN OTHERS THEN
@@ -347,9 +391,9 @@ BEGIN
                   HINT = 'data is one SQL expression giving a JSON object (json, jsonb or its text); an insert capture '
                          'sees the row as new, a delete as old, an update both; name functions and tables with their schema';
     END;
-    -- The statement as the trigger runs it, with the table standing in
-    -- for its transition table (or NEW and OLD).
-    OPEN cur FOR EXECUTE format('SELECT %s, %L, %s FROM %s WHERE %s AND %s',
+    -- The statement as the single-node trigger runs it, with that row
+    -- standing in for its transition table (or NEW and OLD).
+    OPEN cur FOR EXECUTE format('SELECT %s, %L, %s FROM %s WHERE %s AND %s LIMIT 0',
                                 tenant_value, capture.topic, payload, from_clause, cond, tenant_known);
     CLOSE cur;
 
@@ -369,15 +413,23 @@ BEGIN
             SELECT when_clause || ' AND (' || string_agg(DISTINCT x, ' OR ') || ')' INTO when_clause
             FROM unnest(changed) AS x;
         END IF;
+        -- One row: NEW and OLD are the function's variables.
         body := format($b$#variable_conflict use_column
 BEGIN
-    INSERT INTO outbound.events (tenant_id, topic, data)
-    SELECT %s, %L, %s
-    WHERE %s
-      AND %s;
+    IF %s IS NULL THEN
+        %s
+    END IF;
+    IF %s AND %s THEN
+        INSERT INTO outbound.events (tenant_id, topic, data)
+        VALUES (%s, %L, %s);
+    END IF;
     RETURN NULL;
-END$b$, tenant_value, capture.topic, payload, cond, tenant_known);
-    ELSE
+END$b$, tenant_value, coalesce(null_tenant, 'RETURN NULL;'), cond, tenant_known,
+        tenant_value, capture.topic, payload);
+    ELSIF NOT per_tenant THEN
+        -- One statement over the whole transition table; a NULL tenant
+        -- (when refused) raises through capture_no_tenant(), called by
+        -- coalesce for that row only.
         body := format($b$#variable_conflict use_column
 BEGIN
     INSERT INTO outbound.events (tenant_id, topic, data)
@@ -386,9 +438,45 @@ BEGIN
     WHERE %s
       AND %s;
     RETURN NULL;
-END$b$, tenant_value, capture.topic, payload,
+END$b$, CASE WHEN null_tenant IS NULL THEN tenant_value
+             ELSE format('coalesce(%s, outbound.capture_no_tenant(%L, %L))', tenant_value, what, capture.tenant)
+        END,
+        capture.topic, payload,
         CASE op WHEN 'insert' THEN 'outbound_new' ELSE 'outbound_old' END, image,
         cond, tenant_known);
+    ELSE
+        -- Citus: this runs on one shard of the table (or on the
+        -- coordinator). Tenant by tenant, each statement with the tenant
+        -- as a constant, so that Citus routes it to the tenant's shard of
+        -- outbound.events, on this node for a co-located table (as the
+        -- fan-out does on Citus, V16).
+        body := format($b$#variable_conflict use_column
+DECLARE
+    outbound_tenant text;
+    outbound_data json[];
+BEGIN
+    FOR outbound_tenant, outbound_data IN
+        SELECT %s, array_agg(%s)
+        FROM %I AS %s
+        WHERE %s
+        GROUP BY 1
+    LOOP
+        IF outbound_tenant IS NULL THEN
+            %s
+        END IF;
+        IF %s THEN
+            INSERT INTO outbound.events (tenant_id, topic, data)
+            SELECT outbound_tenant, %L, d FROM unnest(outbound_data) AS d;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END$b$, tenant_value, payload,
+        CASE op WHEN 'insert' THEN 'outbound_new' ELSE 'outbound_old' END, image,
+        cond, coalesce(null_tenant, 'CONTINUE;'),
+        CASE WHEN capture.unknown_tenant = 'skip'
+             THEN 'EXISTS (SELECT 1 FROM outbound.tenants t WHERE t.id = outbound_tenant)'
+             ELSE 'true' END,
+        capture.topic);
     END IF;
 
     -- Names: kept from the capture being replaced, else derived from the
@@ -453,6 +541,8 @@ CREATE FUNCTION outbound.uncapture(
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET citus.enable_unsafe_triggers = on
+SET citus.multi_shard_modify_mode = 'sequential'
 AS $$
 DECLARE
     r outbound.captures;

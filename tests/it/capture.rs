@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::helpers::app::worker;
+use crate::helpers::citus::CitusDb;
 use crate::helpers::db::TestDb;
 use crate::helpers::factory::{destination, tenant, webhook};
 use crate::helpers::receiver::TestReceiver;
@@ -986,4 +987,179 @@ async fn a_partitioned_table_is_captured_through_its_parent() {
     assert_eq!(got.len(), 2);
     assert_eq!(got[0].2["new"]["amount"], 1);
     assert_eq!(got[1].2["new"]["amount"], 2);
+}
+
+/// On Citus: a table distributed by its tenant, co-located with outbound's
+/// tables, is captured on each worker node for the tenants it holds; a
+/// table of the coordinator's own is captured there; other Citus tables
+/// are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_citus_a_co_located_table_is_captured_on_the_node_of_each_tenant() {
+    let Some(cdb) = CitusDb::new().await else {
+        return;
+    };
+    let db = &cdb.db;
+    let c = db.client().await;
+    let ports: Vec<u16> = cdb.cluster.nodes[1..].iter().map(|n| n.port()).collect();
+    let a = cdb.tenants_on(ports[0], "shop", 1).await.remove(0);
+    let b = cdb.tenants_on(ports[1], "shop", 1).await.remove(0);
+    for t in [&a, &b] {
+        let id = tenant(&c, t).await;
+        destination(&c, &id, "all", &["*"], None).await;
+    }
+    c.batch_execute(&format!(
+        "CREATE TABLE public.orders (tenant_id text, id int, status text NOT NULL DEFAULT 'new',
+                                     total int, PRIMARY KEY (tenant_id, id));
+         {}",
+        outbound::store::citus::COLOCATE_HINT
+    ))
+    .await
+    .unwrap();
+    // (In a transaction of its own: Citus refuses to change a function
+    // where the transaction has already written shards in parallel.)
+    c.batch_execute(
+        "SELECT outbound.capture('public.orders', 'order.created');
+         SELECT outbound.capture('public.orders', 'order.status', operation => 'update',
+                                 columns => '{status}');
+         SELECT outbound.capture('public.orders', 'order.deleted', operation => 'delete',
+                                 condition => 'old.total > 10', fields => '{id}');",
+    )
+    .await
+    .unwrap();
+
+    // One transaction on both worker nodes (committed with 2PC), with a
+    // row of a tenant outbound does not have (skipped).
+    let mut app = db.connect().await;
+    let tx = app.transaction().await.unwrap();
+    tx.execute(
+        "INSERT INTO public.orders (tenant_id, id, total) VALUES ($1, 1, 5), ($2, 1, 50), ('nobody', 1, 1)",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // Rolled back: nothing.
+    let tx = app.transaction().await.unwrap();
+    tx.execute(
+        "INSERT INTO public.orders (tenant_id, id, total) VALUES ($1, 9, 9), ($2, 9, 9)",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    // COPY, an update of both tenants' rows (one changes no listed
+    // column), a delete.
+    let copy = c
+        .copy_in("COPY public.orders (tenant_id, id, total) FROM STDIN")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(copy);
+    futures_util::SinkExt::send(
+        &mut copy,
+        hyper::body::Bytes::from(format!("{a}\t2\t20\n{b}\t2\t2\n")),
+    )
+    .await
+    .unwrap();
+    copy.finish().await.unwrap();
+    c.batch_execute(
+        "UPDATE public.orders SET status = 'paid' WHERE id = 1;
+         UPDATE public.orders SET total = total + 1 WHERE id = 2;
+         DELETE FROM public.orders WHERE id = 2;",
+    )
+    .await
+    .unwrap();
+
+    let order = |t: &str, id: i64, status: &str, total: i64| json!({"tenant_id": t, "id": id, "status": status, "total": total});
+    let ev = |t: &str, topic: &str, data: Value| (t.to_string(), topic.to_string(), data);
+    let mut expected = vec![
+        ev(&a, "order.created", json!({"new": order(&a, 1, "new", 5)})),
+        ev(&b, "order.created", json!({"new": order(&b, 1, "new", 50)})),
+        ev(&a, "order.created", json!({"new": order(&a, 2, "new", 20)})),
+        ev(&b, "order.created", json!({"new": order(&b, 2, "new", 2)})),
+        ev(
+            &a,
+            "order.status",
+            json!({"old": order(&a, 1, "new", 5), "new": order(&a, 1, "paid", 5)}),
+        ),
+        ev(
+            &b,
+            "order.status",
+            json!({"old": order(&b, 1, "new", 50), "new": order(&b, 1, "paid", 50)}),
+        ),
+        ev(&a, "order.deleted", json!({"old": {"id": 2}})),
+    ];
+    expected.sort_by_key(|(t, topic, d)| (t.clone(), topic.clone(), d.to_string()));
+    assert_eq!(events(&c).await, expected);
+    assert_eq!(
+        count(&c, "SELECT count(*) FROM outbound.deliveries").await,
+        7,
+        "each event queued for its tenant's destination"
+    );
+
+    // Replaced (the functions on the worker nodes too), then removed.
+    c.batch_execute(
+        "SELECT outbound.capture('public.orders', 'order.created', condition => 'new.total >= 100')",
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO public.orders (tenant_id, id, total) VALUES ($1, 3, 1), ($2, 3, 100)",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    let created: Vec<(String, Value)> = events(&c)
+        .await
+        .into_iter()
+        .filter(|(_, topic, d)| topic == "order.created" && d["new"]["id"] == 3)
+        .map(|(t, _, d)| (t, d["new"]["total"].clone()))
+        .collect();
+    assert_eq!(created, [(b.clone(), json!(100))]);
+    c.batch_execute("SELECT outbound.uncapture('public.orders')")
+        .await
+        .unwrap();
+    c.execute(
+        "INSERT INTO public.orders (tenant_id, id, total) VALUES ($1, 4, 1000), ($2, 4, 1000)",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    assert_eq!(events(&c).await.len(), 8, "nothing once uncaptured");
+
+    // A table of the coordinator's own publishes through the coordinator.
+    c.batch_execute(
+        "CREATE TABLE public.notes (tenant_id text, body text);
+         SELECT outbound.capture('public.notes', 'note.added');",
+    )
+    .await
+    .unwrap();
+    c.execute(
+        "INSERT INTO public.notes VALUES ($1, 'x'), ($2, 'y'), ('nobody', 'z')",
+        &[&a, &b],
+    )
+    .await
+    .unwrap();
+    let notes = events(&c)
+        .await
+        .into_iter()
+        .filter(|(_, topic, _)| topic == "note.added")
+        .count();
+    assert_eq!(notes, 2);
+
+    // Tables whose shards are not co-located with their tenants' are refused.
+    c.batch_execute(
+        "CREATE TABLE public.codes (tenant_id text, code text);
+         SELECT create_reference_table('public.codes');
+         CREATE TABLE public.lines (tenant_id text, id text);
+         SELECT create_distributed_table('public.lines', 'id', colocate_with => 'outbound.tenants');",
+    )
+    .await
+    .unwrap();
+    let e = refused(&c, "SELECT outbound.capture('public.codes', 'x')").await;
+    assert!(e.contains("public.codes is a Citus reference table"), "{e}");
+    let e = refused(&c, "SELECT outbound.capture('public.lines', 'x')").await;
+    assert!(
+        e.contains("public.lines is distributed by Citus by its column id, not by its tenant column tenant_id"),
+        "{e}"
+    );
 }
