@@ -162,11 +162,11 @@ CREATE FUNCTION outbound.capture(
 RETURNS text
 LANGUAGE plpgsql
 -- The expressions are checked with the path the generated function runs
--- with: what compiles here is what runs there. Citus refuses triggers on
--- distributed tables unless told, and a distributed function changed
--- after a trigger was (in parallel, by default) in the same transaction:
--- both for this function's own statements only; nothing changes without
--- Citus.
+-- with: what compiles here is what runs there. Citus refuses a trigger on
+-- a distributed table unless told, and refuses to change a function on
+-- every node once the transaction has written shards in parallel (as
+-- dropping a trigger does by default): both settings hold for this
+-- function's own statements only, and change nothing without Citus.
 SET search_path = pg_catalog, pg_temp
 SET citus.enable_unsafe_triggers = on
 SET citus.multi_shard_modify_mode = 'sequential'
@@ -416,15 +416,17 @@ BEGIN
         -- One row: NEW and OLD are the function's variables.
         body := format($b$#variable_conflict use_column
 BEGIN
-    IF %s IS NULL THEN
-        %s
-    END IF;
-    IF %s AND %s THEN
-        INSERT INTO outbound.events (tenant_id, topic, data)
-        VALUES (%s, %L, %s);
+    IF %s THEN
+        IF %s IS NULL THEN
+            %s
+        END IF;
+        IF %s THEN
+            INSERT INTO outbound.events (tenant_id, topic, data)
+            VALUES (%s, %L, %s);
+        END IF;
     END IF;
     RETURN NULL;
-END$b$, tenant_value, coalesce(null_tenant, 'RETURN NULL;'), cond, tenant_known,
+END$b$, cond, tenant_value, coalesce(null_tenant, 'RETURN NULL;'), tenant_known,
         tenant_value, capture.topic, payload);
     ELSIF NOT per_tenant THEN
         -- One statement over the whole transition table; a NULL tenant

@@ -572,6 +572,29 @@ async fn rows_of_unknown_tenants_are_skipped_or_refused_as_asked() {
     assert!(e.contains("tenant \"nobody\" does not exist"), "{e}");
     assert_eq!(count(&c, "SELECT count(*) FROM public.orders").await, 4);
     assert_eq!(events(&c).await.len(), 1);
+
+    // An update capture alike; a row its condition leaves out is never
+    // refused, whatever its tenant.
+    c.batch_execute(
+        "SELECT outbound.capture('public.orders', 'order.updated', tenant => 'account_id',
+                                 operation => 'update', condition => 'new.total > 100',
+                                 unknown_tenant => 'error');
+         UPDATE public.orders SET total = 5 WHERE id IN (2, 3);",
+    )
+    .await
+    .unwrap();
+    let e = refused(&c, "UPDATE public.orders SET total = 500 WHERE id = 3").await;
+    assert!(
+        e.contains("the update capture of public.orders (topic \"order.updated\") refuses a row whose tenant column account_id is NULL"),
+        "{e}"
+    );
+    let e = refused(&c, "UPDATE public.orders SET total = 500 WHERE id = 2").await;
+    assert!(e.contains("tenant \"nobody\" does not exist"), "{e}");
+    c.batch_execute("UPDATE public.orders SET total = 500 WHERE id = 1")
+        .await
+        .unwrap();
+    let topics: Vec<String> = events(&c).await.into_iter().map(|e| e.1).collect();
+    assert_eq!(topics, ["order.created", "order.updated"]);
 }
 
 #[tokio::test]
