@@ -2,6 +2,7 @@
 //! next to the raw rate of the same Postgres in the same run, so the ratios
 //! mean something on any hardware. Benchmarks print; they assert nothing.
 
+mod capture;
 mod citus;
 mod delivery;
 mod fanout;
@@ -46,6 +47,8 @@ pub enum Which {
     RateLimit(rate_limit::RateLimitArgs),
     /// Ordered delivery: one lane, and per key, next to no ordering.
     Ordered(ordered::OrderedArgs),
+    /// What capturing a table adds to the application's insert.
+    Capture(capture::CaptureArgs),
 }
 
 pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
@@ -59,5 +62,6 @@ pub async fn run(settings: Settings, args: BenchArgs) -> anyhow::Result<()> {
         Which::Citus(a) => citus::run(settings, a).await,
         Which::RateLimit(a) => rate_limit::run(settings, a).await,
         Which::Ordered(a) => ordered::run(settings, a).await,
+        Which::Capture(a) => capture::run(settings, a).await,
     }
 }

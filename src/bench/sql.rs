@@ -37,4 +37,13 @@ bench_sql! {
     TENANT_INSERT_WITH_ID => "tenant_insert_with_id.sql",
     RATE_LIMIT => "rate_limit.sql",
     ORDERING => "ordering.sql",
+    CAPTURE_SETUP => "capture_setup.sql",
+    CAPTURE_ON => "capture_on.sql",
+    CAPTURE_ROW_LEVEL_ON => "capture_row_level_on.sql",
+    CAPTURE_OFF => "capture_off.sql",
+    CAPTURE_INSERT_ONE => "capture_insert_one.sql",
+    CAPTURE_INSERT_BATCH => "capture_insert_batch.sql",
+    CAPTURE_BY_HAND_ONE => "capture_by_hand_one.sql",
+    CAPTURE_BY_HAND_BATCH => "capture_by_hand_batch.sql",
+    CAPTURE_DELIVERIES_PER_ROW => "capture_deliveries_per_row.sql",
 }

@@ -9,6 +9,7 @@ mod api_destinations;
 mod api_logs;
 mod api_metrics;
 mod api_tenants;
+mod capture;
 mod citus;
 mod compression;
 mod delivery;
