@@ -23,6 +23,9 @@ const DISTRIBUTION: &[(&str, Placement)] = &[
     ("outbound.operator_events", Placement::ByTenant),
     ("outbound.operator_alert_windows", Placement::ByTenant),
     ("outbound.replays", Placement::ByTenant),
+    // Ordered delivery is refused on Citus; its table is placed like the
+    // others so every statement on outbound's tables may name it.
+    ("outbound.lanes", Placement::ByTenant),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
