@@ -20,6 +20,7 @@ use super::extract::{Body, Db, DestinationScope, OptionalBody, TenantScope};
 use super::query::QueryMap;
 use super::subscription;
 use super::tenants::ensure_tenant;
+use super::transform;
 use super::AppState;
 use crate::destinations;
 use crate::destinations::kind::DestinationKind;
@@ -90,6 +91,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     ensure_tenant(&db, &s.tenant).await?;
     let new = body.check(&state, &s.principal, &s.tenant, Utc::now())?;
+    transform::check_policy(&state, &new.policy).await?;
     if store::count(&db, &s.tenant).await? >= state.max_destinations_per_tenant {
         return Err(ApiError::bad_request(format!(
             "a tenant can have at most {} destinations",
@@ -123,6 +125,9 @@ async fn patch(
     let tenant = &d.scope.tenant;
     let row = store::get(&db, tenant, &d.id).await?;
     let patched = body.apply(&state, &d.scope.principal, &row, Utc::now())?;
+    if patched.update.policy.transform != row.policy.transform {
+        transform::check_policy(&state, &patched.update.policy).await?;
+    }
     let tx = db.transaction().await.map_err(StoreError::from)?;
     let watch = subscription::watch(&state, &tx, tenant).await?;
     store::update(&tx, tenant, &d.id, &patched.update).await?;

@@ -26,6 +26,7 @@ pub mod query;
 pub mod server;
 pub mod subscription;
 pub mod tenants;
+pub mod transform;
 
 use std::sync::Arc;
 
@@ -105,6 +106,8 @@ pub struct AppState {
     /// Which operator events are emitted (`OPERATOR_EVENTS_TOPICS`): the
     /// destination writes emit tenant.subscription.updated.
     pub operator_topics: crate::domain::operator_event::OperatorTopics,
+    /// Checks and previews destinations' payload transformations.
+    pub transformer: crate::transform::Transformer,
 }
 
 /// outbound's own OpenAPI document, maintained beside the code in
@@ -134,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .merge(logs::routes())
         .merge(metrics::routes())
         .merge(filters::routes())
+        .merge(transform::routes())
         .route("/openapi.json", get(openapi));
     Router::new()
         .route("/healthz", get(health::healthz))

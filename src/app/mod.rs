@@ -103,7 +103,10 @@ impl Application {
         };
         let senders = senders(settings)?;
         let deliverable = senders.kinds();
-        let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders)?;
+        // One set of transformation runners for the API and the worker.
+        let transformer = crate::transform::Transformer::new(settings.transform.limits());
+        let (worker_cfg, attempter) =
+            delivery(settings, &secrets.aes, senders, transformer.clone())?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
         let operator_events = operator_event_sender(settings, &pool, worker.id())?;
         {
@@ -114,6 +117,7 @@ impl Application {
         let state = AppState {
             wake_worker: parts.worker.then(|| worker.waker()),
             deliverable: Arc::from(deliverable),
+            transformer,
             ..state
         };
         let intake = match parts.api {

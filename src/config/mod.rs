@@ -18,6 +18,7 @@ mod operator_events;
 pub mod outpost;
 mod portal;
 mod service;
+mod transform;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ pub use environment::Environment;
 pub use operator_events::OperatorEventSettings;
 pub use portal::PortalSettings;
 pub use service::{ApiSettings, DatabaseSettings, RetentionSettings, TopicSettings};
+pub use transform::TransformSettings;
 
 /// Every setting.
 #[derive(clap::Args, Debug, Clone)]
@@ -49,6 +51,9 @@ pub struct Settings {
     pub destinations: crate::destinations::Settings,
     #[command(flatten)]
     pub retention: RetentionSettings,
+    /// Payload transformations' bounds and runners (`TRANSFORM_*`).
+    #[command(flatten)]
+    pub transform: TransformSettings,
     #[command(flatten)]
     pub portal: PortalSettings,
     #[command(flatten)]

@@ -28,6 +28,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::retry::RetryPolicy;
+use super::transform::Transform;
 
 /// What the operator lets a destination ask for.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +49,8 @@ pub struct DeliveryPolicy {
     pub schedule: Option<Vec<Duration>>,
     pub timeout: Option<Duration>,
     pub rate_limit: Option<RateLimit>,
+    /// jq programs that reshape what is sent (`super::transform`).
+    pub transform: Option<Transform>,
 }
 
 /// At most `per_second` deliveries a second on average, at most `burst`
@@ -95,9 +98,10 @@ impl DeliveryPolicy {
             }
         };
         for key in object.keys() {
-            if !["retry", "timeout_seconds", "rate_limit"].contains(&key.as_str()) {
+            if !["retry", "timeout_seconds", "rate_limit", "transform"].contains(&key.as_str()) {
                 errors.push(format!(
-                    "delivery_policy.{key} is not a policy field (retry, timeout_seconds, rate_limit)"
+                    "delivery_policy.{key} is not a policy field \
+                     (retry, timeout_seconds, rate_limit, transform)"
                 ));
             }
         }
@@ -114,6 +118,9 @@ impl DeliveryPolicy {
             None | Some(Value::Null) => {}
             Some(Value::Object(limit)) => policy.rate_limit = RateLimit::read(limit, errors),
             Some(_) => errors.push("delivery_policy.rate_limit must be an object".into()),
+        }
+        if let Some(t) = object.get("transform") {
+            policy.transform = Transform::read(t, bounds.is_some(), errors);
         }
         policy
     }
@@ -217,6 +224,9 @@ impl DeliveryPolicy {
                 limit.insert("burst".into(), json!(b));
             }
             out.insert("rate_limit".into(), Value::Object(limit));
+        }
+        if let Some(t) = &self.transform {
+            out.insert("transform".into(), t.to_json());
         }
         Value::Object(out)
     }
@@ -374,6 +384,7 @@ mod tests {
             json!({"retry": {"schedule_seconds": [1, 60, 600]}, "timeout_seconds": 2}),
             json!({"rate_limit": {"per_second": 10}}),
             json!({"rate_limit": {"per_minute": 90, "burst": 3}, "timeout_seconds": 2}),
+            json!({"transform": {"body": ".data", "headers": "{}"}, "timeout_seconds": 2}),
         ] {
             let p = DeliveryPolicy::parse(&v, &bounds()).unwrap();
             assert_eq!(p.to_json(), v);

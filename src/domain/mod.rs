@@ -18,3 +18,4 @@ pub mod signature;
 pub mod signature_template;
 pub mod ssrf;
 pub mod topic;
+pub mod transform;

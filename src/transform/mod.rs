@@ -1,0 +1,371 @@
+//! Payload transformations: a destination's jq programs
+//! (`delivery_policy.transform`, [`crate::domain::transform`]) compiled and
+//! run for the API (checked when saved, previewed) and the worker (run
+//! before each send), in child processes.
+//!
+//! # Why a child process
+//!
+//! jaq (the jq implementation used, [`jq`]) has no step, time or depth
+//! limit, and cannot be interrupted: `def f: f; f` never returns, and
+//! `def f: 1 + f; f` overflows the stack, which aborts the whole process
+//! in Rust. A tenant's program must not hang or crash a worker or the API.
+//! So programs run in `outbound transform-runner` processes ([`runner`]):
+//! started on first use, kept and reused (one request at a time each, up
+//! to `TRANSFORM_PROCESSES` of them), killed at a run's deadline
+//! (`TRANSFORM_TIMEOUT_MS`) and started again, limited in memory
+//! (`TRANSFORM_MAX_MEMORY_MB`). A runner that died (stack, memory) is
+//! replaced the same way. Each keeps the programs it compiled, by text.
+//!
+//! A destination without a transformation never reaches this module: its
+//! deliveries pay nothing for it. One with a transformation pays a round
+//! trip over pipes to a runner (measured in docs/delivery-policy.md).
+
+pub mod jq;
+pub mod runner;
+pub mod wire;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::domain::metadata::MessageMetadata;
+use crate::domain::transform::{reserved, Transform};
+use wire::{frame, frame_len, Answer, Part, Request};
+
+/// The operator's bounds on transformations (`TRANSFORM_*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    /// The longest one run (both programs) may take.
+    pub timeout: Duration,
+    /// The longest body a program may give (and the most bytes of headers).
+    pub max_output_bytes: usize,
+    /// Each runner's memory.
+    pub max_memory_mb: u64,
+    /// Runners at most, so transformations run at most this many at once.
+    pub processes: usize,
+    /// The executable to start as `<runner> transform-runner`: this one
+    /// unless told (tests run from a test binary).
+    pub runner: Option<PathBuf>,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            timeout: Duration::from_millis(250),
+            max_output_bytes: 1024 * 1024,
+            max_memory_mb: 512,
+            processes: 2,
+            runner: None,
+        }
+    }
+}
+
+/// The event a transformation reads.
+#[derive(Debug, Clone, Copy)]
+pub struct EventInput<'a> {
+    pub id: &'a str,
+    pub topic: &'a str,
+    pub time: DateTime<Utc>,
+    /// The event's own metadata (an object, or null).
+    pub metadata: &'a Value,
+    /// The event's data as published (JSON text).
+    pub data: &'a str,
+}
+
+impl EventInput<'_> {
+    /// `{id, topic, time, metadata, data}` as JSON text, the data as is.
+    fn to_json(self) -> Result<Box<RawValue>, serde_json::Error> {
+        let metadata = match self.metadata {
+            Value::Null => "{}".to_string(),
+            m => m.to_string(),
+        };
+        let text = format!(
+            r#"{{"id":{},"topic":{},"time":{},"metadata":{metadata},"data":{}}}"#,
+            Value::from(self.id),
+            Value::from(self.topic),
+            Value::from(self.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            self.data
+        );
+        RawValue::from_string(text)
+    }
+}
+
+/// What a transformation gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The body to send (JSON text); None: the event's data unchanged.
+    pub body: Option<String>,
+    /// Merged into the metadata sent.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Output {
+    /// `metadata` with the transformation's headers merged in.
+    pub fn merge_into(&self, metadata: &mut MessageMetadata) {
+        for (k, v) in &self.headers {
+            metadata.set(k, v.clone());
+        }
+    }
+}
+
+/// Why a transformation gave nothing to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// For people: which program, and what went wrong.
+    pub message: String,
+    /// The program is at fault (its error, its output, its time or memory):
+    /// the same event would fail the same way. Otherwise the service could
+    /// not run it (no runner could be started, none was free in time).
+    pub permanent: bool,
+}
+
+impl Failure {
+    fn program(message: String) -> Failure {
+        Failure {
+            message,
+            permanent: true,
+        }
+    }
+
+    fn service(message: String) -> Failure {
+        Failure {
+            message,
+            permanent: false,
+        }
+    }
+}
+
+/// The service could not check a transformation (no runner started).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run transformations: {0}")]
+pub struct Unavailable(String);
+
+/// Runs transformations in runner processes. Cheap to clone; the API and
+/// the worker of one process share one.
+#[derive(Clone)]
+pub struct Transformer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    limits: Limits,
+    /// One permit per runner that may run at once.
+    slots: Semaphore,
+    /// Runners waiting for a request.
+    idle: Mutex<Vec<Runner>>,
+}
+
+/// One runner process and its pipes.
+struct Runner {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: ChildStdout,
+}
+
+/// What went wrong with a runner during one request.
+enum Trouble {
+    /// No runner was free before the deadline.
+    Busy,
+    /// None could be started.
+    Spawn(String),
+    /// The request ran past its deadline; the runner was killed.
+    Timeout(Duration),
+    /// The runner died (its stack, its memory), or answered nonsense.
+    Died,
+}
+
+impl Transformer {
+    pub fn new(limits: Limits) -> Transformer {
+        let processes = limits.processes.max(1);
+        Transformer {
+            inner: Arc::new(Inner {
+                limits,
+                slots: Semaphore::new(processes),
+                idle: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// Compiles `t`'s programs: one message per bad program, naming it
+    /// (`delivery_policy.transform.body: line 1, column 3: …`).
+    pub async fn check(&self, t: &Transform) -> Result<Vec<String>, Unavailable> {
+        let request = Request {
+            body: t.body.as_deref().map(Cow::Borrowed),
+            headers: t.headers.as_deref().map(Cow::Borrowed),
+            input: None,
+        };
+        let named = |part: Part, m: &str| format!("delivery_policy.transform.{}: {m}", part.as_str());
+        // Compiling takes far less than a run may: a program that still
+        // has not compiled by then is one the parser chokes on.
+        let deadline = Instant::now() + self.inner.limits.timeout.max(Duration::from_secs(1));
+        match self.inner.request(&request, deadline).await {
+            Ok(Answer::Checked { errors }) => {
+                Ok(errors.iter().map(|(p, m)| named(*p, m)).collect())
+            }
+            Ok(_) => Err(Unavailable("the runner answered out of turn".into())),
+            Err(Trouble::Spawn(e)) => Err(Unavailable(e)),
+            Err(Trouble::Busy) => Err(Unavailable("no runner was free".into())),
+            Err(Trouble::Timeout(_) | Trouble::Died) => Ok(vec![format!(
+                "delivery_policy.transform: the programs could not be compiled \
+                 (too long or too deeply nested)"
+            )]),
+        }
+    }
+
+    /// Runs `t` on `event`, finishing by `deadline` at the latest (and
+    /// within `TRANSFORM_TIMEOUT_MS` of starting).
+    pub async fn run(
+        &self,
+        t: &Transform,
+        event: EventInput<'_>,
+        deadline: Instant,
+    ) -> Result<Output, Failure> {
+        let input = event
+            .to_json()
+            .map_err(|e| Failure::program(format!("the event's data is not JSON: {e}")))?;
+        let request = Request {
+            body: t.body.as_deref().map(Cow::Borrowed),
+            headers: t.headers.as_deref().map(Cow::Borrowed),
+            input: Some(&input),
+        };
+        match self.inner.request(&request, deadline).await {
+            Ok(Answer::Ran { body, headers }) => {
+                let headers = headers.unwrap_or_default();
+                if let Some((k, _)) = headers.iter().find(|(k, _)| reserved(k)) {
+                    return Err(Failure::program(format!(
+                        "transform.headers: {k} is outbound's own and cannot be set"
+                    )));
+                }
+                Ok(Output { body, headers })
+            }
+            Ok(Answer::Failed { part, message }) => Err(Failure::program(format!(
+                "transform.{}: {message}",
+                part.as_str()
+            ))),
+            Ok(Answer::Checked { .. }) => Err(Failure::service(
+                "the transformation runner answered out of turn".into(),
+            )),
+            Err(Trouble::Timeout(limit)) => Err(Failure::program(format!(
+                "transform: ran longer than {} ms and was stopped",
+                limit.as_millis()
+            ))),
+            Err(Trouble::Died) => Err(Failure::program(format!(
+                "transform: stopped the process that ran it (recursion too deep, \
+                 or more than {} MiB of memory)",
+                self.inner.limits.max_memory_mb
+            ))),
+            Err(Trouble::Busy) => Err(Failure::service(
+                "transform: no transformation runner was free in time".into(),
+            )),
+            Err(Trouble::Spawn(e)) => Err(Failure::service(format!(
+                "transform: cannot start a transformation runner: {e}"
+            ))),
+        }
+    }
+}
+
+impl Inner {
+    /// Sends `request` to a free runner and reads its answer, by `deadline`
+    /// and within the run timeout. A runner that fails in any way is killed,
+    /// never reused.
+    async fn request(&self, request: &Request<'_>, deadline: Instant) -> Result<Answer, Trouble> {
+        let payload = serde_json::to_vec(request).map_err(|e| Trouble::Spawn(e.to_string()))?;
+        let _slot = tokio::time::timeout_at(deadline, self.slots.acquire())
+            .await
+            .map_err(|_| Trouble::Busy)?
+            .map_err(|_| Trouble::Busy)?;
+        let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
+        let mut runner = match idle {
+            Some(r) => r,
+            None => self.spawn()?,
+        };
+        let limit = self
+            .limits
+            .timeout
+            .min(deadline.saturating_duration_since(Instant::now()));
+        let exchange = async {
+            runner.stdin.write_all(&frame(&payload)).await?;
+            runner.stdin.flush().await?;
+            let mut header = [0u8; 4];
+            runner.stdout.read_exact(&mut header).await?;
+            let mut answer = vec![0; frame_len(header)?];
+            runner.stdout.read_exact(&mut answer).await?;
+            std::io::Result::Ok(answer)
+        };
+        let answer = match tokio::time::timeout(limit, exchange).await {
+            Err(_) => {
+                runner.kill();
+                return Err(Trouble::Timeout(limit));
+            }
+            Ok(Err(_)) => {
+                runner.kill();
+                return Err(Trouble::Died);
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        match serde_json::from_slice::<Answer>(&answer) {
+            Ok(answer) => {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(runner);
+                }
+                Ok(answer)
+            }
+            Err(_) => {
+                runner.kill();
+                Err(Trouble::Died)
+            }
+        }
+    }
+
+    fn spawn(&self) -> Result<Runner, Trouble> {
+        let exe = match &self.limits.runner {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().map_err(|e| Trouble::Spawn(e.to_string()))?,
+        };
+        // An empty environment: nothing of the service's (its database URL,
+        // its keys) is within a program's reach, even through a jaq bug.
+        let mut child = Command::new(&exe)
+            .arg("transform-runner")
+            .arg("--max-output-bytes")
+            .arg(self.limits.max_output_bytes.to_string())
+            .arg("--max-memory-mb")
+            .arg(self.limits.max_memory_mb.to_string())
+            .env_clear()
+            .current_dir("/")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Trouble::Spawn(format!("{}: {e}", exe.display())))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(Trouble::Spawn("no pipes to the runner".into()));
+        };
+        Ok(Runner {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+}
+
+impl Runner {
+    /// Kills the runner; tokio reaps it.
+    fn kill(mut self) {
+        let _ = self.child.start_kill();
+    }
+}
