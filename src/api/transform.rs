@@ -196,7 +196,9 @@ async fn preview(state: &AppState, saved: Setup, body: PreviewRequest) -> Result
             };
             // What a delivery would be given, with a second to get a free
             // runner: a preview waits its turn among deliveries.
-            let deadline = Instant::now() + state.transformer.limits().timeout + std::time::Duration::from_secs(1);
+            let deadline = Instant::now()
+                + state.transformer.limits().timeout
+                + std::time::Duration::from_secs(1);
             let out = state
                 .transformer
                 .run(t, input, deadline)
@@ -208,8 +210,7 @@ async fn preview(state: &AppState, saved: Setup, body: PreviewRequest) -> Result
             out.merge_into(&mut sent);
             match out.body {
                 None => data,
-                Some(b) => serde_json::from_str(&b)
-                    .map_err(|e| ApiError::internal(&e))?,
+                Some(b) => serde_json::from_str(&b).map_err(|e| ApiError::internal(&e))?,
             }
         }
     };

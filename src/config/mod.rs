@@ -18,9 +18,9 @@ mod operator_events;
 pub mod outpost;
 mod portal;
 mod service;
-mod transform;
 #[cfg(test)]
 mod tests;
+mod transform;
 
 use clap::error::ErrorKind;
 use clap::Arg;

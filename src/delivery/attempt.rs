@@ -206,9 +206,9 @@ impl Attempter {
                         permanent: f.permanent,
                         ..Failure::retryable(AttemptCode::TransformFailed, f.message)
                     };
-                    log_span(&c).in_scope(|| {
-                        tracing::info!(detail = %failure.message, "transformation failed")
-                    });
+                    log_span(&c).in_scope(
+                        || tracing::info!(detail = %failure.message, "transformation failed"),
+                    );
                     let result = observe(Sent::Failed(failure), started.elapsed());
                     return self.record(c, now, result);
                 }

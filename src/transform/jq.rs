@@ -62,11 +62,14 @@ pub fn compile(code: &str) -> Result<Program, String> {
     // Modules are refused by the loader (it has no reader), but data
     // imports (`import "f" as $x`) are not read through it: refuse both.
     if let Ok(tokens) = load::Lexer::new(code).lex() {
-        let import = tokens.iter().find(|t| {
-            matches!(t.1, load::lex::Tok::Word) && matches!(t.0, "import" | "include")
-        });
+        let import = tokens
+            .iter()
+            .find(|t| matches!(t.1, load::lex::Tok::Word) && matches!(t.0, "import" | "include"));
         if let Some(t) = import {
-            return Err(format!("{}: modules and files cannot be imported", at(code, t.0)));
+            return Err(format!(
+                "{}: modules and files cannot be imported",
+                at(code, t.0)
+            ));
         }
     }
     let arena = Arena::default();
@@ -84,7 +87,11 @@ pub fn compile(code: &str) -> Result<Program, String> {
                     }
                     load::Error::Lex(lex) => {
                         for (expected, found) in lex {
-                            out.push(format!("{}: expected {}", at(code, found), expected.as_str()));
+                            out.push(format!(
+                                "{}: expected {}",
+                                at(code, found),
+                                expected.as_str()
+                            ));
                         }
                     }
                     load::Error::Parse(parse) => {
@@ -270,12 +277,7 @@ pub fn to_headers(v: &Val, max: usize) -> Result<Vec<(String, String)>, String> 
         };
         let text = match value {
             Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
-            other => {
-                return Err(format!(
-                    "must give strings: {key} is {}",
-                    kind_of(other)
-                ))
-            }
+            other => return Err(format!("must give strings: {key} is {}", kind_of(other))),
         };
         size += key.len() + text.len();
         if size > max {
@@ -317,17 +319,29 @@ mod tests {
     #[test]
     fn a_program_reshapes_its_input() {
         assert_eq!(
-            one("{user: .data.name, n: (.data.n + 1)}", r#"{"data": {"name": "ann", "n": 1}}"#),
+            one(
+                "{user: .data.name, n: (.data.n + 1)}",
+                r#"{"data": {"name": "ann", "n": 1}}"#
+            ),
             Ok(r#"{"user":"ann","n":2}"#.into())
         );
         // Key order and the digits of numbers are kept.
         assert_eq!(
-            one(".data", r#"{"data": {"z": 1.50, "a": 12345678901234567890}}"#),
+            one(
+                ".data",
+                r#"{"data": {"z": 1.50, "a": 12345678901234567890}}"#
+            ),
             Ok(r#"{"z":1.50,"a":12345678901234567890}"#.into())
         );
-        assert_eq!(one("[.[] | tostring]", r#"[1, "a"]"#), Ok(r#"["1","a"]"#.into()));
+        assert_eq!(
+            one("[.[] | tostring]", r#"[1, "a"]"#),
+            Ok(r#"["1","a"]"#.into())
+        );
         assert_eq!(one("nan, 1", "null").unwrap_err(), "Outputs(2)");
-        assert_eq!(one("[nan, infinite]", "null"), Ok("[null,1.7976931348623157e308]".into()));
+        assert_eq!(
+            one("[nan, infinite]", "null"),
+            Ok("[null,1.7976931348623157e308]".into())
+        );
         assert_eq!(one(r#""a\"b\n""#, "null"), Ok(r#""a\"b\n""#.into()));
         assert_eq!(one("{(1|tostring): 2}", "null"), Ok(r#"{"1":2}"#.into()));
     }
@@ -350,11 +364,16 @@ mod tests {
             "input_filename",
             "$__prog_args",
         ] {
-            let err = compile(code).err().unwrap_or_else(|| panic!("{code} compiled"));
+            let err = compile(code)
+                .err()
+                .unwrap_or_else(|| panic!("{code} compiled"));
             assert!(err.contains("undefined"), "{code}: {err}");
         }
         let err = compile(r#"include "x"; ."#).err().unwrap();
-        assert_eq!(err, "line 1, column 1: modules and files cannot be imported");
+        assert_eq!(
+            err,
+            "line 1, column 1: modules and files cannot be imported"
+        );
         let err = compile(r#"import "x" as $x; $x"#).err().unwrap();
         assert!(err.contains("cannot be imported"), "{err}");
         let err = compile(r#"import "x" as x; x::f"#).err().unwrap();
@@ -400,13 +419,18 @@ mod tests {
         let p = compile("error(\"bad\")").unwrap();
         assert_eq!(run(&p, Val::Null), Ran::Error("bad".into()));
         let p = compile(".a.b").unwrap();
-        assert!(matches!(run(&p, parse_input(b"[1]").unwrap()), Ran::Error(_)));
+        assert!(matches!(
+            run(&p, parse_input(b"[1]").unwrap()),
+            Ran::Error(_)
+        ));
     }
 
     #[test]
     fn output_is_bounded() {
         let p = compile("[range(1000)]").unwrap();
-        let Ran::One(v) = run(&p, Val::Null) else { panic!() };
+        let Ran::One(v) = run(&p, Val::Null) else {
+            panic!()
+        };
         assert_eq!(to_json(&v, 100), Err(Unsendable::TooLong(100)));
         assert!(to_json(&v, 10_000).is_ok());
     }
@@ -415,15 +439,22 @@ mod tests {
     fn headers_are_an_object_of_strings() {
         let h = |code: &str| {
             let p = compile(code).unwrap();
-            let Ran::One(v) = run(&p, Val::Null) else { panic!() };
+            let Ran::One(v) = run(&p, Val::Null) else {
+                panic!()
+            };
             to_headers(&v, 100)
         };
         assert_eq!(
             h(r#"{a: "1", "b-c": "x"}"#),
             Ok(vec![("a".into(), "1".into()), ("b-c".into(), "x".into())])
         );
-        assert_eq!(h("[1]").unwrap_err(), "must give an object of strings, not an array");
+        assert_eq!(
+            h("[1]").unwrap_err(),
+            "must give an object of strings, not an array"
+        );
         assert_eq!(h("{a: 1}").unwrap_err(), "must give strings: a is a number");
-        assert!(h(r#"{a: ("x" * 200)}"#).unwrap_err().contains("longer than 100"));
+        assert!(h(r#"{a: ("x" * 200)}"#)
+            .unwrap_err()
+            .contains("longer than 100"));
     }
 }

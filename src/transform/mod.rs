@@ -208,7 +208,8 @@ impl Transformer {
             headers: t.headers.as_deref().map(Cow::Borrowed),
             input: None,
         };
-        let named = |part: Part, m: &str| format!("delivery_policy.transform.{}: {m}", part.as_str());
+        let named =
+            |part: Part, m: &str| format!("delivery_policy.transform.{}: {m}", part.as_str());
         // Compiling takes far less than a run may: a program that still
         // has not compiled by then is one the parser chokes on.
         let deadline = Instant::now() + self.inner.limits.timeout.max(Duration::from_secs(1));

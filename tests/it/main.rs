@@ -37,4 +37,5 @@ mod serve;
 mod standard_webhooks;
 mod startup_logs;
 mod topics;
+mod transform;
 mod wakeups;
