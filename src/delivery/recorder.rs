@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::attempt::Outcome;
 use super::circuits::OpenCircuits;
 use super::operator_events;
+use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
 use crate::store::deliveries::{
     self, AttemptRecord, ClaimKey, DestinationCount, DestinationOutcome, Thresholds,
@@ -263,7 +264,13 @@ pub fn streaks(order: &[&AttemptRecord], spacing_ms: i64) -> Vec<DestinationOutc
                 entry.last_failure_at = Some(known);
             }
         }
-        if a.success || !a.code.unanswered() {
+        if a.code == AttemptCode::TransformFailed {
+            // Nothing was sent: the destination's transformation failed.
+            // That counts toward the streak (auto-disable pauses a
+            // destination whose program fails every event, and holds its
+            // events until it is fixed), but says nothing of whether the
+            // endpoint answers.
+        } else if a.success || !a.code.unanswered() {
             entry.answered = true;
             entry.unanswered = 0;
         } else {

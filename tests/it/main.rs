@@ -38,4 +38,5 @@ mod standard_webhooks;
 mod startup_logs;
 mod topics;
 mod transform;
+mod transform_portal;
 mod wakeups;
