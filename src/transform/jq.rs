@@ -259,8 +259,8 @@ fn string(s: &str, out: &mut String) {
     let _ = write!(out, "{}", serde_json::Value::from(s));
 }
 
-/// `v` as headers: an object of strings, at most `max` bytes of names and
-/// values together; else what is wrong.
+/// `v` as headers: an object of strings (a null value leaves its key out),
+/// at most `max` bytes of names and values together; else what is wrong.
 pub fn to_headers(v: &Val, max: usize) -> Result<Vec<(String, String)>, String> {
     let Val::Obj(map) = v else {
         return Err(format!(
@@ -277,6 +277,9 @@ pub fn to_headers(v: &Val, max: usize) -> Result<Vec<(String, String)>, String> 
         };
         let text = match value {
             Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
+            // A missing value (`.metadata.source` of an event without it)
+            // leaves its header out.
+            Val::Null => continue,
             other => return Err(format!("must give strings: {key} is {}", kind_of(other))),
         };
         size += key.len() + text.len();
@@ -453,6 +456,10 @@ mod tests {
             "must give an object of strings, not an array"
         );
         assert_eq!(h("{a: 1}").unwrap_err(), "must give strings: a is a number");
+        assert_eq!(
+            h(r#"{a: null, b: "x"}"#),
+            Ok(vec![("b".into(), "x".into())])
+        );
         assert!(h(r#"{a: ("x" * 200)}"#)
             .unwrap_err()
             .contains("longer than 100"));

@@ -220,10 +220,11 @@ impl Transformer {
             Ok(_) => Err(Unavailable("the runner answered out of turn".into())),
             Err(Trouble::Spawn(e)) => Err(Unavailable(e)),
             Err(Trouble::Busy) => Err(Unavailable("no runner was free".into())),
-            Err(Trouble::Timeout(_) | Trouble::Died) => Ok(vec![format!(
+            Err(Trouble::Timeout(_) | Trouble::Died) => Ok(vec![
                 "delivery_policy.transform: the programs could not be compiled \
                  (too long or too deeply nested)"
-            )]),
+                    .to_string(),
+            ]),
         }
     }
 

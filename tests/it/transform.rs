@@ -131,7 +131,10 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
         "transform_failed".to_string(),
         false,
     );
-    assert_eq!(attempts_of(&c, "e1", "fails").await, [failed.clone()]);
+    assert_eq!(
+        attempts_of(&c, "e1", "fails").await,
+        std::slice::from_ref(&failed)
+    );
     assert_eq!(attempts_of(&c, "e2", "own").await, [failed]);
     // Nothing was sent, and nothing is left to retry.
     let queued: i64 = c
@@ -223,6 +226,17 @@ async fn programs_are_compiled_when_saved_and_errors_say_where() {
     assert!(
         all.contains("delivery_policy.transform.body must be a jq program"),
         "{all}"
+    );
+
+    // jaq's parser recurses: 8000 nested brackets overflow its stack,
+    // which would abort the API server; the runner it ran in dies instead.
+    let nested = format!("{}{}", "[".repeat(8000), "]".repeat(8000));
+    let (s, body) = create(&api, "d1", url, json!({"body": nested})).await;
+    assert_eq!(s, 422);
+    assert_eq!(
+        refused(&body),
+        "delivery_policy.transform: the programs could not be compiled \
+         (too long or too deeply nested)"
     );
 
     let (s, _) = create(&api, "d1", url, json!({"body": ".data"})).await;
