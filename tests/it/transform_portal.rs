@@ -105,7 +105,11 @@ async fn the_portal_edits_previews_and_shows_a_failed_transformation() {
     let (s, link) = call(&addr, "GET", "/tenants/acme/portal", None).await;
     assert_eq!(s, 200);
 
-    let out = Command::new("node")
+    let mut script = Command::new("node");
+    if let Ok(dir) = std::env::var("OUTBOUND_SCREENSHOTS") {
+        script.env("SCREENSHOTS", dir);
+    }
+    let out = script
         .arg("tests/portal/transform.mjs")
         .current_dir(root)
         .env("NODE_PATH", format!("{root}/tests/portal/node_modules"))

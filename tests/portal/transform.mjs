@@ -7,6 +7,7 @@
 //   API           http://host:port/api/v1, API_KEY the operator's key
 //   DESTINATION   a webhook of acme whose transformation fails
 //   FAILED_EVENT  an event whose delivery to it failed (transform_failed)
+//   SCREENSHOTS   optional: a folder for a screenshot of the preview
 //
 // Exits 0 when every step held, printing "transform: ok".
 
@@ -72,6 +73,7 @@ try {
   const shown = await page.locator(".transform-preview").innerText();
   check(shown.includes('"user": "usr_1f8e2a"'), `the transformed sample: ${shown}`);
   check(shown.includes('"team": "growth"'), `the headers in the metadata sent: ${shown}`);
+  if (env.SCREENSHOTS) await page.locator("fieldset.transform").screenshot({ path: `${env.SCREENSHOTS}/transform-preview.png` });
 
   step = "a program's mistake, in preview and on save";
   await body.fill("{user: frob}");
@@ -97,6 +99,7 @@ try {
   await page.getByRole("heading", { name: "Error" }).waitFor();
   const error = await page.locator(".response-error").innerText();
   check(error.includes("transform_failed: transform.body: no usr_7"), `the attempt's error: ${error}`);
+  check(await page.locator("#payload-transformed").isVisible(), "the payload shown is said to be before the transformation");
   await page.keyboard.press("Escape");
 
   step = "preview in the new-destination form";

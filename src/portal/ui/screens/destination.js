@@ -394,6 +394,7 @@ export function attemptDrawer(a, d) {
     ),
     h("h3", null, "Request payload"),
     a.event && "data" in a.event ? jsonView(a.event.data, "request payload") : h("p", { class: "muted" }, "The event has expired."),
+    d && d.delivery_policy && d.delivery_policy.transform ? h("p", { class: "hint", id: "payload-transformed" }, "This destination transforms what it sends (Settings, Transformation): this is the event's data before it; Preview there shows what is sent.") : null,
   ];
   if (d && d.type === "webhook") {
     parts.push(
