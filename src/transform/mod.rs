@@ -290,7 +290,15 @@ impl Inner {
             .await
             .map_err(|_| Trouble::Busy)?
             .map_err(|_| Trouble::Busy)?;
-        let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
+        // A runner that died while idle (killed from outside) is not the
+        // next program's fault: it is replaced before it is used.
+        let idle = self
+            .idle
+            .lock()
+            .map(|mut idle| idle.pop())
+            .ok()
+            .flatten()
+            .and_then(|mut r| r.alive().then_some(r));
         let mut runner = match idle {
             Some(r) => r,
             None => self.spawn()?,
@@ -366,6 +374,10 @@ impl Inner {
 }
 
 impl Runner {
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the runner; tokio reaps it.
     fn kill(mut self) {
         let _ = self.child.start_kill();

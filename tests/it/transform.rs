@@ -113,6 +113,32 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
     let own = json!({"headers": r#"{topic: "other"}"#});
     let (s, _) = create(&api, "own", &rx.url("/own"), own).await;
     assert_eq!(s, 201);
+    // A program that never ends, and one that overflows the stack: each
+    // is stopped, and the worker goes on with the others.
+    let (s, _) = create(
+        &api,
+        "loops",
+        &rx.url("/loops"),
+        json!({"body": "def f: f; f"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = create(
+        &api,
+        "deep",
+        &rx.url("/deep"),
+        json!({"body": "def f: 1 + f; f"}),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let (s, _) = create(
+        &api,
+        "fine",
+        &rx.url("/fine"),
+        json!({"body": ".data.user_id"}),
+    )
+    .await;
+    assert_eq!(s, 201);
     publish(
         &api,
         "e1",
@@ -121,6 +147,9 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
     )
     .await;
     publish(&api, "e2", "own", json!({"user_id": "u2"})).await;
+    publish(&api, "e3", "loops", json!({"user_id": "u3"})).await;
+    publish(&api, "e4", "deep", json!({"user_id": "u4"})).await;
+    publish(&api, "e5", "fine", json!({"user_id": "u5"})).await;
 
     let now = Utc::now();
     api.worker().run_once(now).await.unwrap();
@@ -135,7 +164,20 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
         attempts_of(&c, "e1", "fails").await,
         std::slice::from_ref(&failed)
     );
-    assert_eq!(attempts_of(&c, "e2", "own").await, [failed]);
+    assert_eq!(
+        attempts_of(&c, "e2", "own").await,
+        std::slice::from_ref(&failed)
+    );
+    assert_eq!(
+        attempts_of(&c, "e3", "loops").await,
+        std::slice::from_ref(&failed)
+    );
+    assert_eq!(attempts_of(&c, "e4", "deep").await, [failed]);
+    let fine = rx.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        (fine[0].path.as_str(), &fine[0].body[..]),
+        ("/fine", &b"\"u5\""[..])
+    );
     // Nothing was sent, and nothing is left to retry.
     let queued: i64 = c
         .query_one("SELECT count(*) FROM outbound.deliveries", &[])
@@ -148,7 +190,7 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
         .await
         .unwrap();
     assert_eq!(attempts_of(&c, "e1", "fails").await.len(), 1);
-    assert_eq!(rx.count(), 0, "nothing reached the receiver");
+    assert_eq!(rx.count(), 1, "nothing but fine's reached the receiver");
 
     // What went wrong is where an attempt's response is shown.
     let (s, list) = api
@@ -176,6 +218,14 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
         list["models"][0]["response_data"]["message"],
         "transform.headers: topic is outbound's own and cannot be set"
     );
+    for (destination, says) in [
+        ("loops", "transform: ran longer than 250 ms and was stopped"),
+        ("deep", "transform: stopped the process that ran it (recursion too deep, or more than 512 MiB of memory)"),
+    ] {
+        let path = format!("/api/v1/tenants/acme/destinations/{destination}/attempts?include=response_data");
+        let (_, list) = api.admin("GET", &path, None).await;
+        assert_eq!(list["models"][0]["response_data"]["message"], says);
+    }
 }
 
 #[tokio::test]
