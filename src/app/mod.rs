@@ -103,10 +103,11 @@ impl Application {
         };
         let senders = senders(settings)?;
         let deliverable = senders.kinds();
-        // One set of transformation runners for the API and the worker.
+        // The worker's own transformation runners: the API has others (in
+        // `api_state`), so that previews, however many and however bad,
+        // never keep a delivery waiting for a runner.
         let transformer = crate::transform::Transformer::new(settings.transform.limits());
-        let (worker_cfg, attempter) =
-            delivery(settings, &secrets.aes, senders, transformer.clone())?;
+        let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders, transformer)?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
         let operator_events = operator_event_sender(settings, &pool, worker.id())?;
         {
@@ -117,7 +118,6 @@ impl Application {
         let state = AppState {
             wake_worker: parts.worker.then(|| worker.waker()),
             deliverable: Arc::from(deliverable),
-            transformer,
             ..state
         };
         let intake = match parts.api {

@@ -115,6 +115,7 @@ pub(super) fn api_state(
         policy_bounds: settings.delivery.policy_bounds(),
         wake_worker: None,
         deliverable: Arc::from(Vec::new()),
+        // The API's own runners, for checks at save and previews.
         transformer: crate::transform::Transformer::new(settings.transform.limits()),
     })
 }

@@ -24,7 +24,8 @@ pub struct TransformSettings {
     #[arg(env = "TRANSFORM_MAX_MEMORY_MB", default_value = "512")]
     #[arg(value_parser = whole(128, 65_536u64))]
     pub max_memory_mb: u64,
-    /// Transformation runner processes per outbound process (runs at once)
+    /// Transformation runner processes for deliveries (runs at once), and
+    /// as many for the API's checks and previews
     #[arg(env = "TRANSFORM_PROCESSES", default_value = "2")]
     #[arg(value_parser = whole(1, 256usize))]
     pub processes: usize,

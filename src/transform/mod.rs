@@ -11,7 +11,8 @@
 //! in Rust. A tenant's program must not hang or crash a worker or the API.
 //! So programs run in `outbound transform-runner` processes ([`runner`]):
 //! started on first use, kept and reused (one request at a time each, up
-//! to `TRANSFORM_PROCESSES` of them), killed at a run's deadline
+//! to `TRANSFORM_PROCESSES` of them for the worker and as many for the
+//! API's checks and previews), killed at a run's deadline
 //! (`TRANSFORM_TIMEOUT_MS`) and started again, limited in memory
 //! (`TRANSFORM_MAX_MEMORY_MB`). A runner that died (stack, memory) is
 //! replaced the same way. Each keeps the programs it compiled, by text.
@@ -150,8 +151,9 @@ impl Failure {
 #[error("cannot run transformations: {0}")]
 pub struct Unavailable(String);
 
-/// Runs transformations in runner processes. Cheap to clone; the API and
-/// the worker of one process share one.
+/// Runs transformations in runner processes. Cheap to clone. The worker
+/// has one and the API another, so that previews never keep a delivery
+/// waiting for a runner.
 #[derive(Clone)]
 pub struct Transformer {
     inner: Arc<Inner>,
