@@ -180,8 +180,12 @@ enum Trouble {
     Busy,
     /// None could be started.
     Spawn(String),
-    /// The request ran past its deadline; the runner was killed.
+    /// The request ran past `TRANSFORM_TIMEOUT_MS` (this long); the runner
+    /// was killed.
     Timeout(Duration),
+    /// The caller's deadline came first (its attempt's time was nearly
+    /// spent waiting for a runner); the runner was killed.
+    OutOfTime,
     /// The runner died (its stack, its memory), or answered nonsense.
     Died,
 }
@@ -221,7 +225,9 @@ impl Transformer {
             }
             Ok(_) => Err(Unavailable("the runner answered out of turn".into())),
             Err(Trouble::Spawn(e)) => Err(Unavailable(e)),
-            Err(Trouble::Busy) => Err(Unavailable("no runner was free".into())),
+            Err(Trouble::Busy | Trouble::OutOfTime) => {
+                Err(Unavailable("no runner was free".into()))
+            }
             Err(Trouble::Timeout(_) | Trouble::Died) => Ok(vec![
                 "delivery_policy.transform: the programs could not be compiled \
                  (too long or too deeply nested)"
@@ -275,6 +281,9 @@ impl Transformer {
             Err(Trouble::Busy) => Err(Failure::service(
                 "transform: no transformation runner was free in time".into(),
             )),
+            Err(Trouble::OutOfTime) => Err(Failure::service(
+                "transform: the attempt's time ran out before its transformation ended".into(),
+            )),
             Err(Trouble::Spawn(e)) => Err(Failure::service(format!(
                 "transform: cannot start a transformation runner: {e}"
             ))),
@@ -305,10 +314,8 @@ impl Inner {
             Some(r) => r,
             None => self.spawn()?,
         };
-        let limit = self
-            .limits
-            .timeout
-            .min(deadline.saturating_duration_since(Instant::now()));
+        let left = deadline.saturating_duration_since(Instant::now());
+        let limit = self.limits.timeout.min(left);
         let exchange = async {
             runner.stdin.write_all(&frame(&payload)).await?;
             runner.stdin.flush().await?;
@@ -321,7 +328,10 @@ impl Inner {
         let answer = match tokio::time::timeout(limit, exchange).await {
             Err(_) => {
                 runner.kill();
-                return Err(Trouble::Timeout(limit));
+                return Err(match limit < self.limits.timeout {
+                    true => Trouble::OutOfTime,
+                    false => Trouble::Timeout(limit),
+                });
             }
             Ok(Err(_)) => {
                 runner.kill();
