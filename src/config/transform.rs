@@ -20,7 +20,8 @@ pub struct TransformSettings {
     #[arg(env = "TRANSFORM_MAX_OUTPUT_BYTES", default_value = "1048576")]
     #[arg(value_parser = whole(1024, 64 * 1024 * 1024usize))]
     pub max_output_bytes: usize,
-    /// The memory of each transformation runner, in MiB
+    /// The resident memory a transformation runner may reach while it runs,
+    /// in MiB; past it the run fails and the runner is restarted
     #[arg(env = "TRANSFORM_MAX_MEMORY_MB", default_value = "512")]
     #[arg(value_parser = whole(128, 65_536u64))]
     pub max_memory_mb: u64,

@@ -13,9 +13,10 @@
 //! started on first use, kept and reused (one request at a time each, up
 //! to `TRANSFORM_PROCESSES` of them for the worker and as many for the
 //! API's checks and previews), killed at a run's deadline
-//! (`TRANSFORM_TIMEOUT_MS`) and started again, limited in memory
-//! (`TRANSFORM_MAX_MEMORY_MB`). A runner that died (stack, memory) is
-//! replaced the same way. Each keeps the programs it compiled, by text.
+//! (`TRANSFORM_TIMEOUT_MS`) or past its memory (`TRANSFORM_MAX_MEMORY_MB`,
+//! its resident memory read every few milliseconds while it runs) and
+//! started again. A runner that died (stack, memory) is replaced the same
+//! way. Each keeps the programs it compiled, by text.
 //!
 //! A destination without a transformation never reaches this module: its
 //! deliveries pay nothing for it. One with a transformation pays a round
@@ -50,7 +51,7 @@ pub struct Limits {
     pub timeout: Duration,
     /// The longest body a program may give (and the most bytes of headers).
     pub max_output_bytes: usize,
-    /// Each runner's memory.
+    /// The resident memory a runner may reach while it runs.
     pub max_memory_mb: u64,
     /// Runners at most, so transformations run at most this many at once.
     pub processes: usize,
@@ -188,6 +189,9 @@ enum Trouble {
     OutOfTime,
     /// The runner died (its stack, its memory), or answered nonsense.
     Died,
+    /// The runner's resident memory passed `TRANSFORM_MAX_MEMORY_MB`; it
+    /// was killed.
+    Memory,
 }
 
 impl Transformer {
@@ -228,7 +232,7 @@ impl Transformer {
             Err(Trouble::Busy | Trouble::OutOfTime) => {
                 Err(Unavailable("no runner was free".into()))
             }
-            Err(Trouble::Timeout(_) | Trouble::Died) => Ok(vec![
+            Err(Trouble::Timeout(_) | Trouble::Died | Trouble::Memory) => Ok(vec![
                 "delivery_policy.transform: the programs could not be compiled \
                  (too long or too deeply nested)"
                     .to_string(),
@@ -278,6 +282,10 @@ impl Transformer {
                  or more than {} MiB of memory)",
                 self.inner.limits.max_memory_mb
             ))),
+            Err(Trouble::Memory) => Err(Failure::program(format!(
+                "transform: used more than {} MiB of memory and was stopped",
+                self.inner.limits.max_memory_mb
+            ))),
             Err(Trouble::Busy) => Err(Failure::service(
                 "transform: no transformation runner was free in time".into(),
             )),
@@ -325,7 +333,37 @@ impl Inner {
             runner.stdout.read_exact(&mut answer).await?;
             std::io::Result::Ok(answer)
         };
+        // While it runs, the runner's resident memory is read every few
+        // milliseconds (a run that ends sooner is never measured), and a
+        // runner past the bound is stopped: its own limit on address space
+        // is only a backstop (see `runner::limit_self`).
+        let max_resident = self.limits.max_memory_mb.saturating_mul(1024 * 1024);
+        let pid = runner.child.id();
+        let watch = async {
+            let mut every = tokio::time::interval(MEMORY_CHECK);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if pid
+                    .and_then(resident_bytes)
+                    .is_some_and(|r| r > max_resident)
+                {
+                    return;
+                }
+            }
+        };
+        let exchange = async {
+            tokio::select! {
+                answer = exchange => Some(answer),
+                _ = watch => None,
+            }
+        };
         let answer = match tokio::time::timeout(limit, exchange).await {
+            Ok(None) => {
+                runner.kill();
+                return Err(Trouble::Memory);
+            }
             Err(_) => {
                 runner.kill();
                 return Err(match limit < self.limits.timeout {
@@ -333,11 +371,11 @@ impl Inner {
                     false => Trouble::Timeout(limit),
                 });
             }
-            Ok(Err(_)) => {
+            Ok(Some(Err(_))) => {
                 runner.kill();
                 return Err(Trouble::Died);
             }
-            Ok(Ok(answer)) => answer,
+            Ok(Some(Ok(answer))) => answer,
         };
         match serde_json::from_slice::<Answer>(&answer) {
             Ok(answer) => {
@@ -383,6 +421,16 @@ impl Inner {
             stdout,
         })
     }
+}
+
+/// How often a running runner's memory is read.
+const MEMORY_CHECK: Duration = Duration::from_millis(5);
+
+/// The resident memory of process `pid`, in bytes (from /proc).
+fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
 }
 
 impl Runner {

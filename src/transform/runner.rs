@@ -3,13 +3,13 @@
 //!
 //! It reads requests from stdin and answers on stdout, one at a time
 //! ([`super::wire`]), until stdin closes. Before the first request it limits
-//! itself: its memory (`TRANSFORM_MAX_MEMORY_MB`, so `[range(1e9)]` ends in
-//! a failed allocation, which aborts it, not in the machine's memory), no
-//! core dumps, no files written, and death with its parent (so a runner
+//! itself: its address space (a backstop for `TRANSFORM_MAX_MEMORY_MB`,
+//! which the service enforces by reading the runner's resident memory),
+//! no core dumps, no files written, and death with its parent (so a runner
 //! stuck in a loop does not outlive a service that was killed). The service
-//! starts it with an empty environment, and kills it at a run's deadline or
-//! when it died: a stack overflow (`def f: 1 + f; f`) or a failed
-//! allocation aborts the runner, and only it.
+//! starts it with an empty environment, and kills it at a run's deadline,
+//! past its memory, or when it died: a stack overflow (`def f: 1 + f; f`)
+//! or a failed allocation aborts the runner, and only it.
 //!
 //! Compiled programs are kept by their text (up to [`CACHED`]), so a
 //! destination's programs are compiled once per runner, not per delivery.
@@ -31,7 +31,8 @@ pub struct RunnerArgs {
     /// The longest body, and the most bytes of headers, a program may give.
     #[arg(long, default_value = "1048576")]
     pub max_output_bytes: usize,
-    /// The runner's memory, in MiB (its address space).
+    /// The address space the runner may map past what it has at start, in
+    /// MiB (a backstop: the service watches its resident memory).
     #[arg(long, default_value = "512")]
     pub max_memory_mb: u64,
 }
@@ -80,7 +81,16 @@ fn limit_self(max_memory_mb: u64) -> io::Result<()> {
             },
         )
     };
-    limit(Resource::As, max_memory_mb.saturating_mul(1024 * 1024))?;
+    // The allocator has already reserved address space (mimalloc reserves
+    // an arena of about 1 GiB, most of it never touched): the limit is on
+    // what is mapped beyond that. It is a backstop; the service measures
+    // the runner's resident memory during each run and stops it at
+    // TRANSFORM_MAX_MEMORY_MB (`super::Inner::request`).
+    let mapped = mapped_bytes().unwrap_or(0);
+    limit(
+        Resource::As,
+        mapped.saturating_add(max_memory_mb.saturating_mul(1024 * 1024)),
+    )?;
     limit(Resource::Core, 0)?;
     limit(Resource::Fsize, 0)?;
     rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
@@ -90,6 +100,13 @@ fn limit_self(max_memory_mb: u64) -> io::Result<()> {
         return Err(io::Error::other("the service that started it is gone"));
     }
     Ok(())
+}
+
+/// The process's address space now, in bytes.
+fn mapped_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
+    Some(pages * rustix::param::page_size() as u64)
 }
 
 /// Compiled programs by their text.

@@ -419,3 +419,37 @@ async fn a_preview_shows_what_would_be_sent_and_survives_any_program() {
         .await;
     assert_eq!(s, 422, "{out}");
 }
+
+#[tokio::test]
+async fn a_program_is_stopped_at_its_memory_bound() {
+    let db = TestDb::new().await;
+    let api = TestApp::start_with(&db, |s| {
+        s.transform.max_memory_mb = 128;
+        s.transform.timeout_ms = 30_000;
+    })
+    .await;
+    api.admin("PUT", "/api/v1/tenants/acme", None).await;
+    let started = std::time::Instant::now();
+    let ask = json!({
+        "transform": {"body": "[range(1e9)] | length"},
+        "event": {"topic": "t", "data": {}},
+    });
+    let (s, out) = api
+        .admin("POST", "/api/v1/tenants/acme/transform/preview", Some(ask))
+        .await;
+    assert_eq!(s, 422, "{out}");
+    assert_eq!(
+        out["message"],
+        "transform: used more than 128 MiB of memory and was stopped"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "long before its timeout"
+    );
+    // The next run gets a new runner.
+    let ask = json!({"transform": {"body": ".data"}, "event": {"topic": "t", "data": {"a": 1}}});
+    let (s, out) = api
+        .admin("POST", "/api/v1/tenants/acme/transform/preview", Some(ask))
+        .await;
+    assert_eq!((s, &out["body"]), (200, &json!({"a": 1})));
+}
