@@ -194,11 +194,9 @@ async fn preview(state: &AppState, saved: Setup, body: PreviewRequest) -> Result
                 metadata: &metadata,
                 data: &text,
             };
-            // What a delivery would be given, with a second to get a free
-            // runner: a preview waits its turn among deliveries.
-            let deadline = Instant::now()
-                + state.transformer.limits().timeout
-                + std::time::Duration::from_secs(1);
+            // A preview waits its turn for one of the API's runners, and is
+            // then held to the same bounds as a delivery.
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
             let out = state
                 .transformer
                 .run(t, input, deadline)

@@ -10,8 +10,9 @@ use crate::transform::Limits;
 #[derive(clap::Args, Debug, Clone)]
 #[group(skip)]
 pub struct TransformSettings {
-    /// The longest one transformation may run (body and headers together),
+    /// The CPU time one transformation may use (body and headers together),
     /// in milliseconds; past it the run fails and its runner is restarted
+    /// (the wall clock stops a run at 4 times this and a second)
     #[arg(env = "TRANSFORM_TIMEOUT_MS", default_value = "250")]
     #[arg(value_parser = whole(10, 60_000u64))]
     pub timeout_ms: u64,

@@ -12,10 +12,10 @@
 //! So programs run in `outbound transform-runner` processes ([`runner`]):
 //! started on first use, kept and reused (one request at a time each, up
 //! to `TRANSFORM_PROCESSES` of them for the worker and as many for the
-//! API's checks and previews), killed at a run's deadline
-//! (`TRANSFORM_TIMEOUT_MS`) or past its memory (`TRANSFORM_MAX_MEMORY_MB`,
-//! its resident memory read every few milliseconds while it runs) and
-//! started again. A runner that died (stack, memory) is replaced the same
+//! API's checks and previews), killed past its CPU time
+//! (`TRANSFORM_TIMEOUT_MS`) or its memory (`TRANSFORM_MAX_MEMORY_MB`), both
+//! read every few milliseconds while it runs, or at the wall clock's
+//! backstop, and started again. A runner that died (stack, memory) is replaced the same
 //! way. Each keeps the programs it compiled, by text.
 //!
 //! A destination without a transformation never reaches this module: its
@@ -33,7 +33,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
@@ -42,12 +41,13 @@ use tokio::time::Instant;
 
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::transform::{reserved, Transform};
-use wire::{frame, frame_len, Answer, Part, Request};
+use wire::{frame_len, push_frame, Answer, Part, Request};
 
 /// The operator's bounds on transformations (`TRANSFORM_*`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// The longest one run (both programs) may take.
+    /// The CPU time one run (both programs) may use; the wall clock stops
+    /// it at [`WALL_BACKSTOP`] times this and a second.
     pub timeout: Duration,
     /// The longest body a program may give (and the most bytes of headers).
     pub max_output_bytes: usize,
@@ -85,20 +85,20 @@ pub struct EventInput<'a> {
 }
 
 impl EventInput<'_> {
-    /// `{id, topic, time, metadata, data}` as JSON text, the data as is.
-    fn to_json(self) -> Result<Box<RawValue>, serde_json::Error> {
+    /// `{id, topic, time, metadata, data}` as JSON text, the data as is
+    /// (it was checked when it was published).
+    fn to_json(self) -> String {
         let metadata = match self.metadata {
             Value::Null => "{}".to_string(),
             m => m.to_string(),
         };
-        let text = format!(
+        format!(
             r#"{{"id":{},"topic":{},"time":{},"metadata":{metadata},"data":{}}}"#,
             Value::from(self.id),
             Value::from(self.topic),
             Value::from(self.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
             self.data
-        );
-        RawValue::from_string(text)
+        )
     }
 }
 
@@ -181,11 +181,12 @@ enum Trouble {
     Busy,
     /// None could be started.
     Spawn(String),
-    /// The request ran past `TRANSFORM_TIMEOUT_MS` (this long); the runner
-    /// was killed.
+    /// The runner spent more CPU time than `TRANSFORM_TIMEOUT_MS` (this
+    /// long) on the request; it was killed.
     Timeout(Duration),
-    /// The caller's deadline came first (its attempt's time was nearly
-    /// spent waiting for a runner); the runner was killed.
+    /// The wall clock ran out first: the caller's deadline (its attempt's
+    /// time spent waiting for a runner), or the backstop of a runner that
+    /// got too little CPU to finish (a machine overloaded); it was killed.
     OutOfTime,
     /// The runner died (its stack, its memory), or answered nonsense.
     Died,
@@ -216,15 +217,15 @@ impl Transformer {
         let request = Request {
             body: t.body.as_deref().map(Cow::Borrowed),
             headers: t.headers.as_deref().map(Cow::Borrowed),
-            input: None,
+            run: false,
         };
         let named =
             |part: Part, m: &str| format!("delivery_policy.transform.{}: {m}", part.as_str());
-        // Compiling takes far less than a run may: a program that still
-        // has not compiled by then is one the parser chokes on.
-        let deadline = Instant::now() + self.inner.limits.timeout.max(Duration::from_secs(1));
-        match self.inner.request(&request, deadline).await {
-            Ok(Answer::Checked { errors }) => {
+        // Compiling is held to the CPU time a run may take; the wall clock
+        // (waiting for a runner, a busy machine) to a few seconds.
+        let deadline = Instant::now() + CHECK_WITHIN;
+        match self.inner.request(&request, None, deadline).await {
+            Ok((Answer::Checked { errors }, _)) => {
                 Ok(errors.iter().map(|(p, m)| named(*p, m)).collect())
             }
             Ok(_) => Err(Unavailable("the runner answered out of turn".into())),
@@ -241,23 +242,21 @@ impl Transformer {
     }
 
     /// Runs `t` on `event`, finishing by `deadline` at the latest (and
-    /// within `TRANSFORM_TIMEOUT_MS` of starting).
+    /// within `TRANSFORM_TIMEOUT_MS` of CPU time).
     pub async fn run(
         &self,
         t: &Transform,
         event: EventInput<'_>,
         deadline: Instant,
     ) -> Result<Output, Failure> {
-        let input = event
-            .to_json()
-            .map_err(|e| Failure::program(format!("the event's data is not JSON: {e}")))?;
+        let input = event.to_json();
         let request = Request {
             body: t.body.as_deref().map(Cow::Borrowed),
             headers: t.headers.as_deref().map(Cow::Borrowed),
-            input: Some(&input),
+            run: true,
         };
-        match self.inner.request(&request, deadline).await {
-            Ok(Answer::Ran { body, headers }) => {
+        match self.inner.request(&request, Some(&input), deadline).await {
+            Ok((Answer::Ran { headers, .. }, body)) => {
                 let headers = headers.unwrap_or_default();
                 if let Some((k, _)) = headers.iter().find(|(k, _)| reserved(k)) {
                     return Err(Failure::program(format!(
@@ -266,15 +265,15 @@ impl Transformer {
                 }
                 Ok(Output { body, headers })
             }
-            Ok(Answer::Failed { part, message }) => Err(Failure::program(format!(
+            Ok((Answer::Failed { part, message }, _)) => Err(Failure::program(format!(
                 "transform.{}: {message}",
                 part.as_str()
             ))),
-            Ok(Answer::Checked { .. }) => Err(Failure::service(
+            Ok((Answer::Checked { .. }, _)) => Err(Failure::service(
                 "the transformation runner answered out of turn".into(),
             )),
             Err(Trouble::Timeout(limit)) => Err(Failure::program(format!(
-                "transform: ran longer than {} ms and was stopped",
+                "transform: ran longer than {} ms (CPU time) and was stopped",
                 limit.as_millis()
             ))),
             Err(Trouble::Died) => Err(Failure::program(format!(
@@ -290,7 +289,9 @@ impl Transformer {
                 "transform: no transformation runner was free in time".into(),
             )),
             Err(Trouble::OutOfTime) => Err(Failure::service(
-                "transform: the attempt's time ran out before its transformation ended".into(),
+                "transform: the attempt's time ran out before its transformation ended \
+                 (no runner free, or the machine too busy)"
+                    .into(),
             )),
             Err(Trouble::Spawn(e)) => Err(Failure::service(format!(
                 "transform: cannot start a transformation runner: {e}"
@@ -303,8 +304,20 @@ impl Inner {
     /// Sends `request` to a free runner and reads its answer, by `deadline`
     /// and within the run timeout. A runner that fails in any way is killed,
     /// never reused.
-    async fn request(&self, request: &Request<'_>, deadline: Instant) -> Result<Answer, Trouble> {
-        let payload = serde_json::to_vec(request).map_err(|e| Trouble::Spawn(e.to_string()))?;
+    /// With `event`, the answer's body comes with it (when it ran a body
+    /// program).
+    async fn request(
+        &self,
+        request: &Request<'_>,
+        event: Option<&str>,
+        deadline: Instant,
+    ) -> Result<(Answer, Option<String>), Trouble> {
+        let header = serde_json::to_vec(request).map_err(|e| Trouble::Spawn(e.to_string()))?;
+        let mut payload = Vec::with_capacity(header.len() + event.map_or(0, str::len) + 8);
+        push_frame(&mut payload, &header);
+        if let Some(event) = event {
+            push_frame(&mut payload, event.as_bytes());
+        }
         let _slot = tokio::time::timeout_at(deadline, self.slots.acquire())
             .await
             .map_err(|_| Trouble::Busy)?
@@ -322,73 +335,80 @@ impl Inner {
             Some(r) => r,
             None => self.spawn()?,
         };
-        let left = deadline.saturating_duration_since(Instant::now());
-        let limit = self.limits.timeout.min(left);
+        // The time bound is on the CPU time the runner spends, so that a
+        // machine under load (a runner waiting for a core) fails no
+        // program. The wall clock only backstops it: a few times the bound,
+        // or the caller's deadline.
+        let cpu_limit = self.limits.timeout;
+        let backstop = cpu_limit * WALL_BACKSTOP + Duration::from_secs(1);
+        let limit = backstop.min(deadline.saturating_duration_since(Instant::now()));
         let exchange = async {
-            runner.stdin.write_all(&frame(&payload)).await?;
+            runner.stdin.write_all(&payload).await?;
             runner.stdin.flush().await?;
-            let mut header = [0u8; 4];
-            runner.stdout.read_exact(&mut header).await?;
-            let mut answer = vec![0; frame_len(header)?];
-            runner.stdout.read_exact(&mut answer).await?;
-            std::io::Result::Ok(answer)
+            let answer = read_frame(&mut runner.stdout).await?;
+            let answer: Answer = serde_json::from_slice(&answer)?;
+            let body = match &answer {
+                Answer::Ran { body: true, .. } => {
+                    let body = read_frame(&mut runner.stdout).await?;
+                    Some(String::from_utf8(body).map_err(std::io::Error::other)?)
+                }
+                _ => None,
+            };
+            std::io::Result::Ok((answer, body))
         };
-        // While it runs, the runner's resident memory is read every few
-        // milliseconds (a run that ends sooner is never measured), and a
-        // runner past the bound is stopped: its own limit on address space
-        // is only a backstop (see `runner::limit_self`).
+        // While it runs, the runner's CPU time and resident memory are read
+        // every few milliseconds (a run that ends sooner is never measured:
+        // the fast path reads nothing), and a runner past either bound is
+        // stopped. Its own limit on address space is only a backstop (see
+        // `runner::limit_self`).
         let max_resident = self.limits.max_memory_mb.saturating_mul(1024 * 1024);
         let pid = runner.child.id();
         let watch = async {
-            let mut every = tokio::time::interval(MEMORY_CHECK);
+            let mut every = tokio::time::interval(WATCH_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             every.tick().await;
+            // CPU time counted from the first reading, plus the interval
+            // before it (at most what it can have used by then).
+            every.tick().await;
+            let first = pid.and_then(usage);
             loop {
                 every.tick().await;
-                if pid
-                    .and_then(resident_bytes)
-                    .is_some_and(|r| r > max_resident)
-                {
-                    return;
+                let Some((now, first)) = pid.and_then(usage).zip(first) else {
+                    continue;
+                };
+                if now.resident > max_resident {
+                    return Trouble::Memory;
+                }
+                if now.cpu.saturating_sub(first.cpu) + WATCH_EVERY > cpu_limit {
+                    return Trouble::Timeout(cpu_limit);
                 }
             }
         };
         let exchange = async {
             tokio::select! {
-                answer = exchange => Some(answer),
-                _ = watch => None,
+                answer = exchange => Ok(answer),
+                trouble = watch => Err(trouble),
             }
         };
         let answer = match tokio::time::timeout(limit, exchange).await {
-            Ok(None) => {
+            Ok(Err(trouble)) => {
                 runner.kill();
-                return Err(Trouble::Memory);
+                return Err(trouble);
             }
             Err(_) => {
                 runner.kill();
-                return Err(match limit < self.limits.timeout {
-                    true => Trouble::OutOfTime,
-                    false => Trouble::Timeout(limit),
-                });
+                return Err(Trouble::OutOfTime);
             }
-            Ok(Some(Err(_))) => {
+            Ok(Ok(Err(_))) => {
                 runner.kill();
                 return Err(Trouble::Died);
             }
-            Ok(Some(Ok(answer))) => answer,
+            Ok(Ok(Ok(answer))) => answer,
         };
-        match serde_json::from_slice::<Answer>(&answer) {
-            Ok(answer) => {
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(runner);
-                }
-                Ok(answer)
-            }
-            Err(_) => {
-                runner.kill();
-                Err(Trouble::Died)
-            }
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(runner);
         }
+        Ok(answer)
     }
 
     fn spawn(&self) -> Result<Runner, Trouble> {
@@ -423,14 +443,48 @@ impl Inner {
     }
 }
 
-/// How often a running runner's memory is read.
-const MEMORY_CHECK: Duration = Duration::from_millis(5);
+/// Reads one frame.
+async fn read_frame(r: &mut ChildStdout) -> std::io::Result<Vec<u8>> {
+    let mut header = [0u8; 4];
+    r.read_exact(&mut header).await?;
+    let mut payload = vec![0; frame_len(header)?];
+    r.read_exact(&mut payload).await?;
+    Ok(payload)
+}
 
-/// The resident memory of process `pid`, in bytes (from /proc).
-fn resident_bytes(pid: u32) -> Option<u64> {
-    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * rustix::param::page_size() as u64)
+/// How long a check may wait for a runner and its answer.
+const CHECK_WITHIN: Duration = Duration::from_secs(10);
+
+/// How often a running runner's CPU time and memory are read.
+const WATCH_EVERY: Duration = Duration::from_millis(5);
+
+/// The wall-clock backstop of a run, in multiples of its CPU-time bound
+/// (plus a second).
+const WALL_BACKSTOP: u32 = 4;
+
+/// What a process has used.
+#[derive(Debug, Clone, Copy)]
+struct Usage {
+    /// User and system CPU time.
+    cpu: Duration,
+    /// Resident memory, in bytes.
+    resident: u64,
+}
+
+/// What process `pid` has used, from `/proc/<pid>/stat`.
+fn usage(pid: u32) -> Option<Usage> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command's name (which may hold spaces and parentheses):
+    // field 3 (state) onwards; utime and stime are fields 14 and 15, in
+    // clock ticks, and rss field 24, in pages.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    let cpu_ticks = ticks(11)? + ticks(12)?;
+    let per_second = rustix::param::clock_ticks_per_second().max(1);
+    Some(Usage {
+        cpu: Duration::from_micros(cpu_ticks * 1_000_000 / per_second),
+        resident: ticks(21)? * rustix::param::page_size() as u64,
+    })
 }
 
 impl Runner {

@@ -15,7 +15,7 @@
 //! destination's programs are compiled once per runner, not per delivery.
 
 use std::collections::HashMap;
-use std::io::{self, BufReader, BufWriter};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 use std::rc::Rc;
 
@@ -55,15 +55,29 @@ pub fn main(args: &RunnerArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let answer = match serde_json::from_slice::<Request>(&frame) {
-            Ok(request) => programs.answer(&request, args.max_output_bytes),
+        let request = match serde_json::from_slice::<Request>(&frame) {
+            Ok(request) => request,
             Err(e) => {
                 eprintln!("outbound transform-runner: a request that is not one: {e}");
                 return ExitCode::FAILURE;
             }
         };
+        let event = match request.run {
+            false => None,
+            true => match read_frame(&mut input) {
+                Ok(Some(event)) => Some(event),
+                _ => return ExitCode::FAILURE,
+            },
+        };
+        let (answer, body) = programs.answer(&request, event.as_deref(), args.max_output_bytes);
         let text = serde_json::to_vec(&answer).unwrap_or_default();
-        if write_frame(&mut output, &text).is_err() {
+        let written = write_frame(&mut output, &text)
+            .and_then(|()| match &body {
+                Some(body) => write_frame(&mut output, body.as_bytes()),
+                None => Ok(()),
+            })
+            .and_then(|()| output.flush());
+        if written.is_err() {
             return ExitCode::FAILURE;
         }
     }
@@ -128,12 +142,31 @@ impl Programs {
         p
     }
 
-    fn answer(&mut self, request: &Request, max_output: usize) -> Answer {
+    /// The answer to `request`, and the body it gave, if any.
+    fn answer(
+        &mut self,
+        request: &Request,
+        event: Option<&[u8]>,
+        max_output: usize,
+    ) -> (Answer, Option<String>) {
+        let mut body = None;
+        let answer = self.run(request, event, max_output, &mut body);
+        let body = body.filter(|_| matches!(answer, Answer::Ran { body: true, .. }));
+        (answer, body)
+    }
+
+    fn run(
+        &mut self,
+        request: &Request,
+        event: Option<&[u8]>,
+        max_output: usize,
+        body: &mut Option<String>,
+    ) -> Answer {
         let parts = [
             (Part::Body, request.body.as_deref()),
             (Part::Headers, request.headers.as_deref()),
         ];
-        let Some(input) = request.input else {
+        let Some(input) = event else {
             let errors = parts
                 .into_iter()
                 .filter_map(|(part, code)| {
@@ -143,7 +176,7 @@ impl Programs {
                 .collect();
             return Answer::Checked { errors };
         };
-        let input = match jq::parse_input(input.get().as_bytes()) {
+        let input = match jq::parse_input(input) {
             Ok(v) => v,
             Err(message) => {
                 return Answer::Failed {
@@ -152,7 +185,7 @@ impl Programs {
                 }
             }
         };
-        let (mut body, mut headers) = (None, None);
+        let mut headers = None;
         for (part, code) in parts {
             let Some(code) = code else { continue };
             let failed = |message: String| Answer::Failed { part, message };
@@ -171,7 +204,7 @@ impl Programs {
             };
             match part {
                 Part::Body => match jq::to_json(&value, max_output) {
-                    Ok(text) => body = Some(text),
+                    Ok(text) => *body = Some(text),
                     Err(Unsendable::TooLong(max)) => {
                         return failed(format!("gave a body longer than {max} bytes"))
                     }
@@ -185,6 +218,9 @@ impl Programs {
                 },
             }
         }
-        Answer::Ran { body, headers }
+        Answer::Ran {
+            body: body.is_some(),
+            headers,
+        }
     }
 }

@@ -1,12 +1,15 @@
 //! What the service and its transformation runner say to each other, over
-//! the runner's stdin and stdout: one request, then one answer, each a
-//! frame (a 4-byte big-endian length, then that many bytes of JSON).
+//! the runner's stdin and stdout, in frames (a 4-byte big-endian length,
+//! then that many bytes). A request is a [`Request`] frame (JSON), then,
+//! when it runs the programs, a frame with the event (JSON text, as is).
+//! An answer is an [`Answer`] frame (JSON), then, when it ran a body
+//! program, a frame with the body (JSON text). The event and the body
+//! travel as raw bytes: neither side parses or escapes them to wrap them.
 
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 /// The largest frame either side reads: an event at the publish limit
 /// (64 MiB at most) with room to spare. Anything longer is a broken peer.
@@ -29,8 +32,8 @@ impl Part {
     }
 }
 
-/// Compile the programs (`input` None), or compile and run them on
-/// `input`, the event as JSON.
+/// Compile the programs, or (`run`) compile and run them on the event in
+/// the next frame.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Request<'a> {
     /// Borrowed unless the JSON string had escapes.
@@ -38,8 +41,7 @@ pub struct Request<'a> {
     pub body: Option<Cow<'a, str>>,
     #[serde(borrow)]
     pub headers: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub input: Option<&'a RawValue>,
+    pub run: bool,
 }
 
 /// The runner's answer.
@@ -48,22 +50,22 @@ pub struct Request<'a> {
 pub enum Answer {
     /// Compiled (no input given): each program's errors, if any.
     Checked { errors: Vec<(Part, String)> },
-    /// Ran: the body as JSON text, the headers as given.
+    /// Ran: the headers as given; with `body`, the body (JSON text) is
+    /// the next frame.
     Ran {
-        body: Option<String>,
+        body: bool,
         headers: Option<Vec<(String, String)>>,
     },
     /// One of the programs failed.
     Failed { part: Part, message: String },
 }
 
-/// Writes one frame.
+/// Writes one frame (the caller flushes).
 pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     let len = u32::try_from(payload.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too long"))?;
     w.write_all(&len.to_be_bytes())?;
-    w.write_all(payload)?;
-    w.flush()
+    w.write_all(payload)
 }
 
 /// Reads one frame; None at the end of the stream.
@@ -92,12 +94,10 @@ pub fn frame_len(header: [u8; 4]) -> io::Result<usize> {
     Ok(len)
 }
 
-/// A frame's bytes: its length, then `payload`.
-pub fn frame(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 4);
+/// Appends a frame of `payload` to `out`.
+pub fn push_frame(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
     out.extend_from_slice(payload);
-    out
 }
 
 #[cfg(test)]
@@ -108,7 +108,9 @@ mod tests {
     fn frames_read_back() {
         let mut buf = Vec::new();
         write_frame(&mut buf, b"{}").unwrap();
-        assert_eq!(buf, frame(b"{}"));
+        let mut pushed = Vec::new();
+        push_frame(&mut pushed, b"{}");
+        assert_eq!(buf, pushed);
         let mut r = &buf[..];
         assert_eq!(read_frame(&mut r).unwrap(), Some(b"{}".to_vec()));
         assert_eq!(read_frame(&mut r).unwrap(), None);

@@ -219,7 +219,7 @@ async fn a_failing_transformation_is_an_attempt_of_its_own_and_is_not_retried() 
         "transform.headers: topic is outbound's own and cannot be set"
     );
     for (destination, says) in [
-        ("loops", "transform: ran longer than 250 ms and was stopped"),
+        ("loops", "transform: ran longer than 250 ms (CPU time) and was stopped"),
         ("deep", "transform: stopped the process that ran it (recursion too deep, or more than 512 MiB of memory)"),
     ] {
         let path = format!("/api/v1/tenants/acme/destinations/{destination}/attempts?include=response_data");
@@ -383,7 +383,10 @@ async fn a_preview_shows_what_would_be_sent_and_survives_any_program() {
         ("error(\"nope\")", "transform.body: nope"),
         ("empty", "transform.body: gave no output"),
         (".data[]", "transform.body: gave more than one output"),
-        ("def f: f; f", "transform: ran longer than 250 ms"),
+        (
+            "def f: f; f",
+            "transform: ran longer than 250 ms (CPU time)",
+        ),
         (
             "def f: 1 + f; f",
             "transform: stopped the process that ran it",
