@@ -20,6 +20,8 @@
 //! - [`destinations`]: one folder per destination type (declaration, checks,
 //!   target, sender, deployment settings) and the registry, the one place
 //!   that picks by type.
+//! - [`transform`]: payload transformations in jq, run in child processes
+//!   (`outbound transform-runner`) that are bounded in time and memory.
 //! - [`config`]: `Settings` from environment variables (or the same-named
 //!   flags), each declared once in a clap group, validated at start-up.
 //! - [`store`]: the only code that speaks SQL; one function per named query
@@ -50,3 +52,4 @@ pub mod net;
 pub mod portal;
 pub mod store;
 pub mod telemetry;
+pub mod transform;

@@ -34,10 +34,19 @@ enum Command {
     },
     /// Print throughput figures measured against this machine's Postgres.
     Bench(outbound::bench::BenchArgs),
+    /// Run payload transformations for the service that started it (over
+    /// stdin and stdout; not for people).
+    #[command(hide = true)]
+    TransformRunner(outbound::transform::runner::RunnerArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // A runner has no settings, logs or runtime of its own: the service
+    // starts it with an empty environment and talks to it over pipes.
+    if let Command::TransformRunner(args) = &cli.command {
+        return outbound::transform::runner::main(args);
+    }
     if let Err(err) = outbound::telemetry::logs::init() {
         eprintln!("outbound: {err}");
         return std::process::ExitCode::from(2);
@@ -79,6 +88,7 @@ fn main() -> std::process::ExitCode {
             Command::Worker => outbound::app::worker(settings).await,
             Command::Migrate { citus } => outbound::app::migrate(settings, citus).await,
             Command::Bench(args) => outbound::bench::run(settings, args).await,
+            Command::TransformRunner(_) => Ok(()),
         }
     });
     match result {

@@ -20,6 +20,7 @@ use super::extract::{Body, Db, DestinationScope, OptionalBody, TenantScope};
 use super::query::QueryMap;
 use super::subscription;
 use super::tenants::ensure_tenant;
+use super::transform;
 use super::AppState;
 use crate::destinations;
 use crate::destinations::kind::DestinationKind;
@@ -91,6 +92,7 @@ async fn create(
     ensure_tenant(&db, &s.tenant).await?;
     let new = body.check(&state, &s.principal, &s.tenant, Utc::now())?;
     refuse_ordering_on_citus(&db, &new.policy).await?;
+    transform::check_policy(&state, &new.policy).await?;
     if store::count(&db, &s.tenant).await? >= state.max_destinations_per_tenant {
         return Err(ApiError::bad_request(format!(
             "a tenant can have at most {} destinations",
@@ -125,6 +127,9 @@ async fn patch(
     let row = store::get(&db, tenant, &d.id).await?;
     let patched = body.apply(&state, &d.scope.principal, &row, Utc::now())?;
     refuse_ordering_on_citus(&db, &patched.update.policy).await?;
+    if patched.update.policy.transform != row.policy.transform {
+        transform::check_policy(&state, &patched.update.policy).await?;
+    }
     let tx = db.transaction().await.map_err(StoreError::from)?;
     let watch = subscription::watch(&state, &tx, tenant).await?;
     store::update(&tx, tenant, &d.id, &patched.update).await?;

@@ -27,6 +27,7 @@ pub mod replays;
 pub mod server;
 pub mod subscription;
 pub mod tenants;
+pub mod transform;
 
 use std::sync::Arc;
 
@@ -106,6 +107,8 @@ pub struct AppState {
     /// Which operator events are emitted (`OPERATOR_EVENTS_TOPICS`): the
     /// destination writes emit tenant.subscription.updated.
     pub operator_topics: crate::domain::operator_event::OperatorTopics,
+    /// Checks and previews destinations' payload transformations.
+    pub transformer: crate::transform::Transformer,
 }
 
 /// outbound's own OpenAPI document, maintained beside the code in
@@ -136,6 +139,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::routes())
         .merge(filters::routes())
         .merge(replays::routes())
+        .merge(transform::routes())
         .route("/openapi.json", get(openapi));
     Router::new()
         .route("/healthz", get(health::healthz))

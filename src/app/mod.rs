@@ -106,7 +106,11 @@ impl Application {
         };
         let senders = senders(settings)?;
         let deliverable = senders.kinds();
-        let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders)?;
+        // The worker's own transformation runners: the API has others (in
+        // `api_state`), so that previews, however many and however bad,
+        // never keep a delivery waiting for a runner.
+        let transformer = crate::transform::Transformer::new(settings.transform.limits());
+        let (worker_cfg, attempter) = delivery(settings, &secrets.aes, senders, transformer)?;
         let worker = Worker::new(db.url.clone(), worker_cfg, attempter, healthy)?;
         let operator_events = operator_event_sender(settings, &pool, worker.id())?;
         let replayer = Replayer::new(pool.clone(), Some(worker.waker()));

@@ -115,6 +115,8 @@ pub(super) fn api_state(
         policy_bounds: settings.delivery.policy_bounds(),
         wake_worker: None,
         deliverable: Arc::from(Vec::new()),
+        // The API's own runners, for checks at save and previews.
+        transformer: crate::transform::Transformer::new(settings.transform.limits()),
     })
 }
 
@@ -155,6 +157,7 @@ pub(super) fn delivery(
     settings: &Settings,
     aes: &str,
     senders: Senders,
+    transformer: crate::transform::Transformer,
 ) -> anyhow::Result<(WorkerConfig, Attempter)> {
     let d = &settings.delivery;
     let retry = match &d.retry_schedule {
@@ -191,6 +194,7 @@ pub(super) fn delivery(
         timeout: d.timeout,
         longest_timeout: d.longest_timeout(),
         circuits: Arc::default(),
+        transformer,
     };
     Ok((cfg, attempter))
 }

@@ -52,6 +52,11 @@ pub struct DeliveryArgs {
     /// unset: none, as by default.
     #[arg(long, default_value = "", value_parser = crate::domain::setting::operator_topics)]
     pub operator_events: crate::domain::operator_event::OperatorTopics,
+    /// A jq program every destination's body goes through
+    /// (delivery_policy.transform.body), e.g. `{event: .id, user: .data}`;
+    /// unset: none, as by default.
+    #[arg(long)]
+    pub transform: Option<String>,
 }
 
 pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
@@ -63,6 +68,10 @@ pub async fn run(settings: Settings, args: DeliveryArgs) -> anyhow::Result<()> {
     let rx = Arc::new(Receiver::default());
     let hook = start_receiver(rx.clone()).await?;
     setup.execute(sql::POINT_AT, &[&hook]).await?;
+    if let Some(program) = &args.transform {
+        setup.execute(sql::TRANSFORM_ALL, &[program]).await?;
+        println!("every destination transforms its body with: {program}");
+    }
     let secs = Duration::from_secs(args.seconds);
     let warmup = Duration::from_secs(2);
     let conns = args.connections;

@@ -18,6 +18,7 @@ bench_sql! {
     INSERT_BATCH_PLAIN => "insert_batch_plain.sql",
     INSERT_WITH_ID => "insert_with_id.sql",
     POINT_AT => "point_at.sql",
+    TRANSFORM_ALL => "transform_all.sql",
     ONLY_D_TOPIC => "only_d_topic.sql",
     ALL_TEN => "all_ten.sql",
     IDLE_WORKER => "idle_worker.sql",

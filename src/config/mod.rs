@@ -20,6 +20,7 @@ mod portal;
 mod service;
 #[cfg(test)]
 mod tests;
+mod transform;
 
 use clap::error::ErrorKind;
 use clap::Arg;
@@ -29,6 +30,7 @@ pub use environment::Environment;
 pub use operator_events::OperatorEventSettings;
 pub use portal::PortalSettings;
 pub use service::{ApiSettings, DatabaseSettings, RetentionSettings, TopicSettings};
+pub use transform::TransformSettings;
 
 /// Every setting.
 #[derive(clap::Args, Debug, Clone)]
@@ -49,6 +51,9 @@ pub struct Settings {
     pub destinations: crate::destinations::Settings,
     #[command(flatten)]
     pub retention: RetentionSettings,
+    /// Payload transformations' bounds and runners (`TRANSFORM_*`).
+    #[command(flatten)]
+    pub transform: TransformSettings,
     #[command(flatten)]
     pub portal: PortalSettings,
     #[command(flatten)]

@@ -22,6 +22,7 @@ use crate::destinations::Senders;
 use crate::domain::metadata::MessageMetadata;
 use crate::domain::retry::RetryPolicy;
 use crate::store::deliveries::{AttemptRecord, Claimed, ClaimedDestination};
+use crate::transform::{EventInput, Transformer};
 
 /// Response bodies are stored up to this many bytes (the schema checks it).
 const MAX_STORED_BODY: usize = 128 * 1024;
@@ -42,6 +43,9 @@ pub struct Attempter {
     pub longest_timeout: Duration,
     /// The circuits this process knows to be open (written by its recorder).
     pub circuits: Arc<OpenCircuits>,
+    /// Runs destinations' payload transformations (only for those that
+    /// have one).
+    pub transformer: Transformer,
 }
 
 /// Past the timeout, how long a sender has to give up by itself before the
@@ -153,7 +157,7 @@ impl Attempter {
             return Outcome::Postpone(c.key(), until);
         }
         let sender = self.senders.get(destination.kind);
-        let metadata = MessageMetadata::new(
+        let mut metadata = MessageMetadata::new(
             c.event_id.as_str(),
             &event.topic,
             now,
@@ -164,14 +168,6 @@ impl Attempter {
             id: &c.destination_id,
             config: &destination.config,
             credentials: &destination.credentials,
-        };
-        let message = Message {
-            event_id: &c.event_id,
-            topic: &event.topic,
-            time: c.event_time,
-            data: &event.data,
-            metadata: &metadata,
-            attempted_at: now,
         };
         let started = Instant::now();
         let timeout = destination
@@ -186,7 +182,47 @@ impl Attempter {
         } else {
             timeout + TIMEOUT_MARGIN
         };
-        let sent = match tokio::time::timeout(limit, sender.send(target, message)).await {
+        // A transformation runs within the attempt's time, so the lease
+        // arithmetic holds: what it takes, the send does not get.
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut data = Cow::Borrowed(event.data.as_str());
+        if let Some(t) = &destination.policy.transform {
+            let input = EventInput {
+                id: c.event_id.as_str(),
+                topic: &event.topic,
+                time: c.event_time,
+                metadata: &event.metadata,
+                data: &event.data,
+            };
+            match self.transformer.run(t, input, deadline).await {
+                Ok(out) => {
+                    out.merge_into(&mut metadata);
+                    if let Some(body) = out.body {
+                        data = Cow::Owned(body);
+                    }
+                }
+                Err(f) => {
+                    let failure = Failure {
+                        permanent: f.permanent,
+                        ..Failure::retryable(AttemptCode::TransformFailed, f.message)
+                    };
+                    log_span(&c).in_scope(
+                        || tracing::info!(detail = %failure.message, "transformation failed"),
+                    );
+                    let result = observe(Sent::Failed(failure), started.elapsed());
+                    return self.record(c, now, result);
+                }
+            }
+        }
+        let message = Message {
+            event_id: &c.event_id,
+            topic: &event.topic,
+            time: c.event_time,
+            data: &data,
+            metadata: &metadata,
+            attempted_at: now,
+        };
+        let sent = match tokio::time::timeout_at(deadline, sender.send(target, message)).await {
             Ok(sent) => sent,
             Err(_) => Sent::Failed(Failure::retryable(
                 AttemptCode::Timeout,

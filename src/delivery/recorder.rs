@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use super::attempt::Outcome;
 use super::circuits::OpenCircuits;
 use super::operator_events;
+use crate::domain::attempt_code::AttemptCode;
 use crate::domain::ids::{DestinationId, DestinationKey, EventId, TenantId};
 use crate::store::deliveries::{
     self, AttemptRecord, ClaimKey, DestinationCount, DestinationOutcome, Thresholds,
@@ -263,7 +264,13 @@ pub fn streaks(order: &[&AttemptRecord], spacing_ms: i64) -> Vec<DestinationOutc
                 entry.last_failure_at = Some(known);
             }
         }
-        if a.success || !a.code.unanswered() {
+        if a.code == AttemptCode::TransformFailed {
+            // Nothing was sent: the destination's transformation failed.
+            // That counts toward the streak (auto-disable pauses a
+            // destination whose program fails every event, and holds its
+            // events until it is fixed), but says nothing of whether the
+            // endpoint answers.
+        } else if a.success || !a.code.unanswered() {
             entry.answered = true;
             entry.unanswered = 0;
         } else {
@@ -409,5 +416,49 @@ impl ShardGroups {
             }
         }
         parts.into_iter().map(|(_, part)| part).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(n: i64, code: AttemptCode) -> AttemptRecord {
+        let at = DateTime::UNIX_EPOCH + chrono::Duration::seconds(n * 10);
+        AttemptRecord {
+            event_id: EventId::parse(&format!("e{n}")).unwrap(),
+            destination_id: DestinationId::parse("d").unwrap(),
+            claims: 1,
+            tenant_id: TenantId::parse("t").unwrap(),
+            event_time: at,
+            attempt_number: 1,
+            manual: false,
+            success: false,
+            next_attempt_at: None,
+            blocked: false,
+            code,
+            response_status: None,
+            response_headers: None,
+            response_body: None,
+            duration_ms: 0,
+            attempted_at: at,
+        }
+    }
+
+    #[test]
+    fn a_failed_transformation_is_a_failure_but_no_answer_nor_silence() {
+        let order = [
+            attempt(1, AttemptCode::Timeout),
+            attempt(2, AttemptCode::TransformFailed),
+            attempt(3, AttemptCode::Timeout),
+        ];
+        let order: Vec<&AttemptRecord> = order.iter().collect();
+        let outcome = &streaks(&order, 1000)[0];
+        assert_eq!(outcome.failures, 3, "each counts toward auto-disable");
+        assert_eq!(
+            outcome.unanswered, 2,
+            "it neither breaks nor adds to a run of silence"
+        );
+        assert!(!outcome.answered);
     }
 }

@@ -69,6 +69,9 @@ pub enum AttemptCode {
     /// A broker error without a better word.
     RabbitmqError,
     KafkaError,
+    /// The destination's payload transformation failed (its error, its
+    /// output, its time or memory): nothing was sent.
+    TransformFailed,
 
     // Ended without an attempt, by SQL (the API shows them like any code).
     /// Still waiting when its event reached the retention.
@@ -79,7 +82,7 @@ pub enum AttemptCode {
 
 impl AttemptCode {
     /// Every word of the vocabulary (not the HTTP statuses).
-    pub const WORDS: [AttemptCode; 29] = [
+    pub const WORDS: [AttemptCode; 30] = [
         AttemptCode::Delivered,
         AttemptCode::Timeout,
         AttemptCode::DnsError,
@@ -107,6 +110,7 @@ impl AttemptCode {
         AttemptCode::ChannelError,
         AttemptCode::RabbitmqError,
         AttemptCode::KafkaError,
+        AttemptCode::TransformFailed,
         AttemptCode::Expired,
         AttemptCode::Discarded,
     ];
@@ -142,6 +146,7 @@ impl AttemptCode {
             AttemptCode::ChannelError => "channel_error",
             AttemptCode::RabbitmqError => "rabbitmq_error",
             AttemptCode::KafkaError => "kafka_error",
+            AttemptCode::TransformFailed => "transform_failed",
             AttemptCode::Expired => "expired",
             AttemptCode::Discarded => "discarded",
         })

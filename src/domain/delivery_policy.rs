@@ -33,6 +33,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::retry::RetryPolicy;
+use super::transform::Transform;
 
 /// What the operator lets a destination ask for.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,6 +55,8 @@ pub struct DeliveryPolicy {
     pub timeout: Option<Duration>,
     pub rate_limit: Option<RateLimit>,
     pub ordering: Option<Ordering>,
+    /// jq programs that reshape what is sent (`super::transform`).
+    pub transform: Option<Transform>,
 }
 
 /// One delivery at a time, in publish order: per destination, or per
@@ -225,10 +228,18 @@ impl DeliveryPolicy {
             }
         };
         for key in object.keys() {
-            if !["retry", "timeout_seconds", "rate_limit", "ordering"].contains(&key.as_str()) {
+            if ![
+                "retry",
+                "timeout_seconds",
+                "rate_limit",
+                "ordering",
+                "transform",
+            ]
+            .contains(&key.as_str())
+            {
                 errors.push(format!(
                     "delivery_policy.{key} is not a policy field \
-                     (retry, timeout_seconds, rate_limit, ordering)"
+                     (retry, timeout_seconds, rate_limit, ordering, transform)"
                 ));
             }
         }
@@ -250,6 +261,9 @@ impl DeliveryPolicy {
             None | Some(Value::Null) => {}
             Some(Value::Object(o)) => policy.ordering = Ordering::read(o, errors),
             Some(_) => errors.push("delivery_policy.ordering must be an object".into()),
+        }
+        if let Some(t) = object.get("transform") {
+            policy.transform = Transform::read(t, bounds.is_some(), errors);
         }
         policy
     }
@@ -372,6 +386,9 @@ impl DeliveryPolicy {
             };
             ordering.insert("after_failure".into(), json!(after));
             out.insert("ordering".into(), Value::Object(ordering));
+        }
+        if let Some(t) = &self.transform {
+            out.insert("transform".into(), t.to_json());
         }
         Value::Object(out)
     }
@@ -529,6 +546,7 @@ mod tests {
             json!({"retry": {"schedule_seconds": [1, 60, 600]}, "timeout_seconds": 2}),
             json!({"rate_limit": {"per_second": 10}}),
             json!({"rate_limit": {"per_minute": 90, "burst": 3}, "timeout_seconds": 2}),
+            json!({"transform": {"body": ".data", "headers": "{}"}, "timeout_seconds": 2}),
         ] {
             let p = DeliveryPolicy::parse(&v, &bounds()).unwrap();
             assert_eq!(p.to_json(), v);

@@ -55,6 +55,13 @@ impl MessageMetadata {
         }
     }
 
+    /// Sets `key` after the rest: a transformation's headers
+    /// (`crate::transform`), which have the last word but on outbound's own
+    /// keys (it checks those).
+    pub fn set(&mut self, key: &str, value: String) {
+        self.insert(key, value);
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()

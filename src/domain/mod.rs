@@ -20,3 +20,4 @@ pub mod signature;
 pub mod signature_template;
 pub mod ssrf;
 pub mod topic;
+pub mod transform;

@@ -40,4 +40,6 @@ mod serve;
 mod standard_webhooks;
 mod startup_logs;
 mod topics;
+mod transform;
+mod transform_portal;
 mod wakeups;

@@ -47,6 +47,10 @@ pub fn settings(db: &TestDb) -> Settings {
         // tested where they are set (tests/it/fairness.rs).
         "--delivery-destination-concurrency",
         "10000",
+        // Transformations run in `outbound transform-runner` processes: the
+        // binary, since this test binary is not it.
+        "--transform-runner",
+        env!("CARGO_BIN_EXE_outbound"),
     ])
     .expect("test settings")
 }

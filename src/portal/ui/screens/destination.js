@@ -10,6 +10,7 @@ import { badge, choiceDialog, confirmDialog, copyButton, drawer, errorBox, jsonV
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
 import { policyEditor, replacing } from "../lib/policy.js";
 import { replayButton } from "../lib/replay.js";
+import { transformEditor } from "../lib/transform.js";
 import { label, status, statusNote, subscribes, topicsText, waitingText } from "./destinations.js";
 
 const PANES = [
@@ -450,6 +451,7 @@ export function attemptDrawer(a, d) {
     ),
     h("h3", null, "Request payload"),
     a.event && "data" in a.event ? jsonView(a.event.data, "request payload") : h("p", { class: "muted" }, "The event has expired."),
+    d && d.delivery_policy && d.delivery_policy.transform ? h("p", { class: "hint", id: "payload-transformed" }, "This destination transforms what it sends (Settings, Transformation): this is the event's data before it; Preview there shows what is sent.") : null,
   ];
   if (d && d.type === "webhook") {
     parts.push(
@@ -491,6 +493,7 @@ async function settings(body, ctx, d, type) {
   const topics = topicsPicker(ctx.topicNames(), d.topics, { wildcards: ctx.settings.wildcard_topics });
   const filter = ctx.settings.enable_destination_filter ? filterEditor(d.filter, ctx.catalog) : null;
   const policy = policyEditor(d.delivery_policy || {});
+  const transform = transformEditor((d.delivery_policy || {}).transform, { catalog: ctx.catalog, topics: () => topics.read(), destinationId: d.id });
   const errors = h("div", { "aria-live": "polite" });
   const save = h("button", { type: "submit", class: "button primary", id: "save" }, "Save changes");
   const form = h(
@@ -505,6 +508,8 @@ async function settings(body, ctx, d, type) {
     filter ? filter.node : null,
     h("h2", null, "Delivery policy"),
     policy.node,
+    h("h2", null, "Transformation"),
+    transform.node,
     errors,
     h("div", { class: "actions" }, save),
   );
@@ -518,7 +523,8 @@ async function settings(body, ctx, d, type) {
     const p = policy.read();
     if (!p.ok) local.push(p.error);
     if (local.length) return place(local);
-    const patch = { topics: chosen, config: withNulls(d.config, config.read(), hidden), filter: f.value, delivery_policy: replacing(d.delivery_policy, p.value) };
+    const tr = transform.read();
+    const patch = { topics: chosen, config: withNulls(d.config, config.read(), hidden), filter: f.value, delivery_policy: replacing(d.delivery_policy, tr ? { ...p.value, transform: tr } : p.value) };
     if (type.credential_fields.length) patch.credentials = credentials.read();
     save.disabled = true;
     try {

@@ -7,6 +7,7 @@ import { h, mount } from "../lib/dom.js";
 import { errorBox, typeIcon } from "../lib/widgets.js";
 import { markdown } from "../lib/markdown.js";
 import { filterEditor, placeMessages, sectionForm, topicsPicker } from "../lib/fields.js";
+import { transformEditor } from "../lib/transform.js";
 
 export async function render(outlet, ctx) {
   pickType(outlet, ctx);
@@ -48,6 +49,7 @@ function configure(outlet, ctx, type) {
   const credentials = sectionForm("credentials", type.credential_fields);
   const topics = topicsPicker(ctx.topicNames(), [], { wildcards: ctx.settings.wildcard_topics });
   const filter = ctx.settings.enable_destination_filter ? filterEditor(null, ctx.catalog) : null;
+  const transform = transformEditor(null, { catalog: ctx.catalog, topics: () => topics.read() });
   const errors = h("div", { "aria-live": "polite" });
   const submit = h("button", { type: "submit", class: "button primary" }, "Create destination");
   const form = h(
@@ -59,6 +61,8 @@ function configure(outlet, ctx, type) {
     h("h2", null, "Events"),
     topics.node,
     filter ? filter.node : null,
+    h("h2", null, "Transformation (optional)"),
+    transform.node,
     errors,
     h("div", { class: "actions" }, h("button", { type: "button", class: "button", onclick: () => pickType(outlet, ctx) }, "Back"), submit),
   );
@@ -72,6 +76,8 @@ function configure(outlet, ctx, type) {
     if (local.length) return show(local);
     const body = { type: type.type, topics: chosen, config: config.read(), credentials: credentials.read() };
     if (f.value) body.filter = f.value;
+    const tr = transform.read();
+    if (tr) body.delivery_policy = { transform: tr };
     submit.disabled = true;
     try {
       const d = await api("POST", own("/destinations"), body);
