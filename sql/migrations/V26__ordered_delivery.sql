@@ -184,23 +184,45 @@ BEGIN
     -- 2. Newly queued deliveries, by position: the first of a lane that is
     --    free with nobody waiting goes; the others wait. The lane's row is
     --    read as it is now (ON CONFLICT sees the latest version), so a head
-    --    that went since the statement began counts as gone.
+    --    that went since the statement began counts as gone. A lane whose
+    --    row another transaction holds (a worker's recording frees lanes, in
+    --    its own order, through deliveries_free_lane) is left for the next
+    --    pass, its deliveries still queued: waiting for it here could
+    --    deadlock with that recording.
     WITH q AS MATERIALIZED (
-        SELECT d.tid, d.tenant_id, d.destination_id, d.lane, d.position,
-               row_number() OVER w AS rank, count(*) OVER w AS n
+        SELECT d.tid, d.tenant_id, d.destination_id, d.lane, d.position
         FROM (SELECT ctid AS tid, tenant_id, destination_id, lane, position
               FROM outbound.deliveries
               WHERE state = 'queued'
               ORDER BY position
               LIMIT batch
               FOR UPDATE) d
-        WINDOW w AS (PARTITION BY d.tenant_id, d.destination_id, d.lane)
-    ), heads AS (
-        INSERT INTO outbound.lanes AS l (tenant_id, destination_id, lane, head, waiters)
+    ), keys AS MATERIALIZED (
         SELECT q.tenant_id, q.destination_id, q.lane,
-               min(q.position), count(*) > 1
+               min(q.position) AS first, count(*) > 1 AS more
         FROM q
         GROUP BY q.tenant_id, q.destination_id, q.lane
+    ), known AS MATERIALIZED (
+        SELECT l.tenant_id, l.destination_id, l.lane
+        FROM keys k
+        JOIN outbound.lanes l ON l.tenant_id = k.tenant_id
+                             AND l.destination_id = k.destination_id AND l.lane = k.lane
+    ), free_to_change AS MATERIALIZED (
+        SELECT l.tenant_id, l.destination_id, l.lane
+        FROM outbound.lanes l
+        JOIN keys k ON l.tenant_id = k.tenant_id
+                   AND l.destination_id = k.destination_id AND l.lane = k.lane
+        FOR UPDATE OF l SKIP LOCKED
+    ), heads AS (
+        INSERT INTO outbound.lanes AS l (tenant_id, destination_id, lane, head, waiters)
+        SELECT k.tenant_id, k.destination_id, k.lane, k.first, k.more
+        FROM keys k
+        WHERE NOT EXISTS (SELECT 1 FROM known n
+                          WHERE n.tenant_id = k.tenant_id
+                            AND n.destination_id = k.destination_id AND n.lane = k.lane)
+           OR EXISTS (SELECT 1 FROM free_to_change f
+                      WHERE f.tenant_id = k.tenant_id
+                        AND f.destination_id = k.destination_id AND f.lane = k.lane)
         ON CONFLICT (tenant_id, destination_id, lane) DO UPDATE
         SET head = CASE WHEN l.head IS NULL AND NOT l.waiters THEN excluded.head ELSE l.head END,
             waiters = CASE WHEN l.head IS NULL AND NOT l.waiters THEN excluded.waiters ELSE true END
