@@ -490,3 +490,42 @@ async fn a_replay_keeps_an_ordered_destinations_order() {
     assert_eq!(w.run_once(at(t0, 13)).await.unwrap().accepted, 0);
     assert_eq!(sent(&rx)[3..], ["e1", "e2", "e3"]);
 }
+
+#[tokio::test]
+async fn a_failed_transformation_blocks_its_lane_like_any_last_failure() {
+    let db = TestDb::new().await;
+    let c = db.client().await;
+    let rx = TestReceiver::start().await;
+    rx.set_default(Reply::Status(200));
+    let transform = json!({"body": r#"if .data.bad then error("refused") else .data end"#});
+    ordered_destination(&c, &rx, json!({"ordering": {}, "transform": transform})).await;
+    let api = TestApp::start(&db).await;
+    let w = api.worker();
+    publish(&c, "e1", json!({"bad": true})).await;
+    publish(&c, "e2", json!({"bad": false})).await;
+
+    let t0 = Utc::now();
+    assert_eq!(w.run_once(t0).await.unwrap().accepted, 1);
+    assert_eq!(
+        states(&c).await,
+        [
+            ("e1".into(), "blocked".into()),
+            ("e2".into(), "waiting".into())
+        ]
+    );
+    let code: String = c
+        .query_one(
+            "SELECT code FROM outbound.attempts WHERE event_id = 'e1'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(code, "transform_failed");
+    assert!(sent(&rx).is_empty(), "nothing was sent for e1");
+
+    let skip = json!({"event_id": "e1", "destination_id": "d"});
+    assert_eq!(api.admin("POST", "/api/v1/skip", Some(skip)).await.0, 200);
+    assert_eq!(w.run_once(at(t0, 1)).await.unwrap().accepted, 1);
+    assert_eq!(sent(&rx), ["e2"]);
+}
