@@ -119,6 +119,11 @@ impl Sending {
         self.concurrency - self.slots.available_permits() + self.waiting.len()
     }
 
+    /// Send slots free now.
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
+    }
+
     pub fn has_waiting(&self) -> bool {
         !self.waiting.is_empty()
     }

@@ -22,27 +22,50 @@ pub async fn upsert(
 /// each its own transaction, so the question is answered with a snapshot
 /// taken after the flag committed. A publisher that committed before it
 /// is seen here; one that read the flag after it notifies.
+///
+/// With `ask_ordered`, the same round trip also asks whether ordered
+/// delivery is in use (`deliveries/ordered_in_use.sql`), so that a claim
+/// seldom has to ask it on the way to its deliveries.
 pub async fn idle_then_any_due(
     client: &impl GenericClient,
     id: &str,
     hostname: &str,
     pid: i32,
-) -> Result<bool, StoreError> {
+    ask_ordered: bool,
+) -> Result<(bool, Option<bool>), StoreError> {
     let upsert = client.prepare_cached(queries::WORKERS_UPSERT).await?;
     let due = client.prepare_cached(queries::DELIVERIES_ANY_DUE).await?;
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&id, &true, &hostname, &pid];
-    let (set, due) = tokio::join!(
+    let ordered = async {
+        match ask_ordered {
+            true => super::deliveries::ordered_in_use(client).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (set, due, ordered) = tokio::join!(
         client.execute(&upsert, &params),
         client.query_one(&due, &[]),
+        ordered,
     );
     set?;
-    Ok(due?.get(0))
+    Ok((due?.get(0), ordered?))
 }
 
-/// Whether anything is due (see `deliveries/any_due.sql`).
-pub async fn any_due(client: &impl GenericClient) -> Result<bool, StoreError> {
+/// Whether anything is due (see `deliveries/any_due.sql`), and with
+/// `ask_ordered` whether ordered delivery is in use, in one round trip.
+pub async fn any_due(
+    client: &impl GenericClient,
+    ask_ordered: bool,
+) -> Result<(bool, Option<bool>), StoreError> {
     let due = client.prepare_cached(queries::DELIVERIES_ANY_DUE).await?;
-    Ok(client.query_one(&due, &[]).await?.get(0))
+    let ordered = async {
+        match ask_ordered {
+            true => super::deliveries::ordered_in_use(client).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (due, ordered) = tokio::join!(client.query_one(&due, &[]), ordered);
+    Ok((due?.get(0), ordered?))
 }
 
 pub async fn deregister(client: &impl GenericClient, id: &str) -> Result<(), StoreError> {

@@ -260,6 +260,12 @@ impl Worker {
         Ok(claimed)
     }
 
+    /// Whether ordered delivery was in use when last asked (no query).
+    fn ordered_known(&self) -> bool {
+        let known = *self.inner.ordered.lock().unwrap_or_else(|e| e.into_inner());
+        known.is_some_and(|(_, in_use)| in_use)
+    }
+
     /// Whether to sequence ordered deliveries before claiming; asked of
     /// the database at most every ORDERED_RECHECK.
     async fn ordered_in_use(&self, client: &deadpool_postgres::Object) -> Result<bool, StoreError> {
@@ -403,7 +409,7 @@ impl Worker {
                 woken_at: Utc::now() - (now - woken),
                 claimed: now,
             };
-            self.found(claimed, started, clock, state, sending);
+            self.found(claimed, limit, started, clock, state, sending);
             ControlFlow::Continue(())
         } else if sending.has_waiting() {
             // Nothing new, but claimed work is still waiting for a slot.
@@ -417,6 +423,7 @@ impl Worker {
     fn found(
         &self,
         claimed: Vec<Claimed>,
+        limit: usize,
         started: Instant,
         clock: ClaimClock,
         state: &mut LoopState,
@@ -427,6 +434,22 @@ impl Worker {
         state.last_work = Instant::now();
         if claimed.len() < state.claim_threshold {
             state.next_claim = started + CLAIM_PACE;
+        }
+        // Work that comes now and then (not under load), all of it taken
+        // (the claim was not cut short by its limit) and all of it about
+        // to start sending: the queue is drained, and claiming again would
+        // only find it so. Declare idle at once (that write looks at the
+        // queue once more), as after an empty claim: one statement a
+        // delivery fewer, and the worker is back asleep, to be woken by the
+        // next commit, a claim's round trip sooner. Ordered delivery keeps
+        // claiming: its claims also move the lanes on.
+        let drained = claimed.len() < limit && claimed.len() <= sending.free_slots();
+        // On Citus, no NOTIFY wakes a sleeper: its worker polls instead.
+        let citus = self.inner.citus.get() == Some(&true);
+        if drained && state.work_gap >= LINGER && !citus && !self.ordered_known() {
+            state.lingering = false;
+            state.asleep = true;
+            state.idle_poll = LOOK;
         }
         // The idle flag is not cleared here: the first publisher to see it
         // clears it (the latch), so a busy worker whose flag is still set
@@ -542,20 +565,43 @@ impl Worker {
         ControlFlow::Continue(())
     }
 
+    /// Sets the idle flag, then looks at the queue once more (one round
+    /// trip). A check of ordered delivery past half its age rides along
+    /// (here and in every look), so that the claim that follows a wake-up
+    /// need not ask it first.
     async fn declare_idle(&self) -> Result<bool, StoreError> {
         let client = self.inner.pool.get().await?;
-        workers::idle_then_any_due(
+        let (due, ordered) = workers::idle_then_any_due(
             &client,
             &self.inner.id,
             &self.inner.hostname,
             i32::try_from(std::process::id()).unwrap_or(0),
+            self.ordered_aging(),
         )
-        .await
+        .await?;
+        self.ordered_learned(ordered);
+        Ok(due)
+    }
+
+    /// Whether the ordered-delivery check is past half its age (or was
+    /// never made): a look at the queue then asks it too.
+    fn ordered_aging(&self) -> bool {
+        let known = *self.inner.ordered.lock().unwrap_or_else(|e| e.into_inner());
+        known.is_none_or(|(at, _)| at.elapsed() >= ORDERED_RECHECK / 2)
+    }
+
+    fn ordered_learned(&self, in_use: Option<bool>) {
+        if let Some(in_use) = in_use {
+            *self.inner.ordered.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((Instant::now(), in_use));
+        }
     }
 
     async fn any_due(&self) -> Result<bool, StoreError> {
         let client = self.inner.pool.get().await?;
-        workers::any_due(&client).await
+        let (due, ordered) = workers::any_due(&client, self.ordered_aging()).await?;
+        self.ordered_learned(ordered);
+        Ok(due)
     }
 
     /// The database refused or could not be reached: unhealthy, back off.
