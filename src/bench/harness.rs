@@ -120,8 +120,17 @@ pub(super) const API_KEY: &str = "bench-api-key";
 
 /// `outbound serve` (API and worker in one process, as a user runs it) on
 /// a free port; returns it with its base URL once it listens.
-pub(super) async fn spawn_serve(url: &str) -> anyhow::Result<(tokio::process::Child, String)> {
-    let mut serve = tokio::process::Command::new(std::env::current_exe()?)
+/// `bin` is the `outbound` binary to run (default: this one), so that a
+/// bench can measure another build with the same harness.
+pub(super) async fn spawn_serve(
+    url: &str,
+    bin: Option<&std::path::Path>,
+) -> anyhow::Result<(tokio::process::Child, String)> {
+    let bin = match bin {
+        Some(bin) => bin.to_path_buf(),
+        None => std::env::current_exe()?,
+    };
+    let mut serve = tokio::process::Command::new(bin)
         .arg("serve")
         .env("DATABASE_URL", url)
         .env("API_PORT", "0")

@@ -56,7 +56,7 @@ pub async fn run(settings: Settings, args: HttpArgs) -> anyhow::Result<()> {
     setup.execute(sql::POINT_AT, &[&hook]).await?;
     setup.batch_execute(sql::ONLY_D_TOPIC).await?;
 
-    let (mut serve, addr) = spawn_serve(&bench.url).await?;
+    let (mut serve, addr) = spawn_serve(&bench.url, None).await?;
     let url = format!("{addr}/api/v1/publish");
     println!(
         "outbound bench http: {}, PostgreSQL {}, {} keep-alive connections, {} s, 1 KiB events, 1 destination",

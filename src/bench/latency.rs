@@ -7,6 +7,9 @@
 //!
 //! - control: the bench POSTs a 1 KiB body straight to the receiver over
 //!   keep-alive, which is what loopback HTTP costs on this machine now;
+//! - Postgres control: the same autocommit `INSERT` into a plain table
+//!   (same columns, partitions and indexes, no trigger), which is what a
+//!   durable commit costs on this machine now;
 //! - SQL: one autocommit `INSERT` per event, as an application publishes;
 //! - HTTP: `POST /api/v1/publish` per event.
 //!
@@ -48,6 +51,10 @@ pub struct LatencyArgs {
     /// when the slow ones happened.
     #[arg(long)]
     pub csv: Option<std::path::PathBuf>,
+    /// The `outbound` binary whose `serve` is measured (default: this
+    /// one), to compare two builds with the same bench.
+    #[arg(long)]
+    pub serve_bin: Option<std::path::PathBuf>,
 }
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
@@ -56,6 +63,7 @@ type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Ful
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Path {
     Control,
+    Plain,
     Sql,
     Http,
 }
@@ -88,15 +96,20 @@ pub async fn run(settings: Settings, args: LatencyArgs) -> anyhow::Result<()> {
     let bench = BenchDb::create(&settings).await?;
     let setup = connect(&bench.url).await?;
     setup.batch_execute(sql::SETUP).await?;
+    setup.batch_execute(sql::SETUP_PLAIN).await?;
     let rx = Arc::new(Receiver::default());
     let hook = start_receiver_apart(rx.clone())?;
     setup.execute(sql::POINT_AT, &[&hook]).await?;
     setup.batch_execute(sql::ONLY_D_TOPIC).await?;
-    let (mut serve, api) = spawn_serve(&bench.url).await?;
+    let (mut serve, api) = spawn_serve(&bench.url, args.serve_bin.as_deref()).await?;
     let span = Duration::from_secs(args.seconds.max(1));
+    let serve_bin = match &args.serve_bin {
+        Some(bin) => bin.display().to_string(),
+        None => "this binary".into(),
+    };
     println!(
         "outbound bench latency: {}, PostgreSQL {}, {} s per phase, 1 KiB events, 1 webhook destination, \
-         `outbound serve` as a child process, receiver on a thread of its own",
+         `outbound serve` ({serve_bin}) as a child process, receiver on a thread of its own",
         machine_summary(),
         bench.server_version,
         span.as_secs()
@@ -149,12 +162,19 @@ pub async fn run(settings: Settings, args: LatencyArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("--rates: {n:?} is neither a rate nor `half`"))?,
         };
         let control = phase(&ctx, Path::Control, rate, span).await?;
+        let plain = phase(&ctx, Path::Plain, rate, span).await?;
         let by_sql = phase(&ctx, Path::Sql, rate, span).await?;
         let by_http = phase(&ctx, Path::Http, rate, span).await?;
-        print_rate(rate, &control, &by_sql, &by_http);
+        print_rate(rate, &control, &plain, &by_sql, &by_http);
         if let Some(file) = &mut csv {
             use std::io::Write;
-            for (name, p) in [("control", &control), ("sql", &by_sql), ("http", &by_http)] {
+            let phases = [
+                ("control", &control),
+                ("plain", &plain),
+                ("sql", &by_sql),
+                ("http", &by_http),
+            ];
+            for (name, p) in phases {
                 for (at, client, e2e) in &p.events {
                     writeln!(file, "{name},{rate:.0},{at:.3},{client:.3},{e2e:.3}")?;
                 }
@@ -202,6 +222,7 @@ async fn peak_rate(
 async fn phase(ctx: &Ctx, path: Path, rate: f64, span: Duration) -> anyhow::Result<Phase> {
     let tag = match path {
         Path::Control => "control",
+        Path::Plain => "plain",
         Path::Sql => "sql",
         Path::Http => "http",
     };
@@ -215,7 +236,7 @@ async fn phase(ctx: &Ctx, path: Path, rate: f64, span: Duration) -> anyhow::Resu
     .await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = match path {
-        Path::Control => None,
+        Path::Control | Path::Plain => None,
         _ => Some(scrape(ctx).await?),
     };
     ctx.rx.arrivals.lock().map(|mut a| a.clear()).ok();
@@ -225,7 +246,7 @@ async fn phase(ctx: &Ctx, path: Path, rate: f64, span: Duration) -> anyhow::Resu
     // Wait for the stragglers (a few seconds at most), then for their
     // outcomes to be recorded, so that every stage has them.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
+    while path != Path::Plain && Instant::now() < deadline {
         let arrived = ctx.rx.arrivals.lock().map(|a| a.len()).unwrap_or(0);
         if arrived >= sent.len() {
             break;
@@ -303,7 +324,7 @@ async fn publish_at(
         let (pool, http) = (ctx.pool.clone(), ctx.http.clone());
         let target = match path {
             Path::Control => ctx.hook.clone(),
-            Path::Sql => String::new(),
+            Path::Sql | Path::Plain => String::new(),
             Path::Http => format!("{}/api/v1/publish", ctx.api),
         };
         tasks.spawn(async move {
@@ -313,6 +334,13 @@ async fn publish_at(
                     let stmt = client.prepare_cached(sql::INSERT_WITH_ID).await?;
                     let t0 = Instant::now();
                     let r = client.execute(&stmt, &[&id, &data]).await.map(|_| ());
+                    (t0, r.map_err(anyhow::Error::from))
+                }
+                Path::Plain => {
+                    let client = pool.get().await?;
+                    let stmt = client.prepare_cached(sql::INSERT_ONE_PLAIN).await?;
+                    let t0 = Instant::now();
+                    let r = client.execute(&stmt, &[&data]).await.map(|_| ());
                     (t0, r.map_err(anyhow::Error::from))
                 }
                 Path::Http => {
@@ -493,7 +521,7 @@ fn exact(v: &[f64]) -> [f64; 4] {
     ]
 }
 
-fn print_rate(rate: f64, control: &Phase, by_sql: &Phase, by_http: &Phase) {
+fn print_rate(rate: f64, control: &Phase, plain: &Phase, by_sql: &Phase, by_http: &Phase) {
     println!();
     println!(
         "at {rate:.0} events/s, ms {:>36} {:>8} {:>8} {:>9}",
@@ -506,6 +534,8 @@ fn print_rate(rate: f64, control: &Phase, by_sql: &Phase, by_http: &Phase) {
     );
     let ctl = exact(&control.end_to_end);
     row("client → received", ctl, "");
+    println!("Postgres control: the same INSERT into a plain table, no trigger");
+    row("INSERT until committed (client)", exact(&plain.client), "");
     for (title, phase, call) in [
         (
             "SQL: one INSERT per event",
@@ -539,5 +569,14 @@ fn print_rate(rate: f64, control: &Phase, by_sql: &Phase, by_http: &Phase) {
         row("publish → received", e2e, "");
         let net = [0, 1, 2, 3].map(|i| e2e[i] - ctl[i]);
         row("net of the control", net, "");
+        // Each event's own: what came after its publishing call returned.
+        let mut after: Vec<f64> = phase
+            .events
+            .iter()
+            .filter(|(_, _, e2e)| !e2e.is_nan())
+            .map(|(_, client, e2e)| e2e - client)
+            .collect();
+        after.sort_by(f64::total_cmp);
+        row("after the call: returned → received", exact(&after), "");
     }
 }
