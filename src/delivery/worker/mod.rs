@@ -32,7 +32,9 @@
 //!   only then sleeps — until a notification, a look at the queue (1 ms,
 //!   2 ms, 4 ms… after, up to the poll interval, which also catches retries
 //!   coming due), or shutdown. Its flag write never waits for a
-//!   publisher's transaction (`workers/upsert.sql`).
+//!   publisher's transaction (`workers/upsert.sql`). A trickle (a claim of
+//!   a row or two, work 3 ms or more apart) declares idle right after its
+//!   claim instead of claiming again to find the queue empty.
 //!
 //! The loop in [`Worker::run`] is one [`Worker::step`] after another: start
 //! what can start, then either wait for room, wait out the pace, or claim
