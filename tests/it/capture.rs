@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::helpers::app::worker;
 use crate::helpers::citus::CitusDb;
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::{destination, tenant, webhook};
+use crate::helpers::factory::{count, destination, tenant, webhook};
 use crate::helpers::receiver::TestReceiver;
 
 /// The application's table of the tests: its tenant is `account_id`.
@@ -48,10 +48,6 @@ async fn events(c: &deadpool_postgres::Object) -> Vec<(String, String, Value)> {
         .collect();
     all.sort_by_key(|(t, topic, d)| (t.clone(), topic.clone(), d.to_string()));
     all
-}
-
-async fn count(c: &deadpool_postgres::Object, sql: &str) -> i64 {
-    c.query_one(sql, &[]).await.unwrap().get(0)
 }
 
 /// The message (and hint) of a database error.

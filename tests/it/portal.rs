@@ -29,7 +29,13 @@ use crate::serve::start_serve_bin;
 const REFERER: &str = "https://app.example.com/settings";
 const REFRESH: &str = "https://app.example.com/settings/webhooks";
 
-async fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+/// An operator API call to a test `serve` at `addr`: status and JSON body.
+pub(crate) async fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<hyper::body::Bytes>>();
     let req = hyper::Request::builder()

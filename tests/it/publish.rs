@@ -5,11 +5,7 @@ use outbound::domain::topic::Topic;
 use outbound::store::{self, events::NewEvent, StoreError};
 
 use crate::helpers::db::TestDb;
-use crate::helpers::factory::{deliveries_of, destination, tenant};
-
-async fn count(c: &deadpool_postgres::Object, sql: &str) -> i64 {
-    c.query_one(sql, &[]).await.unwrap().get(0)
-}
+use crate::helpers::factory::{count, deliveries_of, destination, tenant};
 
 #[tokio::test]
 async fn an_event_inserted_in_a_rolled_back_transaction_leaves_nothing() {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::helpers::app::TestApp;
 use crate::helpers::db::TestDb;
 use crate::helpers::eventually;
-use crate::helpers::factory::{tenant, webhook};
+use crate::helpers::factory::{self, tenant, webhook};
 use crate::helpers::receiver::{Reply, TestReceiver};
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -182,13 +182,7 @@ impl Setup {
     }
 
     async fn count(&self, sql: &str) -> i64 {
-        self.db
-            .client()
-            .await
-            .query_one(sql, &[])
-            .await
-            .unwrap()
-            .get(0)
+        factory::count(&self.db.client().await, sql).await
     }
 }
 

@@ -7,37 +7,14 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::process::Command;
 
 use crate::helpers::app::API_KEY;
 use crate::helpers::db::TestDb;
 use crate::helpers::eventually;
+use crate::portal::call;
 use crate::serve::start_serve_bin;
-
-async fn call(addr: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
-    let req = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}/api/v1{path}"))
-        .header("authorization", format!("Bearer {API_KEY}"))
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        )))
-        .unwrap();
-    let resp = client.request(req).await.unwrap();
-    let status = resp.status().as_u16();
-    let bytes = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
-}
 
 #[tokio::test]
 async fn the_portal_edits_previews_and_shows_a_failed_transformation() {

@@ -45,6 +45,11 @@ pub async fn destination(
     id
 }
 
+/// The single count a query answers (`SELECT count(*) …`).
+pub async fn count(client: &deadpool_postgres::Object, sql: &str) -> i64 {
+    client.query_one(sql, &[]).await.expect("count").get(0)
+}
+
 /// Destination ids that have a queued delivery for `event_id`, sorted.
 pub async fn deliveries_of(client: &deadpool_postgres::Object, event_id: &str) -> Vec<String> {
     client
